@@ -1,0 +1,26 @@
+# FaceForge. Quickstart: `make demo` (main job on the built-in default), `make test`.
+PY := .venv/bin/python
+
+.PHONY: setup demo test test-installed extension benchmarks clean
+
+setup:
+	@scripts/setup_env.sh
+
+demo: setup
+	./faceforge demo --out out/demo
+
+test: setup
+	$(PY) -m pytest -q tests
+
+# The same suite against the built extension zip installed into a throwaway user folder.
+test-installed: setup
+	FACEFORGE_TEST_INSTALLED=1 $(PY) -m pytest -q tests
+
+extension: setup
+	$(PY) scripts/build_extension.py --all-platforms
+
+benchmarks: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf build dist out .pytest_cache

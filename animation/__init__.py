@@ -1,0 +1,1 @@
+"""Pure animation: solving, filtering, lip sync, expressions, timelines. Never imports bpy."""

@@ -1,0 +1,72 @@
+"""Loading meshes, saving .blend files, small scene helpers."""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+
+from ..core.errors import FaceForgeError
+
+_IMPORTERS = {
+    ".obj": lambda p: bpy.ops.wm.obj_import(filepath=p),
+    ".ply": lambda p: bpy.ops.wm.ply_import(filepath=p),
+    ".stl": lambda p: bpy.ops.wm.stl_import(filepath=p),
+    ".fbx": lambda p: bpy.ops.import_scene.fbx(filepath=p),
+    ".glb": lambda p: bpy.ops.import_scene.gltf(filepath=p),
+    ".gltf": lambda p: bpy.ops.import_scene.gltf(filepath=p),
+}
+
+
+def import_mesh(path: str, name: str | None = None, join: bool = True):
+    """Import a mesh file (obj/ply/stl/fbx/glb) and return the mesh object.
+
+    Several imported mesh objects are joined into one (like the ICT head's
+    parts in one OBJ) when ``join`` is true.  Raises FaceForgeError with a
+    clear message for missing, unsupported or empty files.
+    """
+    path = os.path.abspath(bpy.path.abspath(path))
+    ext = os.path.splitext(path)[1].lower()
+    if not os.path.isfile(path):
+        raise FaceForgeError(f"Mesh file not found: {path}")
+    if ext not in _IMPORTERS:
+        raise FaceForgeError(f"Can't import '{ext}' files; use one of: {', '.join(sorted(_IMPORTERS))}")
+    before = set(bpy.data.objects)
+    try:
+        _IMPORTERS[ext](path)
+    except RuntimeError as exc:
+        raise FaceForgeError(f"Blender could not read {os.path.basename(path)}: {exc}") from exc
+    new = [o for o in bpy.data.objects if o not in before]
+    meshes = [o for o in new if o.type == "MESH"]
+    if not meshes:
+        for o in new:
+            bpy.data.objects.remove(o)
+        raise FaceForgeError(f"{os.path.basename(path)} contains no mesh")
+    obj = meshes[0]
+    if join and len(meshes) > 1:
+        with bpy.context.temp_override(active_object=obj, selected_editable_objects=meshes,
+                                       selected_objects=meshes):
+            bpy.ops.object.join()
+    if name:
+        obj.name = name
+    return obj
+
+
+def save_blend(path: str) -> str:
+    path = os.path.abspath(bpy.path.abspath(path))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=path, check_existing=False, copy=False)
+    return path
+
+
+def clear_scene() -> None:
+    """Empty the current file (objects, meshes, materials, actions...).
+
+    Used by headless jobs that build a scene from nothing.  (We do not call
+    ``read_factory_settings``: in the bpy module it resets add-ons too.)
+    """
+    for collection in (bpy.data.objects, bpy.data.meshes, bpy.data.materials, bpy.data.actions,
+                       bpy.data.cameras, bpy.data.lights, bpy.data.images, bpy.data.armatures,
+                       bpy.data.curves):
+        for block in list(collection):
+            collection.remove(block)

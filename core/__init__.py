@@ -1,0 +1,1 @@
+"""Pure core: ARKit names, errors and small shared types. Never imports bpy."""

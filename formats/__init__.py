@@ -1,0 +1,1 @@
+"""Pure file formats (CSV interchange, TextGrid, ...). Never imports bpy."""

@@ -1,0 +1,1 @@
+"""Pure inference: face detection and landmarks on images, models. Never imports bpy."""

@@ -1,0 +1,40 @@
+"""Landmark-stage state: panel settings and the landmarks bound to a mesh."""
+
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty,
+                       FloatVectorProperty, IntProperty, IntVectorProperty, StringProperty)
+from bpy.types import PropertyGroup
+
+
+class FACEFORGE_PG_landmarks_settings(PropertyGroup):
+    render_resolution: IntProperty(
+        name="Render Size", default=512, min=128, max=2048,
+        description="Square render size (pixels) used to look for the face on the mesh")
+    photo_path: StringProperty(
+        name="Photo", subtype="FILE_PATH",
+        description="A photo of a face to build a textured 3D face mesh from")
+    mirror_edits: BoolProperty(
+        name="Mirror", default=True,
+        description="Moving a landmark also moves its left/right twin")
+
+
+class FACEFORGE_PG_landmark(PropertyGroup):
+    """One landmark bound to the surface: barycentric point on a triangle."""
+    verts: IntVectorProperty(size=3, description="Mesh vertex indices of the triangle")
+    bary: FloatVectorProperty(size=3, description="Barycentric weights on that triangle")
+    confidence: FloatProperty(min=0.0, max=1.0)
+
+
+class FACEFORGE_PG_object_landmarks(PropertyGroup):
+    points: CollectionProperty(type=FACEFORGE_PG_landmark)
+    source: EnumProperty(
+        name="Source",
+        items=(("NONE", "None", "No landmarks yet"),
+               ("DETECTED", "Detected", "Found by MediaPipe on a render of the mesh"),
+               ("PHOTO", "Photo", "Built from a photo: vertex i is landmark i"),
+               ("MANUAL", "Manual", "Fitted to points placed by hand")),
+        default="NONE")
+    score: FloatProperty(name="Detection Score", min=0.0, max=1.0)
+    view_axis: StringProperty(name="View Axis", description="Axis the face was found looking along")
+
+
+classes = (FACEFORGE_PG_landmarks_settings, FACEFORGE_PG_landmark, FACEFORGE_PG_object_landmarks)

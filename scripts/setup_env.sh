@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Create/refresh FaceForge's environment: Debian tools, .venv with the pinned
+# stack, npm tools. Idempotent: a second run checks stamps and changes nothing.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+
+# --- Debian packages the tests use: software OpenGL for Workbench/EEVEE,
+#     ffmpeg for odd audio/video containers, assimp as an independent FBX/glTF reader.
+APT_PKGS=(libegl1 libgl1-mesa-dri libglu1-mesa libxi6 libxkbcommon0 libsm6 ffmpeg assimp-utils libassimp-dev)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  echo "[setup] apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Python virtual environment
+stamp=".venv/.faceforge-stamp"
+want="$(cat requirements.txt requirements-mediapipe.txt | sha256sum | cut -d' ' -f1)"
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv"
+  "$PY" -m venv .venv
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "[setup] installing pinned Python packages"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q --no-deps -r requirements-mediapipe.txt
+  echo "$want" > "$stamp"
+fi
+
+# --- npm tools (Khronos glTF validator) into .tools/
+if command -v npm >/dev/null 2>&1 && [ -f package.json ]; then
+  if [ ! -d node_modules ] || [ package.json -nt node_modules ]; then
+    echo "[setup] npm install"
+    npm install --silent --no-audit --no-fund >/dev/null
+    touch node_modules
+  fi
+fi
+echo "[setup] environment ready: $ROOT/.venv"
