@@ -48,3 +48,22 @@ def test_bake_shape_keys_fast_and_exact(ff):
     again = actions.bake_shape_keys(obj, ARKIT_NAMES[:2], frames, weights[:, :2] * 0, "Take", replace=True)
     assert again is action and len(actions.all_fcurves(action)) == 52
     assert actions.sample_shape_key_curves(obj, ARKIT_NAMES[:3], [10])[0, :2].max() == 0
+
+
+def test_binding_round_trip_follows_the_mesh(ff):
+    from faceforge.api import binding, mesh
+
+    obj = make_grid()
+    arr = mesh.mesh_arrays(obj)
+    rng = np.random.default_rng(1)
+    tri = arr.tris[rng.integers(0, len(arr.tris), 478)]
+    bary = rng.random((478, 3))
+    bary /= bary.sum(1, keepdims=True)
+    b = binding.Binding(tri, bary, np.ones(478))
+    binding.write_binding(obj, b, source="MANUAL")
+    back = binding.read_binding(obj)
+    np.testing.assert_array_equal(back.verts, tri)
+    np.testing.assert_allclose(back.bary, bary, atol=1e-6)
+    moved = arr.verts * 2.0
+    np.testing.assert_allclose(binding.landmark_positions(obj, moved), b.positions(arr.verts) * 2, atol=1e-5)
+    assert obj.faceforge.landmarks.source == "MANUAL"
