@@ -1,0 +1,118 @@
+"""Detect MediaPipe Face Mesh landmarks on a mesh and bind them to its surface.
+
+``detect_landmarks_job(obj)`` (a job generator; see ``core/jobs.py``):
+
+1. renders the mesh from the likely axes at low resolution and keeps the
+   view where MediaPipe's face detector scores highest (the mesh's front is
+   not always -Y);
+2. renders that view again, framed on the face, and runs Face Mesh (478
+   points, with irises) - a second, tighter render refines the points;
+3. casts each point back onto the surface, skipping eyelashes, eyeballs and
+   other small parts (iris points may land on the eyeball);
+4. stores the binding (triangle + barycentric per landmark, confidence) on
+   the object - only at the very end, so a failure changes nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.errors import FaceForgeError
+from ..core.jobs import Offload, Progress, run_sync
+from ..inference.views import CANDIDATE_VIEWS, bounding_sphere, face_sphere
+from ..rigging import binding as pure_binding
+from . import mesh as mesh_api
+from .binding import Binding, write_binding
+from .render import render_view
+
+DETECT_RES = 256
+
+
+def _detector():
+    from ..inference.face_mesh import FaceMeshDetector
+
+    return FaceMeshDetector(video=False, max_faces=1, min_confidence=0.3)
+
+
+def _score_views(det, images):
+    return [det.detection_score(img) for img in images]
+
+
+def _landmarks(det, image):
+    return det.detect(image, with_score=True)
+
+
+def detect_landmarks_job(obj, resolution: int = 512):
+    """Find the face on ``obj``, bind 478 landmarks to it; returns a summary dict."""
+    mesh_api.require_mesh(obj)
+    if obj.mode != "OBJECT":
+        raise FaceForgeError("Switch to Object Mode first")
+    yield Progress(0.0, "reading the mesh")
+    arrays = mesh_api.mesh_arrays(obj, world=True)
+    if len(arrays.tris) == 0:
+        raise FaceForgeError(f"'{obj.name}' has no faces to look at")
+    centre, radius = bounding_sphere(arrays.verts)
+    det = yield Offload(_detector)
+    try:
+        # 1. which way does the face look?
+        images = []
+        for i, (name, view, up) in enumerate(CANDIDATE_VIEWS):
+            yield Progress(0.05 + 0.35 * i / len(CANDIDATE_VIEWS), f"looking for the face ({name})")
+            img, cam = render_view([obj], centre, view, up, radius, resolution=DETECT_RES)
+            images.append((name, view, up, img, cam))
+        scores = yield Offload(_score_views, (det, [im[3] for im in images]))
+        best = int(np.argmax(scores))
+        if scores[best] <= 0.0:
+            raise FaceForgeError(
+                f"No face found on '{obj.name}' from any side. For a cartoon or non-human face, "
+                "place a few key points by hand and use Fit Template (manual landmarks).")
+        name, view, up = images[best][:3]
+        # 2. whole-head view, then a tight view on the face
+        yield Progress(0.45, f"face found looking {name}: detecting landmarks")
+        img, cam = render_view([obj], centre, view, up, radius, resolution=resolution)
+        face = yield Offload(_landmarks, (det, img))
+        if face is None:
+            raise FaceForgeError(f"MediaPipe saw a face on '{obj.name}' but could not fit its landmarks; "
+                                 "try a higher render size or the manual path")
+        origins, dirs = cam.rays(face.points[:, :2])
+        rough = _rough_positions(origins, dirs, arrays, centre, radius)
+        fcentre, fradius = face_sphere(rough)
+        yield Progress(0.6, "refining on a close-up")
+        img2, cam2 = render_view([obj], fcentre, view, up, fradius, resolution=resolution)
+        face2 = yield Offload(_landmarks, (det, img2))
+        if face2 is not None:
+            face, cam = face2, cam2
+        # 3. bind
+        yield Progress(0.7, "binding landmarks to the surface")
+        tri_verts, bary, conf = yield Offload(_bind, (cam, face.points, arrays))
+    finally:
+        det.close()
+    conf = conf * face.score
+    yield Progress(0.98, "storing landmarks")
+    write_binding(obj, Binding(tri_verts, bary, conf), source="DETECTED", score=face.score, view_axis=name)
+    yield Progress(1.0, "done")
+    return {"object": obj.name, "landmarks": len(tri_verts), "score": face.score, "view": name,
+            "on_surface": int((conf > 0).sum()), "fallback": int((conf < 0.75 * face.score).sum())}
+
+
+def _rough_positions(origins, dirs, arrays, centre, radius):
+    """Where the rays pass the head's centre plane - enough to frame a close-up."""
+    n = dirs.mean(axis=0)
+    n /= np.linalg.norm(n)
+    t = ((centre - origins) @ n) / (dirs @ n)
+    return origins + dirs * t[:, None] - n * radius * 0.5
+
+
+def _bind(cam, points_px, arrays):
+    parts = pure_binding.mesh_parts(arrays.verts, arrays.tris)
+    skin = parts.skin_mask()
+    origins, dirs = cam.rays(points_px[:, :2])
+    any_part = np.zeros(len(points_px), bool)
+    any_part[pure_binding.IRIS[pure_binding.IRIS < len(points_px)]] = True
+    tri_verts, bary, conf, _ = pure_binding.bind_rays(origins, dirs, arrays.verts, arrays.tris, skin, any_part)
+    return tri_verts, bary, conf
+
+
+def detect_landmarks(obj, **kwargs):
+    """Synchronous wrapper (scripts, command line)."""
+    return run_sync(detect_landmarks_job(obj, **kwargs))
