@@ -3,7 +3,8 @@
 How a prompt becomes a pose (documented in docs/expressions.md):
 
 1. **Emotion mixes skip the model**: "happy", "70% happy + 30% surprised" are
-   parsed by :func:`animation.emotions.parse_mix`.
+   parsed by :func:`animation.emotions.parse_mix` (bare names at the default
+   intensity 0.7, like any clause; numbers as given).
 2. **Clauses**: the prompt is split at commas, ";", "and", "but", "with",
    "while", "plus" ("a person smiling with eyes widened" -> "a person smiling",
    "eyes widened"); each clause is matched on its own and the results add up
@@ -298,9 +299,12 @@ def interpret(prompt: str, embedder=None, top_k: int = 3, temperature: float = 0
         raise FaceForgeError("Type a prompt first, e.g. 'a delighted surprise' or 'slightly sad'")
     mix = emotions.parse_mix(prompt)
     if mix is not None:
-        pose = emotions.blend_emotions(mix, scales=scales)
+        # Bare names read like any other clause (default intensity, so "very sad" > "sad");
+        # explicit numbers ("happy 40%", "70% happy + 30% sad") are taken as given.
+        level = 1.0 if re.search(r"\d", prompt) else DEFAULT_INTENSITY
+        pose = emotions.blend_emotions(mix, intensity=level, scales=scales)
         total = sum(mix.values()) or 1.0
-        matches = [Match(n, ENTRY_BY_KEY[n].label, s / max(total, 1.0), 1.0, prompt, False, 1.0)
+        matches = [Match(n, ENTRY_BY_KEY[n].label, s / max(total, 1.0), 1.0, prompt, False, level)
                    for n, s in mix.items()]
         return TextExpression(prompt, pose, matches, reads_as(matches, pose))
     clauses = parse_clauses(prompt)
