@@ -143,10 +143,10 @@ def evaluate(tl: Timeline, times: np.ndarray) -> np.ndarray:
 
 
 def sample(tl: Timeline, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """One sample per frame: times (F,) seconds and weights (F, 52)."""
+    """One sample per frame: times (F,) seconds and weights (F, 52) (held after the end)."""
     if fps <= 0:
         raise FaceForgeError("The frame rate must be more than 0")
-    n = int(np.floor(tl.length * fps + 1e-6)) + 1
+    n = int(np.ceil(tl.length * fps - 1e-6)) + 1  # the last frame reaches (or just passes) the end
     times = np.arange(n) / float(fps)
     return times, evaluate(tl, times)
 
