@@ -197,11 +197,12 @@ def match_skin_tone(edited: np.ndarray, reference: np.ndarray, mask: np.ndarray 
     sel_e = np.ones(edited.shape[:2], bool) if mask is None else mask.astype(bool)
     sel_r = np.ones(reference.shape[:2], bool) if mask is None or mask.shape != reference.shape[:2] \
         else mask.astype(bool)
-    if not sel_e.any() or not sel_r.any():
+    if not sel_e.any() or not sel_r.any() or strength <= 0:
         return edited.copy()
     out = lab_e.copy()
     for c in range(3):
         out[..., c][sel_e] = _match_channel(lab_e[..., c][sel_e], lab_r[..., c][sel_r])
     out = lab_e + float(np.clip(strength, 0.0, 1.0)) * (out - lab_e)
-    rgb = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    rgb = cv2.cvtColor(np.clip(np.round(out), 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    rgb[~sel_e] = edited[~sel_e]  # outside the mask: untouched (no Lab round-trip rounding)
     return rgb
