@@ -45,7 +45,7 @@ AU_ARKIT: dict[int, tuple[str, dict[str, float]]] = {
     22: ("Lip funneler", {"mouthFunnel": 1.0}),
     23: ("Lip tightener", {"mouthRollLower": 0.3, "mouthRollUpper": 0.3,
                            "mouthPressLeft": 0.4, "mouthPressRight": 0.4}),
-    24: ("Lip pressor", {"mouthPressLeft": 1.0, "mouthPressRight": 1.0, "mouthClose": 0.2}),
+    24: ("Lip pressor", {"mouthPressLeft": 1.0, "mouthPressRight": 1.0}),
     25: ("Lips part", {"mouthLowerDownLeft": 0.3, "mouthLowerDownRight": 0.3,
                        "mouthUpperUpLeft": 0.1, "mouthUpperUpRight": 0.1}),
     26: ("Jaw drop", {"jawOpen": 0.6}),

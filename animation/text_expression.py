@@ -132,7 +132,7 @@ LIBRARY: tuple[Entry, ...] = (
     Entry("pucker", "Pucker (AU18)", ("puckered lips", "a kiss", "pursed lips", "pouting"),
           _pose({"mouthPucker": 1.0, "mouthFunnel": 0.2})),
     Entry("cheek_puff", "Puffed cheeks", ("puffed cheeks", "cheeks full of air", "blowing air"),
-          _pose({"cheekPuff": 1.0, "mouthClose": 0.3})),
+          _pose({"cheekPuff": 1.0})),
     Entry("tongue_out", "Tongue out", ("tongue out", "sticking the tongue out"),
           _pose({"tongueOut": 1.0, "jawOpen": 0.3})),
     Entry("sneer", "Sneer (AU9+10)", ("sneer", "nose wrinkled", "upper lip raised"),
