@@ -199,3 +199,134 @@ def timeline_job(obj, text: str, fps: float | None = None, start_frame: int = 1,
             "steps": [s.text for s in steps],
             "key_frames": [float(start_frame + t * fps) for t in tl.key_times()],
             "shapes": len(names)}
+
+
+# --- optional diffusion backend -------------------------------------------------------
+
+def render_front(obj, path: str, size: int = 512, samples: int = 8) -> str:
+    """Render ``obj`` straight on (it looks down -Y) with Cycles into ``path``; scene left as it was."""
+    import bpy
+    from mathutils import Vector
+
+    scene = bpy.context.scene
+    corners = [obj.matrix_world @ Vector(c) for c in obj.bound_box]
+    lo = Vector([min(c[i] for c in corners) for i in range(3)])
+    hi = Vector([max(c[i] for c in corners) for i in range(3)])
+    centre, extent = (lo + hi) / 2, hi - lo
+    cam_data = bpy.data.cameras.new("FF_RenderCam")
+    cam_data.type = "ORTHO"
+    cam_data.ortho_scale = max(extent.x, extent.z) * 1.15
+    cam = bpy.data.objects.new("FF_RenderCam", cam_data)
+    cam.location = (centre.x, lo.y - max(extent.length, 0.1) * 2, centre.z)
+    cam.rotation_euler = (np.pi / 2, 0.0, 0.0)
+    cam_data.clip_end = max(extent.length, 0.1) * 10
+    light_data = bpy.data.lights.new("FF_RenderLight", "SUN")
+    light_data.energy = 3.0
+    light = bpy.data.objects.new("FF_RenderLight", light_data)
+    light.rotation_euler = (np.pi / 2 - 0.3, 0.0, 0.2)
+    render = scene.render
+    saved = (scene.camera, render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
+             render.filepath, render.image_settings.file_format, render.film_transparent,
+             scene.cycles.samples if hasattr(scene, "cycles") else None)
+    try:
+        scene.collection.objects.link(cam)
+        scene.collection.objects.link(light)
+        scene.camera = cam
+        render.engine = "CYCLES"
+        scene.cycles.samples = samples
+        scene.cycles.device = "CPU"
+        render.resolution_x = render.resolution_y = size
+        render.resolution_percentage = 100
+        render.film_transparent = False
+        render.image_settings.file_format = "PNG"
+        render.filepath = path
+        bpy.ops.render.render(write_still=True)
+    finally:
+        (scene.camera, render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
+         render.filepath, render.image_settings.file_format, render.film_transparent, samples_) = saved
+        if samples_ is not None:
+            scene.cycles.samples = samples_
+        bpy.data.objects.remove(cam)
+        bpy.data.objects.remove(light)
+        bpy.data.cameras.remove(cam_data)
+        bpy.data.lights.remove(light_data)
+    return path
+
+
+def _face_mask(rgb) -> np.ndarray | None:
+    """(H, W) bool: the convex hull of the Face Mesh landmarks (the region an inpainting edit may change)."""
+    import cv2
+
+    from ..inference.face_mesh import FaceMeshDetector
+
+    with FaceMeshDetector(video=False) as det:
+        found = det.detect(rgb)
+    if found is None:
+        return None
+    hull = cv2.convexHull(found.points[:, :2].astype(np.int32))
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, hull, 1)
+    return mask.astype(bool)
+
+
+def _edit_and_match(worker_python, model_dir, src, prompt, steps, seed, out_dir, report=None):
+    """Pure: mask the face, run the worker, match the skin tone. Returns the matched image's path."""
+    import cv2
+
+    from ..inference import diffusion_client
+
+    rgb = cv2.imread(src)[..., ::-1].copy()
+    if report:
+        report(0.05, "finding the face in the render")
+    mask = _face_mask(rgb)
+    mask_path = None
+    if mask is not None:
+        mask_path = os.path.join(out_dir, "mask.png")
+        cv2.imwrite(mask_path, mask.astype(np.uint8) * 255)
+    if report:
+        report(0.1, "starting the diffusion worker")
+    with diffusion_client.DiffusionWorker(worker_python, model_dir) as worker:
+        if report:
+            report(0.3, f"editing with {worker.info.get('pipeline', 'the pipeline')}")
+        edited_path = worker.edit(src, prompt, mask_path=mask_path, steps=steps, seed=seed,
+                                  out_path=os.path.join(out_dir, "edited.png"))
+    edited = cv2.imread(edited_path)
+    if edited is None:
+        raise FaceForgeError(f"The diffusion worker wrote no readable image at {edited_path}")
+    matched = diffusion_client.match_skin_tone(edited[..., ::-1].copy(), rgb, mask=mask)
+    out = os.path.join(out_dir, "edited_matched.png")
+    cv2.imwrite(out, matched[..., ::-1])
+    return out
+
+
+def diffusion_pose_job(obj, prompt: str, worker_python: str, model_dir: str, steps: int = 20, seed: int = 0,
+                       key: bool = False, out_dir: str | None = None, size: int = 512):
+    """Job: render the face, edit it from ``prompt`` with the diffusion worker, keep the skin tone
+    (Lab histogram matching), then solve ARKit weights from the edited image against the render
+    (the video stage's image solver).  Returns that solver's result plus the image paths."""
+    import tempfile
+
+    from ..inference import diffusion_client
+
+    arkit_keys(obj)
+    if not prompt.strip():
+        raise FaceForgeError("Type a prompt first, e.g. 'make her smile'")
+    problem = diffusion_client.setup_problem(worker_python, model_dir)
+    if problem:
+        raise FaceForgeError(problem)
+    out_dir = out_dir or tempfile.mkdtemp(prefix="faceforge-diffusion-")
+    os.makedirs(out_dir, exist_ok=True)
+    yield Progress(0.0, "rendering the face")
+    src = render_front(obj, os.path.join(out_dir, "render.png"), size=size)
+    edited = yield Offload(_edit_and_match, (worker_python, model_dir, src, prompt, steps, seed, out_dir),
+                           report=True, span=(0.1, 0.8))
+    try:
+        from . import animate_video
+    except ImportError:
+        raise FaceForgeError(
+            f"The edited face is ready ({edited}), but solving ARKit weights from an image needs the video "
+            "stage (api/animate_video.py), which this build does not have yet") from None
+    result = yield from animate_video.animate_from_image_job(obj, edited, key=key, neutral_path=src, head=False)
+    result = dict(result or {})
+    result.update(render=src, edited=edited)
+    return result

@@ -56,7 +56,7 @@ class DiffusionWorker:
     """A running worker process.  Use as a context manager; one request at a time."""
 
     def __init__(self, worker_python: str, model_dir: str, start_timeout: float = 120.0,
-                 script: str = WORKER_SCRIPT, extra_args=()):
+                 script: str | None = None, extra_args=()):
         problem = setup_problem(worker_python, model_dir)
         if problem:
             raise FaceForgeError(problem)
@@ -68,7 +68,7 @@ class DiffusionWorker:
         env.pop("PYTHONHOME", None)
         try:
             self.proc = subprocess.Popen(
-                [worker_python, script, "--model-dir", model_dir, *extra_args],
+                [worker_python, script or WORKER_SCRIPT, "--model-dir", model_dir, *extra_args],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 text=True, bufsize=1, env=env)
         except OSError as exc:

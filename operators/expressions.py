@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bpy
 
-from ..core.errors import FaceForgeError
 from ..core.jobs import Progress
 from .base import JobOperator, poll_active_mesh
 
@@ -153,9 +152,17 @@ class FACEFORGE_OT_pose_from_diffusion(JobOperator, bpy.types.Operator):
         return True
 
     def make_job(self, context):
-        raise FaceForgeError(
-            "The diffusion backend's worker is set up, but solving ARKit weights from the edited image "
-            "needs the video stage's solver, which is not in this build yet")
+        from .. import preferences
+        from ..api import expressions
+
+        prefs = preferences.get(context)
+        words = _words(context)
+        return expressions.diffusion_pose_job(context.active_object, words.prompt, prefs.worker_python,
+                                              bpy.path.abspath(prefs.diffusion_model_dir),
+                                              key=words.key_pose)
+
+    def report_result(self, context, result):
+        self.report({"INFO"}, f"Posed from the diffusion edit ({result.get('edited', '')})")
 
 
 classes = (FACEFORGE_OT_pose_emotion, FACEFORGE_OT_pose_from_text, FACEFORGE_OT_bake_timeline,
