@@ -72,6 +72,12 @@ class FACEFORGE_OT_pose_from_text(JobOperator, bpy.types.Operator):
         if not _words(context).prompt.strip():
             cls.poll_message_set("Type a prompt first, e.g. 'a delighted surprise'")
             return False
+        from ..inference import text_embed
+
+        if not text_embed.available():
+            cls.poll_message_set("The text model is missing (models/minilm-l6.onnx): reinstall the FaceForge "
+                                 "extension, or run scripts/setup_env.sh in a source checkout")
+            return False
         return True
 
     def make_job(self, context):

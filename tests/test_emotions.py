@@ -229,3 +229,26 @@ def test_landmark_direction_checks_read_the_right_signs():
     brows_up = base.copy()
     brows_up[[107, 336], 1] -= 6
     assert landmark_features(brows_up)["inner_brow_height"] > landmark_features(base)["inner_brow_height"]
+
+
+def test_cli_emotion_prints_weights_and_poses_a_saved_character(ff, tmp_out, capsys):
+    import json
+
+    import bpy
+
+    from faceforge import cli
+    from faceforge.api import scene
+
+    assert cli.main(["emotion", "happy", "--intensity", "0.5", "--blend", "surprised:0.2"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    want = emotions.blend_emotions({"happy": 0.8, "surprised": 0.2}, intensity=0.5)
+    assert printed["mouthSmileLeft"] == pytest.approx(want[INDEX["mouthSmileLeft"]], abs=1e-4)
+    assert "mouthFrownLeft" not in printed
+    make_character("Hero")
+    src = scene.save_blend(str(tmp_out / "hero.blend"))
+    assert cli.main(["emotion", "anger", "--character", src, "--object", "Hero", "--scale", "Brows=0.5",
+                     "--out", str(tmp_out / "angry.blend")]) == 0
+    bpy.ops.wm.open_mainfile(filepath=str(tmp_out / "angry.blend"))
+    assert bpy.data.objects["Hero"].data.shape_keys.key_blocks["browDownLeft"].value == pytest.approx(0.5)
+    assert cli.main(["emotion", "smug"]) == 2
+    assert cli.main(["emotion", "happy", "--scale", "Mouth"]) == 2

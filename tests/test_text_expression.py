@@ -151,3 +151,16 @@ def test_pose_from_text_on_a_character_and_panel_readout(ff):
     words.prompt = "not smiling"
     assert bpy.ops.faceforge.pose_from_text() == {"FINISHED"}
     assert obj.data.shape_keys.key_blocks["mouthSmileLeft"].value < 0.05
+
+
+def test_cli_text_reports_matches(ff, capsys):
+    import json
+
+    from faceforge import cli
+
+    assert cli.main(["text", "happy but not smiling", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reads_as"] == "happiness"
+    assert any(m["entry"] == "smile" and m["negated"] for m in out["matches"])
+    assert out["weights"].get("mouthSmileLeft", 0) < 0.1
+    assert cli.main(["text", "  "]) == 2
