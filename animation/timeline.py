@@ -151,6 +151,30 @@ def sample(tl: Timeline, fps: float) -> tuple[np.ndarray, np.ndarray]:
     return times, evaluate(tl, times)
 
 
+def keyframes(tl: Timeline) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse keys for an animator: times (K,) seconds and weights (K, 52).
+
+    Two keys per transition (where it leaves the previous expression and where
+    it reaches the new one) plus the first and last; with flat (auto-clamped)
+    Bezier handles these give the same ease-in/ease-out as :func:`evaluate`.
+    """
+    times, values = [0.0], [tl.poses[0]]
+    for i in range(1, len(tl.steps)):
+        if tl.ramps[i] <= 0:
+            times.append(float(tl.starts[i]))
+            values.append(tl.poses[i])
+            continue
+        if tl.starts[i] > times[-1] + 1e-9:
+            times.append(float(tl.starts[i]))
+            values.append(tl.poses[i - 1])
+        times.append(float(tl.starts[i] + tl.ramps[i]))
+        values.append(tl.poses[i])
+    if tl.length > times[-1] + 1e-9:
+        times.append(tl.length)
+        values.append(tl.poses[-1])
+    return np.asarray(times), np.asarray(values)
+
+
 # --- subtle life -------------------------------------------------------------------
 
 def blink_times(length: float, rng: np.random.Generator, min_gap: float = 2.0,

@@ -160,8 +160,12 @@ def _resolve_all(steps, scales, report=None):
 
 def timeline_job(obj, text: str, fps: float | None = None, start_frame: int = 1, life: bool = True,
                  replace: bool = False, seed: int = 0, transition: float = 0.3, ease: str = "smoothstep",
-                 action_name: str = "FF_Timeline"):
-    """Bake an expression timeline onto ``obj``'s ARKit shape keys, one key per frame.
+                 action_name: str = "FF_Timeline", keys: str = "auto"):
+    """Bake an expression timeline onto ``obj``'s ARKit shape keys.
+
+    ``keys``: "dense" (one key per frame), "sparse" (two Bezier keys per
+    transition, flat handles = the same smoothstep ease; easy to edit) or
+    "auto" (sparse unless subtle life is on, which moves every frame).
 
     ``text``: "neutral 0.5 s -> happy 1 s -> surprised 0.8 s -> neutral" (see
     ``animation/timeline.py``).  ``fps`` defaults to the scene's.  With
@@ -183,9 +187,15 @@ def timeline_job(obj, text: str, fps: float | None = None, start_frame: int = 1,
     poses = yield Offload(_resolve_all, (steps, scales), report=True, span=(0.05, 0.8))
     it = iter(poses)
     tl = timeline.build(steps, resolve=lambda _t: next(it), transition=transition, ease=ease)
-    times, weights = timeline.sample(tl, fps)
-    if life:
-        weights = timeline.add_life(times, weights, fps, seed=seed)
+    sparse = not life and ease == "smoothstep" if keys == "auto" else keys == "sparse"
+    if sparse:  # two Bezier keys per transition: easy to edit, same smoothstep ease
+        times, weights = timeline.keyframes(tl)
+        interpolation = "BEZIER"
+    else:  # one key per frame (subtle life moves every frame)
+        times, weights = timeline.sample(tl, fps)
+        if life:
+            weights = timeline.add_life(times, weights, fps, seed=seed)
+        interpolation = "LINEAR"
     yield Progress(0.85, "baking keys")
     frames = start_frame + times * fps
     cols = [INDEX[n] for n in names]
@@ -193,9 +203,11 @@ def timeline_job(obj, text: str, fps: float | None = None, start_frame: int = 1,
     previous = key.animation_data.action if key.animation_data else None
     if previous is not None and not replace:
         previous.use_fake_user = True  # kept: the new take gets its own action
-    action = bake_shape_keys(obj, names, frames, weights[:, cols], action_name, replace=replace)
+    action = bake_shape_keys(obj, names, frames, weights[:, cols], action_name, replace=replace,
+                             interpolation=interpolation)
     yield Progress(1.0, "done")
-    return {"action": action.name, "frames": (int(round(frames[0])), int(round(frames[-1]))),
+    return {"action": action.name, "frames": (int(round(frames[0])), int(np.ceil(frames[-1] - 1e-6))),
+            "keys": len(frames), "interpolation": interpolation,
             "steps": [s.text for s in steps],
             "key_frames": [float(start_frame + t * fps) for t in tl.key_times()],
             "shapes": len(names)}

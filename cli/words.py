@@ -67,6 +67,8 @@ def add_parser(sub):
     p.add_argument("--no-life", action="store_true", help="no blinks or brow/eye motion")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--replace", action="store_true", help="replace the current action instead of keeping it")
+    p.add_argument("--keys", choices=("auto", "dense", "sparse"), default="auto",
+                   help="one key per frame, or two Bezier keys per transition (auto: sparse without life)")
     _character_args(p, required=True)
     p.set_defaults(func=run_timeline)
 
@@ -159,8 +161,9 @@ def run_timeline(args) -> int:
     obj = _open(args)
     result = run_sync(expressions.timeline_job(obj, text, fps=args.fps, start_frame=args.start_frame,
                                                life=not args.no_life, replace=args.replace, seed=args.seed,
-                                               transition=args.transition))
+                                               transition=args.transition, keys=args.keys))
     print(f"action: {result['action']}  frames {result['frames'][0]}-{result['frames'][1]}  "
+          f"{result['keys']} keys ({result['interpolation'].lower()})  "
           f"steps: {' -> '.join(result['steps'])}")
     print(f"saved {_save(args)}")
     return 0

@@ -125,7 +125,7 @@ def test_timeline_job_bakes_keys_and_keeps_the_existing_action(ff):
     scene.render.fps, scene.render.fps_base = 24, 1.0
     old = run_sync(expressions.timeline_job(obj, "sad 1 s", start_frame=1, life=False,
                                             action_name="Old"))["action"]
-    result = run_sync(expressions.timeline_job(obj, ISSUE, start_frame=10, life=False))
+    result = run_sync(expressions.timeline_job(obj, ISSUE, start_frame=10, life=False, keys="dense"))
     key = obj.data.shape_keys
     assert key.animation_data.action.name == result["action"] != old
     assert bpy.data.actions[old].use_fake_user  # the earlier take survives saving
@@ -139,8 +139,29 @@ def test_timeline_job_bakes_keys_and_keeps_the_existing_action(ff):
     assert len(fcurve.keyframe_points) == int(np.ceil(2.9 * 24)) + 1
     # replace=True rewrites the current action instead of adding one
     n_actions = len(bpy.data.actions)
-    again = run_sync(expressions.timeline_job(obj, "happy 1 s", replace=True, life=False))
+    again = run_sync(expressions.timeline_job(obj, "happy 1 s", replace=True, life=False, keys="dense"))
     assert again["action"] == result["action"] and len(bpy.data.actions) == n_actions
+
+
+def test_sparse_bezier_keys_give_the_same_eased_take(ff):
+    import bpy
+
+    from faceforge.api import actions, expressions
+    from faceforge.core.jobs import run_sync
+    from test_emotions import make_character
+
+    obj = make_character()
+    bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = 24, 1.0
+    result = run_sync(expressions.timeline_job(obj, ISSUE, start_frame=1, life=False))  # auto: sparse
+    assert result["interpolation"] == "BEZIER" and result["keys"] == 8  # 0, 2 per transition x3, end
+    tl = T.build(T.parse(ISSUE), transition=0.3)
+    t = np.linspace(0, tl.length, 300)
+    baked = actions.sample_shape_key_curves(obj, ARKIT_NAMES, 1 + t * 24)
+    # the Bezier curves reproduce the smoothstep timeline (keys exact, transitions within 2 %)
+    np.testing.assert_allclose(baked, T.evaluate(tl, t), atol=0.02)
+    np.testing.assert_allclose(actions.sample_shape_key_curves(obj, ARKIT_NAMES, 1 + tl.key_times() * 24),
+                               tl.poses, atol=1e-6)
+    assert baked.min() >= -1e-6 and baked.max() <= 1 + 1e-6  # clamped handles: no overshoot
 
 
 def test_timeline_operator_from_file_and_text_prompts(ff, tmp_out):
