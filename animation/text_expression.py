@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Mapping
 
 import numpy as np
 
@@ -287,8 +287,7 @@ _NOTHING = {"emotion", "emotions", "expression", "expressions", "feeling", "feel
 
 
 def interpret(prompt: str, embedder=None, top_k: int = 3, temperature: float = 0.05,
-              scales: Mapping[str, float] | None = None,
-              embed: Callable | None = None) -> TextExpression:
+              scales: Mapping[str, float] | None = None) -> TextExpression:
     """Map a free-text prompt to ARKit weights (52,) plus the library entries it matched.
 
     ``embedder``: an object with ``embed(list[str]) -> (B, 384)`` unit rows
@@ -336,7 +335,8 @@ def interpret(prompt: str, embedder=None, top_k: int = 3, temperature: float = 0
             # Suppress what the clause names, in proportion to how strongly it names it.
             peak = blend.max()
             if peak > 0:
-                keep *= 1.0 - np.clip(blend / peak, 0.0, 1.0) * clause.intensity / max(clause.intensity, 0.7)
+                strength = min(1.0, clause.intensity / DEFAULT_INTENSITY)  # "not smiling": fully
+                keep *= 1.0 - np.clip(blend / peak, 0.0, 1.0) * strength
         else:
             positive += clause.intensity * blend
     pose = emotions.apply_scales(np.clip(positive * np.clip(keep, 0.0, 1.0), 0.0, 1.0), scales)
@@ -360,13 +360,3 @@ def reads_as(matches: list[Match], pose: np.ndarray) -> str:
     if votes:
         return max(votes, key=votes.get)
     return emotions.classify(pose)[0]
-
-
-def dominant_emotion(result: TextExpression) -> str:
-    """The basic emotion with the largest total share among the matched entries ("neutral" if none)."""
-    totals: dict[str, float] = {}
-    for m in result.matches:
-        e = ENTRY_BY_KEY.get(m.key)
-        if e is not None and e.emotion and not m.negated:
-            totals[e.emotion] = totals.get(e.emotion, 0.0) + m.share
-    return max(totals, key=totals.get) if totals else "neutral"

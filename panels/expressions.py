@@ -37,7 +37,7 @@ class VIEW3D_PT_faceforge_animate_words(bpy.types.Panel):
             if words.reads_as:
                 col.label(text=f"Reads as: {words.reads_as.title()}")
             for line in words.matches.splitlines()[:8]:
-                parts = line.split("|")
+                parts = line.split("|", 3)
                 if len(parts) < 3:
                     continue
                 label, share, negated = parts[0], float(parts[1]), parts[2] == "1"
