@@ -202,3 +202,55 @@ def test_cli_timeline_on_a_saved_character(ff, tmp_out):
     action = bpy.data.objects["Hero"].data.shape_keys.animation_data.action
     assert action is not None and action.frame_range[1] == 1 + np.ceil(2.9 * 25)
     assert cli.main(["timeline", "--character", src, "--object", "Nobody", "--timeline", ISSUE]) == 2
+
+
+class _Layout:
+    """Records what a panel draws; checks every property and operator it names exists."""
+
+    def __init__(self, log):
+        self.log = log
+        self.active = True
+
+    def __getattr__(self, name):
+        if name in ("box", "row", "column", "split"):
+            return lambda *a, **k: _Layout(self.log)
+        raise AttributeError(name)
+
+    def prop(self, data, name, **kw):
+        assert name in data.bl_rna.properties, name
+        self.log.append(("prop", name))
+
+    def operator(self, idname, **kw):
+        mod, op = idname.split(".")
+        assert hasattr(getattr(__import__("bpy").ops, mod), op), idname
+        self.log.append(("operator", idname))
+
+    def label(self, text="", **kw):
+        self.log.append(("label", text))
+
+    def progress(self, factor=0.0, text="", **kw):
+        assert 0.0 <= factor <= 1.0
+        self.log.append(("progress", text))
+
+
+def test_panel_draws_settings_and_the_matches(ff):
+    import types
+
+    import bpy
+
+    from faceforge.panels.expressions import VIEW3D_PT_faceforge_animate_words as Panel
+
+    words = bpy.context.scene.faceforge.animate.words
+    words.matches = "Happiness|0.820|0|a person smiling\nSmile (AU6+12)|0.180|0|a | odd clause"
+    words.reads_as = "happiness"
+    log = []
+    for source in ("TEXT", "FILE"):
+        words.timeline_source = source
+        Panel.draw(types.SimpleNamespace(layout=_Layout(log)), bpy.context)
+    ops = {x[1] for x in log if x[0] == "operator"}
+    assert ops == {"faceforge.pose_emotion", "faceforge.pose_from_text", "faceforge.bake_timeline",
+                   "faceforge.pose_from_diffusion"}
+    assert ("progress", "Happiness (a person smiling)  82%") in log
+    assert ("progress", "Smile (AU6+12) (a | odd clause)  18%") in log
+    assert ("label", "Reads as: Happiness") in log
+    assert {"timeline", "timeline_file", "emotion", "prompt", "life", "transition"} <= {x[1] for x in log}
