@@ -12,19 +12,18 @@ class FACEFORGE_PG_animate_speech(PropertyGroup):
     """Speech recording -> lip sync."""
 
 
-_EMOTION_ITEMS = [
-    ("neutral", "Neutral", "No action units: the rest face"),
-    ("happiness", "Happiness", "AU6 + AU12: cheeks raised, lip corners pulled up"),
-    ("sadness", "Sadness", "AU1 + AU4 + AU15 (+17): inner brows up, lip corners down"),
-    ("surprise", "Surprise", "AU1 + AU2 + AU5 + AU26: brows up, eyes wide, jaw dropped"),
-    ("fear", "Fear", "AU1 + 2 + 4 + 5 + 7 + 20 + 26: brows up and together, eyes wide, lips stretched"),
-    ("anger", "Anger", "AU4 + AU5 + AU7 + AU23/24: brows down, lids tight, lips pressed"),
-    ("disgust", "Disgust", "AU9 + AU10 + AU15/16: nose wrinkled, upper lip raised"),
-]
-
-
 class FACEFORGE_PG_animate_words(PropertyGroup):
     """Emotion presets, text prompts, timelines."""
+
+    _EMOTION_ITEMS = [
+        ("neutral", "Neutral", "No action units: the rest face"),
+        ("happiness", "Happiness", "AU6 + AU12: cheeks raised, lip corners pulled up"),
+        ("sadness", "Sadness", "AU1 + AU4 + AU15 (+17): inner brows up, lip corners down"),
+        ("surprise", "Surprise", "AU1 + AU2 + AU5 + AU26: brows up, eyes wide, jaw dropped"),
+        ("fear", "Fear", "AU1 + 2 + 4 + 5 + 7 + 20 + 26: brows up and together, eyes wide, lips stretched"),
+        ("anger", "Anger", "AU4 + AU5 + AU7 + AU23/24: brows down, lids tight, lips pressed"),
+        ("disgust", "Disgust", "AU9 + AU10 + AU15/16: nose wrinkled, upper lip raised"),
+    ]
 
     emotion: EnumProperty(name="Emotion", items=_EMOTION_ITEMS, default="happiness",
                           description="Basic emotion preset (built from its FACS action units)")
