@@ -9,28 +9,37 @@ from faceforge.core.errors import FaceForgeError
 from faceforge.inference import text_embed
 
 # Paraphrases written without looking at the library's descriptions; none of them is one
-# (checked below), so this measures generalisation, not lookup.
+# (checked below), so this measures generalisation, not lookup.  The last six of each emotion
+# were added after the library was final and never used to tune it.
 PARAPHRASES = {
     "happiness": ["beaming", "delighted", "overjoyed", "cheerful", "grinning ear to ear", "ecstatic",
-                  "smiling from ear to ear", "so happy", "full of joy", "a big happy grin",
-                  "pleased as punch", "thrilled to bits"],
+        "smiling from ear to ear", "so happy", "full of joy", "a big happy grin", "pleased as punch",
+        "thrilled to bits", "a joyful grin", "laughing out loud", "happy as a clam",
+        "glowing with happiness", "all smiles", "tickled"],
     "sadness": ["heartbroken", "miserable", "gloomy", "sorrowful", "tearful", "depressed",
-                "down in the dumps", "crying her eyes out", "grief-stricken", "feeling blue",
-                "sorrowful and lonely", "broken-hearted"],
+        "down in the dumps", "crying her eyes out", "grief-stricken", "feeling blue",
+        "sorrowful and lonely", "broken-hearted", "weeping softly", "on the verge of tears",
+        "sad and lonely", "mourning", "crestfallen", "sulking"],
     "surprise": ["astonished", "shocked", "amazed", "startled", "stunned", "taken aback",
-                 "jaw on the floor", "caught by surprise", "agape", "in shock", "wide-eyed amazement",
-                 "what a surprise"],
+        "jaw on the floor", "caught by surprise", "agape", "in shock", "wide-eyed amazement",
+        "what a surprise", "mind blown", "completely astonished", "eyes popping in surprise", "gasping",
+        "oh wow", "totally unexpected"],
     "fear": ["terrified", "frightened", "scared stiff", "horrified", "panicking", "petrified",
-             "scared to death", "shaking with fear", "in a panic", "spooked by a ghost", "anxious",
-             "frozen in terror"],
+        "scared to death", "shaking with fear", "in a panic", "spooked by a ghost", "anxious",
+        "frozen in terror", "frightened out of her wits", "trembling with fear", "afraid of the dark",
+        "nervous and scared", "a look of terror", "cowering"],
     "anger": ["furious", "enraged", "livid", "irate", "seething with rage", "fuming", "raging mad",
-              "angry scowl", "furious glare", "blowing a fuse", "hot with anger", "indignant"],
+        "angry scowl", "furious glare", "blowing a fuse", "hot with anger", "indignant", "mad as hell",
+        "glaring angrily", "red with rage", "irritated and annoyed", "gritting teeth in anger",
+        "hostile stare"],
     "disgust": ["grossed out", "repulsed", "revolted", "nauseated", "sickened", "that smells vile",
-                "disgusted look", "smelled something awful", "nauseous", "ugh gross",
-                "sick to my stomach", "revulsion"],
+        "disgusted look", "smelled something awful", "nauseous", "ugh gross", "sick to my stomach",
+        "revulsion", "that is gross", "repelled by the smell", "wrinkling her nose in disgust", "yucky",
+        "stomach turning", "eww disgusting"],
     "neutral": ["expressionless", "blank stare", "poker face", "impassive", "relaxed resting face",
-                "emotionless", "no emotion", "blank face", "calm and relaxed", "neutral expression",
-                "unbothered", "straight-faced"],
+        "emotionless", "no emotion", "blank face", "calm and relaxed", "neutral expression", "unbothered",
+        "straight-faced", "resting face", "no particular expression", "calm and neutral", "a vacant look",
+        "bored", "composed and still"],
 }
 NAMES = {"happiness": "happiness", "sadness": "sadness", "surprise": "surprise", "fear": "fear",
          "anger": "anger", "disgust": "disgust", "neutral": "neutral"}
