@@ -163,21 +163,26 @@ def timeline_job(obj, text: str, fps: float | None = None, start_frame: int = 1,
                  action_name: str = "FF_Timeline", keys: str = "auto"):
     """Bake an expression timeline onto ``obj``'s ARKit shape keys.
 
-    ``keys``: "dense" (one key per frame), "sparse" (two Bezier keys per
-    transition, flat handles = the same smoothstep ease; easy to edit) or
-    "auto" (sparse unless subtle life is on, which moves every frame).
-
     ``text``: "neutral 0.5 s -> happy 1 s -> surprised 0.8 s -> neutral" (see
-    ``animation/timeline.py``).  ``fps`` defaults to the scene's.  With
+    ``animation/timeline.py``).  ``fps`` defaults to the scene's.  ``keys``:
+    "dense" (one key per frame), "sparse" (two Bezier keys per transition whose
+    flat handles give the same smoothstep ease; easy to edit; not with life) or
+    "auto" (sparse unless subtle life is on, which moves every frame).  With
     ``replace=False`` the Key's current action is kept (given a fake user so
-    it survives saving) and a new action is baked and assigned.
-    Returns ``{"action", "frames": (first, last), "steps", "key_frames"}``.
+    it survives saving) and a new action is baked and assigned.  The scene's
+    end frame is extended when the take ends after it.
+    Returns ``{"action", "frames": (first, last), "keys", "interpolation",
+    "steps", "key_frames", "shapes"}``.
     """
     import bpy
 
     from .actions import bake_shape_keys
 
     names = arkit_keys(obj)
+    if keys not in ("auto", "dense", "sparse"):
+        raise FaceForgeError(f"keys must be auto, dense or sparse, not '{keys}'")
+    if keys == "sparse" and life:
+        raise FaceForgeError("Subtle life moves every frame: bake dense keys, or turn life off for sparse keys")
     scene = bpy.context.scene
     if fps is None:
         fps = scene.render.fps / scene.render.fps_base
@@ -187,7 +192,7 @@ def timeline_job(obj, text: str, fps: float | None = None, start_frame: int = 1,
     poses = yield Offload(_resolve_all, (steps, scales), report=True, span=(0.05, 0.8))
     it = iter(poses)
     tl = timeline.build(steps, resolve=lambda _t: next(it), transition=transition, ease=ease)
-    sparse = not life and ease == "smoothstep" if keys == "auto" else keys == "sparse"
+    sparse = (not life and ease == "smoothstep") if keys == "auto" else keys == "sparse"
     if sparse:  # two Bezier keys per transition: easy to edit, same smoothstep ease
         times, weights = timeline.keyframes(tl)
         interpolation = "BEZIER"
@@ -205,8 +210,11 @@ def timeline_job(obj, text: str, fps: float | None = None, start_frame: int = 1,
         previous.use_fake_user = True  # kept: the new take gets its own action
     action = bake_shape_keys(obj, names, frames, weights[:, cols], action_name, replace=replace,
                              interpolation=interpolation)
+    last = int(np.ceil(frames[-1] - 1e-6))
+    if scene.frame_end < last:
+        scene.frame_end = last
     yield Progress(1.0, "done")
-    return {"action": action.name, "frames": (int(round(frames[0])), int(np.ceil(frames[-1] - 1e-6))),
+    return {"action": action.name, "frames": (int(round(frames[0])), last),
             "keys": len(frames), "interpolation": interpolation,
             "steps": [s.text for s in steps],
             "key_frames": [float(start_frame + t * fps) for t in tl.key_times()],

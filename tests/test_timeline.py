@@ -130,6 +130,7 @@ def test_timeline_job_bakes_keys_and_keeps_the_existing_action(ff):
     assert key.animation_data.action.name == result["action"] != old
     assert bpy.data.actions[old].use_fake_user  # the earlier take survives saving
     assert result["frames"] == (10, 10 + int(np.ceil(2.9 * 24)))
+    assert scene.frame_end >= result["frames"][1]  # the whole take is in the scene's range
     np.testing.assert_allclose(result["key_frames"], [10, 10 + 0.8 * 24, 10 + 1.8 * 24, 10 + 2.6 * 24])
     got = actions.sample_shape_key_curves(obj, ARKIT_NAMES, [10 + 1.5 * 24, 10 + 2.25 * 24])
     np.testing.assert_allclose(got[0], emotions.EMOTION_POSES["happiness"], atol=1e-6)
@@ -162,6 +163,8 @@ def test_sparse_bezier_keys_give_the_same_eased_take(ff):
     np.testing.assert_allclose(actions.sample_shape_key_curves(obj, ARKIT_NAMES, 1 + tl.key_times() * 24),
                                tl.poses, atol=1e-6)
     assert baked.min() >= -1e-6 and baked.max() <= 1 + 1e-6  # clamped handles: no overshoot
+    with pytest.raises(FaceForgeError, match="Subtle life moves every frame"):
+        run_sync(expressions.timeline_job(obj, ISSUE, life=True, keys="sparse"))
 
 
 def test_timeline_operator_from_file_and_text_prompts(ff, tmp_out):
