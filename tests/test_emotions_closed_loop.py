@@ -178,13 +178,9 @@ def render(path, obj, size=256, samples=4):
     bpy.ops.render.render(write_still=True)
 
 
-@pytest.mark.slow
-def test_each_emotion_moves_redetected_landmarks_in_its_direction(ff, data, tmp_out):
+def photo_face(data, tmp_out, det):
+    """The GRID photo face with the stand-in rig; returns (object, the photo's own landmarks)."""
     import cv2
-
-    from faceforge.animation import emotions
-    from faceforge.api import expressions
-    from faceforge.inference.face_mesh import FaceMeshDetector
 
     cap = cv2.VideoCapture(str(data / "video/grid/bbaf2n.mpg"))
     ok, bgr = cap.read()
@@ -193,21 +189,36 @@ def test_each_emotion_moves_redetected_landmarks_in_its_direction(ff, data, tmp_
     rgb = cv2.resize(bgr[..., ::-1], None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC).copy()
     photo = tmp_out / "photo.png"
     cv2.imwrite(str(photo), rgb[..., ::-1])
+    found = det.detect(rgb)
+    assert found is not None
+    tris = read_canonical_tris(data / "mesh/mediapipe_canonical/canonical_face_model.obj")
+    obj, verts, scale = build_photo_face(rgb, found.points, tris, photo)
+    add_stand_in_shape_keys(obj, verts, found.points, found.interocular(), scale)
+    return obj, found
+
+
+def seen_features(obj, det, path):
+    """Render the posed face and measure MediaPipe's re-detected landmarks."""
+    import cv2
+
+    render(path, obj)
+    seen = det.detect(cv2.imread(str(path))[..., ::-1].copy())
+    assert seen is not None, f"MediaPipe lost the face in {path.name}"
+    return landmark_features(seen.points)
+
+
+@pytest.mark.slow
+def test_each_emotion_moves_redetected_landmarks_in_its_direction(ff, data, tmp_out):
+    from faceforge.animation import emotions
+    from faceforge.api import expressions
+    from faceforge.inference.face_mesh import FaceMeshDetector
+
     with FaceMeshDetector(video=False) as det:
-        found = det.detect(rgb)
-        assert found is not None
-        tris = read_canonical_tris(data / "mesh/mediapipe_canonical/canonical_face_model.obj")
-        obj, verts, scale = build_photo_face(rgb, found.points, tris, photo)
-        add_stand_in_shape_keys(obj, verts, found.points, found.interocular(), scale)
+        obj, found = photo_face(data, tmp_out, det)
         feats = {}
         for name in emotions.EMOTIONS:
             expressions.pose_emotion(obj, name, 1.0)
-            out = tmp_out / f"{name}.png"
-            render(out, obj)
-            img = cv2.imread(str(out))[..., ::-1].copy()
-            seen = det.detect(img)
-            assert seen is not None, f"MediaPipe lost the face for {name}"
-            feats[name] = landmark_features(seen.points)
+            feats[name] = seen_features(obj, det, tmp_out / f"{name}.png")
     # the neutral render reproduces the photo's face
     for feature in ("eye_open", "mouth_width", "inner_brow_height"):
         assert feats["neutral"][feature] == pytest.approx(landmark_features(found.points)[feature], rel=0.2)
@@ -219,3 +230,22 @@ def test_each_emotion_moves_redetected_landmarks_in_its_direction(ff, data, tmp_
             if np.sign(delta) != sign or abs(delta) < 0.01:
                 wrong.append((name, feature, round(float(delta), 4)))
     assert not wrong, wrong
+
+
+@pytest.mark.slow
+def test_text_prompts_closed_loop_not_smiling_does_not_smile(ff, data, tmp_out):
+    from faceforge.api import expressions
+    from faceforge.inference.face_mesh import FaceMeshDetector
+
+    lifts = {}
+    with FaceMeshDetector(video=False) as det:
+        obj, _found = photo_face(data, tmp_out, det)
+        for i, prompt in enumerate(("neutral", "very happy", "not smiling", "happy but not smiling",
+                                    "a big grin")):
+            expressions.pose_from_text(obj, prompt)
+            lifts[prompt] = seen_features(obj, det, tmp_out / f"text{i}.png")["corner_lift"]
+    d = {p: lifts[p] - lifts["neutral"] for p in lifts}
+    print(d)
+    assert d["very happy"] > 0.03 and d["a big grin"] > 0.03
+    assert abs(d["not smiling"]) < 0.01  # no smile seen
+    assert d["happy but not smiling"] < 0.5 * d["very happy"]
