@@ -305,11 +305,11 @@ def _edit_and_match(worker_python, model_dir, src, prompt, steps, seed, out_dir,
         cv2.imwrite(mask_path, mask.astype(np.uint8) * 255)
     if report:
         report(0.1, "starting the diffusion worker")
-    with diffusion_client.DiffusionWorker(worker_python, model_dir) as worker:
-        if report:
-            report(0.3, f"editing with {worker.info.get('pipeline', 'the pipeline')}")
-        edited_path = worker.edit(src, prompt, mask_path=mask_path, steps=steps, seed=seed,
-                                  out_path=os.path.join(out_dir, "edited.png"))
+    worker = diffusion_client.shared_worker(worker_python, model_dir)  # stays warm for the next edit
+    if report:
+        report(0.3, f"editing with {worker.info.get('pipeline', 'the pipeline')}")
+    edited_path = worker.edit(src, prompt, mask_path=mask_path, steps=steps, seed=seed,
+                              out_path=os.path.join(out_dir, "edited.png"))
     edited = cv2.imread(edited_path)
     if edited is None:
         raise FaceForgeError(f"The diffusion worker wrote no readable image at {edited_path}")

@@ -170,6 +170,38 @@ class DiffusionWorker:
         self.close()
 
 
+# --- one warm worker per (python, model) -------------------------------------------
+
+_shared: dict[tuple[str, str], DiffusionWorker] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_worker(worker_python: str, model_dir: str) -> DiffusionWorker:
+    """A running worker for this interpreter and model, started once and reused.
+
+    Loading a Stable Diffusion pipeline takes tens of seconds; keeping the
+    process warm makes the second edit fast.  A worker that died is replaced.
+    All are stopped at exit (:func:`close_shared`).
+    """
+    key = (os.path.abspath(worker_python), os.path.abspath(model_dir))
+    with _shared_lock:
+        worker = _shared.get(key)
+        if worker is None or worker.proc.poll() is not None:
+            worker = _shared[key] = DiffusionWorker(worker_python, model_dir)
+            if len(_shared) == 1:
+                import atexit
+
+                atexit.register(close_shared)
+        return worker
+
+
+def close_shared() -> None:
+    with _shared_lock:
+        for worker in _shared.values():
+            worker.close()
+        _shared.clear()
+
+
 # --- skin tone ------------------------------------------------------------------
 
 def _match_channel(src: np.ndarray, ref: np.ndarray) -> np.ndarray:

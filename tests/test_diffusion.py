@@ -186,16 +186,23 @@ def _build_env_has_diffusers() -> bool:
                           capture_output=True).returncode == 0
 
 
-@pytest.mark.slow
-def test_real_worker_edits_with_a_tiny_random_instructpix2pix_pipeline(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_pipeline(tmp_path_factory):
+    """A randomly initialised InstructPix2Pix pipeline saved with save_pretrained (no downloads)."""
     if not _build_env_has_diffusers():
         pytest.skip(".venv-build with torch + diffusers is missing (scripts/setup_env.sh creates it)")
-    import cv2
-
-    model = tmp_path / "tiny-pix2pix"
+    model = tmp_path_factory.mktemp("diffusion") / "tiny-pix2pix"
     proc = subprocess.run([str(BUILD_PY), "-c", TINY_PIPELINE, str(model)], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    return model
+
+
+@pytest.mark.slow
+def test_real_worker_edits_with_a_tiny_random_instructpix2pix_pipeline(tiny_pipeline, tmp_path):
+    import cv2
+
+    model = tiny_pipeline
     assert json.loads((model / "model_index.json").read_text())["_class_name"] == \
         "StableDiffusionInstructPix2PixPipeline"
     face = np.zeros((40, 48, 3), np.uint8)
@@ -251,6 +258,7 @@ def test_diffusion_job_renders_edits_matches_tone_and_leaves_the_scene(ff, tmp_p
     script = tmp_path / "fake_worker.py"
     script.write_text(FAKE_SMILE_WORKER)
     monkeypatch.setattr(dc, "WORKER_SCRIPT", str(script))
+    monkeypatch.setattr(dc, "_shared", {})
     before = ({o.name for o in bpy.data.objects}, bpy.context.scene.camera, bpy.context.scene.render.engine)
     out = tmp_path / "out"
     try:
@@ -269,3 +277,37 @@ def test_diffusion_job_renders_edits_matches_tone_and_leaves_the_scene(ff, tmp_p
     assert after == before  # temporary camera and light removed, settings restored
     if result is not None:
         assert result["edited"].endswith("edited_matched.png")
+    dc.close_shared()
+
+
+@pytest.mark.slow
+def test_diffusion_job_with_the_real_worker_and_a_warm_restart(ff, tiny_pipeline, tmp_path, monkeypatch):
+    """Render -> real worker (tiny random pipeline) -> Lab match; the worker stays warm between edits."""
+    import cv2
+
+    from faceforge.api import expressions
+    from faceforge.core.jobs import run_sync
+    from test_emotions import make_character
+
+    monkeypatch.setattr(dc, "_shared", {})
+    obj = make_character()
+
+    def run(out):
+        try:
+            return run_sync(expressions.diffusion_pose_job(obj, "make it smile", str(BUILD_PY), str(tiny_pipeline),
+                                                           steps=2, out_dir=str(out), size=64), on_progress=None)
+        except FaceForgeError as err:  # until the video stage's image solver is on main
+            assert "needs the video stage" in str(err)
+
+    run(tmp_path / "a")
+    assert cv2.imread(str(tmp_path / "a" / "edited_matched.png")).shape == (64, 64, 3)
+    (worker,) = dc._shared.values()
+    pid = worker.proc.pid
+    run(tmp_path / "b")
+    assert dc._shared[next(iter(dc._shared))].proc.pid == pid  # reused, not restarted
+    worker.proc.kill()
+    worker.proc.wait()
+    run(tmp_path / "c")  # a dead worker is replaced
+    assert next(iter(dc._shared.values())).proc.pid != pid
+    dc.close_shared()
+    assert not dc._shared
