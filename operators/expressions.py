@@ -171,5 +171,33 @@ class FACEFORGE_OT_pose_from_diffusion(JobOperator, bpy.types.Operator):
         self.report({"INFO"}, f"Posed from the diffusion edit ({result.get('edited', '')})")
 
 
+_SCALE_PROPS = (("Brows", "scale_brows"), ("Eyes", "scale_eyes"), ("Cheeks & Nose", "scale_cheeks"),
+                ("Jaw", "scale_jaw"), ("Mouth", "scale_mouth"))
+
+
+class FACEFORGE_OT_store_expression_scales(bpy.types.Operator):
+    """Store the region strengths on the active character: every emotion, prompt and timeline uses them"""
+
+    bl_idname = "faceforge.store_expression_scales"
+    bl_label = "Store on Character"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return _poll_character(cls, context)
+
+    def execute(self, context):
+        from ..api import expressions
+
+        words = _words(context)
+        obj = context.active_object
+        scales = {region: getattr(words, prop) for region, prop in _SCALE_PROPS
+                  if abs(getattr(words, prop) - 1.0) > 1e-6}
+        expressions.set_character_scales(obj, scales)
+        text = ", ".join(f"{k} {v:.2f}" for k, v in scales.items()) or "none (all 1)"
+        self.report({"INFO"}, f"Expression scales on '{obj.name}': {text}")
+        return {"FINISHED"}
+
+
 classes = (FACEFORGE_OT_pose_emotion, FACEFORGE_OT_pose_from_text, FACEFORGE_OT_bake_timeline,
-           FACEFORGE_OT_pose_from_diffusion)
+           FACEFORGE_OT_pose_from_diffusion, FACEFORGE_OT_store_expression_scales)

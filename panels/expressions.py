@@ -63,6 +63,17 @@ class VIEW3D_PT_faceforge_animate_words(bpy.types.Panel):
         box.prop(settings, "replace_action")
         box.operator("faceforge.bake_timeline", icon="REC")
 
+        box = layout.box()
+        box.label(text="Character Scaling", icon="MODIFIER")
+        col = box.column(align=True)
+        for prop in ("scale_brows", "scale_eyes", "scale_cheeks", "scale_jaw", "scale_mouth"):
+            col.prop(words, prop, slider=True)
+        box.operator("faceforge.store_expression_scales", icon="CHECKMARK")
+        obj = context.active_object
+        stored = obj.get("faceforge_shape_scales") if obj is not None else None
+        if stored:
+            box.label(text=f"Stored: {str(stored).strip('{}').replace(chr(34), '')}")
+
         layout.operator("faceforge.pose_from_diffusion", icon="IMAGE_DATA")
 
 

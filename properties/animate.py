@@ -54,6 +54,16 @@ class FACEFORGE_PG_animate_words(PropertyGroup):
     life: BoolProperty(name="Subtle Life", default=True,
                        description="Blinks at natural intervals and small brow/eye motion")
     seed: IntProperty(name="Seed", default=0, min=0, description="Random seed for blinks and motion")
+    scale_brows: FloatProperty(name="Brows", default=1.0, min=0.0, max=2.0,
+                               description="This character's strength of brow shapes in every expression")
+    scale_eyes: FloatProperty(name="Eyes", default=1.0, min=0.0, max=2.0,
+                              description="This character's strength of eye shapes in every expression")
+    scale_cheeks: FloatProperty(name="Cheeks & Nose", default=1.0, min=0.0, max=2.0,
+                                description="This character's strength of cheek and nose shapes")
+    scale_jaw: FloatProperty(name="Jaw", default=1.0, min=0.0, max=2.0,
+                             description="This character's strength of jaw shapes in every expression")
+    scale_mouth: FloatProperty(name="Mouth", default=1.0, min=0.0, max=2.0,
+                               description="This character's strength of mouth shapes in every expression")
 
 
 class FACEFORGE_PG_animate_settings(PropertyGroup):

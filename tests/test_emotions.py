@@ -252,3 +252,23 @@ def test_cli_emotion_prints_weights_and_poses_a_saved_character(ff, tmp_out, cap
     assert bpy.data.objects["Hero"].data.shape_keys.key_blocks["browDownLeft"].value == pytest.approx(0.5)
     assert cli.main(["emotion", "smug"]) == 2
     assert cli.main(["emotion", "happy", "--scale", "Mouth"]) == 2
+
+
+def test_store_scales_operator_changes_every_later_pose(ff):
+    import bpy
+
+    obj = make_character()
+    words = bpy.context.scene.faceforge.animate.words
+    words.scale_mouth, words.scale_brows = 0.5, 1.0
+    assert bpy.ops.faceforge.store_expression_scales() == {"FINISHED"}
+    from faceforge.api import expressions
+
+    assert expressions.character_scales(obj) == {"Mouth": 0.5}
+    words.emotion, words.intensity, words.blend_with = "happiness", 1.0, "NONE"
+    bpy.ops.faceforge.pose_emotion()
+    blocks = obj.data.shape_keys.key_blocks
+    assert blocks["mouthSmileLeft"].value == pytest.approx(0.5)
+    assert blocks["cheekSquintLeft"].value == pytest.approx(emotions.EMOTION_POSES["happiness"][INDEX["cheekSquintLeft"]])
+    words.scale_mouth = 1.0
+    bpy.ops.faceforge.store_expression_scales()
+    assert "faceforge_shape_scales" not in obj

@@ -252,7 +252,7 @@ def test_panel_draws_settings_and_the_matches(ff):
         Panel.draw(types.SimpleNamespace(layout=_Layout(log)), bpy.context)
     ops = {x[1] for x in log if x[0] == "operator"}
     assert ops == {"faceforge.pose_emotion", "faceforge.pose_from_text", "faceforge.bake_timeline",
-                   "faceforge.pose_from_diffusion"}
+                   "faceforge.pose_from_diffusion", "faceforge.store_expression_scales"}
     assert ("progress", "Happiness (a person smiling)  82%") in log
     assert ("progress", "Smile (AU6+12) (a | odd clause)  18%") in log
     assert ("label", "Reads as: Happiness") in log
