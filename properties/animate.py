@@ -1,6 +1,6 @@
 """Animate-stage state: shared take settings plus one sub-group per driver."""
 
-from bpy.props import BoolProperty, IntProperty, PointerProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
 
 
@@ -14,6 +14,56 @@ class FACEFORGE_PG_animate_speech(PropertyGroup):
 
 class FACEFORGE_PG_animate_words(PropertyGroup):
     """Emotion presets, text prompts, timelines."""
+
+    _EMOTION_ITEMS = [
+        ("neutral", "Neutral", "No action units: the rest face"),
+        ("happiness", "Happiness", "AU6 + AU12: cheeks raised, lip corners pulled up"),
+        ("sadness", "Sadness", "AU1 + AU4 + AU15 (+17): inner brows up, lip corners down"),
+        ("surprise", "Surprise", "AU1 + AU2 + AU5 + AU26: brows up, eyes wide, jaw dropped"),
+        ("fear", "Fear", "AU1 + 2 + 4 + 5 + 7 + 20 + 26: brows up and together, eyes wide, lips stretched"),
+        ("anger", "Anger", "AU4 + AU5 + AU7 + AU23/24: brows down, lids tight, lips pressed"),
+        ("disgust", "Disgust", "AU9 + AU10 + AU15/16: nose wrinkled, upper lip raised"),
+    ]
+
+    emotion: EnumProperty(name="Emotion", items=_EMOTION_ITEMS, default="happiness",
+                          description="Basic emotion preset (built from its FACS action units)")
+    intensity: FloatProperty(name="Intensity", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
+                             description="How strong the expression is")
+    blend_with: EnumProperty(name="Blend With", items=[("NONE", "None", "No second emotion")] + _EMOTION_ITEMS,
+                             default="NONE", description="A second emotion mixed in")
+    blend: FloatProperty(name="Blend", default=0.3, min=0.0, max=1.0, subtype="FACTOR",
+                         description="Share of the second emotion (0.3 = 70 % first + 30 % second)")
+    key_pose: BoolProperty(name="Insert Keyframe", default=False,
+                           description="Also key the posed shape keys at the current frame")
+    prompt: StringProperty(name="Prompt", default="a delighted surprise",
+                           description="Describe an expression: 'slightly sad', 'smiling with eyes wide', "
+                                       "'angry but not frowning'")
+    matches: StringProperty(name="Matches", default="",
+                            description="What the last prompt matched (label|share|negated per line)")
+    reads_as: StringProperty(name="Reads As", default="")
+    timeline_source: EnumProperty(name="Source", items=[
+        ("TEXT", "Text", "Type the steps here"),
+        ("FILE", "File", "A text file with one step per line")], default="TEXT")
+    timeline: StringProperty(name="Timeline", default="neutral 0.5 s -> happy 1 s -> surprised 0.8 s -> neutral",
+                             description="Steps 'expression duration' separated by '->'; "
+                                         "the last step may omit its duration")
+    timeline_file: StringProperty(name="Timeline File", subtype="FILE_PATH",
+                                  description="A text file, one step per line ('happy 1 s'); # comments")
+    transition: FloatProperty(name="Transition", default=0.3, min=0.0, max=5.0, unit="TIME_ABSOLUTE",
+                              description="Seconds to ease from one expression into the next")
+    life: BoolProperty(name="Subtle Life", default=True,
+                       description="Blinks at natural intervals and small brow/eye motion")
+    seed: IntProperty(name="Seed", default=0, min=0, description="Random seed for blinks and motion")
+    scale_brows: FloatProperty(name="Brows", default=1.0, min=0.0, max=2.0,
+                               description="This character's strength of brow shapes in every expression")
+    scale_eyes: FloatProperty(name="Eyes", default=1.0, min=0.0, max=2.0,
+                              description="This character's strength of eye shapes in every expression")
+    scale_cheeks: FloatProperty(name="Cheeks & Nose", default=1.0, min=0.0, max=2.0,
+                                description="This character's strength of cheek and nose shapes")
+    scale_jaw: FloatProperty(name="Jaw", default=1.0, min=0.0, max=2.0,
+                             description="This character's strength of jaw shapes in every expression")
+    scale_mouth: FloatProperty(name="Mouth", default=1.0, min=0.0, max=2.0,
+                               description="This character's strength of mouth shapes in every expression")
 
 
 class FACEFORGE_PG_animate_settings(PropertyGroup):
