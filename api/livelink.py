@@ -62,13 +62,14 @@ def import_livelink_job(obj, path, start_frame: int = 1, fps: float | None = Non
                         action_name: str | None = None, replace: bool = False):
     """Job: bake a Live Link Face CSV onto ``obj``'s ARKit shape keys; returns :class:`LiveLinkImport`.
 
-    ``fps``: the CSV's timecode rate (guessed when None); the take is resampled
-    to the scene's frame rate.  ``replace=False`` keeps the current action.
+    ``fps``: the CSV's timecode rate (when None: read off the timecodes, or the
+    scene's rate for takes under a second); the take is resampled to the
+    scene's frame rate.  ``replace=False`` keeps the current action.
     """
     names, missing = _require_arkit_keys(obj)
     yield Progress(0.0, f"reading {os.path.basename(str(path))}")
-    take = yield Offload(llf.read_csv, (os.fspath(path),), dict(fps=fps))
     scene_fps = _scene_fps()
+    take = yield Offload(llf.read_csv, (os.fspath(path),), dict(fps=fps, default_fps=scene_fps))
     weights = yield Offload(take.resample, (scene_fps,))
     warnings = list(take.warnings)
     if missing:
@@ -80,7 +81,13 @@ def import_livelink_job(obj, path, start_frame: int = 1, fps: float | None = Non
     frames = np.arange(start_frame, start_frame + len(weights))
     yield Progress(0.6, "baking")
     name = action_name or Path(str(path)).stem
+    anim = obj.data.shape_keys.animation_data
+    previous = anim.action if anim is not None else None
     action = _actions.bake_shape_keys(obj, names, frames, weights[:, cols], name, replace=replace)
+    # Takes are kept in the file even when another take is the active one.
+    action.use_fake_user = True
+    if previous is not None and previous is not action:
+        previous.use_fake_user = True
     yield Progress(1.0, f"baked {len(frames)} frames into '{action.name}'")
     return LiveLinkImport(action=action.name, frame_start=int(frames[0]), frame_end=int(frames[-1]),
                           source_fps=take.fps, source_rows=take.frames, warnings=warnings)

@@ -125,8 +125,12 @@ def parse_timecode(text: str, fps: float) -> float:
     return h * 3600 + m * 60 + s + frame / fps
 
 
-def _guess_fps(frame_fields: list[float]) -> float:
-    """The smallest common rate that holds every frame number seen (60 for a long take)."""
+def _guess_fps(frame_fields: list[float], clock: list[int], default: float) -> float | None:
+    """The timecode's rate: the smallest common rate holding every frame number seen, when
+    the take crosses a second boundary (so the largest frame number is the rate's last);
+    else None (a take shorter than a second does not tell)."""
+    if len(set(clock)) < 2:
+        return None
     top = max((int(f) for f in frame_fields), default=0) + 1
     for rate in (24, 25, 30, 48, 50, 60, 120):
         if top <= rate:
@@ -161,11 +165,12 @@ def write_csv(path_or_file, weights, fps: float, rotations=None, start_seconds: 
 
 # --- read -------------------------------------------------------------------------------
 
-def read_csv(path_or_text, fps: float | None = None) -> LiveLinkTake:
+def read_csv(path_or_text, fps: float | None = None, default_fps: float = 60.0) -> LiveLinkTake:
     """Read a Live Link Face CSV (a path, or the text itself when it contains a newline).
 
-    ``fps``: the timecode's frame rate; guessed from the largest frame number
-    when None (Live Link Face records at 60 or 30).  Raises FaceForgeError with
+    ``fps``: the timecode's frame rate; when None it is read off the largest
+    frame number if the take crosses a second boundary, else ``default_fps``
+    (Live Link Face records at 60 or 30).  Raises FaceForgeError with
     the file and line for anything that is not such a CSV.
     """
     name = "the CSV"
@@ -221,7 +226,10 @@ def read_csv(path_or_text, fps: float | None = None) -> LiveLinkTake:
         except (ValueError, IndexError) as exc:
             raise FaceForgeError(f"{name}, line {line}: can't read this row ({exc}); "
                                  "is the file a complete Live Link Face export?") from None
-    rate = float(fps) if fps else _guess_fps(frame_fields)
+    rate = float(fps) if fps else _guess_fps(frame_fields, clock, default_fps)
+    if rate is None:
+        rate = float(default_fps)
+        warnings.append(f"take shorter than a second: its timecode rate can't be told, assumed {rate:g} fps")
     absolute = np.array(clock, dtype=np.float64) + np.array(frame_fields) / rate
     if np.any(np.diff(absolute) < -1e-9):
         # Some exports restart the timecode (midnight wrap, concatenated takes): fall back to rows.
