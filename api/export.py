@@ -50,7 +50,7 @@ _FBX_COMMON = dict(
 _GLTF_COMMON = dict(
     use_selection=True, export_yup=True, export_apply=False, export_morph=True,
     export_morph_normal=True, export_skins=True, export_animations=True,
-    export_animation_mode="ACTIONS", export_force_sampling=True, export_frame_step=1,
+    export_animation_mode="ACTIONS", export_force_sampling=False, export_frame_step=1,
     export_anim_slide_to_zero=True, export_optimize_animation_size=False, export_extras=True,
 )
 
@@ -182,6 +182,8 @@ class _SceneState:
         self.use_nla = anim.use_nla
         self.mutes = [(t, [(s, s.mute) for s in t.strips]) for t in anim.nla_tracks]
         self.temp_tracks = []
+        self.temp_actions = []  # shifted copies made for the export
+        self.renamed = []  # (action, its real name) while a copy wears that name
 
     def restore(self):
         scene = bpy.context.scene
@@ -191,6 +193,12 @@ class _SceneState:
         for track in self.temp_tracks:
             anim.nla_tracks.remove(track)
         self.temp_tracks = []
+        for action in self.temp_actions:
+            bpy.data.actions.remove(action)
+        self.temp_actions = []
+        for action, name in self.renamed:
+            action.name = name
+        self.renamed = []
         for _track, strips in self.mutes:
             for strip, mute in strips:
                 strip.mute = mute
@@ -307,14 +315,22 @@ def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range
                     strip.mute = True
             anim.action = None
             for action, info in zip(take_actions, infos):
+                name, start = action.name, info.frame_start
+                if frame_range is None and start != 0:
+                    # The exporter writes the keys as they are (fast) but does not slide
+                    # them to time 0: export a copy starting at frame 0, under the take's name.
+                    action = _shifted_copy(action, -start, state)
+                    start = 0
                 track = anim.nla_tracks.new()
                 state.temp_tracks.append(track)
-                track.name = action.name
-                strip = track.strips.new(action.name, info.frame_start, action)
+                track.name = name
+                strip = track.strips.new(name, start, action)
                 slot = _key_slot(action)
                 if slot is not None and hasattr(strip, "action_slot"):
                     strip.action_slot = slot
             settings = dict(_GLTF_COMMON, **GLTF_PRESETS[preset])
+            # Sampling every frame is ~10x slower; only clipping to a frame range needs it.
+            settings["export_force_sampling"] = frame_range is not None
             settings["export_format"] = "GLB" if fmt == "GLB" else "GLTF_SEPARATE"
             settings["export_animations"] = bool(take_actions)
             if frame_range is not None:  # clip every take to the scene range
@@ -327,6 +343,28 @@ def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range
     result.seconds = time.perf_counter() - t0
     yield Progress(1.0, f"exported {len(result.files)} file(s)")
     return result
+
+
+def _shifted_copy(action, offset: float, state: "_SceneState"):
+    """A copy of ``action`` with every key moved by ``offset`` frames, named as the original
+    (which is renamed meanwhile); both undone by ``state.restore()``."""
+    import numpy as np
+
+    copy = action.copy()
+    state.temp_actions.append(copy)
+    name = action.name
+    state.renamed.append((action, name))
+    action.name = name + ".faceforge-export"
+    copy.name = name
+    for fc in _actions.all_fcurves(copy):
+        n = len(fc.keyframe_points)
+        for prop in ("co", "handle_left", "handle_right"):
+            co = np.empty(2 * n, np.float32)
+            fc.keyframe_points.foreach_get(prop, co)
+            co[0::2] += offset
+            fc.keyframe_points.foreach_set(prop, co)
+        fc.update()
+    return copy
 
 
 def _safe(name: str) -> str:

@@ -198,7 +198,9 @@ def test_export_leaves_the_users_scene_as_it_was(character, tmp_path):
     track.strips.new("UserBlink", 1, user)
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end, scene.frame_current = 3, 99, 7
+    names = sorted(a.name for a in bpy.data.actions)
     result = _export(obj, tmp_path / "head.glb", "GLB", takes=["TakeA", "TakeB"])
+    assert sorted(a.name for a in bpy.data.actions) == names  # no temporary copies left
     info = read_with_assimp(result.path)
     assert set(info["anims"]) == {"TakeA", "TakeB"}
     assert key.animation_data.action == active
