@@ -102,7 +102,6 @@ def run_take(plan: BatchPlan, take: TakeSpec) -> dict:
     import bpy
 
     from ..core.jobs import run_sync
-    from . import export, preview
 
     out_dir = os.path.join(plan.out, take.name)
     os.makedirs(out_dir, exist_ok=True)
@@ -142,23 +141,15 @@ def run_take(plan: BatchPlan, take: TakeSpec) -> dict:
         report["warnings"] += list(result.get("warnings", []))
         timings["animate"] = time.perf_counter() - t
 
-        for fmt in plan.formats:
-            t = time.perf_counter()
-            res = run_sync(export.export_job(obj, os.path.join(out_dir, take.name), fmt.upper(),
-                                             plan.preset.upper(), takes=[action.name]), on_progress=None)
-            report["outputs"][fmt] = [str(p) for p in res.files]
-            report["warnings"] += res.warnings
-            timings[f"export_{fmt}"] = time.perf_counter() - t
-        if plan.preview:
-            t = time.perf_counter()
-            side = take.path if take.kind in ("video", "speech") else None
-            res = run_sync(preview.render_preview_job(obj, os.path.join(out_dir, f"{take.name}_preview.mp4"),
-                                                      side_by_side=side, take=action, size=plan.preview_size),
-                           on_progress=None)
-            report["outputs"]["preview"] = [str(res.path)]
-            report["preview_engine"] = res.engine
-            report["warnings"] += res.warnings
-            timings["preview"] = time.perf_counter() - t
+        delivered = run_sync(deliver_job(obj, out_dir, take.name, plan.formats, plan.preset, action,
+                                         preview=plan.preview, preview_size=plan.preview_size,
+                                         side_by_side=take.path if take.kind in ("video", "speech") else None),
+                             on_progress=None)
+        report["outputs"] = delivered["outputs"]
+        report["warnings"] += delivered["warnings"]
+        timings.update(delivered["timings"])
+        if "preview_engine" in delivered:
+            report["preview_engine"] = delivered["preview_engine"]
         report["status"] = "ok"
     except FaceForgeError as err:
         report["error"] = str(err)
@@ -168,6 +159,66 @@ def run_take(plan: BatchPlan, take: TakeSpec) -> dict:
     timings["total"] = time.perf_counter() - t_all
     _write_json(os.path.join(out_dir, "report.json"), report)
     return report
+
+
+def deliver_job(obj, out_dir: str, name: str, formats=("fbx", "glb"), preset: str = "default", take=None,
+                preview: bool = True, preview_size: int = 256, side_by_side=None):
+    """Job: write ``<out_dir>/<name>.<fmt>`` for each format (+ ``<name>_preview.mp4``) of one take.
+
+    The one call the main pipeline and the batch make after animating:
+    returns ``{"outputs": {fmt: [paths], "preview": [path]}, "timings": {...}, "warnings": [...]}``.
+    ``take``: an Action (default: the current one) - only that take is exported.
+    """
+    from . import export, preview as _preview
+
+    key = obj.data.shape_keys
+    if take is None and key is not None and key.animation_data is not None:
+        take = key.animation_data.action
+    takes = [take.name] if take is not None else "ACTIVE"
+    out = {"outputs": {}, "timings": {}, "warnings": []}
+    os.makedirs(out_dir, exist_ok=True)
+    steps = len(formats) + (1 if preview else 0)
+    for i, fmt in enumerate(formats):
+        t = time.perf_counter()
+        res = yield from _scaled(export.export_job(obj, os.path.join(out_dir, name), fmt.upper(), preset.upper(),
+                                                   takes=takes), i / steps, (i + 1) / steps)
+        out["outputs"][fmt.lower()] = [str(p) for p in res.files]
+        out["warnings"] += res.warnings
+        out["timings"][f"export_{fmt.lower()}"] = time.perf_counter() - t
+    if preview and take is not None:
+        t = time.perf_counter()
+        res = yield from _scaled(_preview.render_preview_job(obj, os.path.join(out_dir, f"{name}_preview.mp4"),
+                                                             side_by_side=side_by_side, take=take,
+                                                             size=preview_size), (steps - 1) / steps, 1.0)
+        out["outputs"]["preview"] = [str(res.path)]
+        out["preview_engine"] = res.engine
+        out["warnings"] += res.warnings
+        out["timings"]["preview"] = time.perf_counter() - t
+    return out
+
+
+def _scaled(job, lo: float, hi: float):
+    """Run a sub-job inside a job, mapping its progress into [lo, hi]."""
+    from ..core.jobs import Offload, Progress
+
+    send, throw = None, None
+    while True:
+        try:
+            item = job.throw(throw) if throw is not None else job.send(send)
+        except StopIteration as stop:
+            return stop.value
+        send, throw = None, None
+        if isinstance(item, Progress):
+            yield Progress(lo + (hi - lo) * item.fraction, item.message)
+        elif isinstance(item, Offload):
+            a, b = item.span
+            try:
+                send = yield Offload(item.fn, item.args, item.kwargs, item.report,
+                                     (lo + (hi - lo) * a, lo + (hi - lo) * b))
+            except Exception as exc:
+                throw = exc
+        else:
+            send = yield item
 
 
 def _write_json(path: str, data) -> None:
