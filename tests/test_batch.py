@@ -103,3 +103,17 @@ def test_takes_whose_stage_is_missing_fail_cleanly(batch_inputs, tmp_path, monke
     report = batch.run_take(plan, plan.takes[0])
     assert report["status"] == "failed" and "not available" in report["error"]
     assert json.loads((tmp_path / "o" / "clip" / "report.json").read_text())["status"] == "failed"
+
+
+def test_a_worker_that_dies_is_reported_from_its_log(batch_inputs, tmp_path):
+    """A take whose process is killed (here: by the timeout) still gets a failed report."""
+    from faceforge.api import batch
+
+    blend, takes, _ = batch_inputs
+    plan = jobfile.make_plan({}, ".", character=str(blend), takes=[str(takes / "hello.csv")],
+                             out=str(tmp_path / "o"), preview=False)
+    summary = batch.run_batch(plan, on_event=lambda m: None, timeout=0.5)
+    assert summary["failed"] == ["hello"]
+    report = summary["reports"][0]
+    assert "ended with status" in report["error"] and report["exit_code"] != 0
+    assert json.loads((tmp_path / "o" / "hello" / "report.json").read_text())["status"] == "failed"

@@ -80,3 +80,37 @@ def test_cli_export_and_livelink(face, tmp_path):
     assert proc.returncode == 0 and "frames 20-27" in proc.stdout, proc.stderr[-2000:]
     proc = run("export", "--character", str(tmp_path / "nope.blend"), "--out", str(tmp_path / "n.glb"))
     assert proc.returncode == 2 and "Character file not found" in proc.stderr
+
+
+class _Recorder:
+    """Stands in for a UILayout: records every call, returns itself for rows/columns."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls.append((name, args, kwargs))
+            return self
+
+        return call
+
+    def __setattr__(self, name, value):
+        if name == "calls":
+            object.__setattr__(self, name, value)
+
+
+def test_deliver_panels_draw(face):
+    from faceforge.panels import deliver
+
+    drawn = {}
+    for cls in deliver.classes:
+        layout = _Recorder()
+        cls.draw(type("P", (), {"layout": layout})(), bpy.context)
+        drawn[cls.__name__] = layout.calls
+        assert cls.bl_parent_id == "VIEW3D_PT_faceforge_deliver"
+    ops = {c[1][0] for calls in drawn.values() for c in calls if c[0] == "operator"}
+    assert ops == {"faceforge.export", "faceforge.render_preview", "faceforge.livelink_import",
+                   "faceforge.livelink_export"}
+    labels = [c[2].get("text", "") for c in drawn["VIEW3D_PT_faceforge_deliver_export"] if c[0] == "label"]
+    assert "1 take(s): Hi" in labels
