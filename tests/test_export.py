@@ -242,3 +242,34 @@ def test_export_errors_are_actionable(ff, tmp_path):
     result = _export(obj, tmp_path / "still.glb", "GLB")
     assert result.path.is_file() and any("no baked take" in w for w in result.warnings)
     assert sorted(read_with_assimp(result.path)["meshes"]["Face"]) == sorted(ARKIT_NAMES)
+
+
+def _glb_json(path) -> dict:
+    import struct
+
+    data = Path(path).read_bytes()
+    assert data[:4] == b"glTF"
+    length = struct.unpack_from("<I", data, 12)[0]
+    return json.loads(data[20:20 + length])
+
+
+def test_glb_keeps_names_in_target_names_and_the_frame_rate(ff, tmp_path):
+    """extras.targetNames in ARKit order; at 60 fps a 31-frame take lasts 0.5 s in both formats."""
+    bpy.context.scene.render.fps = 60
+    obj = make_character(armature=False)
+    weights = known_weights(31, 7)
+    bake_take(obj, weights, "Sixty", start=100)
+    glb = _export(obj, tmp_path / "s.glb", "GLB").path
+    gltf = _glb_json(glb)
+    mesh = gltf["meshes"][0]
+    assert mesh["extras"]["targetNames"] == list(ARKIT_NAMES)
+    assert len(mesh["primitives"][0]["targets"]) == 52
+    (anim,) = gltf["animations"]
+    assert anim["name"] == "Sixty" and anim["channels"][0]["target"]["path"] == "weights"
+    times = gltf["accessors"][anim["samplers"][0]["input"]]
+    assert times["min"][0] == pytest.approx(0.0) and times["max"][0] == pytest.approx(0.5, abs=1e-5)
+    fbx = _export(obj, tmp_path / "s.fbx", "FBX").path
+    for path in (glb, fbx):
+        seconds, got = assimp_weights(read_with_assimp(path), "Sixty", None)
+        np.testing.assert_allclose(seconds, np.arange(31) / 60, atol=1e-4)
+        np.testing.assert_allclose(got[[0, 15, 30]], weights[[0, 15, 30]], atol=1e-4)
