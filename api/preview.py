@@ -61,8 +61,8 @@ def _character_objects(obj):
     return objs
 
 
-def _bounds(obj) -> tuple[np.ndarray, np.ndarray]:
-    """World-space box around the mesh and every one of its shape keys fully on."""
+def _world_points(obj) -> np.ndarray:
+    """World-space points of the mesh and of every one of its shape keys fully on."""
     mw = np.array(obj.matrix_world)
     pts = []
     key = obj.data.shape_keys
@@ -77,34 +77,74 @@ def _bounds(obj) -> tuple[np.ndarray, np.ndarray]:
         obj.data.vertices.foreach_get("co", co)
         pts.append(co.reshape(-1, 3))
     p = np.concatenate(pts).astype(np.float64)
-    p = p @ mw[:3, :3].T + mw[:3, 3]
-    return p.min(0), p.max(0)
+    return p @ mw[:3, :3].T + mw[:3, 3]
 
 
-def _make_scene(obj, size: int, engine: str, samples: int, fps: tuple[int, float]):
+_AXES = {"X": (1, 0, 0), "Y": (0, 1, 0), "Z": (0, 0, 1)}
+
+
+def facing_direction(obj, facing: str = "AUTO") -> np.ndarray:
+    """The world direction the face looks along: ``facing`` ("-Y", "+Z", ...), else the
+    landmark stage's ``view_axis`` when it names an axis, else -Y (FaceForge's convention)."""
+    text = facing if facing and facing.upper() != "AUTO" else ""
+    if not text:
+        lm = getattr(getattr(obj, "faceforge", None), "landmarks", None)
+        text = getattr(lm, "view_axis", "") or "-Y"
+    t = text.strip().upper().replace("NEG_", "-").replace("POS_", "+")
+    sign = -1.0 if t.startswith("-") else 1.0
+    axis = t.lstrip("+-")
+    if axis not in _AXES:
+        raise FaceForgeError(f"Can't tell which way the face looks from '{text}': use -Y, +Z, ...")
+    return sign * np.array(_AXES[axis], dtype=np.float64)
+
+
+def _camera_frame(facing: np.ndarray) -> np.ndarray:
+    """3x3 camera rotation (columns: right, up, back) looking at a face that looks along ``facing``."""
+    forward = -facing  # the camera looks back at the face
+    up = np.array([0.0, 0.0, 1.0]) if abs(facing[2]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return np.stack([right, up, -forward], 1)
+
+
+def _make_scene(obj, size: int, engine: str, samples: int, fps: tuple[int, float], facing: str = "AUTO"):
     import bpy
+    from mathutils import Matrix
 
     scene = bpy.data.scenes.new("FaceForgePreview")
     for o in _character_objects(obj):
         scene.collection.objects.link(o)
-    lo, hi = _bounds(obj)
-    centre = (lo + hi) / 2
-    extent = max(hi[0] - lo[0], hi[2] - lo[2]) * 1.15
+    d = facing_direction(obj, facing)
+    rot = _camera_frame(d)
+    pts = _world_points(obj)
+    local = pts @ rot  # coordinates along right, up, back
+    lo, hi = local.min(0), local.max(0)
+    centre = rot @ ((lo + hi) / 2)
+    extent = max(hi[0] - lo[0], hi[1] - lo[1]) * 1.15
+    depth = hi[2] - lo[2]
     cam_data = bpy.data.cameras.new("FaceForgePreviewCam")
     cam_data.type = "ORTHO"
     cam_data.ortho_scale = float(extent)
     cam_data.clip_start = 0.001
-    cam_data.clip_end = float(10 * (hi[1] - lo[1]) + 10 * extent)
+    cam_data.clip_end = float(10 * depth + 10 * extent)
     cam = bpy.data.objects.new("FaceForgePreviewCam", cam_data)
-    # The face looks down -Y: stand in front of it (at -Y) and look along +Y, Z up.
-    cam.location = (centre[0], lo[1] - 2 * extent, centre[2])
-    cam.rotation_euler = (np.pi / 2, 0.0, 0.0)
+    # In front of the face (along ``d``), looking back at it; up is world Z (Y for faces along Z).
+    location = centre + d * (depth / 2 + 2 * extent)
+    m = np.eye(4)
+    m[:3, :3] = rot
+    m[:3, 3] = location
+    cam.matrix_world = Matrix(m.tolist())
     scene.collection.objects.link(cam)
     scene.camera = cam
     light_data = bpy.data.lights.new("FaceForgePreviewKey", "SUN")
     light_data.energy = 3.0
     light = bpy.data.objects.new("FaceForgePreviewKey", light_data)
-    light.rotation_euler = (np.radians(65), np.radians(-20), np.radians(-25))
+    # Key light from the upper left of the camera, towards the face.
+    light_dir = rot @ np.array([-0.45, 0.6, 1.0])
+    lm = np.eye(4)
+    lm[:3, :3] = _camera_frame(light_dir / np.linalg.norm(light_dir))
+    light.matrix_world = Matrix(lm.tolist())
     scene.collection.objects.link(light)
     world = bpy.data.worlds.new("FaceForgePreviewWorld")
     world.color = (0.25, 0.25, 0.27)
@@ -157,13 +197,14 @@ def _not_blank(path: str) -> bool:
 
 
 def render_preview_job(obj, path, frame_range=None, side_by_side=None, take=None, size: int = 384,
-                       engine: str = "AUTO", samples: int = 4, caption: bool = True):
+                       engine: str = "AUTO", samples: int = 4, caption: bool = True, facing: str = "AUTO"):
     """Job: render a preview MP4 of ``obj``'s take; returns :class:`PreviewResult`.
 
     frame_range: (first, last), default the take's range; side_by_side: a video
     or audio file shown (and heard) beside the face; take: an Action or its name
     (default: the Key's current action); engine: ``AUTO`` (Workbench, else
-    Cycles), ``WORKBENCH`` or ``CYCLES``.
+    Cycles), ``WORKBENCH`` or ``CYCLES``; facing: the world axis the face looks
+    along (``-Y``, ``+Z``...; ``AUTO``: the landmark stage's view axis, else -Y).
     """
     import bpy
 
@@ -198,6 +239,7 @@ def render_preview_job(obj, path, frame_range=None, side_by_side=None, take=None
     first, last = int(frame_range[0]), int(frame_range[1])
     if last < first:
         raise FaceForgeError(f"The frame range {first}-{last} is empty")
+    facing_direction(obj, facing)  # fail early on a bad axis
     engine = engine.upper()
     engines = {"AUTO": ["BLENDER_WORKBENCH", "CYCLES"], "WORKBENCH": ["BLENDER_WORKBENCH"],
                "CYCLES": ["CYCLES"]}.get(engine)
@@ -223,7 +265,7 @@ def render_preview_job(obj, path, frame_range=None, side_by_side=None, take=None
     try:
         if anim is not None:
             anim.action = None
-        scene, objs, datas = _make_scene(obj, size, engines[0], samples, fps)
+        scene, objs, datas = _make_scene(obj, size, engines[0], samples, fps, facing)
         for i, frame in enumerate(frames):
             if weights is not None:
                 for kb, value in zip(blocks, weights[i]):

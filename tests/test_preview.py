@@ -121,3 +121,22 @@ def test_preview_errors(ff, tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(FaceForgeError, match="beside"):
         preview.render_preview(obj, tmp_path / "x.mp4", (1, 2), side_by_side=tmp_path / "notes.txt")
+
+
+@needs_ffmpeg
+def test_preview_faces_a_character_that_looks_along_z(blink_take, tmp_path):
+    """A head turned to look along +Z (like the ICT mesh) is still seen from the front, left on the right."""
+    from faceforge.api import preview
+    from faceforge.core.jobs import run_sync
+
+    obj = blink_take
+    obj.parent.rotation_euler = (-np.pi / 2, 0, 0)  # -Y -> +Z, Z up -> Y up
+    bpy.context.view_layer.update()
+    obj.faceforge.landmarks.view_axis = "+Z"
+    result = run_sync(preview.render_preview_job(obj, tmp_path / "z.mp4", size=160), on_progress=None)
+    frames = frames_of(result.path)
+    moved = np.abs(frames[1][30:] - frames[8][30:]).sum(2)
+    half = moved.shape[1] // 2
+    assert moved.mean() > 1.0 and moved[:, half:].sum() > 2 * moved[:, :half].sum()
+    with pytest.raises(FaceForgeError, match="which way"):
+        preview.render_preview(obj, tmp_path / "bad.mp4", facing="sideways")
