@@ -57,6 +57,18 @@ def main() -> int:
         llf.read_csv(csv)
     with timed("Live Link CSV import (read + resample + bake)", results):
         livelink.import_livelink(obj, csv)
+    from faceforge.api import preview
+
+    for engine in ("WORKBENCH", "CYCLES"):
+        n = 60 if engine == "WORKBENCH" else 20
+        t0 = time.perf_counter()
+        r = run_sync(preview.render_preview_job(obj, os.path.join(out, f"prev_{engine}.mp4"), (1, n),
+                                                side_by_side=os.path.join(os.path.dirname(ROOT), "shared", "data",
+                                                                          "video", "grid", "bbaf2n.mpg"),
+                                                take="Long", size=256, engine=engine), on_progress=None)
+        dt = time.perf_counter() - t0
+        print(f"preview {engine.lower()} 256 px + GRID video beside: {n} frames in {dt:.1f} s "
+              f"({r.seconds_render / n * 1000:.0f} ms/frame render, encode {r.seconds_encode:.2f} s)")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
 
     if args.skip_batch:
