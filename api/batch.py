@@ -239,8 +239,30 @@ def run_worker(spec_path: str) -> int:
 
 # --- the parent: many takes, several processes ------------------------------------------
 
+_BOOTSTRAP = """
+import importlib.util, json, sys
+root, path = sys.argv[1], json.loads(sys.argv[2])
+del sys.argv[1:3]
+sys.path[:0] = [p for p in path if p not in sys.path]
+import bpy
+spec = importlib.util.spec_from_file_location('faceforge', root + '/__init__.py', submodule_search_locations=[root])
+ff = importlib.util.module_from_spec(spec); sys.modules['faceforge'] = ff; spec.loader.exec_module(ff)
+ff.register()
+try:
+    from faceforge import cli
+    status = cli.main(sys.argv[1:])
+finally:
+    ff.unregister()
+sys.exit(status)
+"""
+
+
 def worker_command(blender: str | None = None) -> list[str]:
-    """How to start a FaceForge process: a Blender binary, or this Python with the bpy launcher."""
+    """How to start a FaceForge process: a Blender binary, or this Python with the bpy module.
+
+    From the repository that is ``scripts/launch.py`` (what ``./faceforge`` runs); from an
+    installed copy, a small bootstrap that loads this very package the same way.
+    """
     if blender:
         return [blender, "--background", "--command", "faceforge"]
     try:
@@ -250,9 +272,11 @@ def worker_command(blender: str | None = None) -> list[str]:
         binary = bpy.app.binary_path
     except ImportError:
         module, binary = True, ""
-    launcher = os.path.join(ROOT, "scripts", "launch.py")
-    if module and os.path.isfile(launcher):
-        return [sys.executable, launcher]
+    if module:
+        launcher = os.path.join(ROOT, "scripts", "launch.py")
+        if os.path.isfile(launcher):
+            return [sys.executable, launcher]
+        return [sys.executable, "-c", _BOOTSTRAP, ROOT, json.dumps(sys.path)]
     if binary:
         return [binary, "--background", "--command", "faceforge"]
     raise FaceForgeError("Can't start worker processes here: pass --blender /path/to/blender")

@@ -391,6 +391,3 @@ def export_character(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame
     """
     return run_sync(export_job(obj, path, fmt, preset, frame_range, takes), on_progress=None).path
 
-
-def exported_files(result: ExportResult) -> list[str]:
-    return [os.fspath(p) for p in result.files]

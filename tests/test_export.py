@@ -107,13 +107,16 @@ def test_glb_passes_khronos_validator(character, tmp_path):
         pytest.fail("gltf-validator missing: run `npm install` at the repository root (scripts/setup_env.sh)")
     obj, _ = character
     glb = _export(obj, tmp_path / "head.glb", "GLB", "UNREAL").path
-    proc = subprocess.run([node, str(ROOT / "scripts" / "gltf_validate.js"), str(glb)],
+    gltf = _export(obj, tmp_path / "sep" / "head.gltf", "GLTF", "GODOT").path  # + head.bin beside it
+    proc = subprocess.run([node, str(ROOT / "scripts" / "gltf_validate.js"), str(glb), str(gltf)],
                           capture_output=True, text=True, timeout=120)
-    report = json.loads(proc.stdout)[0]
-    errors = [m for m in report["issues"]["messages"] if m["severity"] == 0]
-    assert report["issues"]["numErrors"] == 0, errors
+    reports = json.loads(proc.stdout)
+    for report in reports:
+        errors = [m for m in report["issues"]["messages"] if m["severity"] == 0]
+        assert report["issues"]["numErrors"] == 0, errors
+        assert report["info"]["animationCount"] == 2  # one clip per take
     assert proc.returncode == 0
-    assert report["info"]["animationCount"] == 2  # one clip per take
+    assert [r["mimeType"] for r in reports] == ["model/gltf-binary", "model/gltf+json"]
 
 
 @pytest.mark.parametrize("fmt", ["GLB", "FBX"])
@@ -273,3 +276,15 @@ def test_glb_keeps_names_in_target_names_and_the_frame_rate(ff, tmp_path):
         seconds, got = assimp_weights(read_with_assimp(path), "Sixty", None)
         np.testing.assert_allclose(seconds, np.arange(31) / 60, atol=1e-4)
         np.testing.assert_allclose(got[[0, 15, 30]], weights[[0, 15, 30]], atol=1e-4)
+
+
+def test_the_validator_harness_does_catch_errors(tmp_path):
+    """Sanity: a broken glb fails scripts/gltf_validate.js (the check above is not vacuous)."""
+    node = shutil.which("node")
+    if node is None or not (ROOT / "node_modules" / "gltf-validator").is_dir():
+        pytest.skip("node / gltf-validator not installed")
+    bad = tmp_path / "bad.glb"
+    bad.write_bytes(b"glTF" + (2).to_bytes(4, "little") + (40).to_bytes(4, "little") + b"\x00" * 28)
+    proc = subprocess.run([node, str(ROOT / "scripts" / "gltf_validate.js"), str(bad)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and json.loads(proc.stdout)[0]["issues"]["numErrors"] > 0
