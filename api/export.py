@@ -253,8 +253,12 @@ def _check(obj, fmt: str, preset: str):
                              "in the Rig stage first")
 
 
-def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range=None, takes="ALL"):
-    """Job: export ``obj`` with its shape keys, armature and takes; returns :class:`ExportResult`."""
+def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range=None, takes="ALL",
+               morph_normals: bool = True):
+    """Job: export ``obj`` with its shape keys, armature and takes; returns :class:`ExportResult`.
+
+    ``morph_normals=False`` leaves the per-target normals out of glTF files: often 5x
+    smaller (engines then keep the base normals while a shape plays)."""
     fmt, preset = str(fmt).upper(), str(preset).upper()
     _check(obj, fmt, preset)
     if bpy.context.mode != "OBJECT":
@@ -332,6 +336,7 @@ def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range
             # Sampling every frame is ~10x slower; only clipping to a frame range needs it.
             settings["export_force_sampling"] = frame_range is not None
             settings["export_format"] = "GLB" if fmt == "GLB" else "GLTF_SEPARATE"
+            settings["export_morph_normal"] = bool(morph_normals)
             settings["export_animations"] = bool(take_actions)
             if frame_range is not None:  # clip every take to the scene range
                 settings["export_frame_range"] = True
@@ -381,13 +386,14 @@ def _run_exporter(op, path: Path, settings: dict):
 
 
 def export_character(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range=None,
-                     takes="ALL") -> Path:
+                     takes="ALL", morph_normals: bool = True) -> Path:
     """Export ``obj`` (mesh + shape keys + armature + baked takes); returns the main file's Path.
 
     fmt: ``FBX`` | ``GLB`` | ``GLTF``; preset: ``DEFAULT`` | ``UNREAL`` | ``UNITY`` | ``GODOT``;
     frame_range: ``(first, last)`` to clip every take, else each take's own range;
-    takes: ``"ALL"`` | ``"ACTIVE"`` | list of Action names.  For every file written and
+    takes: ``"ALL"`` | ``"ACTIVE"`` | list of Action names; morph_normals: glTF per-target
+    normals (off: much smaller files).  For every file written and
     the take ranges, use :func:`export_job` (via ``run_sync``).
     """
-    return run_sync(export_job(obj, path, fmt, preset, frame_range, takes), on_progress=None).path
+    return run_sync(export_job(obj, path, fmt, preset, frame_range, takes, morph_normals), on_progress=None).path
 

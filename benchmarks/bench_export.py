@@ -24,6 +24,8 @@ def main() -> int:
     ap.add_argument("--takes", type=int, default=4)
     ap.add_argument("--take-seconds", type=float, default=5.0)
     ap.add_argument("--skip-batch", action="store_true")
+    ap.add_argument("--ict-minutes", type=float, default=1.0,
+                    help="also export a take of this length on the ICT head (26,719 vertices; 0 = skip)")
     args = ap.parse_args()
 
     load()
@@ -44,13 +46,13 @@ def main() -> int:
     print(f"character: {len(obj.data.vertices)} vertices, 52 shape keys; take: {frames} frames "
           f"({args.minutes:g} min at 30 fps) x 52 curves = {frames * 52} keys")
     w = known_weights(frames, 0)
-    with timed("bake 10-min take (bake_shape_keys)", results):
+    with timed(f"bake {args.minutes:g}-min take (bake_shape_keys)", results):
         bake_take(obj, w, "Long")
     for fmt in ("GLB", "FBX"):
-        with timed(f"export {fmt} (10-min take)", results):
+        with timed(f"export {fmt} ({args.minutes:g}-min take)", results):
             r = run_sync(export.export_job(obj, os.path.join(out, "long"), fmt, "UNREAL"), on_progress=None)
         print(f"  {r.path.name}: {r.path.stat().st_size / 1e6:.1f} MB")
-    with timed("Live Link CSV export (10-min take)", results):
+    with timed(f"Live Link CSV export ({args.minutes:g}-min take)", results):
         csv = livelink.export_livelink(obj, os.path.join(out, "long.csv"))
     print(f"  {os.path.basename(csv)}: {os.path.getsize(csv) / 1e6:.1f} MB")
     with timed("Live Link CSV read (pure)", results):
@@ -70,6 +72,32 @@ def main() -> int:
         print(f"preview {engine.lower()} 256 px + GRID video beside: {n} frames in {dt:.1f} s "
               f"({r.seconds_render / n * 1000:.0f} ms/frame render, encode {r.seconds_encode:.2f} s)")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
+
+    ict_path = os.path.join(os.path.dirname(ROOT), "shared", "data", "mesh", "ict_neutral", "generic_neutral_mesh.obj")
+    if args.ict_minutes > 0 and os.path.isfile(ict_path):
+        from faceforge.api import mesh
+        from faceforge.core.arkit import ARKIT_NAMES
+
+        scene.clear_scene()
+        bpy.context.scene.render.fps = 30
+        ict = scene.import_mesh(ict_path, name="ICT")
+        base = mesh.mesh_arrays(ict).verts
+        rng = np.random.default_rng(0)
+        for name in ARKIT_NAMES:  # a local bump per shape (about 2 cm), like real ARKit shapes
+            d = np.linalg.norm(base - base[rng.integers(len(base))], axis=1)
+            mesh.set_shape_key(ict, name, base + np.exp(-(d / 1.0) ** 2)[:, None] * np.array([0, 0, 0.5]))
+        n = int(args.ict_minutes * 60 * 30)
+        bake_take(ict, known_weights(n, 3), "Take")
+        print(f"\nICT head: {len(ict.data.vertices)} vertices, 52 shape keys; take {n} frames "
+              f"({args.ict_minutes:g} min)")
+        for fmt in ("GLB", "FBX"):
+            with timed(f"export {fmt} (ICT head)", results):
+                r = run_sync(export.export_job(ict, os.path.join(out, "ict"), fmt, "UNREAL"), on_progress=None)
+            print(f"  {r.path.name}: {r.path.stat().st_size / 1e6:.1f} MB")
+        t0 = time.perf_counter()
+        r = run_sync(preview.render_preview_job(ict, os.path.join(out, "ict.mp4"), (1, 30), size=256),
+                     on_progress=None)
+        print(f"preview ICT head 256 px ({r.engine.lower()}): {r.seconds_render / 30 * 1000:.0f} ms/frame")
 
     if args.skip_batch:
         return 0

@@ -24,6 +24,8 @@ def add_parser(sub):
     p.add_argument("--out", required=True, help="output file")
     p.add_argument("--takes", nargs="+", help="action names to export (default: every take)")
     p.add_argument("--frames", nargs=2, type=int, metavar=("FIRST", "LAST"), help="clip every take")
+    p.add_argument("--no-morph-normals", dest="morph_normals", action="store_false",
+                   help="glTF: leave out per-shape normals (much smaller files)")
     p.set_defaults(func=run_export)
 
     p = sub.add_parser("preview", help="render a preview MP4 of a take")
@@ -69,7 +71,8 @@ def run_export(args) -> int:
 
     obj = _open(args)
     result = run_sync(export.export_job(obj, os.path.abspath(args.out), args.format.upper(), args.preset.upper(),
-                                        frame_range=args.frames, takes=args.takes or "ALL"))
+                                        frame_range=args.frames, takes=args.takes or "ALL",
+                                        morph_normals=args.morph_normals))
     for path in result.files:
         print(path)
     for t in result.takes:

@@ -40,7 +40,8 @@ class FACEFORGE_OT_export(JobOperator, bpy.types.Operator):
         obj = context.active_object
         path = os.path.join(output_dir(context), _safe(obj.name))
         frames = (s.frame_first, s.frame_last) if s.use_frame_range else None
-        return export.export_job(obj, path, s.export_format, s.export_preset, frames, s.export_takes)
+        return export.export_job(obj, path, s.export_format, s.export_preset, frames, s.export_takes,
+                                 morph_normals=s.morph_normals)
 
     def report_result(self, context, result):
         for w in result.warnings:

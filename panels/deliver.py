@@ -34,6 +34,8 @@ class VIEW3D_PT_faceforge_deliver_export(_DeliverPanel, bpy.types.Panel):
         layout.prop(s, "export_format")
         layout.prop(s, "export_preset")
         layout.prop(s, "export_takes")
+        if s.export_format != "FBX":
+            layout.prop(s, "morph_normals")
         layout.label(text=_takes_label(context.active_object), icon="ACTION")
         row = layout.row(heading="Clip Frames")
         row.prop(s, "use_frame_range", text="")

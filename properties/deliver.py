@@ -29,6 +29,9 @@ class FACEFORGE_PG_deliver_settings(PropertyGroup):
         items=(("ALL", "All Takes", "Every action that animates this mesh's shape keys, one clip each"),
                ("ACTIVE", "Current Take", "Only the action the face plays now")),
         default="ALL")
+    morph_normals: BoolProperty(
+        name="Morph Normals", default=True,
+        description="glTF: write each shape key's normals (exact shading; off: files several times smaller)")
     use_frame_range: BoolProperty(name="Clip Frames", default=False,
                                   description="Export only the frames below (every take)")
     frame_first: IntProperty(name="First", default=1)

@@ -288,3 +288,13 @@ def test_the_validator_harness_does_catch_errors(tmp_path):
     proc = subprocess.run([node, str(ROOT / "scripts" / "gltf_validate.js"), str(bad)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and json.loads(proc.stdout)[0]["issues"]["numErrors"] > 0
+
+
+def test_morph_normals_can_be_left_out(character, tmp_path):
+    obj, _ = character
+    full = _export(obj, tmp_path / "full.glb", "GLB").path
+    lean = _export(obj, tmp_path / "lean.glb", "GLB", morph_normals=False).path
+    assert set(_glb_json(full)["meshes"][0]["primitives"][0]["targets"][0]) == {"POSITION", "NORMAL"}
+    assert set(_glb_json(lean)["meshes"][0]["primitives"][0]["targets"][0]) == {"POSITION"}
+    assert lean.stat().st_size < 0.7 * full.stat().st_size
+    assert sorted(read_with_assimp(lean)["meshes"]["Face"]) == sorted(ARKIT_NAMES)
