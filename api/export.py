@@ -333,8 +333,10 @@ def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range
                 if slot is not None and hasattr(strip, "action_slot"):
                     strip.action_slot = slot
             settings = dict(_GLTF_COMMON, **GLTF_PRESETS[preset])
-            # Sampling every frame is ~10x slower; only clipping to a frame range needs it.
-            settings["export_force_sampling"] = frame_range is not None
+            # Writing the keys as they are is ~10x faster than sampling every frame, and exact
+            # for linear keys; Bezier curves, curve modifiers or clipping need sampling.
+            settings["export_force_sampling"] = frame_range is not None or not all(
+                _linear_only(a) for a in take_actions)
             settings["export_format"] = "GLB" if fmt == "GLB" else "GLTF_SEPARATE"
             settings["export_morph_normal"] = bool(morph_normals)
             settings["export_animations"] = bool(take_actions)
@@ -348,6 +350,23 @@ def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range
     result.seconds = time.perf_counter() - t0
     yield Progress(1.0, f"exported {len(result.files)} file(s)")
     return result
+
+
+def _linear_only(action) -> bool:
+    """True when every shape-key curve of ``action`` is linear between keys, with no modifiers."""
+    import numpy as np
+
+    for fc in _actions.all_fcurves(action):
+        if not fc.data_path.startswith("key_blocks"):
+            continue
+        if len(fc.modifiers):
+            return False
+        n = len(fc.keyframe_points)
+        interp = np.empty(n, np.int32)
+        fc.keyframe_points.foreach_get("interpolation", interp)
+        if n and not np.all(interp == 1):  # 1 = LINEAR
+            return False
+    return True
 
 
 def _shifted_copy(action, offset: float, state: "_SceneState"):

@@ -298,3 +298,18 @@ def test_morph_normals_can_be_left_out(character, tmp_path):
     assert set(_glb_json(lean)["meshes"][0]["primitives"][0]["targets"][0]) == {"POSITION"}
     assert lean.stat().st_size < 0.7 * full.stat().st_size
     assert sorted(read_with_assimp(lean)["meshes"]["Face"]) == sorted(ARKIT_NAMES)
+
+
+def test_sparse_bezier_takes_keep_their_curve_between_keys(ff, tmp_path):
+    """Keys written as-is are only exact for linear curves: Bezier takes are sampled every frame."""
+    from faceforge.api import actions, scene
+
+    bpy.context.scene.render.fps = 30
+    obj = make_character(armature=False)
+    keys = np.random.default_rng(0).random((5, 52))
+    actions.bake_shape_keys(obj, ARKIT_NAMES, [1, 10, 20, 35, 50], keys, "Bez", interpolation="BEZIER")
+    expected = actions.sample_shape_key_curves(obj, ARKIT_NAMES, np.arange(1, 51))
+    glb = _export(obj, tmp_path / "bez.glb", "GLB").path
+    seconds, got = assimp_weights(read_with_assimp(glb), "Bez", None)
+    np.testing.assert_allclose(seconds, np.arange(50) / 30, atol=1e-4)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
