@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def batch_inputs(ff, tmp_path):
     """head.blend (the fixture character at 30 fps) and a takes/ folder: 2 good CSVs, 1 corrupt, 1 stray."""
-    from faceforge.api import scene
 
     bpy.context.scene.render.fps = 30
     make_character()
-    blend = scene.save_blend(str(tmp_path / "head.blend"))
+    blend = str(tmp_path / "head.blend")
+    # copy=True: the test session's own file path stays as it was
+    bpy.ops.wm.save_as_mainfile(filepath=blend, check_existing=False, copy=True)
     takes = tmp_path / "takes"
     takes.mkdir()
     good = {"hello": known_weights(12, 1), "smile": known_weights(9, 2)}
