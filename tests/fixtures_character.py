@@ -14,6 +14,8 @@ conftest puts ``tests/`` on ``sys.path``.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import bpy
 import numpy as np
 
@@ -117,3 +119,19 @@ def bake_take(obj, weights: np.ndarray, name: str = "Take", start: int = 1):
 
     frames = np.arange(start, start + len(weights))
     return actions.bake_shape_keys(obj, ARKIT_NAMES, frames, weights, name)
+
+
+@contextmanager
+def scene_settings_kept():
+    """Restore the scene's frame rate, frame range and name afterwards (tests change them)."""
+    scene = bpy.context.scene
+    saved = (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end,
+             scene.frame_current, scene.name)
+    try:
+        yield scene
+    finally:
+        scene = bpy.context.scene
+        scene.render.fps, scene.render.fps_base = saved[0], saved[1]
+        scene.frame_start, scene.frame_end = saved[2], saved[3]
+        scene.frame_set(saved[4])
+        scene.name = saved[5]

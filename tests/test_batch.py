@@ -14,9 +14,15 @@ from faceforge.core.arkit import ARKIT_NAMES
 from faceforge.core.errors import FaceForgeError
 from faceforge.formats import jobfile
 from faceforge.formats import livelink as llf
-from fixtures_character import known_weights, make_character
+from fixtures_character import known_weights, make_character, scene_settings_kept
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _keep_scene_settings():
+    with scene_settings_kept():
+        yield
 
 
 @pytest.fixture

@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 
 from faceforge.core.arkit import ARKIT_NAMES
-from fixtures_character import bake_take, known_weights, make_character
+from fixtures_character import bake_take, known_weights, make_character, scene_settings_kept
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _keep_scene_settings():
+    with scene_settings_kept():
+        yield
 
 
 @pytest.fixture

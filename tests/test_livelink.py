@@ -11,7 +11,13 @@ import pytest
 from faceforge.core.arkit import ARKIT_NAMES
 from faceforge.core.errors import FaceForgeError
 from faceforge.formats import livelink as llf
-from fixtures_character import bake_take, known_weights, make_character
+from fixtures_character import bake_take, known_weights, make_character, scene_settings_kept
+
+
+@pytest.fixture(autouse=True)
+def _keep_scene_settings():
+    with scene_settings_kept():
+        yield
 
 
 def test_columns_follow_live_link_face():

@@ -13,7 +13,13 @@ import pytest
 
 from faceforge.core.arkit import INDEX
 from faceforge.core.errors import FaceForgeError
-from fixtures_character import bake_take, make_character
+from fixtures_character import bake_take, make_character, scene_settings_kept
+
+
+@pytest.fixture(autouse=True)
+def _keep_scene_settings():
+    with scene_settings_kept():
+        yield
 
 
 def probe(path) -> dict:
