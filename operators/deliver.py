@@ -47,6 +47,7 @@ class FACEFORGE_OT_export(JobOperator, bpy.types.Operator):
         for w in result.warnings:
             self.report({"WARNING"}, w)
         names = ", ".join(p.name for p in result.files)
+        context.scene.faceforge.deliver.last_output = str(result.path)
         self.report({"INFO"}, f"Exported {len(result.takes)} take(s) to {names} in {result.path.parent}")
 
 
@@ -76,6 +77,7 @@ class FACEFORGE_OT_render_preview(JobOperator, bpy.types.Operator):
     def report_result(self, context, result):
         for w in result.warnings:
             self.report({"WARNING"}, w)
+        context.scene.faceforge.deliver.last_output = str(result.path)
         self.report({"INFO"}, f"Preview: {result.path} ({result.frames} frames, {result.engine.title()})")
 
 
@@ -137,6 +139,7 @@ class FACEFORGE_OT_livelink_export(JobOperator, bpy.types.Operator):
         return job()
 
     def report_result(self, context, result):
+        context.scene.faceforge.deliver.last_output = str(result)
         self.report({"INFO"}, f"Wrote {result}")
 
 

@@ -21,6 +21,19 @@ def _takes_label(obj) -> str:
     return f"{len(takes)} take(s): " + ", ".join(a.name for a in takes[:3]) + ("..." if len(takes) > 3 else "")
 
 
+def _draw_last_output(layout, s):
+    """The last file written, with buttons to play/open it and to open its folder."""
+    import os
+
+    if not s.last_output:
+        return
+    box = layout.box()
+    box.label(text=os.path.basename(s.last_output), icon="FILE_MOVIE" if s.last_output.endswith(".mp4") else "FILE")
+    row = box.row(align=True)
+    row.operator("wm.path_open", text="Open", icon="PLAY").filepath = s.last_output
+    row.operator("wm.path_open", text="Folder", icon="FILE_FOLDER").filepath = os.path.dirname(s.last_output)
+
+
 class VIEW3D_PT_faceforge_deliver_export(_DeliverPanel, bpy.types.Panel):
     bl_label = "Export"
     bl_order = 0
@@ -44,6 +57,7 @@ class VIEW3D_PT_faceforge_deliver_export(_DeliverPanel, bpy.types.Panel):
         sub.prop(s, "frame_first", text="")
         sub.prop(s, "frame_last", text="")
         layout.operator("faceforge.export", icon="EXPORT")
+        _draw_last_output(layout, s)
 
 
 class VIEW3D_PT_faceforge_deliver_preview(_DeliverPanel, bpy.types.Panel):
@@ -59,6 +73,7 @@ class VIEW3D_PT_faceforge_deliver_preview(_DeliverPanel, bpy.types.Panel):
         layout.prop(s, "preview_engine")
         layout.prop(s, "preview_size")
         layout.operator("faceforge.render_preview", icon="RENDER_ANIMATION")
+        _draw_last_output(layout, s)
 
 
 class VIEW3D_PT_faceforge_deliver_livelink(_DeliverPanel, bpy.types.Panel):

@@ -47,6 +47,8 @@ class FACEFORGE_PG_deliver_settings(PropertyGroup):
     preview_beside: StringProperty(
         name="Beside", subtype="FILE_PATH",
         description="Driving video or audio to show (and play) beside the face in the preview", **_REL)
+    last_output: StringProperty(name="Last Output", subtype="FILE_PATH",
+                                description="The file the last export / preview wrote", **_REL)
     livelink_csv: StringProperty(name="CSV", subtype="FILE_PATH",
                                  description="A Live Link Face CSV export (iPhone app)", **_REL)
     livelink_fps: IntProperty(name="CSV fps", default=0, min=0, max=240,

@@ -42,6 +42,7 @@ def test_export_and_preview_operators_write_files(face, tmp_path):
     s.preview_size, s.use_frame_range, s.frame_first, s.frame_last = 64, True, 2, 4
     assert bpy.ops.faceforge.render_preview() == {"FINISHED"}
     assert (tmp_path / "Face_Hi_preview.mp4").stat().st_size > 500
+    assert s.last_output == str(tmp_path / "Face_Hi_preview.mp4")  # the panel offers to open it
 
 
 def test_livelink_operators_round_trip(face, tmp_path):
@@ -121,7 +122,7 @@ def test_deliver_panels_draw(face):
         drawn[cls.__name__] = layout.calls
         assert cls.bl_parent_id == "VIEW3D_PT_faceforge_deliver"
     ops = {c[1][0] for calls in drawn.values() for c in calls if c[0] == "operator"}
-    assert ops == {"faceforge.export", "faceforge.render_preview", "faceforge.livelink_import",
+    assert ops - {"wm.path_open"} == {"faceforge.export", "faceforge.render_preview", "faceforge.livelink_import",
                    "faceforge.livelink_export"}
     labels = [c[2].get("text", "") for c in drawn["VIEW3D_PT_faceforge_deliver_export"] if c[0] == "label"]
     assert "1 take(s): Hi" in labels
