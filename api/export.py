@@ -6,9 +6,10 @@ shape-key animation:
 * **glTF / glb** - one glTF animation per take.  Every take (an Action that
   keys ``key_blocks["..."].value``) goes on a temporary single-strip NLA track
   of the mesh's Key and the exporter runs in ``ACTIONS`` mode; morph target
-  names are kept in ``mesh.extras.targetNames``; every frame is sampled;
-  each clip starts at time 0 (its first frame) and lasts
-  ``(last - first) / fps`` seconds.
+  names are kept in ``mesh.extras.targetNames``; linear takes are written key
+  for key (from a temporary copy shifted to frame 0), Bezier or modified
+  curves are sampled every frame; each clip starts at time 0 (its first
+  frame) and lasts ``(last - first) / fps`` seconds.
 * **FBX** - Blender's FBX exporter writes shape-key animation only for the
   *active* action (``bake_anim_use_all_actions=False``,
   ``bake_anim_use_nla_strips=False``), so several takes mean one file per

@@ -94,13 +94,14 @@ def run_preview(args) -> int:
 
 
 def run_livelink_import(args) -> int:
+    import bpy
+
     from ..api import livelink, scene
+    from ..api.actions import assign_action
 
     obj = _open(args)
     result = livelink.import_livelink(obj, os.path.abspath(args.csv), start_frame=args.start, fps=args.fps)
-    from .. api.actions import assign_action
-
-    assign_action(obj.data.shape_keys, __import__("bpy").data.actions[result.action])
+    assign_action(obj.data.shape_keys, bpy.data.actions[result.action])  # the new take plays
     out = scene.save_blend(os.path.abspath(args.save or args.character))
     print(f"baked '{result.action}': frames {result.frame_start}-{result.frame_end} -> {out}")
     for w in result.warnings:
