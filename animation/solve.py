@@ -1,0 +1,350 @@
+"""Driving video -> ARKit weights solved against the character's own rig.
+
+Pipeline (all pure numpy; the Blender side only reads the rig and bakes):
+
+1. :func:`track` - stream frames through MediaPipe Face Mesh in tracking
+   mode (one model for the take): (F, 478, 3) landmarks, NaN where no face.
+2. :func:`solve_take` - head pose separated from expression
+   (:mod:`.pose`), the actor's neutral frame picked (:mod:`.neutral`) or
+   given, the actor's displacement from *their* neutral retargeted to the
+   character (similarity + per-region scale), then per frame the bounded,
+   lightly regularised least squares
+
+       min_w  || A w - d_f ||^2 + lambda ||w||^2,   0 <= w <= 1
+
+   where column k of ``A`` is the landmark displacement shape key k produces
+   on the character's bound landmarks (:class:`RigBasis`).  Solved for all
+   frames at once by :func:`solve_bounded` (accelerated projected gradient on
+   the K x K normal equations: a few matrix products over (F, K)).
+3. Missing frames bridged (interpolated; held at the ends), One Euro
+   smoothing (:mod:`.filters`), head and eye rotations.
+
+Units: landmark geometry is normalised to the actor's inter-ocular distance
+(IOD) at the neutral frame, so residuals read as fractions of the IOD.
+Image-plane x, y count fully; MediaPipe's depth z with ``z_weight``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.errors import FaceForgeError
+from . import filters, neutral, pose
+
+NUM_POINTS = 478
+
+
+# --- the rig -----------------------------------------------------------------
+
+@dataclass
+class RigBasis:
+    """What each shape key does to the character's bound landmarks.
+
+    names: K shape-key names (ARKit spelling); neutral: (L, 3) landmark
+    positions on the character's base mesh in *camera-frame axes* (x = the
+    character's left, y up, z out of the face; any scale/offset); deltas: (K, L, 3)
+    landmark displacement of each shape key at weight 1; confidence: (L,)
+    per-landmark trust from the binding (None = all 1).  Landmark i is Face
+    Mesh landmark i (L = 468 or 478).
+    """
+    names: tuple
+    neutral: np.ndarray
+    deltas: np.ndarray
+    confidence: np.ndarray | None = None
+
+    def __post_init__(self):
+        self.neutral = np.asarray(self.neutral, dtype=np.float64)
+        self.deltas = np.asarray(self.deltas, dtype=np.float64)
+        k, l_, _ = self.deltas.shape
+        if len(self.names) != k or self.neutral.shape != (l_, 3):
+            raise ValueError(f"RigBasis: {len(self.names)} names, deltas {self.deltas.shape}, "
+                             f"neutral {self.neutral.shape} do not match")
+        if l_ < 468:
+            raise ValueError(f"RigBasis needs the 468 Face Mesh landmarks, got {l_}")
+
+    def evaluate(self, weights: np.ndarray) -> np.ndarray:
+        """Landmarks (F, L, 3) of the character posed with weights (F, K)."""
+        return self.neutral[None] + np.einsum("fk,kld->fld", np.atleast_2d(weights), self.deltas)
+
+
+# --- the bounded least-squares solve ------------------------------------------
+
+def solve_bounded(a: np.ndarray, d: np.ndarray, prior: float = 1e-3, lo: float = 0.0, hi: float = 1.0,
+                  iters: int = 500, tol: float = 1e-6, chunk: int = 4096) -> np.ndarray:
+    """min ||a w - d_f||^2 + prior * sum_k ||a_k||^2 w_k^2 with lo <= w <= hi, for every row d_f of d.
+
+    a: (M, K); d: (F, M) -> (F, K).  The prior is relative to each shape's own
+    strength (column norm), so a small shape (a blink) is shrunk no more than
+    a big one (the jaw): about ``1 / (1 + prior)`` for an isolated shape.  FISTA (projected
+    accelerated gradient) on the normal equations, vectorised over frames;
+    stops when no weight moves more than ``tol``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    d = np.atleast_2d(np.asarray(d, dtype=np.float64))
+    k = a.shape[1]
+    g = a.T @ a
+    g += np.diag(prior * np.maximum(np.diag(g), 1e-12 * max(float(np.diag(g).max()), 1e-12)))
+    lip = float(np.linalg.eigvalsh(g)[-1])
+    step = 1.0 / lip
+    out = np.empty((len(d), k))
+    for c0 in range(0, len(d), chunk):
+        b = d[c0:c0 + chunk] @ a  # (f, K)
+        # Warm start: the unconstrained solution, clipped.
+        w = np.clip(np.linalg.solve(g, b.T).T, lo, hi)
+        y = w.copy()
+        tk = 1.0
+        for _ in range(iters):
+            w_new = np.clip(y - (y @ g - b) * step, lo, hi)
+            t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * tk * tk))
+            moved = np.abs(w_new - w).max()
+            y = w_new + ((tk - 1.0) / t_new) * (w_new - w)
+            w, tk = w_new, t_new
+            if moved < tol:
+                break
+        out[c0:c0 + chunk] = w
+    return out
+
+
+# --- tracking ------------------------------------------------------------------
+
+@dataclass
+class Track:
+    """Landmarks of a take: times (F,) s, frame indices (F,), points (F, 478, 3) image pixels (NaN = no face)."""
+    times: np.ndarray
+    indices: np.ndarray
+    points: np.ndarray
+    image_size: tuple = (0, 0)
+    fps: float = 0.0
+    source: str = ""
+
+    @property
+    def found(self) -> np.ndarray:
+        return np.isfinite(self.points[:, 0, 0])
+
+
+def track(frames, detector, total: int = 0, report=None, source: str = "", fps: float = 0.0) -> Track:
+    """Run ``detector.detect`` over an iterable of ``(t, index, rgb)``; never keeps the images.
+
+    ``report(fraction, message)`` is called per frame (it may raise Cancelled).
+    """
+    times, indices, pts = [], [], []
+    size = (0, 0)
+    nan = np.full((NUM_POINTS, 3), np.nan, dtype=np.float32)
+    for n, (t, index, rgb) in enumerate(frames):
+        size = (rgb.shape[1], rgb.shape[0])
+        lm = detector.detect(rgb, with_score=False)
+        times.append(t)
+        indices.append(index)
+        if lm is None or len(lm.points) < NUM_POINTS:
+            pts.append(nan)
+        else:
+            pts.append(lm.points[:NUM_POINTS].astype(np.float32))
+        if report is not None:
+            frac = (n + 1) / total if total else 0.0
+            report(min(frac, 1.0), f"tracking frame {n + 1}" + (f"/{total}" if total else ""))
+    if not pts:
+        raise FaceForgeError(f"{source or 'The video'} has no frames in the chosen range")
+    return Track(np.asarray(times, np.float64), np.asarray(indices, np.int64),
+                 np.stack(pts), size, fps, source)
+
+
+# --- retargeting -----------------------------------------------------------------
+
+@dataclass
+class Take:
+    """A solved take.  F frames at ``times``; K channels ``names``."""
+    times: np.ndarray  # (F,) seconds
+    indices: np.ndarray  # (F,) video frame indices
+    names: tuple
+    weights: np.ndarray  # (F, K) in [0, 1]
+    head_rotation: np.ndarray  # (F, 3, 3) relative to the neutral frame, camera frame
+    eye_rotation: np.ndarray  # (F, 2, 2) [left, right] x [yaw, pitch] radians
+    found: np.ndarray  # (F,) bool: a face was detected (else bridged)
+    neutral_index: int  # video frame index used as the actor's neutral
+    neutral_auto: bool
+    residual: np.ndarray  # (F,) RMS landmark misfit (x, y) of the solved rig, in IOD units (NaN = bridged)
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def missing(self) -> int:
+        return int((~self.found).sum())
+
+
+def _landmark_count(basis: RigBasis) -> int:
+    return min(len(basis.neutral), NUM_POINTS)
+
+
+def _region_gains(char: np.ndarray, actor: np.ndarray) -> np.ndarray:
+    """Per-landmark, per-axis displacement gain (L, 3): character / actor extent of each region.
+
+    x and y separately (a wider mouth, a taller eye); z takes their mean.
+    Clipped to 0.5..2 so a bad detection cannot blow a region up.
+    """
+    gains = np.ones((len(char), 3))
+    for idx in pose.REGIONS.values():
+        c = char[idx] - char[idx].mean(axis=0)
+        a = actor[idx] - actor[idx].mean(axis=0)
+        ratio = np.sqrt((c[:, :2] ** 2).sum(axis=0) / np.maximum((a[:, :2] ** 2).sum(axis=0), 1e-12))
+        ratio = np.clip(ratio, 0.5, 2.0)
+        gains[idx, :2] = ratio
+        gains[idx, 2] = ratio.mean()
+    return gains
+
+
+@dataclass
+class _Retarget:
+    a: np.ndarray  # (M, K) design matrix
+    coord_w: np.ndarray  # (L, 3) per-coordinate weights
+    gains: np.ndarray  # (L, 3)
+    char_neutral: np.ndarray  # (L, 3) character neutral in the reference frame
+    deltas: np.ndarray  # (K, L, 3) in the reference frame
+
+
+def _retarget(basis: RigBasis, reference: np.ndarray, z_weight: float, region_scale: bool) -> _Retarget:
+    """Express the rig in the actor's normalised reference frame."""
+    n = _landmark_count(basis)
+    sim = pose.similarity(basis.neutral[pose.STABLE], reference[pose.STABLE])
+    s, r, t = sim.scale[0], sim.rotation[0], sim.translation[0]
+    char_neutral = s * basis.neutral[:n] @ r.T + t
+    deltas = s * np.einsum("kld,ed->kle", basis.deltas[:, :n], r)
+    gains = _region_gains(char_neutral, reference[:n]) if region_scale else np.ones((n, 3))
+    conf = np.ones(n) if basis.confidence is None else np.clip(np.asarray(basis.confidence[:n], float), 0, 1)
+    coord_w = conf[:, None] * np.array([1.0, 1.0, z_weight])[None]
+    # The actor's displacement is scaled by the gains; fit it with the rig's.
+    a = (deltas * coord_w[None]).reshape(len(basis.names), -1).T
+    return _Retarget(a, coord_w, gains, char_neutral, deltas)
+
+
+def _bridge(values: np.ndarray, found: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Fill rows where ``found`` is False by linear interpolation in time (held at the ends)."""
+    if found.all():
+        return values
+    out = values.copy()
+    flat = out.reshape(len(out), -1)
+    src = flat[found]
+    for c in range(flat.shape[1]):
+        flat[~found, c] = np.interp(times[~found], times[found], src[:, c])
+    return out
+
+
+def _rotations_to_rotvec(rot: np.ndarray) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_matrix(rot).as_rotvec()
+
+
+def _rotvec_to_rotations(rv: np.ndarray) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_rotvec(rv).as_matrix()
+
+
+def solve_take(trk: Track, basis: RigBasis, neutral_frame: int | None = None, smoothing: float = 0.5,
+               prior: float = 1e-3, z_weight: float = 0.3, region_scale: bool = True, report=None) -> Take:
+    """Solve a tracked take against the rig.
+
+    neutral_frame: a video frame index to use as the actor's neutral, or
+    None to pick the most neutral frame automatically.  smoothing: One Euro
+    strength 0..1 (0 = raw).
+    """
+    found = trk.found
+    src = trk.source or "the video"
+    if not found.any():
+        raise FaceForgeError(f"No face was found in any of the {len(found)} frames of {src}: use a take where "
+                             "the face is visible, lit and turned toward the camera")
+    if report:
+        report(0.0, "separating head pose")
+    cam = pose.to_camera_frame(trk.points[found])
+    # Provisional reference: the first face; pick the neutral on shapes aligned to it.
+    ref0, _, _ = pose.normalise(cam[0])
+    aligned0 = pose.align(cam, ref0).points
+    if neutral_frame is None:
+        k_neutral = neutral.pick_neutral(aligned0)
+        auto = True
+    else:
+        hits = np.flatnonzero(trk.indices[found] == int(neutral_frame))
+        if not len(hits):
+            if not np.any(trk.indices == int(neutral_frame)):
+                raise FaceForgeError(f"Neutral frame {neutral_frame} is outside the solved range "
+                                     f"{int(trk.indices[0])}-{int(trk.indices[-1])}: choose a frame inside it")
+            raise FaceForgeError(f"No face was found on neutral frame {neutral_frame}: choose another frame "
+                                 "(or Auto)")
+        k_neutral = int(hits[0])
+        auto = False
+    reference, _, _ = pose.normalise(cam[k_neutral])
+    al = pose.align(cam, reference)
+    rt = _retarget(basis, reference, z_weight, region_scale)
+    n = len(rt.gains)
+    disp = (al.points[:, :n] - reference[None, :n]) * rt.gains[None]
+    dmat = (disp * rt.coord_w[None]).reshape(len(disp), -1)
+    if report:
+        report(0.3, f"solving {len(basis.names)} shapes on {len(disp)} frames")
+    w = solve_bounded(rt.a, dmat, prior=prior)
+    # Residual of the solved rig against the (retargeted) landmarks, image plane, IOD units.
+    fit = np.einsum("fk,kld->fld", w, rt.deltas)
+    res = np.sqrt(((fit[..., :2] - disp[..., :2]) ** 2).sum(-1).mean(-1))
+    eyes = pose.eye_gaze(al.points, reference)
+    rotvec = _rotations_to_rotvec(al.head_rotation)
+
+    f_all = len(found)
+    times = trk.times
+
+    def expand(x, fill=0.0):
+        full = np.full((f_all,) + x.shape[1:], fill, dtype=np.float64)
+        full[found] = x
+        return full
+
+    weights = _bridge(expand(w), found, times)
+    rv = _bridge(expand(rotvec), found, times)
+    eye = _bridge(expand(eyes), found, times)
+    if report:
+        report(0.8, "smoothing")
+    if smoothing > 0:
+        weights = np.clip(filters.smooth(weights, times, smoothing), 0.0, 1.0)
+        rv = filters.smooth(rv, times, smoothing)
+        eye = filters.smooth(eye.reshape(f_all, -1), times, smoothing).reshape(eye.shape)
+    residual = expand(res, np.nan)
+    stats = {"frames": f_all, "faces_found": int(found.sum()), "bridged": int((~found).sum()),
+             "residual_median_iod": float(np.nanmedian(residual)),
+             "residual_p95_iod": float(np.nanpercentile(residual, 95)),
+             "neutral_frame": int(trk.indices[found][k_neutral]), "neutral_auto": auto}
+    if report:
+        report(1.0, "solved")
+    return Take(times, trk.indices.copy(), tuple(basis.names), weights, _rotvec_to_rotations(rv), eye, found,
+                int(trk.indices[found][k_neutral]), auto, residual, stats)
+
+
+def solve_image(points: np.ndarray, basis: RigBasis, neutral_points: np.ndarray | None = None,
+                prior: float = 1e-2, z_weight: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """One face -> (weights (K,), head rotation (3, 3) camera frame, eyes (2, 2), residual IOD).
+
+    points: (478, 3) image pixels.  Without ``neutral_points`` (the same
+    person at rest) the character's own neutral stands in for the actor's, so
+    differences in face shape read as expression; a neutral photo of the same
+    person removes that bias.
+    """
+    cam = pose.to_camera_frame(np.asarray(points)[None, :NUM_POINTS])
+    if neutral_points is not None:
+        reference, _, _ = pose.normalise(pose.to_camera_frame(np.asarray(neutral_points)[:NUM_POINTS]))
+        al = pose.align(cam, reference)
+        rt = _retarget(basis, reference, z_weight, True)
+        n = len(rt.gains)
+        disp = (al.points[:, :n] - reference[None, :n]) * rt.gains[None]
+        eyes = pose.eye_gaze(al.points, reference)[0]
+    else:
+        reference, _, _ = pose.normalise(cam[0])
+        al = pose.align(cam, reference)
+        rt = _retarget(basis, reference, z_weight, False)
+        # Head rotation relative to the character facing the camera.
+        al.head_rotation = pose.similarity(basis.neutral[pose.STABLE], cam[0][pose.STABLE]).rotation
+        n = len(rt.gains)
+        disp = al.points[:, :n] - rt.char_neutral[None]
+        char_full = np.concatenate([rt.char_neutral, reference[n:]]) if n < len(reference) else rt.char_neutral
+        eyes = pose.eye_gaze(al.points, char_full)[0] if n >= NUM_POINTS else np.zeros((2, 2))
+    dmat = (disp * rt.coord_w[None]).reshape(1, -1)
+    w = solve_bounded(rt.a, dmat, prior=prior)
+    fit = np.einsum("fk,kld->fld", w, rt.deltas)
+    res = float(np.sqrt(((fit[..., :2] - disp[..., :2]) ** 2).sum(-1).mean()))
+    return w[0], al.head_rotation[0], eyes, res
