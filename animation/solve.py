@@ -348,3 +348,31 @@ def solve_image(points: np.ndarray, basis: RigBasis, neutral_points: np.ndarray 
     fit = np.einsum("fk,kld->fld", w, rt.deltas)
     res = float(np.sqrt(((fit[..., :2] - disp[..., :2]) ** 2).sum(-1).mean()))
     return w[0], al.head_rotation[0], eyes, res
+
+
+# --- files -------------------------------------------------------------------------
+
+def track_file(path: str, start: int = 0, end: int | None = None, max_side: int | None = 1280,
+               report=None, detector=None) -> Track:
+    """Decode ``path`` (streaming) and track its face: frames ``start <= index < end``.
+
+    One MediaPipe model in tracking mode for the whole take (or ``detector``).
+    """
+    from ..formats.video import VideoReader
+    from ..inference.face_mesh import FaceMeshDetector
+
+    with VideoReader(path) as reader:
+        info = reader.info
+        total = info.frame_count
+        if total:
+            total = max(0, min(total, end if end is not None else total) - start)
+        own = detector is None
+        det = FaceMeshDetector(video=True, max_faces=1) if own else detector
+        try:
+            import os
+
+            return track(reader.frames(start=start, end=end, max_side=max_side), det, total=total, report=report,
+                         source=os.path.basename(info.path), fps=info.fps)
+        finally:
+            if own:
+                det.close()
