@@ -141,9 +141,9 @@ def track(frames, detector, total: int = 0, report=None, source: str = "", fps: 
             pts.append(nan)
         else:
             pts.append(lm.points[:NUM_POINTS].astype(np.float32))
-        if report is not None:
+        if report is not None:  # a steady message: the headless printer then writes ~4 lines a second
             frac = (n + 1) / total if total else 0.0
-            report(min(frac, 1.0), f"tracking frame {n + 1}" + (f"/{total}" if total else ""))
+            report(min(frac, 1.0), f"tracking the face in {total} frames" if total else "tracking the face")
     if not pts:
         raise FaceForgeError(f"{source or 'The video'} has no frames in the chosen range")
     return Track(np.asarray(times, np.float64), np.asarray(indices, np.int64),

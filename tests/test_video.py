@@ -135,3 +135,94 @@ def test_video_job_on_real_grid_clip_jaw_follows_lip_gap(ff, data, tmp_path):
     se = bpy.context.scene.sequence_editor
     strips = getattr(se, "strips", None) or se.sequences
     assert any(s.type == "MOVIE" for s in strips)
+
+
+def test_operator_runs_headless_and_shows_the_neutral_used(ff, data):
+    obj = fixture_character(data)
+    v = bpy.context.scene.faceforge.animate.video
+    v.path = ""
+    assert not bpy.ops.faceforge.animate_from_video.poll()  # no video chosen yet
+    v.path = str(data / GRID / "lbax4n.mpg")
+    v.neutral_mode = "FRAME"
+    v.neutral_frame = 3
+    v.use_range, v.range_first, v.range_last = True, 0, 39
+    bpy.context.scene.faceforge.animate.start_frame = 10
+    assert bpy.ops.faceforge.animate_from_video() == {"FINISHED"}
+    assert v.last_neutral_frame == 3 and "neutral: video frame 3 (chosen)" in v.last_summary
+    fcurves = ff.api.actions.all_fcurves(obj.data.shape_keys.animation_data.action)
+    jaw = next(fc for fc in fcurves if fc.data_path == 'key_blocks["jawOpen"].value')
+    fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
+    assert jaw.keyframe_points[0].co[0] == 10
+    assert len(jaw.keyframe_points) == int(39 / 25 * fps) + 1
+    # A bad neutral frame is an error report, not a crash, and nothing is baked.
+    n_actions = len(bpy.data.actions)
+    v.neutral_frame = 60  # outside the range 0-39
+    with pytest.raises(RuntimeError, match="outside the solved range"):
+        bpy.ops.faceforge.animate_from_video()
+    assert len(bpy.data.actions) == n_actions
+
+
+def _grid_frame(data, tmp_path, index, name):
+    from faceforge.formats.video import VideoReader
+
+    import cv2
+
+    with VideoReader(str(data / GRID / "bbaf2n.mpg")) as r:
+        for _t, _i, rgb in r.frames(start=index, end=index + 1):
+            path = tmp_path / name
+            cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            return path
+
+
+def test_image_pose_opens_the_jaw_for_an_open_mouth_and_keys(ff, data, tmp_path):
+    from faceforge.animation import neutral, pose
+    from faceforge.api import animate_video
+    from faceforge.core.jobs import run_sync
+
+    trk = solve.track_file(str(data / GRID / "bbaf2n.mpg"))
+    gap = neutral.mouth_gap(trk.points) / pose.interocular(trk.points)
+    shut, wide = int(np.argmin(gap[5:]) + 5), int(np.argmax(gap))
+    obj = fixture_character(data)
+    results = {}
+    for label, idx in (("shut", shut), ("wide", wide)):
+        img = _grid_frame(data, tmp_path, idx, f"{label}.png")
+        results[label] = run_sync(animate_video.animate_from_image_job(obj, str(img), key=(label == "wide"),
+                                                                       frame=7, head=False), on_progress=None)
+    jaw_shut, jaw_wide = results["shut"]["weights"]["jawOpen"], results["wide"]["weights"]["jawOpen"]
+    print("image jawOpen shut/wide:", round(jaw_shut, 3), round(jaw_wide, 3))
+    assert jaw_wide > jaw_shut + 0.2
+    assert obj.data.shape_keys.key_blocks["jawOpen"].value == pytest.approx(jaw_wide, abs=1e-6)
+    fcurves = ff.api.actions.all_fcurves(obj.data.shape_keys.animation_data.action)
+    assert any(fc.data_path == 'key_blocks["jawOpen"].value' and fc.keyframe_points[0].co[0] == 7 for fc in fcurves)
+    with pytest.raises(FaceForgeError, match="not an image"):
+        bad = tmp_path / "bad.png"
+        bad.write_bytes(b"not a png at all")
+        run_sync(animate_video.animate_from_image_job(obj, str(bad)), on_progress=None)
+
+
+def test_cli_animate_video_writes_an_animated_blend(ff, data, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from faceforge.api import scene
+
+    root = Path(__file__).resolve().parents[1]
+    fixture_character(data)
+    char = scene.save_blend(str(tmp_path / "char.blend"))
+    out = tmp_path / "out.blend"
+    proc = subprocess.run([str(root / "faceforge"), "animate-video", "--character", char, "--object", "Face",
+                           "--video", str(data / GRID / "bbaf2n.mpg"), "--last", "24", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "frames:" in proc.stdout and out.is_file()
+    check = subprocess.run(
+        [sys.executable, "-c",
+         "import bpy,sys; bpy.ops.wm.open_mainfile(filepath=sys.argv[1]);"
+         "k=bpy.data.objects['Face'].data.shape_keys; print(k.animation_data.action.name)", str(out)],
+        capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0 and check.stdout.split()[-1].startswith("Face_video")
+    bad = subprocess.run([str(root / "faceforge"), "animate-video", "--character", char, "--object", "Face",
+                          "--video", str(tmp_path / "missing.mp4"), "--out", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "not found" in bad.stderr
