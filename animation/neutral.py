@@ -47,3 +47,16 @@ def pick_neutral(aligned: np.ndarray) -> int:
     if len(aligned) == 0:
         raise ValueError("no frames to pick a neutral from")
     return int(np.argmin(neutral_scores(aligned)))
+
+
+def pick_neutral_from_weights(relative: np.ndarray, quantile: float = 2.0) -> int:
+    """Refine the neutral pick from weights solved relative to a provisional neutral.
+
+    ``relative`` (F, K): per-frame weights solved *without* the 0 bound
+    against a provisional neutral frame, i.e. ``w_f - w_provisional``.  Every
+    shape rests at 0 somewhere in a take, so the true rest frame is the one
+    whose relative weights sit at each shape's low end: minimise
+    ``sum_k (u_fk - low_k)`` with ``low_k`` a low percentile of shape k.
+    """
+    low = np.percentile(relative, quantile, axis=0)
+    return int(np.argmin(np.clip(relative - low, 0.0, None).sum(axis=1)))

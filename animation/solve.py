@@ -241,6 +241,42 @@ def _rotvec_to_rotations(rv: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(rv).as_matrix()
 
 
+def _refine_neutral(k0: int, geo_scores: np.ndarray, rt: "_Retarget", dmat: np.ndarray, setup, prior: float,
+                    candidates: int = 10, sample: int = 200) -> int:
+    """Pick the rest frame the rig explains best.
+
+    Candidates: the best frames by the geometric score, and by weights solved
+    (unbounded below) relative to the provisional neutral ``k0`` - see
+    :func:`neutral.pick_neutral_from_weights`.  For each candidate the take's
+    displacements from it are solved with 0 <= w <= 1: from the true rest
+    frame every frame is reachable with non-negative weights, from a frame
+    showing an expression (a pucker, a half blink) the others need negative
+    ones and leave a residual.  The candidate with the smallest mean
+    residual wins.
+    """
+    f = len(dmat)
+    idx = np.linspace(0, f - 1, min(sample, f)).round().astype(int)
+    rel = solve_bounded(rt.a, dmat[idx], prior=max(prior, 1e-2), lo=-1.5, hi=1.5, iters=200)
+    low = np.percentile(rel, 2.0, axis=0)
+    rel_all = solve_bounded(rt.a, dmat, prior=max(prior, 1e-2), lo=-1.5, hi=1.5, iters=200) if f <= sample else None
+    rel_scores = (np.clip(rel_all - low, 0, None).sum(axis=1) if rel_all is not None else None)
+    cands = list(np.argsort(geo_scores)[:candidates])
+    if rel_scores is not None:
+        cands += list(np.argsort(rel_scores)[:candidates])
+    else:
+        cands += list(idx[np.argsort(np.clip(rel - low, 0, None).sum(axis=1))[:candidates]])
+    cands = list(dict.fromkeys(int(c) for c in cands + [k0]))
+    best, best_err = k0, np.inf
+    for c in cands:
+        _ref, _al, rt_c, _disp, d_c = setup(c)
+        d_c = d_c[idx]
+        w = solve_bounded(rt_c.a, d_c, prior=prior, iters=200)
+        err = float(np.sqrt(((w @ rt_c.a.T - d_c) ** 2).sum(axis=1)).mean())
+        if err < best_err:
+            best, best_err = c, err
+    return best
+
+
 def solve_take(trk: Track, basis: RigBasis, neutral_frame: int | None = None, smoothing: float = 0.5,
                prior: float = 1e-3, z_weight: float = 0.3, region_scale: bool = True, report=None) -> Take:
     """Solve a tracked take against the rig.
@@ -273,12 +309,18 @@ def solve_take(trk: Track, basis: RigBasis, neutral_frame: int | None = None, sm
                                  "(or Auto)")
         k_neutral = int(hits[0])
         auto = False
-    reference, _, _ = pose.normalise(cam[k_neutral])
-    al = pose.align(cam, reference)
-    rt = _retarget(basis, reference, z_weight, region_scale)
-    n = len(rt.gains)
-    disp = (al.points[:, :n] - reference[None, :n]) * rt.gains[None]
-    dmat = (disp * rt.coord_w[None]).reshape(len(disp), -1)
+    def setup(k):
+        ref, _, _ = pose.normalise(cam[k])
+        al_ = pose.align(cam, ref)
+        rt_ = _retarget(basis, ref, z_weight, region_scale)
+        n_ = len(rt_.gains)
+        disp_ = (al_.points[:, :n_] - ref[None, :n_]) * rt_.gains[None]
+        return ref, al_, rt_, disp_, (disp_ * rt_.coord_w[None]).reshape(len(disp_), -1)
+
+    reference, al, rt, disp, dmat = setup(k_neutral)
+    if auto and len(cam) > 2:
+        k_neutral = _refine_neutral(k_neutral, neutral.neutral_scores(aligned0), rt, dmat, setup, prior)
+        reference, al, rt, disp, dmat = setup(k_neutral)
     if report:
         report(0.3, f"solving {len(basis.names)} shapes on {len(disp)} frames")
     w = solve_bounded(rt.a, dmat, prior=prior)
