@@ -241,8 +241,47 @@ def _rotvec_to_rotations(rv: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(rv).as_matrix()
 
 
-def _refine_neutral(k0: int, geo_scores: np.ndarray, rt: "_Retarget", dmat: np.ndarray, setup, prior: float,
-                    candidates: int = 10, sample: int = 200) -> int:
+@dataclass
+class _Prepared:
+    rt: _Retarget
+    dmat: np.ndarray  # (F, 3L) float32 weighted, retargeted displacement from the neutral
+    head_rotation: np.ndarray | None  # (F, 3, 3)
+    eyes: np.ndarray | None  # (F, 2, 2)
+
+
+def _prepare(pts: np.ndarray, k: int, rows, basis: RigBasis, z_weight: float, region_scale: bool,
+             want_pose: bool, chunk: int = 2048) -> _Prepared:
+    """Displacements of frames ``rows`` of ``pts`` (image frame) from frame ``k``, in chunks (bounded memory)."""
+    ref, _, _ = pose.normalise(pose.to_camera_frame(pts[k]))
+    rt = _retarget(basis, ref, z_weight, region_scale)
+    n = len(rt.gains)
+    rows = np.arange(len(pts)) if rows is None else np.asarray(rows)
+    dmat = np.empty((len(rows), 3 * n), dtype=np.float32)
+    head = np.empty((len(rows), 3, 3)) if want_pose else None
+    eyes = np.empty((len(rows), 2, 2)) if want_pose else None
+    for c0 in range(0, len(rows), chunk):
+        r = rows[c0:c0 + chunk]
+        al = pose.align(pose.to_camera_frame(pts[r]), ref)
+        disp = (al.points[:, :n] - ref[None, :n]) * rt.gains[None]
+        dmat[c0:c0 + len(r)] = (disp * rt.coord_w[None]).reshape(len(r), -1)
+        if want_pose:
+            head[c0:c0 + len(r)] = al.head_rotation
+            eyes[c0:c0 + len(r)] = pose.eye_gaze(al.points, ref)
+    return _Prepared(rt, dmat, head, eyes)
+
+
+def _residual(rt: _Retarget, w: np.ndarray, dmat: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Per-frame RMS (x, y) misfit of the solved rig, in IOD units (confidence-weighted)."""
+    out = np.empty(len(w))
+    n = len(rt.gains)
+    for c0 in range(0, len(w), chunk):
+        diff = (w[c0:c0 + chunk] @ rt.a.T - dmat[c0:c0 + chunk]).reshape(-1, n, 3)[..., :2]
+        out[c0:c0 + chunk] = np.sqrt((diff ** 2).sum(-1).mean(-1))
+    return out
+
+
+def _refine_neutral(k0: int, sample: np.ndarray, geo_scores: np.ndarray, setup, prior: float,
+                    candidates: int = 10, fit_frames: int = 200) -> int:
     """Pick the rest frame the rig explains best.
 
     Candidates: the best frames by the geometric score, and by weights solved
@@ -254,24 +293,19 @@ def _refine_neutral(k0: int, geo_scores: np.ndarray, rt: "_Retarget", dmat: np.n
     ones and leave a residual.  The candidate with the smallest mean
     residual wins.
     """
-    f = len(dmat)
-    idx = np.linspace(0, f - 1, min(sample, f)).round().astype(int)
-    rel = solve_bounded(rt.a, dmat[idx], prior=max(prior, 1e-2), lo=-1.5, hi=1.5, iters=200)
+    prep = setup(k0, rows=sample)
+    rel = solve_bounded(prep.rt.a, prep.dmat, prior=max(prior, 1e-2), lo=-1.5, hi=1.5, iters=200)
     low = np.percentile(rel, 2.0, axis=0)
-    rel_all = solve_bounded(rt.a, dmat, prior=max(prior, 1e-2), lo=-1.5, hi=1.5, iters=200) if f <= sample else None
-    rel_scores = (np.clip(rel_all - low, 0, None).sum(axis=1) if rel_all is not None else None)
-    cands = list(np.argsort(geo_scores)[:candidates])
-    if rel_scores is not None:
-        cands += list(np.argsort(rel_scores)[:candidates])
-    else:
-        cands += list(idx[np.argsort(np.clip(rel - low, 0, None).sum(axis=1))[:candidates]])
+    rel_scores = np.clip(rel - low, 0, None).sum(axis=1)
+    cands = [sample[i] for i in np.argsort(geo_scores)[:candidates]]
+    cands += [sample[i] for i in np.argsort(rel_scores)[:candidates]]
     cands = list(dict.fromkeys(int(c) for c in cands + [k0]))
+    fit_rows = sample[np.linspace(0, len(sample) - 1, min(fit_frames, len(sample))).round().astype(int)]
     best, best_err = k0, np.inf
     for c in cands:
-        _ref, _al, rt_c, _disp, d_c = setup(c)
-        d_c = d_c[idx]
-        w = solve_bounded(rt_c.a, d_c, prior=prior, iters=200)
-        err = float(np.sqrt(((w @ rt_c.a.T - d_c) ** 2).sum(axis=1)).mean())
+        p = setup(c, rows=fit_rows)
+        w = solve_bounded(p.rt.a, p.dmat, prior=prior, iters=200)
+        err = float(_residual(p.rt, w, p.dmat).mean())
         if err < best_err:
             best, best_err = c, err
     return best
@@ -292,12 +326,13 @@ def solve_take(trk: Track, basis: RigBasis, neutral_frame: int | None = None, sm
                              "the face is visible, lit and turned toward the camera")
     if report:
         report(0.0, "separating head pose")
-    cam = pose.to_camera_frame(trk.points[found])
-    # Provisional reference: the first face; pick the neutral on shapes aligned to it.
-    ref0, _, _ = pose.normalise(cam[0])
-    aligned0 = pose.align(cam, ref0).points
+    pts = trk.points[found]  # (F', 478, 3) float32, image frame
+    # Provisional reference: the first face; score neutrality on (a sample of) shapes aligned to it.
+    ref0, _, _ = pose.normalise(pose.to_camera_frame(pts[0]))
+    sample = np.linspace(0, len(pts) - 1, min(len(pts), 2000)).round().astype(int)
+    geo = neutral.neutral_scores(pose.align(pose.to_camera_frame(pts[sample]), ref0).points)
     if neutral_frame is None:
-        k_neutral = neutral.pick_neutral(aligned0)
+        k_neutral = int(sample[np.argmin(geo)])
         auto = True
     else:
         hits = np.flatnonzero(trk.indices[found] == int(neutral_frame))
@@ -309,26 +344,21 @@ def solve_take(trk: Track, basis: RigBasis, neutral_frame: int | None = None, sm
                                  "(or Auto)")
         k_neutral = int(hits[0])
         auto = False
-    def setup(k):
-        ref, _, _ = pose.normalise(cam[k])
-        al_ = pose.align(cam, ref)
-        rt_ = _retarget(basis, ref, z_weight, region_scale)
-        n_ = len(rt_.gains)
-        disp_ = (al_.points[:, :n_] - ref[None, :n_]) * rt_.gains[None]
-        return ref, al_, rt_, disp_, (disp_ * rt_.coord_w[None]).reshape(len(disp_), -1)
 
-    reference, al, rt, disp, dmat = setup(k_neutral)
-    if auto and len(cam) > 2:
-        k_neutral = _refine_neutral(k_neutral, neutral.neutral_scores(aligned0), rt, dmat, setup, prior)
-        reference, al, rt, disp, dmat = setup(k_neutral)
+    def setup(k, rows=None, want_pose=False):
+        return _prepare(pts, k, rows, basis, z_weight, region_scale, want_pose)
+
+    if auto and len(pts) > 2:
+        k_neutral = _refine_neutral(k_neutral, sample, geo, setup, prior)
+    prep = setup(k_neutral, want_pose=True)
+    rt, dmat = prep.rt, prep.dmat
     if report:
-        report(0.3, f"solving {len(basis.names)} shapes on {len(disp)} frames")
+        report(0.3, f"solving {len(basis.names)} shapes on {len(dmat)} frames")
     w = solve_bounded(rt.a, dmat, prior=prior)
     # Residual of the solved rig against the (retargeted) landmarks, image plane, IOD units.
-    fit = np.einsum("fk,kld->fld", w, rt.deltas)
-    res = np.sqrt(((fit[..., :2] - disp[..., :2]) ** 2).sum(-1).mean(-1))
-    eyes = pose.eye_gaze(al.points, reference)
-    rotvec = _rotations_to_rotvec(al.head_rotation)
+    res = _residual(rt, w, dmat)
+    eyes = prep.eyes
+    rotvec = _rotations_to_rotvec(prep.head_rotation)
 
     f_all = len(found)
     times = trk.times
