@@ -73,8 +73,8 @@ class Similarity:
 
     def apply(self, points: np.ndarray) -> np.ndarray:
         """(F, L, 3) -> (F, L, 3)."""
-        return (self.scale[:, None, None] * np.einsum("fij,flj->fli", self.rotation, points)
-                + self.translation[:, None, :])
+        m = self.scale[:, None, None] * np.transpose(self.rotation, (0, 2, 1))
+        return np.matmul(points, m) + self.translation[:, None, :]
 
 
 def similarity(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None) -> Similarity:

@@ -281,7 +281,7 @@ def _residual(rt: _Retarget, w: np.ndarray, dmat: np.ndarray, chunk: int = 4096)
 
 
 def _refine_neutral(k0: int, sample: np.ndarray, geo_scores: np.ndarray, setup, prior: float,
-                    candidates: int = 10, fit_frames: int = 200) -> int:
+                    candidates: int = 8, fit_frames: int = 120) -> int:
     """Pick the rest frame the rig explains best.
 
     Candidates: the best frames by the geometric score, and by weights solved

@@ -75,7 +75,9 @@ def scale_to_max_side(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
     if s >= 1.0:
         return rgb
     cv2 = _cv2()
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    # INTER_AREA is the better filter for big reductions but ~4x slower at non-integer ratios.
+    interp = cv2.INTER_LINEAR if s > 0.5 else cv2.INTER_AREA
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
 
 
 class VideoReader:
@@ -157,8 +159,7 @@ class VideoReader:
                     if not np.isfinite(t) or t <= last_t:  # missing or non-increasing timestamps
                         t = (last_t + 1.0 / fps) if last_t >= 0 else index / fps
                     last_t = t
-                    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                    rgb = scale_to_max_side(rgb, max_side)
+                    rgb = cv2.cvtColor(scale_to_max_side(bgr, max_side), cv2.COLOR_BGR2RGB)
                     while not stop.is_set():
                         try:
                             q.put((t, index, rgb), timeout=0.1)
