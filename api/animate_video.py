@@ -286,6 +286,8 @@ def bake_take(obj, take: solve.Take, frame: np.ndarray, start_frame: int = 1, re
             if pb is None:
                 continue
             r_obj = _camera_to_object(_eye_rotations(eye_rot[:, col]), frame)
+            if head and head_pb is not None and head_pb not in pb.parent_recursive:
+                r_obj = np.einsum("fij,fjk->fik", rots_obj, r_obj)  # the eye does not inherit the head's turn
             local = _bone_space(r_obj, obj, arm, pb)
             suffix, vals = _to_channels(local, np.eye(3), pb.rotation_mode)
             bag = target_bag(arm)

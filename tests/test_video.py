@@ -226,3 +226,72 @@ def test_cli_animate_video_writes_an_animated_blend(ff, data, tmp_path):
                           "--video", str(tmp_path / "missing.mp4"), "--out", str(out)],
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "not found" in bad.stderr
+
+
+def _armature_for(obj):
+    """An armature with head and eye bones, deforming ``obj`` (the canonical face, world faces -Y)."""
+    arm_data = bpy.data.armatures.new("Rig")
+    arm = bpy.data.objects.new("Rig", arm_data)
+    bpy.context.scene.collection.objects.link(arm)
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="EDIT")
+    for name, head, tail in (("head", (0, 0, -5), (0, 0, 5)), ("eye.L", (3.2, -3, 2.6), (3.2, -5, 2.6)),
+                             ("eye.R", (-3.2, -3, 2.6), (-3.2, -5, 2.6))):
+        b = arm_data.edit_bones.new(name)
+        b.head, b.tail = head, tail
+    bpy.ops.object.mode_set(mode="OBJECT")
+    mod = obj.modifiers.new("Armature", "ARMATURE")
+    mod.object = arm
+    bpy.context.view_layer.objects.active = obj
+    return arm
+
+
+def _world_delta(arm, pb):
+    pose = np.array(arm.matrix_world @ pb.matrix)[:3, :3]
+    rest = np.array(arm.matrix_world @ pb.bone.matrix_local)[:3, :3]
+    return pose @ rest.T
+
+
+def test_head_and_eye_bones_are_keyed_in_the_same_action(ff, data):
+    from faceforge.animation import pose
+    from faceforge.api import animate_video
+
+    obj = fixture_character(data)
+    arm = _armature_for(obj)
+    f = 40
+    truth = np.zeros((f, len(SHAPES)))
+    yaw = 0.4 * np.sin(np.linspace(0, np.pi, f))
+    rots = np.stack([rotation(y, 0, 0) for y in yaw])
+    trk = synthetic_track(data, truth, rots=rots)
+    # Irises look toward the subject's left in the second half.
+    trk.points[20:, 468:473, 0] += 3.0  # image +x = subject's left
+    trk.points[20:, 473:478, 0] += 3.0
+    basis, frame = animate_video.rig_basis(obj)
+    take = solve.solve_take(trk, basis, neutral_frame=0, smoothing=0.0)
+    res = animate_video.bake_take(obj, take, frame, start_frame=1)
+    assert res["head"] == "bone head" and res["eyes"] == 2
+    action = obj.data.shape_keys.animation_data.action
+    assert arm.animation_data.action == action  # one action: Key slot + armature slot
+    scene = bpy.context.scene
+    fps = scene.render.fps / scene.render.fps_base
+    scene.frame_set(1 + int(round(19 / 30 * fps)))  # peak yaw
+    fwd = _world_delta(arm, arm.pose.bones["head"]) @ np.array([0, -1.0, 0])  # the face looks down -Y
+    assert fwd[0] > 0.3  # turned toward +X, the subject's left
+    scene.frame_set(1 + int(round(35 / 30 * fps)))
+    eye = _world_delta(arm, arm.pose.bones["eye.L"]) @ _world_delta(arm, arm.pose.bones["head"]).T
+    look = eye @ np.array([0, -1.0, 0])
+    assert look[0] > 0.1  # the eye turned toward +X relative to the head
+    assert pose  # noqa
+
+
+def test_cancel_leaves_the_scene_as_it_was(ff, data):
+    from faceforge.api import animate_video
+    from faceforge.core.errors import Cancelled
+    from faceforge.core.jobs import run_sync
+
+    obj = fixture_character(data)
+    before = (set(bpy.data.actions), obj.data.shape_keys.animation_data, bpy.context.scene.sequence_editor)
+    with pytest.raises(Cancelled):
+        run_sync(animate_video.animate_from_video_job(obj, str(data / GRID / "bbaf2n.mpg")),
+                 on_progress=None, cancelled=lambda: True)
+    assert (set(bpy.data.actions), obj.data.shape_keys.animation_data, bpy.context.scene.sequence_editor) == before
