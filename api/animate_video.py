@@ -339,6 +339,11 @@ def animate_from_video_job(obj, path: str, smoothing: float = 0.5, neutral_frame
         fps = scene_fps(scene)
         strip = add_reference_strip(scene, path, start_frame - int(round(float(take.times[0]) * fps)))
         result["reference"] = strip.name if strip is not None else ""
+        if strip is not None and info.fps and abs(info.fps - scene_fps(scene)) > 0.01:
+            # Movie strips play one video frame per scene frame; retiming keys can't be added headless.
+            result["reference_note"] = (f"the reference strip plays at the scene's {scene_fps(scene):g} fps, the "
+                                        f"video is {info.fps:g} fps: set the scene to {info.fps:g} fps to compare "
+                                        "frame by frame (the keys are already retimed)")
     result.update(take.stats)
     result.update({"video_fps": info.fps, "scene_fps": scene_fps(scene), "video": os.path.basename(path)})
     yield Progress(1.0, "done")

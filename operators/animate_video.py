@@ -46,6 +46,8 @@ class FACEFORGE_OT_animate_from_video(JobOperator, bpy.types.Operator):
         v.last_neutral_frame = result["neutral_frame"]
         v.last_summary = _summary(result)
         self.report({"INFO"}, "Baked " + v.last_summary)
+        if result.get("reference_note"):
+            self.report({"WARNING"}, "Note: " + result["reference_note"])
 
 
 class FACEFORGE_OT_animate_from_image(JobOperator, bpy.types.Operator):

@@ -18,6 +18,14 @@ from faceforge.core.errors import FaceForgeError
 GRID = "video/grid"
 
 
+@pytest.fixture(autouse=True)
+def _no_reference_strips_left():
+    """The jobs add the video as a sequencer strip; conftest's reset does not clear the sequencer."""
+    yield
+    if bpy.context.scene.sequence_editor is not None:
+        bpy.context.scene.sequence_editor_clear()
+
+
 def fixture_character(data, name="Face"):
     """Canonical face with ARKit shape keys and an identity landmark binding."""
     from faceforge.api import binding, mesh, scene

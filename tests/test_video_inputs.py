@@ -20,6 +20,14 @@ from faceforge.formats import video
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is needed to make test clips")
 
 
+@pytest.fixture(autouse=True)
+def _no_reference_strips_left():
+    """The jobs add the video as a sequencer strip; conftest's reset does not clear the sequencer."""
+    yield
+    if bpy.context.scene.sequence_editor is not None:
+        bpy.context.scene.sequence_editor_clear()
+
+
 def ffmpeg(*args):
     subprocess.run(["ffmpeg", "-y", "-loglevel", "error", *map(str, args)], check=True)
 
