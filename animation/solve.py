@@ -378,7 +378,7 @@ def solve_take(trk: Track, basis: RigBasis, neutral_frame: int | None = None, sm
         rv = filters.smooth(rv, times, smoothing)
         eye = filters.smooth(eye.reshape(f_all, -1), times, smoothing).reshape(eye.shape)
     residual = expand(res, np.nan)
-    stats = {"frames": f_all, "faces_found": int(found.sum()), "bridged": int((~found).sum()),
+    stats = {"video_frames": f_all, "faces_found": int(found.sum()), "bridged": int((~found).sum()),
              "residual_median_iod": float(np.nanmedian(residual)),
              "residual_p95_iod": float(np.nanpercentile(residual, 95)),
              "neutral_frame": int(trk.indices[found][k_neutral]), "neutral_auto": auto}

@@ -104,7 +104,7 @@ def throughput(ff, clip: str) -> dict:
         face_mesh.FaceMeshDetector.detect = orig_detect
         face_mesh.FaceMeshDetector.__init__ = orig_init
         solve.solve_take = orig_solve
-    n = res["frames"]
+    n = res["video_frames"]
     e2e = n / total
     mp = spent["n"] / spent["detect"]
     steady = n / (total - spent["load"])
@@ -125,7 +125,7 @@ def memory_child(args) -> None:
     t0 = time.perf_counter()
     if args.child == "job":
         res = run_sync(animate_video.animate_from_video_job(obj, args.clip, add_reference=False), on_progress=None)
-        frames = res["frames"]
+        frames = res["video_frames"]
     else:  # solve + bake of a long take from tiled real landmarks
         import numpy as np
 

@@ -7,7 +7,7 @@ from .base import JobOperator, active_mesh, poll_active_mesh
 
 
 def _summary(res: dict) -> str:
-    s = (f"{res['frames']} frames into '{res['action']}' (frames {res['first_frame']}-{res['last_frame']}); "
+    s = (f"{res['video_frames']} video frames into '{res['action']}' (frames {res['first_frame']}-{res['last_frame']}); "
          f"neutral: video frame {res['neutral_frame']} ({'auto' if res['neutral_auto'] else 'chosen'})")
     if res.get("bridged"):
         s += f"; {res['bridged']} frames without a face bridged"

@@ -124,10 +124,11 @@ def test_video_job_on_real_grid_clip_jaw_follows_lip_gap(ff, data, tmp_path):
     from faceforge.core.jobs import run_sync
 
     obj = fixture_character(data)
+    bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = 24, 1.0
     clip = data / GRID / "bbaf2n.mpg"
     res = run_sync(animate_video.animate_from_video_job(obj, str(clip), smoothing=0.3, start_frame=1),
                    on_progress=None)
-    assert res["frames"] >= 70 and res["bridged"] == 0
+    assert res["video_frames"] == 75 and res["frames"] == 72 and res["bridged"] == 0  # 3 s at 24 fps
     print({k: res[k] for k in ("neutral_frame", "residual_median_iod", "residual_p95_iod", "action")})
     assert res["residual_median_iod"] < 0.05
     # Lip gap straight from MediaPipe on the same clip.

@@ -109,7 +109,7 @@ def test_face_leaving_the_frame_is_bridged_and_counted(clips, data):
 
     obj = fixture_character(data)
     res = run_sync(animate_video.animate_from_video_job(obj, str(clips["leaves"]), smoothing=0.0), on_progress=None)
-    assert 13 <= res["bridged"] <= 17 and res["faces_found"] == res["frames"] - res["bridged"]
+    assert 13 <= res["bridged"] <= 17 and res["faces_found"] == res["video_frames"] - res["bridged"]
     names = list(obj.data.shape_keys.key_blocks.keys())[1:]
     fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
     w = actions.sample_shape_key_curves(obj, names, 1 + np.arange(75) * fps / 25.0)
