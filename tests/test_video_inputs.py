@@ -154,3 +154,19 @@ def test_frame_range_and_reader_streams(clips):
     with pytest.raises(FaceForgeError, match="no frames from frame 500"):
         with video.VideoReader(str(clips["grid"])) as r:
             list(r.frames(start=500))
+
+
+@pytest.mark.parametrize("ext, codec", [("mov", "libx264"), ("avi", "mpeg4"), ("mkv", "libx264"),
+                                        ("webm", "libvpx"), ("mpg", None)])
+def test_common_containers_are_read_and_tracked(data, tmp_path, ext, codec):
+    from faceforge.animation import solve
+
+    grid = data / "video" / "grid" / "bbaf2n.mpg"
+    if codec is None:
+        path = grid  # GRID itself is MPEG-1 in .mpg
+    else:
+        path = tmp_path / f"clip.{ext}"
+        ffmpeg("-i", grid, "-frames:v", 10, "-c:v", codec, "-an", path)
+    trk = solve.track_file(str(path), end=10)
+    assert len(trk.times) == 10 and trk.found.all()
+    assert np.allclose(np.diff(trk.times), 0.04, atol=1e-3)
