@@ -1,9 +1,11 @@
 """Animate from a driving video / a single image (thin: one api call each)."""
 
+import os
+
 import bpy
 
 from ..api import animate_video
-from .base import JobOperator, active_mesh, poll_active_mesh
+from .base import JobOperator, active_mesh, poll_active_mesh, poll_not_busy
 
 
 def _summary(res: dict) -> str:
@@ -78,4 +80,44 @@ class FACEFORGE_OT_animate_from_image(JobOperator, bpy.types.Operator):
         self.report({"INFO"}, f"Posed: {shapes}{keyed}")
 
 
-classes = (FACEFORGE_OT_animate_from_video, FACEFORGE_OT_animate_from_image)
+def reference_strip(scene, path: str):
+    """The sequencer strip showing ``path`` (added by Animate from Video), or None."""
+    se = scene.sequence_editor
+    if se is None or not path:
+        return None
+    want = os.path.normcase(os.path.abspath(bpy.path.abspath(path)))
+    for strip in (getattr(se, "strips", None) or se.sequences):
+        if strip.type == "MOVIE" and os.path.normcase(os.path.abspath(bpy.path.abspath(strip.filepath))) == want:
+            return strip
+    return None
+
+
+class FACEFORGE_OT_video_neutral_from_frame(bpy.types.Operator):
+    """Use the video frame shown at the current scene frame (in the reference strip) as the actor's neutral"""
+    bl_idname = "faceforge.video_neutral_from_frame"
+    bl_label = "Neutral from Current Frame"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        if not poll_not_busy(cls, context):
+            return False
+        if reference_strip(context.scene, context.scene.faceforge.animate.video.path) is None:
+            cls.poll_message_set("Add the video as a reference strip first (Animate from Video with Add Reference)")
+            return False
+        return True
+
+    def execute(self, context):
+        v = context.scene.faceforge.animate.video
+        strip = reference_strip(context.scene, v.path)
+        frame = context.scene.frame_current - int(strip.frame_start)
+        if frame < 0 or context.scene.frame_current >= strip.frame_final_end:
+            self.report({"ERROR"}, "The current frame is outside the reference strip: move into the video")
+            return {"CANCELLED"}
+        v.neutral_mode = "FRAME"
+        v.neutral_frame = frame
+        self.report({"INFO"}, f"Neutral: video frame {frame}")
+        return {"FINISHED"}
+
+
+classes = (FACEFORGE_OT_animate_from_video, FACEFORGE_OT_animate_from_image, FACEFORGE_OT_video_neutral_from_frame)

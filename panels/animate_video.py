@@ -22,7 +22,9 @@ class VIEW3D_PT_faceforge_animate_video(bpy.types.Panel):
         col.prop(v, "smoothing", slider=True)
         col.prop(v, "neutral_mode", expand=True)
         if v.neutral_mode == "FRAME":
-            col.prop(v, "neutral_frame")
+            row = col.row(align=True)
+            row.prop(v, "neutral_frame")
+            row.operator("faceforge.video_neutral_from_frame", text="", icon="EYEDROPPER")
         elif v.last_neutral_frame >= 0:
             col.label(text=f"Neutral used: video frame {v.last_neutral_frame}", icon="INFO")
         col.prop(v, "use_range")

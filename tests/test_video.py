@@ -304,3 +304,20 @@ def test_cancel_leaves_the_scene_as_it_was(ff, data):
         run_sync(animate_video.animate_from_video_job(obj, str(data / GRID / "bbaf2n.mpg")),
                  on_progress=None, cancelled=lambda: True)
     assert (set(bpy.data.actions), obj.data.shape_keys.animation_data, bpy.context.scene.sequence_editor) == before
+
+
+def test_neutral_from_the_current_frame_of_the_reference_strip(ff, data):
+    obj = fixture_character(data)
+    scene = bpy.context.scene
+    v = scene.faceforge.animate.video
+    v.path = str(data / GRID / "bbaf2n.mpg")
+    v.neutral_mode = "AUTO"
+    assert not bpy.ops.faceforge.video_neutral_from_frame.poll()  # no reference strip yet
+    scene.faceforge.animate.start_frame = 1
+    assert bpy.ops.faceforge.animate_from_video() == {"FINISHED"}
+    scene.frame_set(31)
+    assert bpy.ops.faceforge.video_neutral_from_frame() == {"FINISHED"}
+    assert v.neutral_mode == "FRAME" and v.neutral_frame == 30
+    assert bpy.ops.faceforge.animate_from_video() == {"FINISHED"}
+    assert v.last_neutral_frame == 30
+    assert obj
