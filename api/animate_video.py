@@ -228,6 +228,11 @@ def add_reference_strip(scene, path: str, frame_start: int, name: str = "FaceFor
     """Add the video as a VSE movie strip (channel above the others); returns the strip or None."""
     se = scene.sequence_editor or scene.sequence_editor_create()
     strips = getattr(se, "strips", None) or se.sequences
+    want = os.path.normcase(os.path.abspath(path))
+    for s in strips:  # the same video again: move its strip instead of stacking another
+        if s.type == "MOVIE" and os.path.normcase(os.path.abspath(bpy.path.abspath(s.filepath))) == want:
+            s.frame_start = int(frame_start)
+            return s
     channel = 1 + max((s.channel for s in strips), default=0)
     try:
         return strips.new_movie(name=name, filepath=path, channel=channel, frame_start=int(frame_start))

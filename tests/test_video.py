@@ -320,4 +320,6 @@ def test_neutral_from_the_current_frame_of_the_reference_strip(ff, data):
     assert v.neutral_mode == "FRAME" and v.neutral_frame == 30
     assert bpy.ops.faceforge.animate_from_video() == {"FINISHED"}
     assert v.last_neutral_frame == 30
+    strips = getattr(scene.sequence_editor, "strips", None) or scene.sequence_editor.sequences
+    assert len(strips) == 1  # the same video's strip is reused, not stacked
     assert obj
