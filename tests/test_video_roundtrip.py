@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import bpy
-from render_face import render, setup
+from test_video_render import prepare_render, render
 from test_solve import SHAPES
 from test_video import fixture_character
 
@@ -52,7 +52,7 @@ def test_round_trip_rendered_video_recovers_known_weights(ff, data, tmp_path, re
     from faceforge.core.jobs import run_sync
 
     obj = fixture_character(data)
-    setup(obj, 320)
+    prepare_render(obj, 320)
     truth = known_weights()
     kbs = obj.data.shape_keys.key_blocks
     for f in range(FRAMES):

@@ -1,4 +1,4 @@
-"""Test helper: render the fixture face with Cycles (CPU) so MediaPipe can see it.
+"""Test helper (no tests here): render the fixture face with Cycles (CPU) so MediaPipe can see it.
 
 Paints the canonical face with vertex colours (skin, dark eyes and brows, red
 lips) so the detector finds a face, and frames it with a camera looking down
@@ -61,7 +61,7 @@ def _iris_disks(obj):
     return made
 
 
-def setup(obj, size: int = 320):
+def prepare_render(obj, size: int = 320):
     """Camera, light and paint for renders of ``obj`` (the canonical face, local y up, looking +z)."""
     scene = bpy.context.scene
     _paint(obj)
