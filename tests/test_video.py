@@ -323,3 +323,28 @@ def test_neutral_from_the_current_frame_of_the_reference_strip(ff, data):
     strips = getattr(scene.sequence_editor, "strips", None) or scene.sequence_editor.sequences
     assert len(strips) == 1  # the same video's strip is reused, not stacked
     assert obj
+
+
+def test_all_grid_clips_jaw_tracks_lip_gap_and_rig_fits(ff, data):
+    """Every GRID clip: solved jawOpen vs MediaPipe's lip gap, and the rig's landmark residual."""
+    from faceforge.animation import neutral, pose
+    from faceforge.api import animate_video
+
+    obj = fixture_character(data)
+    basis, _frame = animate_video.rig_basis(obj)
+    jaw = basis.names.index("jawOpen")
+    corr, resid = {}, {}
+    clips = sorted((data / GRID).glob("*.mpg"))
+    assert len(clips) >= 10
+    for clip in clips:
+        trk = solve.track_file(str(clip))
+        take = solve.solve_take(trk, basis, smoothing=0.3)
+        cam = pose.to_camera_frame(trk.points)
+        gap = neutral.mouth_gap(cam) / pose.interocular(cam)
+        ok = trk.found
+        corr[clip.stem] = float(np.corrcoef(take.weights[ok, jaw], gap[ok])[0, 1])
+        resid[clip.stem] = take.stats["residual_median_iod"]
+    print("jawOpen/lip-gap correlation:", {k: round(v, 2) for k, v in corr.items()})
+    print("median landmark residual (IOD):", {k: round(v, 4) for k, v in resid.items()})
+    assert min(corr.values()) > 0.55 and np.mean(list(corr.values())) > 0.75
+    assert max(resid.values()) < 0.03
