@@ -177,3 +177,34 @@ def eye_gaze(aligned: np.ndarray, neutral: np.ndarray | None = None, gain: float
     if neutral is not None:
         off = off - offsets(neutral)[None]
     return np.arcsin(np.clip(off * gain, -0.95, 0.95))
+
+
+def matrix_to_rotvec(rot: np.ndarray) -> np.ndarray:
+    """Rotation matrices (F, 3, 3) -> rotation vectors (F, 3) (axis * angle), numpy only."""
+    rot = np.asarray(rot, dtype=np.float64)
+    cos = np.clip((np.trace(rot, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0)
+    angle = np.arccos(cos)
+    axis = np.stack([rot[:, 2, 1] - rot[:, 1, 2], rot[:, 0, 2] - rot[:, 2, 0], rot[:, 1, 0] - rot[:, 0, 1]], axis=1)
+    sin = np.sin(angle)
+    out = np.empty_like(axis)
+    small = sin < 1e-6
+    out[~small] = axis[~small] * (angle[~small] / (2.0 * sin[~small]))[:, None]
+    out[small] = axis[small] / 2.0  # angle ~ 0: R - R^T ~ 2 [v]x
+    near_pi = small & (cos < 0)
+    if near_pi.any():  # angle ~ pi: axis from the symmetric part
+        for i in np.flatnonzero(near_pi):
+            w, v = np.linalg.eigh((rot[i] + rot[i].T) / 2.0)
+            out[i] = v[:, np.argmax(w)] * np.pi
+    return out
+
+
+def rotvec_to_matrix(rv: np.ndarray) -> np.ndarray:
+    """Rotation vectors (F, 3) -> matrices (F, 3, 3) (Rodrigues)."""
+    rv = np.asarray(rv, dtype=np.float64)
+    angle = np.linalg.norm(rv, axis=1)
+    axis = rv / np.maximum(angle, 1e-12)[:, None]
+    k = np.zeros((len(rv), 3, 3))
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    k[:, 1, 0], k[:, 2, 0], k[:, 2, 1] = axis[:, 2], -axis[:, 1], axis[:, 0]
+    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
+    return np.eye(3)[None] + s * k + (1 - c) * (k @ k)

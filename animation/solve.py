@@ -230,15 +230,11 @@ def _bridge(values: np.ndarray, found: np.ndarray, times: np.ndarray) -> np.ndar
 
 
 def _rotations_to_rotvec(rot: np.ndarray) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-
-    return Rotation.from_matrix(rot).as_rotvec()
+    return pose.matrix_to_rotvec(rot)
 
 
 def _rotvec_to_rotations(rv: np.ndarray) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-
-    return Rotation.from_rotvec(rv).as_matrix()
+    return pose.rotvec_to_matrix(rv)
 
 
 @dataclass
@@ -281,7 +277,7 @@ def _residual(rt: _Retarget, w: np.ndarray, dmat: np.ndarray, chunk: int = 4096)
 
 
 def _refine_neutral(k0: int, sample: np.ndarray, geo_scores: np.ndarray, setup, prior: float,
-                    candidates: int = 8, fit_frames: int = 120) -> int:
+                    candidates: int = 6, fit_frames: int = 120) -> int:
     """Pick the rest frame the rig explains best.
 
     Candidates: the best frames by the geometric score, and by weights solved
@@ -374,9 +370,11 @@ def solve_take(trk: Track, basis: RigBasis, neutral_frame: int | None = None, sm
     if report:
         report(0.8, "smoothing")
     if smoothing > 0:
-        weights = np.clip(filters.smooth(weights, times, smoothing), 0.0, 1.0)
-        rv = filters.smooth(rv, times, smoothing)
-        eye = filters.smooth(eye.reshape(f_all, -1), times, smoothing).reshape(eye.shape)
+        k = weights.shape[1]
+        both = filters.smooth(np.concatenate([weights, rv, eye.reshape(f_all, -1)], axis=1), times, smoothing)
+        weights = np.clip(both[:, :k], 0.0, 1.0)
+        rv = both[:, k:k + 3]
+        eye = both[:, k + 3:].reshape(eye.shape)
     residual = expand(res, np.nan)
     stats = {"video_frames": f_all, "faces_found": int(found.sum()), "bridged": int((~found).sum()),
              "residual_median_iod": float(np.nanmedian(residual)),

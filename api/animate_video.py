@@ -217,11 +217,11 @@ def _interp(values: np.ndarray, times: np.ndarray, at: np.ndarray) -> np.ndarray
 
 
 def _slerp_rotations(rots: np.ndarray, times: np.ndarray, at: np.ndarray) -> np.ndarray:
-    if len(rots) == 1:
-        return np.repeat(rots, len(at), axis=0)
-    from scipy.spatial.transform import Rotation, Slerp
+    """Resample rotations (F, 3, 3) at times ``at``: rotation vectors interpolated (frames are close)."""
+    from ..animation import pose
 
-    return Slerp(times, Rotation.from_matrix(rots))(np.clip(at, times[0], times[-1])).as_matrix()
+    rv = pose.matrix_to_rotvec(rots)
+    return pose.rotvec_to_matrix(_interp(rv, times, np.clip(at, times[0], times[-1])))
 
 
 def add_reference_strip(scene, path: str, frame_start: int, name: str = "FaceForge reference"):

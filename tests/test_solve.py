@@ -244,3 +244,16 @@ def test_solver_is_fast_enough():
     t0 = time.perf_counter()
     solve.solve_bounded(a, d)
     assert time.perf_counter() - t0 < 20.0
+
+
+def test_rotation_vector_round_trip_matches_scipy():
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(5)
+    rv = rng.normal(size=(200, 3))
+    rv[:5] *= 1e-9  # ~identity
+    rv[5] = [np.pi - 1e-9, 0, 0]  # ~half turn
+    mats = Rotation.from_rotvec(rv).as_matrix()
+    assert np.allclose(pose.rotvec_to_matrix(rv), mats, atol=1e-9)
+    back = pose.matrix_to_rotvec(mats)
+    assert np.allclose(pose.rotvec_to_matrix(back), mats, atol=1e-6)
