@@ -260,14 +260,21 @@ def bake_take(obj, take: solve.Take, frame: np.ndarray, start_frame: int = 1, re
     rots_obj = _camera_to_object(_slerp_rotations(take.head_rotation, take.times, at), frame)
     head_pb = _head_bone(arm)
 
+    bags = {}
+
     def target_bag(id_owner):
+        if id_owner.name in bags:
+            return bags[id_owner.name]
         anim = id_owner.animation_data
         if anim is not None and anim.action is not None and anim.action != action:
             _keep(anim.action)  # it loses its user: keep it in the file
-        if actions.SLOTTED:
-            return actions.channels_for(action, id_owner)
-        own = bpy.data.actions.new(_unique_action_name(f"{name}_{id_owner.name}"))
-        return actions.channels_for(own, id_owner)
+        if actions.SLOTTED:  # 4.4+: one action, a slot per animated ID
+            bag = actions.channels_for(action, id_owner)
+        else:  # before 4.4 an action animates one ID type: the object/armature gets its own
+            own = bpy.data.actions.new(_unique_action_name(f"{name}_{id_owner.name}"))
+            bag = actions.channels_for(own, id_owner)
+        bags[id_owner.name] = bag
+        return bag
 
     if head:
         if head_pb is not None:
