@@ -438,11 +438,13 @@ def track_file(path: str, start: int = 0, end: int | None = None, max_side: int 
             total = max(0, min(total, end if end is not None else total) - start)
         own = detector is None
         det = FaceMeshDetector(video=True, max_faces=1) if own else detector
+        frames = reader.frames(start=start, end=end, max_side=max_side)
         try:
             import os
 
-            return track(reader.frames(start=start, end=end, max_side=max_side), det, total=total, report=report,
-                         source=os.path.basename(info.path), fps=info.fps)
+            return track(frames, det, total=total, report=report, source=os.path.basename(info.path),
+                         fps=info.fps)
         finally:
+            frames.close()  # stops the decode thread before the file is released (cancel, errors)
             if own:
                 det.close()

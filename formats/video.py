@@ -117,6 +117,17 @@ class VideoReader:
         self.close()
 
     def close(self):
+        """Stop the decode thread (if a frames() generator was abandoned mid-way) and release the file."""
+        stop, thread, q = getattr(self, "_decoder", (None, None, None))
+        if thread is not None:
+            stop.set()
+            while thread.is_alive():
+                try:
+                    q.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            thread.join()
+            self._decoder = (None, None, None)
         if self._cap is not None:
             self._cap.release()
             self._cap = None
@@ -173,6 +184,7 @@ class VideoReader:
                 q.put(None)
 
         thread = threading.Thread(target=produce, name="faceforge-decode", daemon=True)
+        self._decoder = (stop, thread, q)
         thread.start()
         got = 0
         try:
@@ -192,6 +204,7 @@ class VideoReader:
                 except queue.Empty:
                     pass
             thread.join()
+            self._decoder = (None, None, None)
         if got == 0:
             if start > 0:
                 raise FaceForgeError(f"{name} has no frames from frame {start} on: choose an earlier start frame")

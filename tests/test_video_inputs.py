@@ -170,3 +170,14 @@ def test_common_containers_are_read_and_tracked(data, tmp_path, ext, codec):
     trk = solve.track_file(str(path), end=10)
     assert len(trk.times) == 10 and trk.found.all()
     assert np.allclose(np.diff(trk.times), 0.04, atol=1e-3)
+
+
+def test_abandoning_a_reader_mid_way_stops_its_decode_thread(clips):
+    import threading
+
+    r = video.VideoReader(str(clips["grid"]))
+    it = r.frames(prefetch=2)
+    next(it)
+    assert any(t.name == "faceforge-decode" for t in threading.enumerate())
+    r.close()  # without closing the generator first
+    assert not any(t.name == "faceforge-decode" and t.is_alive() for t in threading.enumerate())
