@@ -27,6 +27,7 @@ def add_parser(sub):
     q = sub.add_parser("animate-image", help="pose a character like the face in a photo")
     _common(q)
     q.add_argument("--image", required=True, help="photo of a face")
+    q.add_argument("--neutral-image", help="a photo of the same person at rest (removes face-shape bias)")
     q.add_argument("--key", action="store_true", help="insert keyframes on the current frame")
     q.add_argument("--frame", type=int, default=None, help="frame to key (default: the current frame)")
     q.set_defaults(func=run_image)
@@ -80,8 +81,9 @@ def run_image(args) -> int:
     from ..core.jobs import run_sync
 
     obj = _load(args)
-    res = run_sync(animate_video.animate_from_image_job(obj, os.path.abspath(args.image), key=args.key,
-                                                        frame=args.frame))
+    res = run_sync(animate_video.animate_from_image_job(
+        obj, os.path.abspath(args.image), key=args.key, frame=args.frame,
+        neutral_path=os.path.abspath(args.neutral_image) if args.neutral_image else None))
     scene.save_blend(args.out)
     for n, w in sorted(res["weights"].items(), key=lambda kv: -kv[1]):
         print(f"{n}: {w:.3f}")

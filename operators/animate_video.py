@@ -71,7 +71,8 @@ class FACEFORGE_OT_animate_from_image(JobOperator, bpy.types.Operator):
     def make_job(self, context):
         v = context.scene.faceforge.animate.video
         return animate_video.animate_from_image_job(active_mesh(context), v.image_path, key=v.key_image,
-                                                    head=v.head_rotation)
+                                                    head=v.head_rotation,
+                                                    neutral_path=v.image_neutral_path or None)
 
     def report_result(self, context, result):
         top = sorted(result["weights"].items(), key=lambda kv: -kv[1])[:3]

@@ -45,6 +45,7 @@ class VIEW3D_PT_faceforge_animate_video(bpy.types.Panel):
         layout.separator()
         col = layout.column()
         col.prop(v, "image_path")
+        col.prop(v, "image_neutral_path")
         col.prop(v, "key_image")
         layout.operator("faceforge.animate_from_image", icon="IMAGE_DATA")
 

@@ -203,6 +203,14 @@ def test_image_pose_opens_the_jaw_for_an_open_mouth_and_keys(ff, data, tmp_path)
     assert obj.data.shape_keys.key_blocks["jawOpen"].value == pytest.approx(jaw_wide, abs=1e-6)
     fcurves = ff.api.actions.all_fcurves(obj.data.shape_keys.animation_data.action)
     assert any(fc.data_path == 'key_blocks["jawOpen"].value' and fc.keyframe_points[0].co[0] == 7 for fc in fcurves)
+    # With a rest photo of the same person, face-shape differences no longer read as expression.
+    rel = run_sync(animate_video.animate_from_image_job(obj, str(tmp_path / "wide.png"), head=False,
+                                                        neutral_path=str(tmp_path / "shut.png")), on_progress=None)
+    same = run_sync(animate_video.animate_from_image_job(obj, str(tmp_path / "shut.png"), head=False,
+                                                         neutral_path=str(tmp_path / "shut.png")), on_progress=None)
+    print("with rest photo:", {k: round(v, 2) for k, v in rel["weights"].items()})
+    assert rel["weights"]["jawOpen"] > 0.3 and rel["neutral"] == "image"
+    assert max(same["weights"].values()) < 0.02  # the rest photo itself is neutral
     with pytest.raises(FaceForgeError, match="not an image"):
         bad = tmp_path / "bad.png"
         bad.write_bytes(b"not a png at all")
