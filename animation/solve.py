@@ -129,25 +129,29 @@ def track(frames, detector, total: int = 0, report=None, source: str = "", fps: 
 
     ``report(fraction, message)`` is called per frame (it may raise Cancelled).
     """
-    times, indices, pts = [], [], []
+    times, indices = [], []
     size = (0, 0)
-    nan = np.full((NUM_POINTS, 3), np.nan, dtype=np.float32)
-    for n, (t, index, rgb) in enumerate(frames):
+    # Preallocated from the container's (possibly wrong) frame count, capped; grown by doubling.
+    buf = np.full((min(max(int(total), 16), 20000), NUM_POINTS, 3), np.nan, dtype=np.float32)
+    n = 0
+    for n, (t, index, rgb) in enumerate(frames, start=1):
         size = (rgb.shape[1], rgb.shape[0])
         lm = detector.detect(rgb, with_score=False)
         times.append(t)
         indices.append(index)
-        if lm is None or len(lm.points) < NUM_POINTS:
-            pts.append(nan)
-        else:
-            pts.append(lm.points[:NUM_POINTS].astype(np.float32))
+        if n > len(buf):
+            grown = np.full((2 * len(buf), NUM_POINTS, 3), np.nan, dtype=np.float32)
+            grown[:len(buf)] = buf
+            buf = grown
+        if lm is not None and len(lm.points) >= NUM_POINTS:
+            buf[n - 1] = lm.points[:NUM_POINTS]
         if report is not None:  # a steady message: the headless printer then writes ~4 lines a second
-            frac = (n + 1) / total if total else 0.0
+            frac = n / total if total else 0.0
             report(min(frac, 1.0), f"tracking the face in {total} frames" if total else "tracking the face")
-    if not pts:
+    if n == 0:
         raise FaceForgeError(f"{source or 'The video'} has no frames in the chosen range")
-    return Track(np.asarray(times, np.float64), np.asarray(indices, np.int64),
-                 np.stack(pts), size, fps, source)
+    points = buf[:n] if n == len(buf) or n > 0.9 * len(buf) else buf[:n].copy()
+    return Track(np.asarray(times, np.float64), np.asarray(indices, np.int64), points, size, fps, source)
 
 
 # --- retargeting -----------------------------------------------------------------
