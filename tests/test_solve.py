@@ -257,3 +257,23 @@ def test_rotation_vector_round_trip_matches_scipy():
     assert np.allclose(pose.rotvec_to_matrix(rv), mats, atol=1e-9)
     back = pose.matrix_to_rotvec(mats)
     assert np.allclose(pose.rotvec_to_matrix(back), mats, atol=1e-6)
+
+
+def test_track_streams_frames_marks_missing_faces_and_grows_its_buffer():
+    from types import SimpleNamespace
+
+    class FakeDetector:
+        def detect(self, rgb, with_score=True):
+            if rgb[0, 0, 0] == 0:
+                return None
+            return SimpleNamespace(points=np.full((478, 3), float(rgb[0, 0, 0]), np.float32))
+
+    def frames():
+        for i in range(40):
+            yield i / 30.0, i, np.full((4, 6, 3), 0 if i in (3, 25) else i, np.uint8)
+
+    seen = []
+    trk = solve.track(frames(), FakeDetector(), total=0, report=lambda f, m: seen.append(m))
+    assert trk.points.shape == (40, 478, 3) and trk.image_size == (6, 4)
+    assert list(np.flatnonzero(~trk.found)) == [3, 25]
+    assert trk.points[39, 0, 0] == 39 and len(seen) == 40
