@@ -270,10 +270,10 @@ def test_track_streams_frames_marks_missing_faces_and_grows_its_buffer():
 
     def frames():
         for i in range(40):
-            yield i / 30.0, i, np.full((4, 6, 3), 0 if i in (3, 25) else i, np.uint8)
+            yield i / 30.0, i, np.full((4, 6, 3), 0 if i in (3, 25) else i + 1, np.uint8)
 
     seen = []
     trk = solve.track(frames(), FakeDetector(), total=0, report=lambda f, m: seen.append(m))
     assert trk.points.shape == (40, 478, 3) and trk.image_size == (6, 4)
     assert list(np.flatnonzero(~trk.found)) == [3, 25]
-    assert trk.points[39, 0, 0] == 39 and len(seen) == 40
+    assert trk.points[39, 0, 0] == 40 and len(seen) == 40
