@@ -224,10 +224,15 @@ def _slerp_rotations(rots: np.ndarray, times: np.ndarray, at: np.ndarray) -> np.
     return pose.rotvec_to_matrix(_interp(rv, times, np.clip(at, times[0], times[-1])))
 
 
+def sequencer_strips(se):
+    """The sequencer's top-level strips (``strips`` on 4.4+, ``sequences`` before; an empty one is falsy)."""
+    return se.strips if hasattr(se, "strips") else se.sequences
+
+
 def add_reference_strip(scene, path: str, frame_start: int, name: str = "FaceForge reference"):
     """Add the video as a VSE movie strip (channel above the others); returns the strip or None."""
     se = scene.sequence_editor or scene.sequence_editor_create()
-    strips = getattr(se, "strips", None) or se.sequences
+    strips = sequencer_strips(se)
     want = os.path.normcase(os.path.abspath(path))
     for s in strips:  # the same video again: move its strip instead of stacking another
         if s.type == "MOVIE" and os.path.normcase(os.path.abspath(bpy.path.abspath(s.filepath))) == want:

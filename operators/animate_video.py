@@ -87,7 +87,7 @@ def reference_strip(scene, path: str):
     if se is None or not path:
         return None
     want = os.path.normcase(os.path.abspath(bpy.path.abspath(path)))
-    for strip in (getattr(se, "strips", None) or se.sequences):
+    for strip in animate_video.sequencer_strips(se):
         if strip.type == "MOVIE" and os.path.normcase(os.path.abspath(bpy.path.abspath(strip.filepath))) == want:
             return strip
     return None

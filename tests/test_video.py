@@ -142,7 +142,7 @@ def test_video_job_on_real_grid_clip_jaw_follows_lip_gap(ff, data, tmp_path):
     assert r > 0.7
     # The video is there to compare.
     se = bpy.context.scene.sequence_editor
-    strips = getattr(se, "strips", None) or se.sequences
+    strips = ff.api.animate_video.sequencer_strips(se)
     assert any(s.type == "MOVIE" for s in strips)
 
 
@@ -328,7 +328,7 @@ def test_neutral_from_the_current_frame_of_the_reference_strip(ff, data):
     assert v.neutral_mode == "FRAME" and v.neutral_frame == 30
     assert bpy.ops.faceforge.animate_from_video() == {"FINISHED"}
     assert v.last_neutral_frame == 30
-    strips = getattr(scene.sequence_editor, "strips", None) or scene.sequence_editor.sequences
+    strips = ff.api.animate_video.sequencer_strips(scene.sequence_editor)
     assert len(strips) == 1  # the same video's strip is reused, not stacked
     assert obj
 
