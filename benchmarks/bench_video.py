@@ -15,7 +15,7 @@ the clip without re-encoding, plus the solve + bake of a 10-minute take
 (15000 frames of tracked landmarks) measured directly, since only that part
 grows with the length (decoding and tracking stream frame by frame).
 
-    .venv/bin/python benchmarks/bench_video.py [--minutes 10] [--seconds 12]
+    .venv/bin/python benchmarks/bench_video.py [--minutes 10] [--seconds 30]
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def child(kind: str, **kw) -> dict:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=12.0, help="length of the throughput clips")
+    ap.add_argument("--seconds", type=float, default=30.0, help="length of the throughput clips")
     ap.add_argument("--minutes", type=float, default=1.0, help="length of the long 1080p clip for memory")
     ap.add_argument("--child")
     ap.add_argument("--clip")
