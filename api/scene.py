@@ -67,6 +67,11 @@ def clear_scene() -> None:
     """
     for collection in (bpy.data.objects, bpy.data.meshes, bpy.data.materials, bpy.data.actions,
                        bpy.data.cameras, bpy.data.lights, bpy.data.images, bpy.data.armatures,
-                       bpy.data.curves):
+                       bpy.data.curves, bpy.data.sounds, bpy.data.movieclips):
         for block in list(collection):
             collection.remove(block)
+    scene = bpy.context.scene
+    if scene.sequence_editor is not None:
+        scene.sequence_editor_clear()
+    scene.render.fps, scene.render.fps_base = 24, 1.0
+    scene.frame_start, scene.frame_end, scene.frame_current = 1, 250, 1
