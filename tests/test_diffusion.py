@@ -264,8 +264,10 @@ def test_diffusion_job_renders_edits_matches_tone_and_leaves_the_scene(ff, tmp_p
     try:
         result = run_sync(expressions.diffusion_pose_job(obj, "make it smile", sys.executable, str(model),
                                                          out_dir=str(out), size=64), on_progress=None)
-    except FaceForgeError as err:  # until the video stage's image solver is on main
-        assert "needs the video stage" in str(err)
+    except FaceForgeError as err:
+        # The image solve needs a character with bound landmarks and a face MediaPipe
+        # can see; this fixture is neither, so the chain stops there with that message.
+        assert "no landmarks" in str(err) or "No face" in str(err)
         result = None
     render = cv2.imread(str(out / "render.png"))
     edited = cv2.imread(str(out / "edited.png"))
@@ -297,7 +299,7 @@ def test_diffusion_job_with_the_real_worker_and_a_warm_restart(ff, tiny_pipeline
             return run_sync(expressions.diffusion_pose_job(obj, "make it smile", str(BUILD_PY), str(tiny_pipeline),
                                                            steps=2, out_dir=str(out), size=64), on_progress=None)
         except FaceForgeError as err:  # until the video stage's image solver is on main
-            assert "needs the video stage" in str(err)
+            assert "no landmarks" in str(err) or "No face" in str(err)  # fixture: no bound face
 
     run(tmp_path / "a")
     assert cv2.imread(str(tmp_path / "a" / "edited_matched.png")).shape == (64, 64, 3)
