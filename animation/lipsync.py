@@ -178,3 +178,85 @@ def chatter_rate(opening: np.ndarray, fps: float, min_swing: float = 0.08) -> fl
             elif v >= ext + min_swing:
                 reversals, direction, ext = reversals + 1, 1, v
     return reversals / (len(x) / fps)
+
+
+# -- the whole analysis: audio -> track, choosing the method ------------------
+
+METHODS = ("auto", "phonemes", "energy")
+
+
+@dataclass
+class Analysis:
+    track: LipSyncTrack
+    method: str  # "align", "recognise" or "energy": what was used
+    reason: str  # one sentence: why this method
+    phones: list | None = None  # [Phone] for the phone methods
+    oov: list | None = None  # words pronounced by letter-to-sound rules
+
+    @property
+    def method_label(self) -> str:
+        return {"align": "forced alignment to the transcript", "recognise": "phone recognition (no transcript)",
+                "energy": "energy/spectrum (no speech model)"}[self.method]
+
+
+def speech_coverage(phones, samples: np.ndarray, rate: int = 16000) -> float:
+    """Fraction of the loud (voiced) time that the phones cover with speech (not silence)."""
+    from .energy_lipsync import features
+
+    f = features(samples, rate)
+    level = f["level"]
+    loud = level > np.percentile(level, 97) - 20.0
+    if not loud.any():
+        return 0.0
+    speech = np.zeros(len(level), dtype=bool)
+    for p in phones:
+        if p.phone != "SIL":
+            speech |= (f["times"] >= p.start) & (f["times"] < p.end)
+    return float((speech & loud).sum() / loud.sum())
+
+
+def analyse(samples: np.ndarray, fps: float, transcript: str | None = None, method: str = "auto",
+            intensity: float = 1.0, tongue: bool = True, report=None, rate: int = 16000) -> Analysis:
+    """16 kHz mono speech -> :class:`Analysis` (weights at ``fps`` + which method was used and why).
+
+    ``method``: ``"phonemes"`` (PocketSphinx: forced alignment with a
+    transcript, phone recognition without), ``"energy"`` (no speech model),
+    or ``"auto"``: phonemes, falling back to recognition if the transcript
+    can't be aligned and to energy when the English phone model finds
+    little speech in a loud recording (another language, singing, shouting).
+    """
+    from . import phonemes as ph
+    from .energy_lipsync import energy_to_weights
+
+    from ..core.errors import FaceForgeError
+
+    if method not in METHODS:
+        raise FaceForgeError(f"Unknown lip sync method {method!r}; use one of {', '.join(METHODS)}")
+    duration = len(samples) / rate
+    report = report or (lambda f, m="": None)
+    if method == "energy":
+        report(0.1, "energy analysis")
+        track = energy_to_weights(samples, fps, duration, intensity, rate)
+        return Analysis(track, "energy", "the energy method was chosen")
+    result, reason = None, ""
+    if transcript and transcript.strip():
+        try:
+            result = ph.align(samples, transcript, report=lambda f, m="": report(0.9 * f, m))
+            reason = "a transcript was given"
+        except FaceForgeError as exc:
+            if method == "phonemes" and "no words" in str(exc):
+                raise
+            reason = f"the transcript could not be aligned ({exc}), so phones were recognised instead"
+    if result is None:
+        result = ph.recognise(samples, report=lambda f, m="": report(0.9 * f, m))
+        reason = reason or "no transcript was given"
+        if method == "auto":
+            cov = speech_coverage(result.phones, samples, rate)
+            if cov < 0.35:
+                track = energy_to_weights(samples, fps, duration, intensity, rate)
+                return Analysis(track, "energy",
+                                f"the English phone model found speech in only {cov:.0%} of the voiced audio "
+                                "(another language, singing or shouting?), so the energy method was used")
+    report(0.95, "coarticulation")
+    track = phones_to_weights(result.phones, fps, duration, intensity, tongue, result.method)
+    return Analysis(track, result.method, reason, result.phones, result.oov)
