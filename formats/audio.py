@@ -83,7 +83,17 @@ def ffmpeg_path() -> str | None:
 def _read_soundfile(path: str):
     import soundfile as sf
 
-    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    with sf.SoundFile(path) as f:  # not even a recognisable header: the caller tries FFmpeg
+        declared, rate = f.frames, f.samplerate
+        try:
+            data = f.read(dtype="float32", always_2d=True)
+        except Exception as exc:  # the header is fine, the data is not
+            raise FaceForgeError(f"{os.path.basename(path)} is corrupt or truncated ({exc}); "
+                                 "re-export it as WAV or FLAC") from exc
+    if declared > 0 and len(data) < 0.98 * declared:
+        raise FaceForgeError(f"{os.path.basename(path)} is corrupt or truncated: it declares "
+                             f"{declared / rate:.2f} s but only {len(data) / rate:.2f} s could be decoded; "
+                             "re-export it as WAV or FLAC")
     return data, int(rate)
 
 
@@ -133,6 +143,8 @@ def load_audio(path: str, check: bool = True) -> Audio:
     if ext in SOUNDFILE_EXTS:
         try:
             data, rate = _read_soundfile(path)
+        except FaceForgeError:
+            raise
         except Exception as exc:  # soundfile.LibsndfileError, RuntimeError, ...
             sf_error = exc
     if data is None:
