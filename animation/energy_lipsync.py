@@ -38,15 +38,21 @@ def features(samples: np.ndarray, rate: int = RATE) -> dict[str, np.ndarray]:
     if len(x) < WIN:
         x = np.pad(x, (0, WIN - len(x)))
     n = 1 + (len(x) - WIN) // HOP
-    idx = np.arange(WIN)[None, :] + HOP * np.arange(n)[:, None]
-    frames = x[idx] * np.hanning(WIN).astype(np.float32)
-    spec = np.abs(np.fft.rfft(frames, axis=1)) ** 2  # (n, 201)
     freqs = np.fft.rfftfreq(WIN, 1.0 / rate)
-    total = spec[:, (freqs >= 80) & (freqs <= 7000)].sum(1) + 1e-10
-    voiced = spec[:, (freqs >= 80) & (freqs <= 1000)].sum(1)
-    high = spec[:, (freqs >= 1500) & (freqs <= 7000)].sum(1) / total
+    win = np.hanning(WIN).astype(np.float32)
+    band = (freqs >= 80) & (freqs <= 7000)
+    low_b = (freqs >= 80) & (freqs <= 1000)
+    high_b = (freqs >= 1500) & (freqs <= 7000)
     sel = (freqs >= 80) & (freqs <= 4000)
-    centroid = (spec[:, sel] * freqs[sel]).sum(1) / (spec[:, sel].sum(1) + 1e-10)
+    total, voiced, high, centroid = (np.empty(n) for _ in range(4))
+    for a in range(0, n, 4096):  # blocks keep memory flat for long recordings
+        b = min(n, a + 4096)
+        idx = np.arange(WIN)[None, :] + HOP * np.arange(a, b)[:, None]
+        spec = np.abs(np.fft.rfft(x[idx] * win, axis=1)) ** 2
+        total[a:b] = spec[:, band].sum(1) + 1e-10
+        voiced[a:b] = spec[:, low_b].sum(1)
+        high[a:b] = spec[:, high_b].sum(1) / total[a:b]
+        centroid[a:b] = (spec[:, sel] * freqs[sel]).sum(1) / (spec[:, sel].sum(1) + 1e-10)
     return {
         "level": 10 * np.log10(voiced / WIN + 1e-10),
         "total": 10 * np.log10(total / WIN + 1e-10),

@@ -243,6 +243,9 @@ def analyse(samples: np.ndarray, fps: float, transcript: str | None = None, meth
         try:
             result = ph.align(samples, transcript, report=lambda f, m="": report(0.9 * f, m))
             reason = "a transcript was given"
+            if result.fallback_pieces:
+                reason += (f" ({result.fallback_pieces} of {result.pieces} pieces of the long recording "
+                           "could not be aligned and were phone-recognised)")
         except FaceForgeError as exc:
             if method == "phonemes" and "no words" in str(exc):
                 raise

@@ -55,6 +55,8 @@ class PhoneResult:
     duration: float
     oov: list[str] = field(default_factory=list)  # words pronounced by letter-to-sound rules
     words: list[tuple[str, float, float]] = field(default_factory=list)
+    pieces: int = 1  # audio pieces aligned separately (long recordings)
+    fallback_pieces: int = 0  # pieces that could not be aligned and were phone-recognised
 
     def as_tuples(self) -> list[tuple[str, float, float]]:
         return [(p.phone, p.start, p.end) for p in self.phones]
@@ -156,8 +158,95 @@ def prepare_words(dec, words: list[str]) -> list[str]:
     return oov
 
 
-def align(samples: np.ndarray, transcript: str, report=None) -> PhoneResult:
+def _align_piece(samples: np.ndarray, words: list[str], t0: float):
+    """Align ``words`` to one piece of audio (caller holds the lock); phones and words offset by t0."""
+    pcm = _pcm(samples)
+    kind = "align"
+    try:
+        for kind in ("align", "align_wide"):
+            dec = _decoder(kind)
+            prepare_words(dec, words)
+            try:
+                dec.set_align_text(" ".join(words))
+            except RuntimeError as exc:
+                raise FaceForgeError(f"PocketSphinx could not build an alignment for the transcript "
+                                     f"({exc})") from exc
+            _decode_pass(dec, pcm)
+            if dec.hyp() is not None:
+                break
+        else:
+            raise FaceForgeError("The transcript could not be aligned to this audio: check that it "
+                                 "matches what is said (English), or use phone recognition / "
+                                 "the Energy method")
+        return _phone_pass(dec, pcm, t0)
+    except BaseException as exc:
+        if not isinstance(exc, FaceForgeError):
+            _decoders.pop(kind, None)  # never reuse a decoder left mid-utterance
+        raise
+
+
+def _phone_pass(dec, pcm: bytes, t0: float):
+    """Second pass after a word-level decode: phones (and words) with times offset by t0."""
+    dec.set_alignment()
+    _decode_pass(dec, pcm)
+    alignment = dec.get_alignment()
+    if alignment is None:
+        raise FaceForgeError("Phone alignment failed for this audio; try the Energy method")
+    phones: list[Phone] = []
+    wordlist: list[tuple[str, float, float]] = []
+    for w in alignment:
+        wname = w.name.split("(")[0]
+        ws, wd = t0 + w.start / FRAME_RATE, w.duration / FRAME_RATE
+        if wname not in ("<sil>", "<s>", "</s>") and not wname.startswith("["):
+            wordlist.append((wname, ws, ws + wd))
+        for p in w:
+            s = t0 + p.start / FRAME_RATE
+            phones.append(Phone(normalise_phone(p.name), s, s + p.duration / FRAME_RATE, wname))
+    return phones, wordlist
+
+
+def _align_window(dec, samples: np.ndarray, window: list[str], t0: float, stop_prob: float = 0.05):
+    """Align a *prefix* of ``window`` to a piece of long audio: a chain grammar
+    w1 -> w2 -> ... where the utterance may end after any word (so the aligner
+    itself decides how many words this piece holds), then a normal two-pass
+    alignment of those words.  Returns (phones, words, n_consumed) or None."""
+    pcm = _pcm(samples)
+    n = len(window)
+    transitions = [(i, i + 1, 1.0 - stop_prob, w) for i, w in enumerate(window)]
+    transitions += [(i, n, stop_prob) for i in range(n)]
+    fsg = dec.create_fsg("faceforge_piece", 0, n, transitions)
+    dec.set_fsg("faceforge_piece", fsg)
+    dec.activate_search("faceforge_piece")
+    _decode_pass(dec, pcm)
+    if dec.hyp() is None:
+        return None
+    consumed = sum(1 for seg in dec.seg() if seg.word.split("(")[0] in window and not seg.word.startswith("<"))
+    if consumed == 0:
+        return None
+    # sub-word alignment can't follow an FSG search: re-align the words found, the usual way
+    phones, words = _align_piece(samples, window[:consumed], t0)
+    return phones, words, consumed
+
+
+def _voiced_frames(samples: np.ndarray) -> np.ndarray:
+    """(n10ms,) bool: frames louder than the recording's speech threshold."""
+    hop = RATE // 100
+    n = len(samples) // hop
+    e = 10 * np.log10(np.square(np.asarray(samples[: n * hop], np.float32)).reshape(n, hop).mean(1) + 1e-10)
+    return e > np.percentile(e, 97) - 25.0 if n else np.zeros(0, bool)
+
+
+def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: float = 20.0) -> PhoneResult:
     """Forced alignment of ``transcript`` to 16 kHz mono ``samples``.
+
+    Audio longer than ~1.5 x ``chunk_seconds`` is cut at its quietest moments
+    into pieces of about ``chunk_seconds`` and aligned piece by piece (the
+    cost of one alignment grows with the square of its length; pieces keep
+    it linear): each piece gets the next words of the transcript through a
+    chain grammar that may stop after any word, so the aligner itself finds
+    where the piece's speech ends and the next piece starts at the next
+    word.  A piece that can't be aligned is phone-recognised instead
+    (counted in ``PhoneResult.fallback_pieces``).
 
     Raises FaceForgeError when the transcript has no words or cannot be
     aligned to the audio (wrong transcript / not English / no speech).
@@ -167,50 +256,53 @@ def align(samples: np.ndarray, transcript: str, report=None) -> PhoneResult:
         raise FaceForgeError("The transcript has no words; type what is said, or leave it empty to "
                              "recognise phones without one")
     duration = len(samples) / RATE
-    pcm = _pcm(samples)
+    pieces = _chunk_bounds(samples, chunk_seconds)
+    phones: list[Phone] = []
+    wordlist: list[tuple[str, float, float]] = []
+    fallback = 0
     with _lock:
-        kind = "align"
-        try:
-            for kind in ("align", "align_wide"):
-                dec = _decoder(kind)
-                oov = prepare_words(dec, words)
-                if report:
-                    report(0.05, "aligning words to the transcript")
-                try:
-                    dec.set_align_text(" ".join(words))
-                except RuntimeError as exc:
-                    raise FaceForgeError(f"PocketSphinx could not build an alignment for the transcript "
-                                         f"({exc})") from exc
-                _decode_pass(dec, pcm)
-                if dec.hyp() is not None:
-                    break
-            else:
-                raise FaceForgeError("The transcript could not be aligned to this audio: check that it "
-                                     "matches what is said (English), or use phone recognition / "
-                                     "the Energy method")
+        dec = _decoder("align")
+        oov = prepare_words(dec, words)
+        if len(pieces) == 1:
             if report:
-                report(0.5, "aligning phones")
-            dec.set_alignment()
-            _decode_pass(dec, pcm)
-            alignment = dec.get_alignment()
-            if alignment is None:
-                raise FaceForgeError("Phone alignment failed for this audio; try the Energy method")
-            phones: list[Phone] = []
-            wordlist: list[tuple[str, float, float]] = []
-            for w in alignment:
-                wname = w.name.split("(")[0]
-                ws, wd = w.start / FRAME_RATE, w.duration / FRAME_RATE
-                if wname not in ("<sil>", "<s>", "</s>") and not wname.startswith("["):
-                    wordlist.append((wname, ws, ws + wd))
-                for p in w:
-                    s = p.start / FRAME_RATE
-                    phones.append(Phone(normalise_phone(p.name), s, s + p.duration / FRAME_RATE, wname))
-        except BaseException:
-            _decoders.pop(kind, None)  # never reuse a decoder left mid-utterance
-            raise
+                report(0.05, "aligning words to the transcript")
+            phones, wordlist = _align_piece(samples, words, 0.0)
+        else:
+            voiced = _voiced_frames(samples)
+            hop = RATE // 100
+            per = np.array([voiced[a // hop: b // hop].sum() for a, b in pieces], dtype=np.float64) + 1.0
+            nxt = 0
+            for k, (a, b) in enumerate(pieces):
+                if report:
+                    report(k / len(pieces), f"aligning {a / RATE:.0f}-{b / RATE:.0f} s to the transcript")
+                left = len(words) - nxt
+                if left <= 0:
+                    break
+                est = left * per[k] / per[k:].sum()
+                window = words[nxt: nxt + int(est * 1.5) + 8] if k < len(pieces) - 1 else words[nxt:]
+                got = None
+                try:
+                    got = _align_window(dec, samples[a:b], window, a / RATE)
+                except (RuntimeError, FaceForgeError):
+                    _decoders.pop("align", None)
+                    dec = _decoder("align")
+                if got is None or got[2] == 0:
+                    fallback += 1
+                    rec = recognise(samples[a:b])
+                    for p in rec.phones:
+                        p.start, p.end = p.start + a / RATE, p.end + a / RATE
+                    phones += rec.phones
+                    nxt += int(round(est))  # skip the words this piece probably held
+                    continue
+                phones += got[0]
+                wordlist += got[1]
+                nxt += got[2]
     if report:
         report(1.0, "aligned")
-    return PhoneResult(_merge_silence(phones, duration), "align", duration, oov, wordlist)
+    result = PhoneResult(_merge_silence(phones, duration), "align", duration, oov, wordlist)
+    result.fallback_pieces = fallback
+    result.pieces = len(pieces)
+    return result
 
 
 def recognise(samples: np.ndarray, report=None, chunk_seconds: float = 30.0) -> PhoneResult:
