@@ -20,7 +20,7 @@ follows them:
 Guarantees the tests check:
 
 * **bilabials close the lips**: after blending, the two frames around the
-  midpoint of every m/b/p (and all frames in its middle 70%) are forced shut (``mouthClose == jawOpen``, no lip
+  midpoint of every m/b/p (and every frame within half a frame of it) are forced shut (``mouthClose == jawOpen``, no lip
   raise/lower, no funnel), so the baked linear F-curves are closed at the
   midpoint itself whatever the frame rate;
 * **no chattering**: short phones only pull the mouth part-way (their
@@ -134,16 +134,16 @@ def phones_to_weights(phones, fps: float, duration: float | None = None, intensi
 
 def close_bilabials(w: np.ndarray, phones, fps: float) -> None:
     """Shut the lips (in place) through every m/b/p: the frames either side of its
-    midpoint and every frame in the middle 70% of the phone (real lips stay shut through
-    the whole closure, which also absorbs small timing errors)."""
+    midpoint and every frame within half a frame of the phone (real lips stay shut
+    through the whole closure - for p/b the silent part before the burst is the
+    closure; at least two frames shut also absorbs small timing errors)."""
     n = len(w)
     for phone, start, end in phones:
         if phone.upper().rstrip("012") not in vz.BILABIALS:
             continue
         m = 0.5 * (start + end) * fps
-        inner = 0.15 * (end - start)
         frames = {int(np.floor(m)), int(np.ceil(m))}
-        frames.update(range(int(np.ceil((start + inner) * fps)), int(np.floor((end - inner) * fps)) + 1))
+        frames.update(range(int(np.floor(start * fps)), int(np.ceil(end * fps)) + 1))
         for f in frames:
             if 0 <= f < n:
                 row = w[f]

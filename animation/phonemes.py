@@ -205,27 +205,34 @@ def _phone_pass(dec, pcm: bytes, t0: float):
     return phones, wordlist
 
 
-def _align_window(dec, samples: np.ndarray, window: list[str], t0: float, stop_prob: float = 0.05):
-    """Align a *prefix* of ``window`` to a piece of long audio: a chain grammar
-    w1 -> w2 -> ... where the utterance may end after any word (so the aligner
-    itself decides how many words this piece holds), then a normal two-pass
-    alignment of those words.  Returns (phones, words, n_consumed) or None."""
-    pcm = _pcm(samples)
+def _find_words(dec, samples: np.ndarray, window: list[str], stop_prob: float = 0.05):
+    """Word-level pass over a stretch of long audio with a chain grammar w1 -> w2 -> ...
+    that may end after any word: the aligner itself finds how many of the window's words
+    the stretch holds.  Returns [(word, start_s, end_s)] relative to the stretch, or None."""
     n = len(window)
-    transitions = [(i, i + 1, 1.0 - stop_prob, w) for i, w in enumerate(window)]
+    prepare_words(dec, window)
+    transitions = [(i, i + 1, 0.9 - stop_prob, w) for i, w in enumerate(window)]
+    # a word of the transcript that isn't said (or mis-heard) may be skipped, at a price,
+    # so one mismatch can't stall the chain (fillers absorb extra "uh"s and noises)
+    transitions += [(i, i + 2, 0.1, w) for i, w in enumerate(window[1:])]
     transitions += [(i, n, stop_prob) for i in range(n)]
     fsg = dec.create_fsg("faceforge_piece", 0, n, transitions)
-    dec.set_fsg("faceforge_piece", fsg)
+    try:
+        dec.remove_search("faceforge_piece")
+    except (KeyError, RuntimeError):
+        pass
+    dec.add_fsg("faceforge_piece", fsg)
     dec.activate_search("faceforge_piece")
-    _decode_pass(dec, pcm)
+    _decode_pass(dec, _pcm(samples))
     if dec.hyp() is None:
         return None
-    consumed = sum(1 for seg in dec.seg() if seg.word.split("(")[0] in window and not seg.word.startswith("<"))
-    if consumed == 0:
-        return None
-    # sub-word alignment can't follow an FSG search: re-align the words found, the usual way
-    phones, words = _align_piece(samples, window[:consumed], t0)
-    return phones, words, consumed
+    found = []
+    for seg in dec.seg():
+        w = seg.word.split("(")[0]
+        if w.startswith(("<", "[", "+")):
+            continue
+        found.append((w, seg.start_frame / FRAME_RATE, (seg.end_frame + 1) / FRAME_RATE))
+    return found
 
 
 def _voiced_frames(samples: np.ndarray) -> np.ndarray:
@@ -236,17 +243,14 @@ def _voiced_frames(samples: np.ndarray) -> np.ndarray:
     return e > np.percentile(e, 97) - 25.0 if n else np.zeros(0, bool)
 
 
-def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: float = 20.0) -> PhoneResult:
+def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: float = 25.0) -> PhoneResult:
     """Forced alignment of ``transcript`` to 16 kHz mono ``samples``.
 
-    Audio longer than ~1.5 x ``chunk_seconds`` is cut at its quietest moments
-    into pieces of about ``chunk_seconds`` and aligned piece by piece (the
-    cost of one alignment grows with the square of its length; pieces keep
-    it linear): each piece gets the next words of the transcript through a
-    chain grammar that may stop after any word, so the aligner itself finds
-    where the piece's speech ends and the next piece starts at the next
-    word.  A piece that can't be aligned is phone-recognised instead
-    (counted in ``PhoneResult.fallback_pieces``).
+    Audio longer than ~1.5 x ``chunk_seconds`` is aligned stretch by stretch
+    (the cost of one alignment grows with the square of its length;
+    stretches keep it linear), anchored on words: see :func:`_align_long`.
+    A stretch that can't be aligned is phone-recognised instead (counted in
+    ``PhoneResult.fallback_pieces``).
 
     Raises FaceForgeError when the transcript has no words or cannot be
     aligned to the audio (wrong transcript / not English / no speech).
@@ -256,53 +260,128 @@ def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: floa
         raise FaceForgeError("The transcript has no words; type what is said, or leave it empty to "
                              "recognise phones without one")
     duration = len(samples) / RATE
-    pieces = _chunk_bounds(samples, chunk_seconds)
-    phones: list[Phone] = []
-    wordlist: list[tuple[str, float, float]] = []
     fallback = 0
     with _lock:
         dec = _decoder("align")
         oov = prepare_words(dec, words)
-        if len(pieces) == 1:
+        if len(samples) <= chunk_seconds * RATE * 1.5:
             if report:
                 report(0.05, "aligning words to the transcript")
             phones, wordlist = _align_piece(samples, words, 0.0)
+            n_pieces = 1
         else:
-            voiced = _voiced_frames(samples)
-            hop = RATE // 100
-            per = np.array([voiced[a // hop: b // hop].sum() for a, b in pieces], dtype=np.float64) + 1.0
-            nxt = 0
-            for k, (a, b) in enumerate(pieces):
-                if report:
-                    report(k / len(pieces), f"aligning {a / RATE:.0f}-{b / RATE:.0f} s to the transcript")
-                left = len(words) - nxt
-                if left <= 0:
-                    break
-                est = left * per[k] / per[k:].sum()
-                window = words[nxt: nxt + int(est * 1.5) + 8] if k < len(pieces) - 1 else words[nxt:]
-                got = None
-                try:
-                    got = _align_window(dec, samples[a:b], window, a / RATE)
-                except (RuntimeError, FaceForgeError):
-                    _decoders.pop("align", None)
-                    dec = _decoder("align")
-                if got is None or got[2] == 0:
-                    fallback += 1
-                    rec = recognise(samples[a:b])
-                    for p in rec.phones:
-                        p.start, p.end = p.start + a / RATE, p.end + a / RATE
-                    phones += rec.phones
-                    nxt += int(round(est))  # skip the words this piece probably held
-                    continue
-                phones += got[0]
-                wordlist += got[1]
-                nxt += got[2]
+            phones, wordlist, fallback, n_pieces = _align_long(dec, samples, words, chunk_seconds, report)
     if report:
         report(1.0, "aligned")
     result = PhoneResult(_merge_silence(phones, duration), "align", duration, oov, wordlist)
     result.fallback_pieces = fallback
-    result.pieces = len(pieces)
+    result.pieces = n_pieces
     return result
+
+
+def _align_long(dec, samples: np.ndarray, words: list[str], size_s: float, report=None):
+    """Anchored long-form alignment: decode ``size_s`` of audio at a time with the chain grammar,
+    *commit* only the words that end before the last ``margin`` seconds (the tail of a stretch
+    is unreliable: a word may straddle its end), phone-align the committed words, and start the
+    next stretch where the last committed word ended, at the next word.  The last stretch aligns
+    all remaining words.  A stretch where no word is found (music, noise) is phone-recognised."""
+    n = len(samples)
+    size = int(size_s * RATE)
+    margin = 4.0
+    voiced = _voiced_frames(samples)
+    hop = RATE // 100
+    rate = len(words) / max(1.0, voiced.sum() / 100.0)  # words per voiced second
+    phones: list[Phone] = []
+    wordlist: list[tuple[str, float, float]] = []
+    pos, nxt, fallback, pieces = 0, 0, 0, 0
+    while pos < n and nxt < len(words):
+        pieces += 1
+        if report:
+            report(pos / n, f"aligning {pos / RATE:.0f} s of {n / RATE:.0f} s to the transcript")
+        t0 = pos / RATE
+        if n - pos <= size * 1.5:  # the last stretch: every remaining word
+            try:
+                ph_k, w_k = _align_piece(samples[pos:], words[nxt:], t0)
+                phones += ph_k
+                wordlist += w_k
+            except FaceForgeError:
+                fallback += 1
+                phones += _shifted(recognise(samples[pos:]).phones, t0)
+            nxt = len(words)
+            pos = n
+            break
+        end = pos + size
+        est = rate * voiced[pos // hop: end // hop].sum() / 100.0
+        window = words[nxt: nxt + int(est * 1.5) + 10]
+        try:
+            found = _find_words(dec, samples[pos:end], window)
+        except RuntimeError:
+            found = None
+        def quiet(a, b, _p=pos):
+            seg = voiced[(_p + int(a * RATE)) // hop: (_p + int(b * RATE)) // hop]
+            return len(seg) > 0 and seg.mean() < 0.2
+
+        commit, stop = _commit_at_pause(found or [], size / RATE - margin, quiet)
+        if not commit:  # nothing recognisable: recognise phones, keep the words for later
+            fallback += 1
+            stop = end - int(margin * RATE)
+            phones += _shifted(recognise(samples[pos:stop]).phones, t0)
+            pos = stop
+            continue
+        stop = pos + int(round(stop * RATE))
+        k = _consumed(window, [w for w, _a, _b in commit])
+        try:
+            ph_k, w_k = _align_piece(samples[pos:stop], [w for w, _a, _b in commit], t0)
+        except FaceForgeError:
+            fallback += 1
+            ph_k, w_k = [], []
+            phones += _shifted(recognise(samples[pos:stop]).phones, t0)
+        phones += ph_k
+        wordlist += w_k
+        nxt += k
+        pos = stop
+    if pos < n:
+        phones.append(Phone("SIL", pos / RATE, n / RATE))
+    return phones, wordlist, fallback, pieces
+
+
+def _consumed(window: list[str], said: list[str]) -> int:
+    """How many words of ``window`` the chain went through to say ``said`` (it may skip single
+    words): match in order, each next said word within two places of the last."""
+    j = 0
+    for w in said:
+        for step in (0, 1):
+            if j + step < len(window) and window[j + step] == w:
+                j += step + 1
+                break
+        else:
+            j += 1
+    return min(j, len(window))
+
+
+def _commit_at_pause(found, limit: float, quiet=None, min_gap: float = 0.1):
+    """The words to commit from a stretch and where to cut it (s): after the last word that ends
+    before ``limit`` *and* is followed by a pause (cut mid-pause: word edges next to a pause are
+    reliable, edges inside running speech are not); else after the last word before ``limit``.
+    ``quiet(a, b)`` checks that a gap is really quiet: the aligner may leave a gap over speech
+    it could not fit near the end of a stretch."""
+    last = None
+    for i in range(len(found) - 1):
+        if found[i][2] > limit:
+            break
+        a, b = found[i][2], found[i + 1][1]
+        if b - a >= min_gap and (quiet is None or quiet(a, b)):
+            last = i
+    if last is not None:
+        return found[: last + 1], 0.5 * (found[last][2] + found[last + 1][1])
+    early = [w for w in found if w[2] <= limit] or found[:1]
+    return early, (early[-1][2] if early else 0.0)
+
+
+def _shifted(phones: list[Phone], t0: float) -> list[Phone]:
+    for p in phones:
+        p.start, p.end = p.start + t0, p.end + t0
+    return phones
 
 
 def recognise(samples: np.ndarray, report=None, chunk_seconds: float = 30.0) -> PhoneResult:

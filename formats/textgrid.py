@@ -109,15 +109,15 @@ def read_textgrid(path: str) -> TextGrid:
 def write_textgrid(path: str, tiers: dict[str, list[tuple[float, float, str]]], xmax: float,
                    xmin: float = 0.0) -> None:
     """Write interval tiers ``{name: [(start, end, text), ...]}`` in the long text format."""
-    lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "", f"xmin = {xmin:g}",
-             f"xmax = {xmax:g}", "tiers? <exists>", f"size = {len(tiers)}", "item []:"]
+    lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "", f"xmin = {xmin:.10g}",
+             f"xmax = {xmax:.10g}", "tiers? <exists>", f"size = {len(tiers)}", "item []:"]
     for k, (name, ivs) in enumerate(tiers.items(), 1):
         lines += [f"    item [{k}]:", '        class = "IntervalTier"', f'        name = "{name}"',
-                  f"        xmin = {xmin:g}", f"        xmax = {xmax:g}",
+                  f"        xmin = {xmin:.10g}", f"        xmax = {xmax:.10g}",
                   f"        intervals: size = {len(ivs)}"]
         for j, (a, b, t) in enumerate(ivs, 1):
             t = str(t).replace('"', '""')
-            lines += [f"        intervals [{j}]:", f"            xmin = {a:g}", f"            xmax = {b:g}",
+            lines += [f"        intervals [{j}]:", f"            xmin = {a:.10g}", f"            xmax = {b:.10g}",
                       f'            text = "{t}"']
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
