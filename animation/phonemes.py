@@ -33,6 +33,8 @@ FRAME_RATE = 100  # PocketSphinx frames per second (its default -frate)
 _NON_SPEECH = {"SIL", "<sil>", "<s>", "</s>", "NULL"}
 
 _lock = threading.RLock()
+SUB_SECONDS = 5.0  # long recordings: committed words are phone-aligned in groups of about this
+CHAIN_BEAM = 1e-40  # word finding in long recordings (skip arcs make a narrow beam safe)
 _decoders: dict[str, object] = {}
 
 
@@ -92,6 +94,12 @@ def _decoder(kind: str):
     if kind == "align":  # wide beams: a forced alignment must reach the end of the transcript
         dec = Decoder(samprate=RATE, bestpath=False, loglevel="FATAL", beam=1e-100, wbeam=1e-80,
                       pbeam=1e-100)
+    elif kind == "align_fast":  # short groups of known words (long recordings)
+        dec = Decoder(samprate=RATE, bestpath=False, loglevel="FATAL", beam=1e-60, wbeam=1e-40,
+                      pbeam=1e-60)
+    elif kind == "chain":  # long-form word finding (skip arcs make narrower beams safe)
+        dec = Decoder(samprate=RATE, bestpath=False, loglevel="FATAL", beam=CHAIN_BEAM, wbeam=CHAIN_BEAM,
+                      pbeam=CHAIN_BEAM)
     elif kind == "align_wide":
         dec = Decoder(samprate=RATE, bestpath=False, loglevel="FATAL", beam=1e-250, wbeam=1e-250,
                       pbeam=1e-250)
@@ -158,12 +166,12 @@ def prepare_words(dec, words: list[str]) -> list[str]:
     return oov
 
 
-def _align_piece(samples: np.ndarray, words: list[str], t0: float):
+def _align_piece(samples: np.ndarray, words: list[str], t0: float, kinds=("align", "align_wide")):
     """Align ``words`` to one piece of audio (caller holds the lock); phones and words offset by t0."""
     pcm = _pcm(samples)
     kind = "align"
     try:
-        for kind in ("align", "align_wide"):
+        for kind in kinds:
             dec = _decoder(kind)
             prepare_words(dec, words)
             try:
@@ -243,10 +251,11 @@ def _voiced_frames(samples: np.ndarray) -> np.ndarray:
     return e > np.percentile(e, 97) - 25.0 if n else np.zeros(0, bool)
 
 
-def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: float = 25.0) -> PhoneResult:
+def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: float = 15.0,
+          single_seconds: float = 40.0) -> PhoneResult:
     """Forced alignment of ``transcript`` to 16 kHz mono ``samples``.
 
-    Audio longer than ~1.5 x ``chunk_seconds`` is aligned stretch by stretch
+    Audio longer than ``single_seconds`` is aligned ``chunk_seconds`` at a time
     (the cost of one alignment grows with the square of its length;
     stretches keep it linear), anchored on words: see :func:`_align_long`.
     A stretch that can't be aligned is phone-recognised instead (counted in
@@ -264,7 +273,7 @@ def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: floa
     with _lock:
         dec = _decoder("align")
         oov = prepare_words(dec, words)
-        if len(samples) <= chunk_seconds * RATE * 1.5:
+        if len(samples) <= single_seconds * RATE:
             if report:
                 report(0.05, "aligning words to the transcript")
             phones, wordlist = _align_piece(samples, words, 0.0)
@@ -314,7 +323,7 @@ def _align_long(dec, samples: np.ndarray, words: list[str], size_s: float, repor
         est = rate * voiced[pos // hop: end // hop].sum() / 100.0
         window = words[nxt: nxt + int(est * 1.5) + 10]
         try:
-            found = _find_words(dec, samples[pos:end], window)
+            found = _find_words(_decoder("chain"), samples[pos:end], window)
         except RuntimeError:
             found = None
         def quiet(a, b, _p=pos):
@@ -330,14 +339,27 @@ def _align_long(dec, samples: np.ndarray, words: list[str], size_s: float, repor
             continue
         stop = pos + int(round(stop * RATE))
         k = _consumed(window, [w for w, _a, _b in commit])
-        try:
-            ph_k, w_k = _align_piece(samples[pos:stop], [w for w, _a, _b in commit], t0)
-        except FaceForgeError:
-            fallback += 1
-            ph_k, w_k = [], []
-            phones += _shifted(recognise(samples[pos:stop]).phones, t0)
-        phones += ph_k
-        wordlist += w_k
+        # phone-align the committed words in short groups cut at real pauses (cheaper: the
+        # cost of an alignment grows faster than its length)
+        cuts = [0.0]
+        for i in range(len(commit) - 1):
+            a, b = commit[i][2], commit[i + 1][1]
+            if commit[i][2] - cuts[-1] >= SUB_SECONDS and b - a >= 0.1 and quiet(a, b):
+                cuts.append(0.5 * (a + b))
+        cuts.append((stop - pos) / RATE)
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            group = [w for w, ws, we in commit if ws >= a - 1e-6 and we <= b + 1e-6]
+            sa, sb = pos + int(a * RATE), pos + int(b * RATE)
+            if not group:
+                continue
+            try:
+                ph_k, w_k = _align_piece(samples[sa:sb], group, sa / RATE,
+                                         kinds=("align_fast", "align", "align_wide"))
+            except FaceForgeError:
+                fallback += 1
+                ph_k, w_k = _shifted(recognise(samples[sa:sb]).phones, sa / RATE), []
+            phones += ph_k
+            wordlist += w_k
         nxt += k
         pos = stop
     if pos < n:
