@@ -173,6 +173,22 @@ def test_bad_inputs_are_clear_and_change_nothing(ff, data, tmp_path):
         run(lipsync.lipsync_job(obj, str(clip), method="magic"))
 
 
+def test_cancel_during_analysis_changes_nothing(ff, data):
+    """Esc while the audio is analysed (the job closed at its Offload): no action, no strip."""
+    from faceforge.api import lipsync
+    from faceforge.core.jobs import Offload
+
+    obj = make_character()
+    n_actions, n_strips = len(bpy.data.actions), _n_strips()
+    job = lipsync.lipsync_job(obj, str(data / "audio" / "mfa" / "mfa_the.flac"))
+    item = next(job)
+    while not isinstance(item, Offload):
+        item = next(job)
+    job.close()
+    assert len(bpy.data.actions) == n_actions and _n_strips() == n_strips
+    assert obj.data.shape_keys.animation_data is None
+
+
 def test_cli_lipsync_writes_animated_blend(ff, data, tmp_path):
     from faceforge.api import scene
 

@@ -207,3 +207,40 @@ def test_ten_minute_recording_with_transcript(mfa):
           f"MAE per copy {good.min():.0f}-{good.max():.0f} ms")
     assert len(good) >= len(errs) - 1  # at most the copy holding a recognised piece has no paired phones
     assert np.median(good) < 35.0 and good.max() < 60.0
+
+
+def _sung_vowel(seconds=4.0, sr=16000):
+    """A synthetic sung /a/: 220 Hz sawtooth with vibrato through three formant resonators,
+    one note per 0.67 s (no English phones for the speech model to find)."""
+    from scipy.signal import lfilter, sawtooth
+
+    t = np.arange(int(seconds * sr)) / sr
+    phase = 2 * np.pi * np.cumsum(220 * (1 + 0.02 * np.sin(2 * np.pi * 5 * t))) / sr
+    y = sawtooth(phase)
+    for f, bw in ((700, 110), (1220, 120), (2600, 160)):
+        r, th = np.exp(-np.pi * bw / sr), 2 * np.pi * f / sr
+        y = lfilter([1 - r], [1, -2 * r * np.cos(th), r * r], y)
+    env = np.clip(np.sin(2 * np.pi * 1.5 * t), 0, 1) ** 0.5
+    return (y / np.abs(y).max() * 0.5 * env).astype(np.float32), env
+
+
+def test_auto_falls_back_to_energy_for_singing():
+    """The English phone model finds nothing in a sung vowel; auto says so and uses the energy
+    method, whose jaw follows the notes."""
+    x, env = _sung_vowel()
+    a = ls.analyse(x, 30, None, "auto")
+    assert a.method == "energy" and "energy method was used" in a.reason
+    jaw = a.track.weights[:, ls.INDEX["jawOpen"]]
+    env30 = np.interp(np.arange(len(jaw)) / 30, np.arange(len(env)) / 16000, env)
+    assert jaw.max() > 0.3 and np.corrcoef(jaw, env30)[0, 1] > 0.7
+    still = ls.analyse(x, 30, None, "phonemes")
+    assert still.method == "recognise" and vz.lip_opening(still.track.weights).max() < 0.05
+
+
+def test_auto_keeps_speech_model_for_english(mfa):
+    audio = mfa["acoustic_corpus"][0]
+    a = ls.analyse(audio.samples, 30, None, "auto")
+    assert a.method == "recognise" and a.reason == "no transcript was given"
+    e = ls.analyse(audio.samples, 30, None, "energy")
+    r = np.corrcoef(vz.lip_opening(a.track.weights), vz.lip_opening(e.track.weights))[0, 1]
+    assert r > 0.5  # the fallback moves the mouth in time with the same speech
