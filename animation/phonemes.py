@@ -84,7 +84,9 @@ def _model_paths():
 
 
 def _decoder(kind: str):
-    """A cached Decoder: kind "align" (default model + dict) or "allphone"."""
+    """A cached Decoder (US-English model + CMUdict): "align" / "align_fast" / "align_wide"
+    (forced alignment with different beam widths), "chain" (long-form word finding) or
+    "allphone" (phone recognition with the phone language model)."""
     dec = _decoders.get(kind)
     if dec is not None:
         return dec
@@ -289,11 +291,14 @@ def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: floa
 
 
 def _align_long(dec, samples: np.ndarray, words: list[str], size_s: float, report=None):
-    """Anchored long-form alignment: decode ``size_s`` of audio at a time with the chain grammar,
-    *commit* only the words that end before the last ``margin`` seconds (the tail of a stretch
-    is unreliable: a word may straddle its end), phone-align the committed words, and start the
-    next stretch where the last committed word ended, at the next word.  The last stretch aligns
-    all remaining words.  A stretch where no word is found (music, noise) is phone-recognised."""
+    """Anchored long-form alignment.
+
+    Decode ``size_s`` of audio at a time with the chain grammar (:func:`_find_words`), *commit*
+    the words up to the last real pause (quiet in the audio, not just a gap the decoder left)
+    that ends before the stretch's last ``margin`` seconds (the tail of a stretch is unreliable:
+    a word may straddle its end), phone-align the committed words in short groups cut at pauses,
+    and start the next stretch mid-pause, at the next word.  The last stretch aligns all
+    remaining words.  A stretch where no word is found (music, noise) is phone-recognised."""
     n = len(samples)
     size = int(size_s * RATE)
     margin = 4.0

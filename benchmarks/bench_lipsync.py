@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, load, peak_rss_mb, timed  # noqa: E402
+from common import DATA, load, peak_rss_mb  # noqa: E402
 
 
 def clip_60s():

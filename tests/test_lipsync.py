@@ -2,7 +2,6 @@
 bad input.  (Timing and real-face checks: tests/test_phonemes.py.)"""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
