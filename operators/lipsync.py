@@ -33,7 +33,9 @@ class FACEFORGE_OT_lipsync(JobOperator, bpy.types.Operator):
             use_sidecar_transcript=s.use_sidecar_transcript, add_sound=s.add_sound, scene=context.scene)
 
     def report_result(self, context, result):
-        self.report({"INFO"}, lipsync.summary(result))
+        line = lipsync.summary(result)
+        context.scene.faceforge.animate.speech.last_result = line
+        self.report({"INFO"}, line)
 
 
 classes = (FACEFORGE_OT_lipsync,)

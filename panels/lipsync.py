@@ -30,6 +30,12 @@ class VIEW3D_PT_faceforge_animate_speech(bpy.types.Panel):
         col.prop(settings, "replace_action")
         col.prop(s, "add_sound")
         layout.operator("faceforge.lipsync", icon="SPEAKER")
+        if s.last_result:
+            box = layout.box()
+            box.use_property_split = False
+            col = box.column(align=True)
+            for k, part in enumerate(s.last_result.split("; ")):
+                col.label(text=part, icon="INFO" if k == 0 else "BLANK1")
 
 
 classes = (VIEW3D_PT_faceforge_animate_speech,)

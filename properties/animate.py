@@ -34,6 +34,9 @@ class FACEFORGE_PG_animate_speech(PropertyGroup):
     add_sound: BoolProperty(
         name="Add Sound Strip", default=True,
         description="Add the audio to the sequencer at the start frame so playback is in sync")
+    last_result: StringProperty(
+        name="Last Lip Sync", default="",
+        description="What the last lip sync did: method used and why, frames, action")
 
 
 class FACEFORGE_PG_animate_words(PropertyGroup):

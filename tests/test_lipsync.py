@@ -127,6 +127,7 @@ def test_operator_runs_from_panel_settings(ff, data):
     assert bpy.ops.faceforge.lipsync.poll()
     assert bpy.ops.faceforge.lipsync() == {"FINISHED"}
     assert obj.data.shape_keys.animation_data.action is not None
+    assert "forced alignment" in s.last_result and "frames 1-" in s.last_result  # shown in the panel
     s.audio_path = str(data / "audio" / "mfa" / "missing.wav")
     with pytest.raises(RuntimeError, match="not found"):
         bpy.ops.faceforge.lipsync()
