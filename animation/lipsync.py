@@ -59,6 +59,7 @@ DOMINANCE: dict[str, tuple[float, float, float]] = {
     "oh": (1.0, 1.3, 0.07),
     "ou": (1.0, 1.5, 0.08),
 }
+LEAD = 0.04  # s: visible articulation leads the sound (GRID videos vs their audio: best at ~40 ms)
 CORE = 0.7  # fraction of a phone's half-duration at full dominance
 REACH = 5.0  # a phone's influence is cut at REACH * tau outside it
 
@@ -91,8 +92,12 @@ def frame_count(duration: float, fps: float) -> int:
 
 
 def phones_to_weights(phones, fps: float, duration: float | None = None, intensity: float = 1.0,
-                      tongue: bool = True, method: str = "align") -> LipSyncTrack:
-    """``[(phone, start_s, end_s)]`` (or :class:`Phone` objects) -> :class:`LipSyncTrack` at ``fps``."""
+                      tongue: bool = True, method: str = "align", lead: float = LEAD) -> LipSyncTrack:
+    """``[(phone, start_s, end_s)]`` (or :class:`Phone` objects) -> :class:`LipSyncTrack` at ``fps``.
+
+    ``lead``: the mouth shapes anticipate the sound by this many seconds (lips and jaw move
+    before the acoustic boundary; measured on the GRID videos); bilabial closures stay on the
+    acoustic timing of the m/b/p, where the lips really are shut."""
     if fps <= 0:
         raise ValueError("fps must be positive")
     items = [(p.phone, p.start, p.end) if hasattr(p, "phone") else tuple(p) for p in phones]
@@ -108,6 +113,7 @@ def phones_to_weights(phones, fps: float, duration: float | None = None, intensi
     for phone, start, end in items:
         if end <= start:
             continue
+        start, end = start - lead, end - lead
         v = vz.viseme_of(phone)
         vi = vz.VISEME_INDEX[v]
         a_jaw, a_lips, tau = DOMINANCE[v]

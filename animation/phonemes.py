@@ -245,6 +245,43 @@ def _find_words(dec, samples: np.ndarray, window: list[str], stop_prob: float = 
     return found
 
 
+def trim_to_voice(phones: list[Phone], samples: np.ndarray, min_quiet: float = 0.08,
+                  keep: float = 0.03) -> list[Phone]:
+    """Give back to silence the quiet ends of phones next to a pause.
+
+    The aligner tends to stretch a phrase's last phone over the following silence (and the
+    first over the one before), which keeps the mouth open after the voice has stopped.  A
+    speech phone bordering silence whose edge is quiet for >= ``min_quiet`` s is cut back to
+    ``keep`` s past its last (or before its first) loud frame.
+    """
+    voiced = _voiced_frames(samples)
+    if not len(voiced):
+        return phones
+    fr = 100.0
+    out = [Phone(p.phone, p.start, p.end, p.word) for p in phones]
+    for i, p in enumerate(out):
+        if p.phone == "SIL":
+            continue
+        a, b = int(p.start * fr), min(int(np.ceil(p.end * fr)), len(voiced))
+        loud = np.flatnonzero(voiced[a:b])
+        if i + 1 < len(out) and out[i + 1].phone == "SIL" or i + 1 == len(out):
+            last = (a + loud[-1] + 1) / fr if len(loud) else p.start
+            if p.end - last >= min_quiet:
+                new_end = max(p.start + 0.03, last + keep)
+                if i + 1 < len(out):
+                    out[i + 1].start = new_end
+                p.end = new_end
+        if i > 0 and out[i - 1].phone == "SIL":
+            first = (a + loud[0]) / fr if len(loud) else p.end
+            if first - p.start >= min_quiet:
+                new_start = min(p.end - 0.03, first - keep)
+                out[i - 1].end = new_start
+                p.start = new_start
+    if out and out[-1].phone != "SIL" and phones and out[-1].end < phones[-1].end:
+        out.append(Phone("SIL", out[-1].end, phones[-1].end))
+    return out
+
+
 def _voiced_frames(samples: np.ndarray) -> np.ndarray:
     """(n10ms,) bool: frames louder than the recording's speech threshold."""
     hop = RATE // 100
@@ -284,7 +321,8 @@ def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: floa
             phones, wordlist, fallback, n_pieces = _align_long(dec, samples, words, chunk_seconds, report)
     if report:
         report(1.0, "aligned")
-    result = PhoneResult(_merge_silence(phones, duration), "align", duration, oov, wordlist)
+    phones = trim_to_voice(_merge_silence(phones, duration), samples)
+    result = PhoneResult(phones, "align", duration, oov, wordlist)
     result.fallback_pieces = fallback
     result.pieces = n_pieces
     return result

@@ -111,7 +111,8 @@ def test_bilabials_close_with_own_alignment_and_silence_rests(mfa):
         closed += int((op < vz.LIPS_CLOSED).sum())
         total += len(mids)
         pauses = [(s + e) / 2 for p, s, e in ref if p == "SIL" and e - s >= 0.4]
-        assert _opening_at(a.track, pauses).max() < 0.05, name
+        rest = _opening_at(a.track, pauses)
+        assert np.median(rest) < 0.02 and rest.max() < 0.1, name  # max: an "uh" MFA calls silence
         rate = ls.chatter_rate(vz.lip_opening(a.track.weights), 30)
         print(f"\n{name}: open/close reversals {rate:.1f}/s")
         assert rate < 5.0  # syllable-rate motion, not per-phone flapping
@@ -128,7 +129,7 @@ def test_intensity_scales_and_short_phones_do_not_flap():
     np.testing.assert_allclose(half.weights, 0.5 * full.weights, atol=1e-6)
     op = vz.lip_opening(full.weights)
     assert ls.chatter_rate(op, 30) < 4.0  # 40 ms phones at 30 fps: no frame-to-frame flapping
-    assert op[0] == 0 and op[-1] < 0.01 and op[12:18].max() > 0.2
+    assert op[0] < 0.01 and op[-1] < 0.01 and op[12:18].max() > 0.2
 
 
 def _lip_gap_video(path):
@@ -178,7 +179,7 @@ def test_grid_mouth_opening_correlates_with_video(data):
         print("\n" + "  ".join(line))
     mean = {k: float(np.mean(v)) for k, v in scores.items()}
     print(f"\nmean correlation: {mean}")
-    assert mean["align"] > 0.4 and mean["recognise"] > 0.4 and mean["energy"] > 0.3
+    assert mean["align"] > 0.45 and mean["recognise"] > 0.45 and mean["energy"] > 0.35
     assert sum(r > 0.25 for r in scores["align"]) >= 9  # one GRID speaker's video lip gap is odd
 
 
