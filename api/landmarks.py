@@ -116,3 +116,147 @@ def _bind(cam, points_px, arrays):
 def detect_landmarks(obj, **kwargs):
     """Synchronous wrapper (scripts, command line)."""
     return run_sync(detect_landmarks_job(obj, **kwargs))
+
+
+# --- editing and the manual path -------------------------------------------
+
+EDIT_COLLECTION = "FaceForge Landmarks"
+_EDIT_PREFIX = "FF_LM_"
+_KEY_PREFIX = "FF_KEY_"
+
+
+def _edit_collection(obj, create=True):
+    import bpy
+
+    name = f"{EDIT_COLLECTION} ({obj.name})"
+    coll = bpy.data.collections.get(name)
+    if coll is None and create:
+        coll = bpy.data.collections.new(name)
+        bpy.context.scene.collection.children.link(coll)
+    return coll
+
+
+def _make_empties(obj, names, positions, size, shape="SPHERE"):
+    import bpy
+
+    coll = _edit_collection(obj)
+    for name, p in zip(names, positions):
+        e = bpy.data.objects.new(name, None)
+        e.empty_display_type, e.empty_display_size = shape, size
+        e.location = p
+        e["faceforge_owner"] = obj.name
+        coll.objects.link(e)
+    return coll
+
+
+def _remove_edit_collection(obj):
+    import bpy
+
+    coll = _edit_collection(obj, create=False)
+    if coll is not None:
+        for o in list(coll.objects):
+            bpy.data.objects.remove(o)
+        bpy.data.collections.remove(coll)
+
+
+def _face_size(pos):
+    from ..inference.face_mesh import EYE_INNER_LEFT, EYE_INNER_RIGHT, EYE_OUTER_LEFT, EYE_OUTER_RIGHT
+
+    return float(np.linalg.norm((pos[EYE_OUTER_LEFT] + pos[EYE_INNER_LEFT]) / 2 -
+                                (pos[EYE_OUTER_RIGHT] + pos[EYE_INNER_RIGHT]) / 2))
+
+
+def begin_edit(obj) -> int:
+    """Show the landmarks as small empties the user can move (world space)."""
+    from .binding import landmark_positions
+
+    pos = landmark_positions(obj, world=True)
+    _remove_edit_collection(obj)
+    _make_empties(obj, [f"{_EDIT_PREFIX}{i:03d}" for i in range(len(pos))], pos, _face_size(pos) * 0.02)
+    return len(pos)
+
+
+def _rebind(obj, world_points, confidence):
+    """Bind world points to the nearest skin of ``obj``."""
+    arrays = mesh_api.mesh_arrays(obj, world=True)
+    parts = pure_binding.mesh_parts(arrays.verts, arrays.tris)
+    skin = np.nonzero(parts.skin_mask())[0]
+    tri, bary = pure_binding.closest_on_triangles(world_points, arrays.verts, arrays.tris, skin)
+    return Binding(arrays.tris[tri].astype(np.int32), bary, np.asarray(confidence, dtype=np.float64))
+
+
+def apply_edit(obj, mirror: bool = True) -> int:
+    """Rebind the landmarks to where the user moved the empties (snapped to the
+    surface); with ``mirror`` each moved point's left/right twin moves mirrored.
+    Returns how many landmarks the user moved."""
+    import bpy
+
+    from ..rigging.landmark_edit import mirror_edits
+    from .binding import landmark_positions, read_binding
+
+    coll = _edit_collection(obj, create=False)
+    if coll is None:
+        raise FaceForgeError("Nothing to apply: start with Edit Landmarks")
+    old = landmark_positions(obj, world=True)
+    new = old.copy()
+    for o in coll.objects:
+        if o.name.startswith(_EDIT_PREFIX):
+            new[int(o.name[len(_EDIT_PREFIX):len(_EDIT_PREFIX) + 3])] = np.array(o.matrix_world.translation)
+    moved = int((np.linalg.norm(new - old, axis=1) > 1e-7).sum())
+    if mirror:
+        new = mirror_edits(old, new, tol=1e-7)
+    conf = read_binding(obj).confidence
+    b = _rebind(obj, new, conf)
+    keep = np.linalg.norm(new - old, axis=1) <= 1e-7  # untouched points keep their exact binding
+    old_b = read_binding(obj)
+    b.verts[keep], b.bary[keep] = old_b.verts[keep], old_b.bary[keep]
+    lm = obj.faceforge.landmarks
+    write_binding(obj, b, source=lm.source if lm.source != "NONE" else "MANUAL", score=lm.score,
+                  view_axis=lm.view_axis)
+    _remove_edit_collection(obj)
+    bpy.context.view_layer.objects.active = obj
+    return moved
+
+
+def cancel_edit(obj) -> None:
+    """Drop the edit empties; the landmarks stay as they were."""
+    _remove_edit_collection(obj)
+
+
+def place_key_points(obj) -> list[str]:
+    """Create one named empty per key point, roughly placed on the mesh's front.
+
+    The user snaps them onto the face (eye corners, mouth corners, nose tip,
+    chin) and runs :func:`fit_manual`.
+    """
+    from ..rigging.landmark_edit import KEY_POINTS, template
+
+    arrays = mesh_api.mesh_arrays(obj, world=True)
+    centre, radius = bounding_sphere(arrays.verts)
+    tpl = template()[0]
+    ids = list(KEY_POINTS.values())
+    scale = radius * 0.8 / np.ptp(tpl[:, 2])
+    pos = centre + (tpl[ids] - tpl[ids].mean(0)) * scale - np.array([0, radius, 0])
+    _remove_edit_collection(obj)
+    _make_empties(obj, [f"{_KEY_PREFIX}{n}" for n in KEY_POINTS], pos, radius * 0.03, shape="PLAIN_AXES")
+    return list(KEY_POINTS)
+
+
+def fit_manual(obj) -> dict:
+    """Fit all 478 landmarks to the placed key points and bind them (source MANUAL)."""
+    import bpy
+
+    from ..rigging.landmark_edit import fit_template
+
+    coll = _edit_collection(obj, create=False)
+    keys = {}
+    if coll is not None:
+        for o in coll.objects:
+            if o.name.startswith(_KEY_PREFIX):
+                keys[o.name[len(_KEY_PREFIX):]] = np.array(o.matrix_world.translation)
+    fitted = fit_template(keys)
+    b = _rebind(obj, fitted, np.full(len(fitted), 0.3))
+    write_binding(obj, b, source="MANUAL", score=0.0, view_axis="")
+    _remove_edit_collection(obj)
+    bpy.context.view_layer.objects.active = obj
+    return {"object": obj.name, "key_points": len(keys), "landmarks": len(fitted)}

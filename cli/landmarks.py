@@ -11,6 +11,7 @@ def add_parser(sub):
     p.add_argument("--out", required=True, help="output .blend")
     p.add_argument("--resolution", type=int, default=512, help="render size in pixels (default 512)")
     p.set_defaults(func=run)
+    add_photo_parser(sub)
 
 
 def run(args) -> int:
@@ -22,4 +23,23 @@ def run(args) -> int:
     scene.save_blend(args.out)
     print(f"{result['landmarks']} landmarks (face looking {result['view']}, score {result['score']:.2f}) "
           f"-> {os.path.abspath(args.out)}")
+    return 0
+
+
+def add_photo_parser(sub):
+    p = sub.add_parser("face-from-photo", help="build a textured face mesh from one photo and save a .blend")
+    p.add_argument("--image", required=True, help="a photo of a face (jpg/png)")
+    p.add_argument("--out", required=True, help="output .blend")
+    p.set_defaults(func=run_photo)
+
+
+def run_photo(args) -> int:
+    from ..api import photo_face, scene
+
+    scene.clear_scene()
+    result = photo_face.face_from_photo(args.image)
+    scene.save_blend(args.out)
+    if result["note"]:
+        print(result["note"])
+    print(f"{result['object']}: {result['vertices']} vertices -> {os.path.abspath(args.out)}")
     return 0

@@ -94,7 +94,7 @@ def closest_on_triangles(points: np.ndarray, verts: np.ndarray, tris: np.ndarray
     from scipy.spatial import cKDTree
 
     cent = verts[tris[tri_ids]].mean(axis=1)
-    _, k = cKDTree(cent).query(points, k=min(8, len(tri_ids)))
+    _, k = cKDTree(cent).query(points, k=min(24, len(tri_ids)))
     k = np.atleast_2d(k)
     out_tri = np.empty(len(points), dtype=np.int64)
     out_bary = np.empty((len(points), 3))
