@@ -52,40 +52,85 @@ def mesh_parts(verts: np.ndarray, tris: np.ndarray) -> Parts:
 
 
 def ray_mesh_hits(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np.ndarray,
-                  tri_ids: np.ndarray | None = None, chunk: int = 200_000):
-    """Nearest ray/triangle intersection per ray (Moller-Trumbore, vectorised).
+                  tri_ids: np.ndarray | None = None, grid: int = 256):
+    """Nearest ray/triangle intersection per ray (Moller-Trumbore).
 
-    ``tri_ids`` restricts the search to those triangles.  Candidates are
-    pre-filtered per ray by the triangle's angular bounding box around the
-    ray, so the cost is about (rays x nearby triangles), not rays x all.
-    Returns (tri (L,) int, -1 for a miss; t (L,) distance; uv (L, 2)).
+    ``tri_ids`` restricts the search to those triangles.  Rays from one
+    origin (a pinhole camera) are accelerated with a screen-space grid: each
+    triangle is binned by its projected bounding box, and each ray is tested
+    only against the triangles of its cell, so the cost barely depends on the
+    mesh size.  Returns (tri (L,) int, -1 for a miss; t (L,) distance; uv (L, 2)).
     """
     L = len(origins)
     tri_ids = np.arange(len(tris)) if tri_ids is None else np.asarray(tri_ids)
     best_t = np.full(L, np.inf)
     best_tri = np.full(L, -1, dtype=np.int64)
     best_uv = np.zeros((L, 2))
-    for start in range(0, len(tri_ids), chunk):
-        ids = tri_ids[start:start + chunk]
-        v0, v1, v2 = verts[tris[ids, 0]], verts[tris[ids, 1]], verts[tris[ids, 2]]
+    if L == 0 or len(tri_ids) == 0:
+        return best_tri, best_t, best_uv
+    for i, cand in enumerate(_candidates(origins, dirs, verts, tris, tri_ids, grid)):
+        if len(cand) == 0:
+            continue
+        v0, v1, v2 = verts[tris[cand, 0]], verts[tris[cand, 1]], verts[tris[cand, 2]]
         e1, e2 = v1 - v0, v2 - v0
-        for i in range(L):  # per ray, vectorised over triangles
-            d, o = dirs[i], origins[i]
-            p = np.cross(d, e2)
-            det = np.einsum("ij,ij->i", e1, p)
-            ok = np.abs(det) > 1e-14
-            inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
-            s = o - v0
-            u = np.einsum("ij,ij->i", s, p) * inv
-            q = np.cross(s, e1)
-            v = (q @ d) * inv
-            t = np.einsum("ij,ij->i", e2, q) * inv
-            hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
-            if hit.any():
-                j = np.argmin(np.where(hit, t, np.inf))
-                if t[j] < best_t[i]:
-                    best_t[i], best_tri[i], best_uv[i] = t[j], ids[j], (u[j], v[j])
+        d, o = dirs[i], origins[i]
+        p = np.cross(d, e2)
+        det = np.einsum("ij,ij->i", e1, p)
+        ok = np.abs(det) > 1e-14
+        inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+        sv = o - v0
+        u = np.einsum("ij,ij->i", sv, p) * inv
+        q = np.cross(sv, e1)
+        v = (q @ d) * inv
+        t = np.einsum("ij,ij->i", e2, q) * inv
+        hit = ok & (u >= -1e-9) & (v >= -1e-9) & (u + v <= 1 + 1e-9) & (t > 0)
+        if hit.any():
+            j = np.argmin(np.where(hit, t, np.inf))
+            best_t[i], best_tri[i], best_uv[i] = t[j], cand[j], (min(max(u[j], 0.0), 1.0), min(max(v[j], 0.0), 1.0))
     return best_tri, best_t, best_uv
+
+
+def _candidates(origins, dirs, verts, tris, tri_ids, grid):
+    """Per ray, the triangles (subset of ``tri_ids``) that can intersect it."""
+    if not np.allclose(origins, origins[0]):
+        return [tri_ids] * len(origins)  # general rays: test everything
+    o = origins[0]
+    fwd = dirs.mean(axis=0)
+    fwd /= np.linalg.norm(fwd)
+    xax = np.cross(fwd, [0.0, 0.0, 1.0] if abs(fwd[2]) < 0.9 else [1.0, 0.0, 0.0])
+    xax /= np.linalg.norm(xax)
+    yax = np.cross(xax, fwd)
+    rd = dirs @ fwd
+    ray_xy = np.stack([(dirs @ xax) / rd, (dirs @ yax) / rd], axis=1)
+    rel = verts - o
+    z = rel @ fwd
+    front = z > 1e-12
+    vxy = np.stack([(rel @ xax) / np.where(front, z, 1.0), (rel @ yax) / np.where(front, z, 1.0)], axis=1)
+    tv = tris[tri_ids]
+    keep = front[tv].all(axis=1)
+    ids, tv = tri_ids[keep], tv[keep]
+    lo, hi = vxy[tv].min(axis=1), vxy[tv].max(axis=1)
+    pad = 1e-9 + 1e-6 * np.ptp(ray_xy, axis=0).max()
+    g_lo, g_hi = ray_xy.min(axis=0) - pad, ray_xy.max(axis=0) + pad
+    inside = (hi >= g_lo).all(axis=1) & (lo <= g_hi).all(axis=1)
+    ids, lo, hi = ids[inside], lo[inside], hi[inside]
+    cell = (g_hi - g_lo) / grid
+    c0 = np.clip(np.floor((lo - g_lo) / cell), 0, grid - 1).astype(np.int64)
+    c1 = np.clip(np.floor((hi - g_lo) / cell), 0, grid - 1).astype(np.int64)
+    nx, ny = c1[:, 0] - c0[:, 0] + 1, c1[:, 1] - c0[:, 1] + 1
+    counts = nx * ny
+    rep = np.repeat(np.arange(len(ids)), counts)
+    offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    cx = c0[rep, 0] + offs % nx[rep]
+    cy = c0[rep, 1] + offs // nx[rep]
+    keys = cx * grid + cy
+    order = np.argsort(keys, kind="stable")
+    keys, members = keys[order], ids[rep[order]]
+    rc = np.clip(np.floor((ray_xy - g_lo) / cell), 0, grid - 1).astype(np.int64)
+    rkeys = rc[:, 0] * grid + rc[:, 1]
+    starts = np.searchsorted(keys, rkeys, side="left")
+    ends = np.searchsorted(keys, rkeys, side="right")
+    return [members[a:b] for a, b in zip(starts, ends)]
 
 
 def closest_on_triangles(points: np.ndarray, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray):
@@ -144,18 +189,8 @@ def bind_rays(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np
     L = len(origins)
     any_part = np.zeros(L, bool) if any_part is None else any_part
     skin_ids = np.nonzero(skin)[0]
-    # Only front-facing-ish triangles near the rays matter: prefilter by distance to the ray bundle.
-    cent = verts[tris].mean(axis=1)
-    o = origins[0]
-    mean_dir = dirs.mean(axis=0)
-    mean_dir /= np.linalg.norm(mean_dir)
-    rel = cent - o
-    along = rel @ mean_dir
-    perp = rel - along[:, None] * mean_dir
-    spread = np.max(np.linalg.norm(np.cross(dirs, mean_dir), axis=1)) * along.max() + 1e-9
-    near = (along > 0) & (np.linalg.norm(perp, axis=1) <= spread * 1.2 + np.sqrt(triangle_areas(verts, tris)) * 2)
-    cand_skin = np.intersect1d(skin_ids, np.nonzero(near)[0])
-    cand_all = np.nonzero(near)[0]
+    cand_skin = skin_ids
+    cand_all = np.arange(len(tris))
     tri_s, t_s, uv_s = ray_mesh_hits(origins, dirs, verts, tris, cand_skin)
     tri_a, t_a, uv_a = ray_mesh_hits(origins, dirs, verts, tris, cand_all)
     tri, uv = tri_s.copy(), uv_s.copy()
@@ -170,7 +205,9 @@ def bind_rays(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np
     # so their skin hit is close behind and is kept.
     hit_depths = t_s[tri_s >= 0]
     gap = depth_gap if depth_gap is not None else 0.05 * (np.ptp(hit_depths) + 1e-9 if len(hit_depths) else 1.0)
-    through_hole = (~any_part) & (tri_a >= 0) & ((tri_s < 0) | (t_s - t_a > gap))
+    with np.errstate(invalid="ignore"):
+        far_behind = np.where(tri_s >= 0, t_s - np.where(tri_a >= 0, t_a, t_s), 0.0) > gap
+    through_hole = (~any_part) & (tri_a >= 0) & ((tri_s < 0) | far_behind)
     bary = np.stack([1 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=1)
     tri_verts = np.zeros((L, 3), dtype=np.int32)
     ok = (tri >= 0) & ~through_hole
