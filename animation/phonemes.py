@@ -319,7 +319,7 @@ def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: floa
             phones, wordlist = _align_piece(samples, words, 0.0)
             n_pieces = 1
         else:
-            phones, wordlist, fallback, n_pieces = _align_long(dec, samples, words, chunk_seconds, report)
+            phones, wordlist, fallback, n_pieces = _align_long(samples, words, chunk_seconds, report)
     if report:
         report(1.0, "aligned")
     phones = trim_to_voice(_merge_silence(phones, duration), samples)
@@ -329,7 +329,7 @@ def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: floa
     return result
 
 
-def _align_long(dec, samples: np.ndarray, words: list[str], size_s: float, report=None):
+def _align_long(samples: np.ndarray, words: list[str], size_s: float, report=None):
     """Anchored long-form alignment.
 
     Decode ``size_s`` of audio at a time with the chain grammar (:func:`_find_words`), *commit*
