@@ -33,6 +33,7 @@ FRAME_RATE = 100  # PocketSphinx frames per second (its default -frate)
 _NON_SPEECH = {"SIL", "<sil>", "<s>", "</s>", "NULL"}
 
 _lock = threading.RLock()
+LONG_MARGIN = 3.0  # s at the end of a stretch whose words are left to the next stretch
 SUB_SECONDS = 5.0  # long recordings: committed words are phone-aligned in groups of about this
 CHAIN_BEAM = 1e-40  # word finding in long recordings (skip arcs make a narrow beam safe)
 _decoders: dict[str, object] = {}
@@ -318,7 +319,7 @@ def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: floa
             phones, wordlist = _align_piece(samples, words, 0.0)
             n_pieces = 1
         else:
-            phones, wordlist, fallback, n_pieces = _align_long(dec, samples, words, chunk_seconds, report)
+            phones, wordlist, fallback, n_pieces = _align_long(samples, words, chunk_seconds, report)
     if report:
         report(1.0, "aligned")
     phones = trim_to_voice(_merge_silence(phones, duration), samples)
@@ -328,7 +329,7 @@ def align(samples: np.ndarray, transcript: str, report=None, chunk_seconds: floa
     return result
 
 
-def _align_long(dec, samples: np.ndarray, words: list[str], size_s: float, report=None):
+def _align_long(samples: np.ndarray, words: list[str], size_s: float, report=None):
     """Anchored long-form alignment.
 
     Decode ``size_s`` of audio at a time with the chain grammar (:func:`_find_words`), *commit*
@@ -339,7 +340,7 @@ def _align_long(dec, samples: np.ndarray, words: list[str], size_s: float, repor
     remaining words.  A stretch where no word is found (music, noise) is phone-recognised."""
     n = len(samples)
     size = int(size_s * RATE)
-    margin = 4.0
+    margin = LONG_MARGIN
     voiced = _voiced_frames(samples)
     hop = RATE // 100
     rate = len(words) / max(1.0, voiced.sum() / 100.0)  # words per voiced second
@@ -364,7 +365,7 @@ def _align_long(dec, samples: np.ndarray, words: list[str], size_s: float, repor
             break
         end = pos + size
         est = rate * voiced[pos // hop: end // hop].sum() / 100.0
-        window = words[nxt: nxt + int(est * 1.5) + 10]
+        window = words[nxt: nxt + int(est * 1.4) + 8]
         try:
             found = _find_words(_decoder("chain"), samples[pos:end], window)
         except RuntimeError:

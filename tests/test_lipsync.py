@@ -173,6 +173,26 @@ def test_bad_inputs_are_clear_and_change_nothing(ff, data, tmp_path):
         run(lipsync.lipsync_job(obj, str(clip), method="magic"))
 
 
+def test_ten_minute_take_bakes_and_moves_throughout(ff, data, tmp_path):
+    """A 10-minute recording (real speech looped) through the whole job (energy method: the
+    aligned 10-minute case is in test_phonemes): every frame baked, the mouth moves in every minute."""
+    import soundfile as sf
+
+    from faceforge.api import actions, lipsync
+
+    x, sr = sf.read(data / "audio" / "mfa" / "acoustic_corpus.wav", dtype="float32")
+    long = np.tile(x, int(np.ceil(600 * sr / len(x))))[: 600 * sr]
+    wav = tmp_path / "ten_minutes.wav"
+    sf.write(wav, long, sr)
+    obj = make_character()
+    bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = 24, 1.0
+    r = run(lipsync.lipsync_job(obj, str(wav), method="energy", add_sound=False))
+    assert r["frames"] == (1, 1 + 600 * 24) and r["method"] == "energy"
+    jaw = actions.sample_shape_key_curves(obj, ["jawOpen"], np.arange(1, 600 * 24 + 1, 6))[:, 0]
+    per_minute = jaw[: len(jaw) // 10 * 10].reshape(10, -1).max(1)
+    assert (per_minute > 0.3).all()
+
+
 def test_cancel_during_analysis_changes_nothing(ff, data):
     """Esc while the audio is analysed (the job closed at its Offload): no action, no strip."""
     from faceforge.api import lipsync
