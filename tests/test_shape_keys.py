@@ -222,3 +222,27 @@ def test_test_pose_sliders_mirror(ff, tmp_path):
     assert keys["mouthSmileRight"].value == 0.0 and keys["jawOpen"].value == pytest.approx(0.4)
     shape_keys.reset_pose(obj)
     assert all(keys[n].value == 0 for n in ARKIT_NAMES if n in keys)
+
+
+def test_transfer_from_a_reference_head(ff, data, tmp_path):
+    """A reference made by our generator on the photo face, transferred onto the ICT head."""
+    import cv2
+
+    from faceforge.api import binding, landmarks, mesh, photo_face, scene, shape_keys
+
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+    ref = bpy.data.objects[photo_face.face_from_photo(str(path))["object"]]
+    shape_keys.generate_shape_keys(ref)
+    target = scene.import_mesh(str(data / "mesh/ict_neutral/generic_neutral_mesh.obj"), name="ICT")
+    landmarks.detect_landmarks(target)
+    result = shape_keys.transfer_shape_keys(target, ref)
+    assert len(result["transferred"]) == 51
+    b = binding.read_binding(target)
+    base = mesh.shape_key_coords(target, "Basis")
+    gap = lambda name: np.linalg.norm(np.subtract(*b.positions(mesh.shape_key_coords(target, name))[[13, 14]]))
+    assert gap("jawOpen") > gap("Basis") + 0.2 * np.linalg.norm(base[b.verts[263, 0]] - base[b.verts[33, 0]])
+    lift = b.positions(mesh.shape_key_coords(target, "mouthSmileLeft"))[291] - b.positions(base)[291]
+    assert lift[1] > 0  # ICT is +Y up: the left corner rises
+    back = base[:, 2] < -2.0
+    assert np.abs(mesh.shape_key_coords(target, "jawOpen")[back] - base[back]).max() < 1e-6
