@@ -28,6 +28,10 @@ from ..rigging.camera import PinholeCamera, look_at
 SENSOR_MM = 36.0
 LENS_MM = 85.0  # a portrait lens: little perspective distortion, like a phone photo at arm's length
 _engine_ok: dict[str, bool] = {}
+# Workbench settings we pin for every render (the user's scene may have anything).
+_SHADING = ("light", "color_type", "studio_light", "show_cavity", "show_shadows", "show_xray",
+            "show_object_outline", "show_specular_highlight", "show_backface_culling", "single_color")
+_WORLD_NAME = "FaceForge_tmp_world"
 
 
 @contextlib.contextmanager
@@ -37,7 +41,9 @@ def _saved_settings(scene):
                  path=r.filepath, fmt=r.image_settings.file_format, mode=r.image_settings.color_mode,
                  cam=scene.camera, transparent=r.film_transparent,
                  use_seq=r.use_sequencer, use_comp=r.use_compositing,
-                 color_type=scene.display.shading.color_type, light=scene.display.shading.light,
+                 shading={k: getattr(scene.display.shading, k) for k in _SHADING},
+                 world=scene.world, look=scene.view_settings.look,
+                 exposure=scene.view_settings.exposure, gamma=scene.view_settings.gamma,
                  samples=getattr(scene.cycles, "samples", None) if hasattr(scene, "cycles") else None,
                  view=scene.view_settings.view_transform)
     try:
@@ -50,8 +56,11 @@ def _saved_settings(scene):
         scene.camera = saved["cam"]
         r.film_transparent = saved["transparent"]
         r.use_sequencer, r.use_compositing = saved["use_seq"], saved["use_comp"]
-        scene.display.shading.color_type = saved["color_type"]
-        scene.display.shading.light = saved["light"]
+        for k, v in saved["shading"].items():
+            setattr(scene.display.shading, k, v)
+        scene.world = saved["world"]
+        scene.view_settings.look = saved["look"]
+        scene.view_settings.exposure, scene.view_settings.gamma = saved["exposure"], saved["gamma"]
         if saved["samples"] is not None:
             scene.cycles.samples = saved["samples"]
         scene.view_settings.view_transform = saved["view"]
@@ -104,6 +113,8 @@ def render_view(objects, target, view_dir, up, radius: float, resolution: int = 
     cam = bpy.data.objects.new("FaceForge_tmp_cam", cam_data)
     scene.collection.objects.link(cam)
     cam.matrix_world = Matrix(m.tolist())  # Matrix() takes rows (a plain nested list would be columns)
+    world = bpy.data.worlds.new(_WORLD_NAME)
+    world.color = (0.05, 0.05, 0.05)
     hidden = []
     try:
         for obj in scene.objects:
@@ -119,9 +130,15 @@ def render_view(objects, target, view_dir, up, radius: float, resolution: int = 
             r.film_transparent = False
             r.use_sequencer = r.use_compositing = False
             scene.view_settings.view_transform = "Standard"
+            scene.view_settings.look, scene.view_settings.exposure, scene.view_settings.gamma = "None", 0.0, 1.0
             textured = _has_image_texture(objects)
-            scene.display.shading.light = "STUDIO"
-            scene.display.shading.color_type = "TEXTURE" if textured else "MATERIAL"
+            sh = scene.display.shading
+            sh.light = "STUDIO"
+            sh.studio_light = "Default"
+            sh.color_type = "TEXTURE" if textured else "MATERIAL"
+            sh.show_cavity = sh.show_shadows = sh.show_xray = sh.show_object_outline = False
+            sh.show_specular_highlight, sh.show_backface_culling = True, False
+            scene.world = world
             if hasattr(scene, "cycles"):
                 scene.cycles.samples = samples
                 scene.cycles.device = "CPU"
@@ -145,5 +162,6 @@ def render_view(objects, target, view_dir, up, radius: float, resolution: int = 
             obj.hide_render = False
         bpy.data.objects.remove(cam)
         bpy.data.cameras.remove(cam_data)
+        bpy.data.worlds.remove(world)
     focal_px = LENS_MM / SENSOR_MM * resolution
     return img, PinholeCamera(np.array(m), focal_px, int(resolution), int(resolution))

@@ -31,6 +31,17 @@ if __name__ == "__main__":
         from faceforge import cli
 
         status = cli.main(sys.argv[1:])
+    except SystemExit as exc:  # argparse --help / usage errors
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        status = 1
     finally:
         ff.unregister()
-    sys.exit(status)
+    # Skip the bpy module's C++ static destructors, which can hang at exit
+    # (a Blender worker thread waiting on a condition variable being destroyed).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(status))
