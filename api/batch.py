@@ -27,6 +27,7 @@ import traceback
 from typing import Callable
 
 from ..core.errors import FaceForgeError
+from ..core.jobs import scaled
 from ..formats.jobfile import BatchPlan, TakeSpec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -217,14 +218,14 @@ def deliver_job(obj, out_dir: str, name: str, formats=("fbx", "glb"), preset: st
     steps = len(formats) + (1 if preview else 0)
     for i, fmt in enumerate(formats):
         t = time.perf_counter()
-        res = yield from _scaled(export.export_job(obj, os.path.join(out_dir, name), fmt.upper(), preset.upper(),
+        res = yield from scaled(export.export_job(obj, os.path.join(out_dir, name), fmt.upper(), preset.upper(),
                                                    takes=takes), i / steps, (i + 1) / steps)
         out["outputs"][fmt.lower()] = [str(p) for p in res.files]
         out["warnings"] += res.warnings
         out["timings"][f"export_{fmt.lower()}"] = time.perf_counter() - t
     if preview and take is not None:
         t = time.perf_counter()
-        res = yield from _scaled(_preview.render_preview_job(obj, os.path.join(out_dir, f"{name}_preview.mp4"),
+        res = yield from scaled(_preview.render_preview_job(obj, os.path.join(out_dir, f"{name}_preview.mp4"),
                                                              side_by_side=side_by_side, take=take,
                                                              size=preview_size), (steps - 1) / steps, 1.0)
         out["outputs"]["preview"] = [str(res.path)]
@@ -232,30 +233,6 @@ def deliver_job(obj, out_dir: str, name: str, formats=("fbx", "glb"), preset: st
         out["warnings"] += res.warnings
         out["timings"]["preview"] = time.perf_counter() - t
     return out
-
-
-def _scaled(job, lo: float, hi: float):
-    """Run a sub-job inside a job, mapping its progress into [lo, hi]."""
-    from ..core.jobs import Offload, Progress
-
-    send, throw = None, None
-    while True:
-        try:
-            item = job.throw(throw) if throw is not None else job.send(send)
-        except StopIteration as stop:
-            return stop.value
-        send, throw = None, None
-        if isinstance(item, Progress):
-            yield Progress(lo + (hi - lo) * item.fraction, item.message)
-        elif isinstance(item, Offload):
-            a, b = item.span
-            try:
-                send = yield Offload(item.fn, item.args, item.kwargs, item.report,
-                                     (lo + (hi - lo) * a, lo + (hi - lo) * b))
-            except Exception as exc:
-                throw = exc
-        else:
-            send = yield item
 
 
 def _write_json(path: str, data) -> None:

@@ -9,26 +9,10 @@ from __future__ import annotations
 
 import os
 
-from ..core.jobs import Progress
+from ..core.jobs import Progress, scaled
 from . import scene
 
 DEMO_TIMELINE = "neutral 0.5 s -> happy 1 s -> a delighted surprise 1 s -> sad 0.8 s -> neutral 0.5 s"
-
-
-def _scaled(job, lo, hi):
-    """Run a sub-job, mapping its progress into [lo, hi] of ours."""
-    from ..core.jobs import Progress as P
-
-    send = None
-    while True:
-        try:
-            item = job.send(send)
-        except StopIteration as stop:
-            return stop.value
-        if isinstance(item, P):
-            send = yield P(lo + (hi - lo) * item.fraction, item.message)
-        else:
-            send = yield item
 
 
 def default_photo(out_dir: str) -> str:
@@ -54,12 +38,12 @@ def demo_job(out_dir: str, mesh_path: str | None = None, photo_path: str | None 
         import bpy
 
         obj = scene.import_mesh(mesh_path, name="Face")
-        yield from _scaled(landmarks.detect_landmarks_job(obj), 0.02, 0.25)
+        yield from scaled(landmarks.detect_landmarks_job(obj), 0.02, 0.25)
         bpy.context.view_layer.objects.active = obj
     else:
         photo = photo_path or default_photo(out_dir)
         written["photo"] = photo
-        res = yield from _scaled(photo_face.face_from_photo_job(photo, name="Face"), 0.02, 0.25)
+        res = yield from scaled(photo_face.face_from_photo_job(photo, name="Face"), 0.02, 0.25)
         import bpy
 
         obj = bpy.data.objects[res["object"]]
@@ -71,15 +55,15 @@ def demo_job(out_dir: str, mesh_path: str | None = None, photo_path: str | None 
         shape_keys = None
     if shape_keys is not None:
         yield Progress(0.25, "generating the 52 ARKit shape keys")
-        res = yield from _scaled(shape_keys.generate_shape_keys_job(obj), 0.25, 0.5)
+        res = yield from scaled(shape_keys.generate_shape_keys_job(obj), 0.25, 0.5)
         written["shape_keys"] = len(obj.data.shape_keys.key_blocks) - 1
         from . import expressions
 
         yield Progress(0.5, "baking the text timeline")
-        res = yield from _scaled(expressions.timeline_job(obj, timeline), 0.5, 0.6)
+        res = yield from scaled(expressions.timeline_job(obj, timeline), 0.5, 0.6)
         from . import batch
 
-        res = yield from _scaled(batch.deliver_job(obj, out_dir, "face", formats=("fbx", "glb"),
+        res = yield from scaled(batch.deliver_job(obj, out_dir, "face", formats=("fbx", "glb"),
                                                    preview=preview), 0.6, 0.95)
         for fmt, paths in res["outputs"].items():
             written[fmt] = ", ".join(paths)

@@ -92,3 +92,28 @@ def run_sync(job: Job, on_progress: Callable[[Progress], None] | None = print_pr
                 throw = exc
         else:
             raise TypeError(f"a job yielded {item!r}; expected Progress or Offload")
+
+
+def scaled(job: Job, lo: float, hi: float) -> Job:
+    """Run a sub-job inside a job (``yield from scaled(sub, lo, hi)``), mapping its
+    progress - and its offloaded work's progress - into [lo, hi] of the outer job.
+    Errors from offloaded work are thrown into the sub-job, as the runners do."""
+    send: Any = None
+    throw: BaseException | None = None
+    while True:
+        try:
+            item = job.throw(throw) if throw is not None else job.send(send)
+        except StopIteration as stop:
+            return stop.value
+        send, throw = None, None
+        if isinstance(item, Progress):
+            yield Progress(lo + (hi - lo) * item.fraction, item.message)
+        elif isinstance(item, Offload):
+            a, b = item.span
+            try:
+                send = yield Offload(item.fn, item.args, item.kwargs, item.report,
+                                     (lo + (hi - lo) * a, lo + (hi - lo) * b))
+            except Exception as exc:
+                throw = exc
+        else:
+            send = yield item

@@ -56,11 +56,14 @@ class _SimpleMeshOp:
     def poll(cls, context):
         return poll_active_mesh(cls, context)
 
+    def target(self, context):
+        return active_mesh(context)
+
     def execute(self, context):
         from ..core.errors import FaceForgeError
 
         try:
-            msg = self.run(context, active_mesh(context))
+            msg = self.run(context, self.target(context))
         except FaceForgeError as err:
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
@@ -85,17 +88,8 @@ class _EditOp(_SimpleMeshOp):
             return False
         return True
 
-    def execute(self, context):
-        from ..core.errors import FaceForgeError
-
-        try:
-            msg = self.run(context, _owner(context))
-        except FaceForgeError as err:
-            self.report({"ERROR"}, str(err))
-            return {"CANCELLED"}
-        if msg:
-            self.report({"INFO"}, msg)
-        return {"FINISHED"}
+    def target(self, context):
+        return _owner(context)
 
 
 class FACEFORGE_OT_edit_landmarks(_SimpleMeshOp, bpy.types.Operator):
