@@ -64,7 +64,8 @@ def _geodesic_side(graph, seeds_a, seeds_b, limit, width, fallback):
     """0 near seeds_a, 1 near seeds_b, smooth over ``width`` around the equidistant line."""
     da = dijkstra(graph, indices=np.unique(seeds_a), min_only=True, limit=limit)
     db = dijkstra(graph, indices=np.unique(seeds_b), min_only=True, limit=limit)
-    side = X.smoothstep(-width, width, da - db)
+    with np.errstate(invalid="ignore"):
+        side = X.smoothstep(-width, width, np.nan_to_num(da - db, nan=0.0, posinf=1e9, neginf=-1e9))
     side = np.where(np.isfinite(da) & np.isfinite(db), side,
                     np.where(np.isfinite(da) & ~np.isfinite(db), 0.0,
                              np.where(np.isfinite(db) & ~np.isfinite(da), 1.0, fallback)))

@@ -180,8 +180,8 @@ class Anchors:
                        mouth_c=f(self.mouth_c), mouth_l=f(self.mouth_r), mouth_r=f(self.mouth_l),
                        mouth_half=self.mouth_half, lip_gap=self.lip_gap, chin=f(self.chin),
                        hinge=f(self.hinge), eye_l=f(self.eye_r), eye_r=f(self.eye_l), ball_l=f(self.ball_r),
-                       ball_r=f(self.ball_l), blink_x_l=-self.blink_x_r, blink_a_l=self.blink_a_r,
-                       blink_x_r=-self.blink_x_l, blink_a_r=self.blink_a_l)
+                       ball_r=f(self.ball_l), blink_x_l=-self.blink_x_r[::-1], blink_a_l=self.blink_a_r[::-1],
+                       blink_x_r=-self.blink_x_l[::-1], blink_a_r=self.blink_a_l[::-1])
 
 
 def _blink_columns(lm, upper, lower, ball):
@@ -237,7 +237,7 @@ def jaw_weight(p: Points, a: Anchors) -> np.ndarray:
     ax = np.abs(q[:, 0] - a.mouth_c[0])
     yb = a.mouth_c[1] + 0.85 * np.maximum(ax - a.mouth_half * 0.8, 0.0)
     g = smoothstep(0.22, -0.28, q[:, 1] - yb)
-    g = g * smoothstep(a.hinge[2] - 0.05, a.hinge[2] + 0.55, q[:, 2]) ** 0.5 * (1 - 0.0)
+    g = g * smoothstep(a.hinge[2] - 0.05, a.hinge[2] + 0.55, q[:, 2]) ** 0.5
     m = mouth_zone(p, a)
     w = g + m * (p.lip - g)
     # interior parts (teeth, gums, tongue): the lip-side attribute decides
@@ -510,7 +510,7 @@ def nose_sneer(p, a):
 
 def tongue_out(p, a):
     w = p.tongue
-    return _vec(w, (0.0, -0.12, 0.55)) + _vec(jaw_weight(p, a) * (1 - p.soft) * 0.0, (0, 0, 0))
+    return _vec(w, (0.0, -0.12, 0.55))
 
 
 SIDED = {
