@@ -257,7 +257,7 @@ def lid_zone(p: Points, a: Anchors, upper: bool) -> np.ndarray:
     """Upper (or lower) lid of the left eye: plateau at the margin, 0 at the brow/cheek."""
     side = (1.0 - p.lid_l) if upper else p.lid_l
     r = (0.34, 0.27, 0.5) if upper else (0.34, 0.2, 0.5)
-    return plateau(bump(p.q, a.eye_l, r), 2.5) * side * p.soft
+    return plateau(bump(p.q, a.eye_l, r), 4.0) * side * p.soft
 
 
 def blink_angle(p: Points, a: Anchors) -> np.ndarray:
@@ -330,7 +330,7 @@ def cheek_squint(p, a):
 
 def eye_blink(p, a):
     ang = blink_angle(p, a)
-    d = rotate_x(p.q, a.ball_l, 0.82 * ang * lid_zone(p, a, True))
+    d = rotate_x(p.q, a.ball_l, 0.86 * ang * lid_zone(p, a, True))
     d += rotate_x(p.q, a.ball_l, -0.18 * ang * lid_zone(p, a, False))
     return d
 
@@ -496,7 +496,7 @@ def mouth_lower_down(p, a):
     s = smoothstep(-0.12, 0.3, p.q[:, 0] - a.mouth_c[0])
     c = a.mouth_c + [a.mouth_half * 0.45, -0.15, 0.0]
     w = plateau(bump(p.q, c, (a.mouth_half * 1.0, 0.4, 0.7)), 1.5) * p.lip * p.soft * s
-    return _vec(w, (0.0, -0.11, 0.01))
+    return _vec(w, (0.0, -0.17, 0.01))
 
 
 def nose_sneer(p, a):
