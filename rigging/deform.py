@@ -158,8 +158,10 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
     def seeds(ids):
         return lm_vert[[i for i in ids if i < 468]]
 
-    upper = [i for i in R.UPPER_LIP_OUTER[1:-1] + R.UPPER_LIP_INNER[1:-1]]
-    lower = [i for i in R.LOWER_LIP_OUTER[1:-1] + R.LOWER_LIP_INNER[1:-1]]
+    # Seeds on the outer lip contours (the vermilion borders): they are well apart even
+    # where a closed mouth puts the inner contours of both lips at the same spot.
+    upper = list(R.UPPER_LIP_OUTER[2:-2])
+    lower = list(R.LOWER_LIP_OUTER[2:-2])
     sub = np.flatnonzero(skin & active_mask)
     g_sub = graph[sub][:, sub]
     pos = -np.ones(n, np.int64)
@@ -174,14 +176,14 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
         return out
 
     y_rel_mouth = q[:, 1] - mouth_c[1]
-    lip = side_on_skin(upper, lower, 1.6, 0.07, X.smoothstep(0.05, -0.05, y_rel_mouth))
+    lip = side_on_skin(upper, lower, 1.6, 0.35, X.smoothstep(0.05, -0.05, y_rel_mouth))
     if report:
         report(0.35, "separating the eyelids")
     lids = []
     for centre, up_ids, lo_ids in ((eye_l, R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER),
                                    (eye_r, R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER)):
         fb = X.smoothstep(0.03, -0.03, q[:, 1] - centre[1])
-        lids.append(side_on_skin(up_ids[2:-2], lo_ids[2:-2], 0.7, 0.035, fb))
+        lids.append(side_on_skin(up_ids[2:-2], lo_ids[2:-2], 0.7, 0.06, fb))
     lid_l, lid_r = lids
 
     # --- interior parts: lip side by height (small ones rigidly, per part) ------
