@@ -181,9 +181,9 @@ class ShapePose:
         return False
 
 
-def render_shapes(obj, names, size: int = 256, samples: int = 4, weight: float = 1.0):
+def render_shapes(obj, names, size: int = 256, samples: int = 4, weight: float = 1.0, margin: float = 1.0):
     """Yield ``(name, image)`` for the neutral (name ``"neutral"``) and each shape at ``weight``."""
-    with FrontalCamera(obj, size=size, samples=samples, margin=0.82) as cam:
+    with FrontalCamera(obj, size=size, samples=samples, margin=margin) as cam:
         for name in names:
             with ShapePose(obj, {} if name == "neutral" else {name: weight}):
                 yield name, cam.render()

@@ -38,6 +38,17 @@ def arkit_keys(obj) -> list[str]:
     return [n for n in ARKIT_NAMES if n in keys]
 
 
+def ensure_intensity_items(obj) -> None:
+    """Give ``obj.faceforge.rig.intensity`` one scale (default 1) per ARKit shape."""
+    items = obj.faceforge.rig.intensity
+    have = {it.name for it in items}
+    for name in ARKIT_NAMES:
+        if name not in have:
+            it = items.add()
+            it.name = name
+            it.value = 1.0
+
+
 def _intensities(obj) -> dict[str, float]:
     out = {}
     for item in obj.faceforge.rig.intensity:
@@ -97,6 +108,7 @@ def generate_shape_keys_job(obj, intensity: float = 1.0, replace: bool = False, 
     yield Progress(0.02, "reading the mesh")
     rig, disps = yield Offload(deform.generate, (base, tris, lm), {"names": names}, report=True,
                                span=(0.05, 0.9))
+    ensure_intensity_items(obj)
     scales = _intensities(obj)
     scales = {n: scales.get(n, 1.0) * intensity for n in ARKIT_NAMES}
     yield Progress(0.92, "writing shape keys")
@@ -157,7 +169,7 @@ def contact_sheet_job(obj, path: str, size: int = 192, columns: int = 9, samples
         raise FaceForgeError(f"'{obj.name}' has no ARKit shape keys yet: run Generate Shape Keys first")
     tiles = []
     todo = ["neutral"] + names
-    for k, (name, img) in enumerate(CS.render_shapes(obj, todo, size=size, samples=samples)):
+    for k, (name, img) in enumerate(CS.render_shapes(obj, todo, size=size, samples=samples, margin=0.82)):
         img = np.ascontiguousarray(img[:, :, ::-1])
         cv2.rectangle(img, (0, size - 22), (size, size), (40, 40, 40), -1)
         cv2.putText(img, name, (4, size - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 from ..api import shape_keys
 from ..core.arkit import ARKIT_NAMES, mirror_name
@@ -24,6 +24,7 @@ class FACEFORGE_OT_generate_shape_keys(JobOperator, bpy.types.Operator):
     bl_idname = "faceforge.generate_shape_keys"
     bl_label = "Generate Shape Keys"
     job_label = "Generating shape keys"
+    replace: BoolProperty(default=False, options={"HIDDEN", "SKIP_SAVE"})
 
     @classmethod
     def poll(cls, context):
@@ -32,9 +33,8 @@ class FACEFORGE_OT_generate_shape_keys(JobOperator, bpy.types.Operator):
     def invoke(self, context, event):
         obj = active_mesh(context)
         if obj is not None and shape_keys.faceforge_keys(obj) and not bpy.app.background:
-            settings = context.scene.faceforge.rig
-            if not settings.replace_existing:
-                settings.replace_existing = True
+            if not (context.scene.faceforge.rig.replace_existing or self.replace):
+                self.replace = True  # confirmed -> execute() replaces
                 return context.window_manager.invoke_confirm(
                     self, event, title="Replace FaceForge's shape keys?",
                     message="The mesh already has FaceForge's ARKit keys; your other keys stay.",
@@ -44,7 +44,7 @@ class FACEFORGE_OT_generate_shape_keys(JobOperator, bpy.types.Operator):
     def make_job(self, context):
         s = context.scene.faceforge.rig
         return shape_keys.generate_shape_keys_job(active_mesh(context), intensity=s.intensity,
-                                                  replace=s.replace_existing)
+                                                  replace=s.replace_existing or self.replace)
 
     def report_result(self, context, result):
         _report_keys(self, result)

@@ -51,6 +51,8 @@ class VIEW3D_PT_faceforge_rig_test_pose(bpy.types.Panel):
         layout = self.layout
         obj = context.active_object
         keys = obj.data.shape_keys.key_blocks
+        scales = obj.faceforge.rig.intensity
+        layout.label(text="Slider, then per-shape scale (applies on Generate)", icon="INFO")
         row = layout.row(align=True)
         row.operator("faceforge.reset_pose", icon="LOOP_BACK")
         row.operator("faceforge.mirror_pose", text="Left to Right", icon="MOD_MIRROR").name = ""
@@ -64,6 +66,9 @@ class VIEW3D_PT_faceforge_rig_test_pose(bpy.types.Panel):
             for n in present:
                 r = col.row(align=True)
                 r.prop(keys[n], "value", text=n, slider=True)
+                item = scales.get(n)
+                if item is not None:
+                    r.prop(item, "value", text="")
                 if n.endswith(("Left", "Right")):
                     r.operator("faceforge.mirror_pose", text="", icon="MOD_MIRROR").name = n
 

@@ -217,3 +217,16 @@ def test_operator_generates_and_is_undoable(data):
     assert "jawOpen" in obj.data.shape_keys.key_blocks
     assert "UNDO" in bpy.types.FACEFORGE_OT_generate_shape_keys.bl_options
 
+
+
+def test_per_shape_intensity_scales_the_key(data):
+    from faceforge.api import mesh, shape_keys
+
+    obj = RF.import_ict(data)
+    run_sync(shape_keys.generate_shape_keys_job(obj, names=("jawOpen",)), on_progress=None)
+    base = mesh.shape_key_coords(obj, "Basis")
+    full = mesh.shape_key_coords(obj, "jawOpen") - base
+    obj.faceforge.rig.intensity["jawOpen"].value = 0.5
+    run_sync(shape_keys.generate_shape_keys_job(obj, names=("jawOpen",), replace=True), on_progress=None)
+    half = mesh.shape_key_coords(obj, "jawOpen") - base
+    np.testing.assert_allclose(half, 0.5 * full, atol=1e-4)
