@@ -1,189 +1,89 @@
-"""Render a mesh's shapes: single frontal renders and a labelled contact sheet (PNG).
-
-Renders with Cycles on the CPU (works headless, no GPU or display needed):
-an orthographic camera looks at the face along its own forward axis (from
-the landmarks), a key light and a soft world light.  Everything this module
-adds to the scene is removed again afterwards, and the shape-key values are
-restored.
-"""
+"""Contact sheet: every ARKit shape of a mesh rendered in a labelled grid (PNG)."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 
-import bpy
-from mathutils import Matrix
-
 from ..core.arkit import ARKIT_NAMES
 from ..core.errors import FaceForgeError
-from ..core.jobs import Progress
-from . import binding as _binding
-
-_TMP = "FaceForge_sheet"
-
-
-def _face_view(obj):
-    """(centre, forward, up, height) of the face in world space, from its landmarks."""
-    from ..rigging import regions as R
-
-    lm = _binding.landmark_positions(obj, world=True)
-    fr = R.face_frame(lm)
-    centre = fr.origin + fr.axes[1] * (-0.55 * fr.scale)
-    return centre, fr.axes[2], fr.axes[1], 3.0 * fr.scale
+from ..core.jobs import Progress, run_sync
+from . import mesh as mesh_api
+from .render import render_view
 
 
-class FrontalCamera:
-    """A temporary camera + lights looking at ``obj``'s face; use as a context manager."""
+def face_view(obj):
+    """(centre, view_dir, up, radius) framing the face of ``obj`` (world space)."""
+    from ..inference.views import CANDIDATE_VIEWS, face_sphere
+    from .binding import has_binding, landmark_positions
 
-    def __init__(self, obj, size: int = 384, samples: int = 4, margin: float = 1.0):
-        self.obj, self.size, self.samples, self.margin = obj, size, samples, margin
-        self._made = []
+    if has_binding(obj):
+        pos = landmark_positions(obj, world=True)
+        centre, radius = face_sphere(pos[:468], margin=0.85)
+        view = {v[0]: v for v in CANDIDATE_VIEWS}.get(obj.faceforge.landmarks.view_axis or "-Y",
+                                                      CANDIDATE_VIEWS[0])
+        return centre, np.array(view[1], float), np.array(view[2], float), radius
+    from ..inference.views import bounding_sphere
 
-    def __enter__(self):
-        scene = bpy.context.scene
-        self._saved = dict(camera=scene.camera, engine=scene.render.engine,
-                           rx=scene.render.resolution_x, ry=scene.render.resolution_y,
-                           pct=scene.render.resolution_percentage, world=scene.world,
-                           fmt=scene.render.image_settings.file_format)
-        centre, fwd, up, height = _face_view(self.obj)
-        cam_data = bpy.data.cameras.new(_TMP)
-        cam_data.type = "ORTHO"
-        cam_data.ortho_scale = height * self.margin
-        cam = bpy.data.objects.new(_TMP, cam_data)
-        scene.collection.objects.link(cam)
-        dist = height * 3
-        loc = centre + fwd * dist
-        z = fwd / np.linalg.norm(fwd)  # camera looks down its -Z
-        y = up - z * (up @ z)
-        y /= np.linalg.norm(y)
-        x = np.cross(y, z)
-        m = np.eye(4)
-        m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = x, y, z, loc
-        cam.matrix_world = Matrix(m.tolist())
-        cam_data.clip_end = dist * 4
-        self._made += [cam, cam_data]
-        light_data = bpy.data.lights.new(_TMP, "SUN")
-        light_data.energy = 3.0
-        light_data.angle = 0.3
-        light = bpy.data.objects.new(_TMP + "_key", light_data)
-        scene.collection.objects.link(light)
-        ld = fwd * 1.0 + up * 0.6 + x * 0.35
-        lz = ld / np.linalg.norm(ld)
-        ly = up - lz * (up @ lz)
-        ly /= np.linalg.norm(ly)
-        lx = np.cross(ly, lz)
-        lm = np.eye(4)
-        lm[:3, 0], lm[:3, 1], lm[:3, 2], lm[:3, 3] = lx, ly, lz, centre + ld * dist
-        light.matrix_world = Matrix(lm.tolist())
-        self._made += [light, light_data]
-        world = bpy.data.worlds.new(_TMP)
-        world.use_nodes = True
-        bg = world.node_tree.nodes.get("Background")
-        bg.inputs[0].default_value = (0.55, 0.55, 0.58, 1.0)
-        bg.inputs[1].default_value = 1.0
-        self._made.append(world)
-        scene.world = world
-        scene.camera = cam
-        scene.render.engine = "CYCLES"
-        scene.cycles.device = "CPU"
-        scene.cycles.samples = self.samples
-        scene.cycles.use_denoising = False
-        scene.render.resolution_x = scene.render.resolution_y = self.size
-        scene.render.resolution_percentage = 100
-        scene.render.image_settings.file_format = "PNG"
-        # Opaque surfaces: some imports (OBJ "illum 4") come in as glass.
-        self._mats = []
-        for slot in self.obj.material_slots:
-            mat = slot.material
-            if mat is None or not mat.use_nodes:
-                continue
-            for node in mat.node_tree.nodes:
-                if node.type == "BSDF_PRINCIPLED":
-                    for key, value in (("Transmission Weight", 0.0), ("Alpha", 1.0)):
-                        sock = node.inputs.get(key)
-                        if sock is not None and not sock.is_linked and sock.default_value != value:
-                            self._mats.append((sock, sock.default_value))
-                            sock.default_value = value
-        self.hidden = []
-        for o in scene.objects:
-            if o.type == "MESH" and o is not self.obj and not o.hide_render:
-                o.hide_render = True
-                self.hidden.append(o)
-        return self
-
-    def render(self) -> np.ndarray:
-        """(size, size, 3) uint8 RGB."""
-        scene = bpy.context.scene
-        fd, path = tempfile.mkstemp(suffix=".png", prefix="faceforge_")
-        os.close(fd)
-        try:
-            scene.render.filepath = path
-            bpy.ops.render.render(write_still=True)
-            img = bpy.data.images.load(path, check_existing=False)
-            try:
-                w, h = img.size
-                px = np.empty(w * h * 4, np.float32)
-                img.pixels.foreach_get(px)
-            finally:
-                bpy.data.images.remove(img)
-        finally:
-            os.unlink(path)
-        px = px.reshape(h, w, 4)[::-1, :, :3]
-        return (np.clip(px, 0, 1) ** (1 / 1.0) * 255 + 0.5).astype(np.uint8)
-
-    def __exit__(self, *exc):
-        scene = bpy.context.scene
-        s = self._saved
-        scene.camera = s["camera"]
-        scene.render.engine = s["engine"]
-        scene.render.resolution_x, scene.render.resolution_y = s["rx"], s["ry"]
-        scene.render.resolution_percentage = s["pct"]
-        scene.render.image_settings.file_format = s["fmt"]
-        scene.world = s["world"]
-        for o in self.hidden:
-            o.hide_render = False
-        for sock, value in self._mats:
-            sock.default_value = value
-        for block in self._made:
-            if isinstance(block, bpy.types.Object):
-                bpy.data.objects.remove(block)
-        for block in self._made:
-            if isinstance(block, bpy.types.Camera):
-                bpy.data.cameras.remove(block)
-            elif isinstance(block, bpy.types.Light):
-                bpy.data.lights.remove(block)
-            elif isinstance(block, bpy.types.World):
-                bpy.data.worlds.remove(block)
-        return False
+    c, r = bounding_sphere(mesh_api.mesh_arrays(obj, world=True).verts)
+    return c, np.array((0.0, 1.0, 0.0)), np.array((0.0, 0.0, 1.0)), r
 
 
-class ShapePose:
-    """Set shape-key values for a render, restore them afterwards."""
+def render_shape(obj, name: str | None, weight: float = 1.0, size: int = 256, view=None):
+    """Render ``obj`` with only shape ``name`` at ``weight`` (None = neutral); values restored."""
+    key = obj.data.shape_keys
+    saved = {kb.name: kb.value for kb in key.key_blocks} if key else {}
+    anim = key.animation_data if key else None
+    saved_action = anim.action if anim else None
+    try:
+        if anim is not None and saved_action is not None:
+            anim.action = None  # an animation would override the values we set
+        if key:
+            for kb in key.key_blocks:
+                kb.value = 0.0
+            if name is not None:
+                key.key_blocks[name].value = weight
+        centre, view_dir, up, radius = view or face_view(obj)
+        img, cam = render_view([obj], centre, view_dir, up, radius, resolution=size)
+    finally:
+        if anim is not None and saved_action is not None:
+            anim.action = saved_action
+        if key:
+            for n, v in saved.items():
+                key.key_blocks[n].value = v
+    return img, cam
 
-    def __init__(self, obj, weights: dict[str, float]):
-        self.obj, self.weights = obj, weights
 
-    def __enter__(self):
-        keys = self.obj.data.shape_keys.key_blocks if self.obj.data.shape_keys else []
-        self.saved = {kb.name: kb.value for kb in keys}
-        for kb in keys:
-            kb.value = self.weights.get(kb.name, 0.0)
-        return self
+def contact_sheet_job(obj, path: str, size: int = 192, columns: int = 8, names=None):
+    """Write the grid PNG to ``path``; returns (path, shapes rendered)."""
+    import cv2
 
-    def __exit__(self, *exc):
-        keys = self.obj.data.shape_keys.key_blocks if self.obj.data.shape_keys else []
-        for kb in keys:
-            if kb.name in self.saved:
-                kb.value = self.saved[kb.name]
-        return False
+    mesh_api.require_mesh(obj)
+    key = obj.data.shape_keys
+    names = [n for n in (names or ARKIT_NAMES) if key is not None and n in key.key_blocks]
+    if not names:
+        raise FaceForgeError(f"'{obj.name}' has no ARKit shape keys: generate them first")
+    view = face_view(obj)
+    tiles = []
+    for i, name in enumerate(["neutral"] + names):
+        yield Progress(i / (len(names) + 1), f"rendering {name}")
+        img, _ = render_shape(obj, None if name == "neutral" else name, size=size, view=view)
+        tile = img.copy()
+        cv2.rectangle(tile, (0, size - 20), (size, size), (0, 0, 0), -1)
+        cv2.putText(tile, name, (4, size - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    rows = -(-len(tiles) // columns)
+    sheet = np.zeros((rows * size, columns * size, 3), np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, columns)
+        sheet[r * size:(r + 1) * size, c * size:(c + 1) * size] = t
+    path = os.path.abspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    cv2.imwrite(path, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    yield Progress(1.0, "done")
+    return {"path": path, "shapes": len(names)}
 
 
-def render_shapes(obj, names, size: int = 256, samples: int = 4, weight: float = 1.0, margin: float = 1.0):
-    """Yield ``(name, image)`` for the neutral (name ``"neutral"``) and each shape at ``weight``."""
-    with FrontalCamera(obj, size=size, samples=samples, margin=margin) as cam:
-        for name in names:
-            with ShapePose(obj, {} if name == "neutral" else {name: weight}):
-                yield name, cam.render()
+def contact_sheet(obj, path: str, **kwargs):
+    return run_sync(contact_sheet_job(obj, path, **kwargs))

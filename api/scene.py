@@ -67,6 +67,28 @@ def clear_scene() -> None:
     """
     for collection in (bpy.data.objects, bpy.data.meshes, bpy.data.materials, bpy.data.actions,
                        bpy.data.cameras, bpy.data.lights, bpy.data.images, bpy.data.armatures,
-                       bpy.data.curves):
+                       bpy.data.curves, bpy.data.sounds, bpy.data.movieclips):
         for block in list(collection):
             collection.remove(block)
+    scene = bpy.context.scene
+    if hasattr(scene, "faceforge"):
+        reset_settings(scene.faceforge)
+    if scene.sequence_editor is not None:
+        scene.sequence_editor_clear()
+    scene.render.fps, scene.render.fps_base = 24, 1.0
+    scene.frame_start, scene.frame_end, scene.frame_current = 1, 250, 1
+
+
+def reset_settings(group) -> None:
+    """Put a PropertyGroup (and its sub-groups) back to its defaults."""
+    for prop in group.bl_rna.properties:
+        ident = prop.identifier
+        if ident in {"rna_type", "name"}:
+            continue
+        if prop.type == "POINTER" and prop.fixed_type is not None and \
+                issubclass(type(getattr(group, ident)), bpy.types.PropertyGroup):
+            reset_settings(getattr(group, ident))
+        elif prop.type == "COLLECTION":
+            getattr(group, ident).clear()
+        else:
+            group.property_unset(ident)

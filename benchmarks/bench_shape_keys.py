@@ -1,57 +1,47 @@
-"""Time and peak memory to generate all 52 ARKit keys: the ICT head and a >= 250k-vertex mesh.
-
-Targets here: ICT <= 5 s, 250k vertices <= 30 s.  Prints figures; run with
-``.venv/bin/python benchmarks/bench_shape_keys.py``.
-"""
+"""Time (and peak memory) to generate the ARKit shape keys on the ICT head and on a
+>= 250k-vertex subdivided copy (landmark detection excluded, timed separately)."""
 
 import os
 import sys
-from pathlib import Path
+import time
+import tracemalloc
 
 from common import DATA, load, peak_rss_mb, timed
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
 
 def main():
-    load()
+    ff = load()
     import bpy
 
-    import rig_fixtures as RF
-    from faceforge.api import binding, scene, shape_keys
-    from faceforge.core.jobs import run_sync
-    from faceforge.rigging import transfer as T
+    from faceforge.api import landmarks, mesh, scene, shape_keys
+    from faceforge.api.binding import landmark_positions
+    from faceforge.rigging import deform
 
-    results = {}
-    obj = RF.import_ict(Path(DATA))
-    with timed("ICT head (26,719 verts): 52 keys, end to end", results):
-        run_sync(shape_keys.generate_shape_keys_job(obj), on_progress=None)
-    print(f"peak RSS so far: {peak_rss_mb():.0f} MB")
-
-    # A dense head: the ICT subdivided (Catmull-Clark, applied) to >= 250k vertices.
-    scene.clear_scene()
-    obj = RF.import_ict(Path(DATA), with_landmarks=False)
-    mod = obj.modifiers.new("sub", "SUBSURF")
-    mod.levels = 2
-    mod.subdivision_type = "SIMPLE"
-    with bpy.context.temp_override(object=obj, active_object=obj):
-        bpy.ops.object.modifier_apply(modifier=mod.name)
-    n = len(obj.data.vertices)
-    # re-bind the landmarks by closest point (the fit on the original head)
-    ref = RF.import_ict(Path(DATA))
-    from faceforge.api import mesh
-
-    lm = binding.landmark_positions(ref)
-    arr = mesh.mesh_arrays(obj)
-    sp = T.closest_points(arr.verts, arr.tris, lm)
-    binding.write_binding(obj, binding.Binding(sp.verts.astype("int32"), sp.bary, lm[:, 0] * 0 + 1), "MANUAL")
-    bpy.data.objects.remove(ref)
-    with timed(f"dense head ({n:,} verts): 52 keys, end to end", results):
-        run_sync(shape_keys.generate_shape_keys_job(obj), on_progress=None)
-    print(f"peak RSS: {peak_rss_mb():.0f} MB")
+    ict = os.path.join(DATA, "mesh/ict_neutral/generic_neutral_mesh.obj")
+    for levels in (0, 2):
+        scene.clear_scene()
+        obj = scene.import_mesh(ict, name="ICT")
+        if levels:
+            mod = obj.modifiers.new("sub", "SUBSURF")
+            mod.levels = levels
+            with bpy.context.temp_override(object=obj, active_object=obj):
+                bpy.ops.object.modifier_apply(modifier=mod.name)
+        n = len(obj.data.vertices)
+        landmarks.detect_landmarks(obj)
+        arr = mesh.mesh_arrays(obj)
+        lm = landmark_positions(obj)
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        deform.generate(arr.verts, arr.tris, lm)
+        pure = time.perf_counter() - t0
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        with timed(f"generate + write 51 shape keys, {n:,} vertices"):
+            shape_keys.generate_shape_keys(obj)
+        print(f"  of which the pure library on every vertex: {pure:.2f} s, numpy peak {peak / 2**20:.0f} MB")
+    print(f"process peak RSS {peak_rss_mb():.0f} MB")
+    ff.unregister()
 
 
 if __name__ == "__main__":
-    os.chdir(ROOT)
-    main()
+    sys.exit(main())

@@ -7,7 +7,9 @@ import os
 
 def add_parser(sub):
     p = sub.add_parser("demo", help="run the whole pipeline on the built-in default (or --mesh)")
-    p.add_argument("--mesh", help="a face mesh to use instead of the built-in default")
+    p.add_argument("--photo", help="a face photo to use instead of the built-in default (scikit-image's astronaut)")
+    p.add_argument("--mesh", help="a face mesh to use instead of a face built from the photo")
+    p.add_argument("--no-preview", action="store_true", help="skip the preview video")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     p.set_defaults(func=run)
 
@@ -16,7 +18,8 @@ def run(args) -> int:
     from ..api import pipeline
     from ..core.jobs import run_sync
 
-    result = run_sync(pipeline.demo_job(out_dir=os.path.abspath(args.out), mesh_path=args.mesh))
+    result = run_sync(pipeline.demo_job(out_dir=os.path.abspath(args.out), mesh_path=args.mesh,
+                                         photo_path=args.photo, preview=not args.no_preview))
     for key, value in result.items():
         print(f"{key}: {value}")
     return 0

@@ -1,4 +1,4 @@
-"""``faceforge rig``: generate the 52 ARKit shape keys on a mesh, save a .blend, optionally a contact sheet."""
+"""``faceforge rig``: landmarks (if needed) + the 52 ARKit shape keys, optional contact sheet."""
 
 from __future__ import annotations
 
@@ -6,34 +6,54 @@ import os
 
 
 def add_parser(sub):
-    p = sub.add_parser("rig", help="generate the 52 ARKit shape keys on a face mesh")
-    p.add_argument("--mesh", required=True, help="face mesh (obj/ply/fbx/glb) or a .blend with one face mesh")
+    p = sub.add_parser("rig", help="generate the ARKit shape keys on a face mesh and save a .blend")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--mesh", help="face mesh file (obj/ply/stl/fbx/glb): landmarks are detected first")
+    src.add_argument("--character", help="a .blend with the face mesh (use --object to pick it)")
+    p.add_argument("--object", help="mesh object name inside --character (default: the first mesh)")
     p.add_argument("--out", required=True, help="output .blend")
-    p.add_argument("--contact-sheet", help="also render all shapes into this PNG")
-    p.add_argument("--intensity", type=float, default=1.0, help="scale of every shape (default 1)")
+    p.add_argument("--intensity", type=float, default=1.0)
+    p.add_argument("--replace", action="store_true", help="regenerate existing ARKit keys")
+    p.add_argument("--contact-sheet", help="also write a PNG grid of every shape")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from ..api import binding, scene, shape_keys
-    from ..core.errors import FaceForgeError
-    from ..core.jobs import run_sync
+def load_character(args):
+    """The mesh object from --mesh or --character/--object."""
+    import bpy
 
-    scene.clear_scene()
-    obj = scene.import_mesh(args.mesh, name="Face")
+    from ..api import scene
+    from ..core.errors import FaceForgeError
+
+    if getattr(args, "mesh", None):
+        scene.clear_scene()
+        return scene.import_mesh(args.mesh, name=os.path.splitext(os.path.basename(args.mesh))[0])
+    path = os.path.abspath(args.character)
+    if not os.path.isfile(path):
+        raise FaceForgeError(f"Character file not found: {path}")
+    bpy.ops.wm.open_mainfile(filepath=path)
+    if args.object:
+        obj = bpy.data.objects.get(args.object)
+        if obj is None or obj.type != "MESH":
+            raise FaceForgeError(f"No mesh object named '{args.object}' in {os.path.basename(path)}")
+        return obj
+    meshes = [o for o in bpy.data.objects if o.type == "MESH"]
+    if not meshes:
+        raise FaceForgeError(f"{os.path.basename(path)} has no mesh object")
+    return meshes[0]
+
+
+def run(args) -> int:
+    from ..api import binding, contact_sheet, landmarks, scene, shape_keys
+
+    obj = load_character(args)
     if not binding.has_binding(obj):
-        try:
-            from ..api import landmarks  # arrives with the landmarks stage
-        except ImportError as exc:
-            raise FaceForgeError("This mesh has no landmarks and landmark detection is not available "
-                                 "in this build") from exc
-        run_sync(landmarks.detect_landmarks(obj)) if callable(getattr(landmarks, "detect_landmarks", None)) else None
-    result = run_sync(shape_keys.generate_shape_keys_job(obj, intensity=args.intensity, replace=True))
-    print(f"keys: {len(result['keys'])}")
+        landmarks.detect_landmarks(obj)
+    result = shape_keys.generate_shape_keys(obj, intensity=args.intensity, replace=args.replace)
     for note in result["notes"]:
-        print(f"note: {note}")
+        print(note)
     if args.contact_sheet:
-        sheet = run_sync(shape_keys.contact_sheet_job(obj, os.path.abspath(args.contact_sheet)))
-        print(f"contact sheet: {sheet['path']}")
-    print(f"blend: {scene.save_blend(args.out)}")
+        contact_sheet.contact_sheet(obj, args.contact_sheet)
+    scene.save_blend(args.out)
+    print(f"{len(result['generated'])} ARKit shape keys on '{obj.name}' -> {os.path.abspath(args.out)}")
     return 0

@@ -1,76 +1,61 @@
-"""Rig stage sub-panels: shape keys (generate / transfer / contact sheet) and the test pose."""
+"""Rig stage: generate shape keys, transfer, test pose sliders (grouped, mirrored)."""
 
 import bpy
 
-from ..api import shape_keys
 from ..core.arkit import REGIONS
 
 
-class VIEW3D_PT_faceforge_rig_shape_keys(bpy.types.Panel):
-    bl_label = "ARKit Shape Keys"
-    bl_parent_id = "VIEW3D_PT_faceforge_rig"
+class _Sub:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "FaceForge"
+    bl_parent_id = "VIEW3D_PT_faceforge_rig"
+
+
+class VIEW3D_PT_faceforge_rig_shape_keys(_Sub, bpy.types.Panel):
+    bl_label = "ARKit Shape Keys"
 
     def draw(self, context):
         layout = self.layout
         s = context.scene.faceforge.rig
+        layout.prop(s, "intensity")
+        layout.prop(s, "replace_existing")
+        layout.operator("faceforge.generate_shape_keys", icon="SHAPEKEY_DATA")
         obj = context.active_object
-        col = layout.column(align=True)
-        col.prop(s, "intensity", slider=True)
-        col.prop(s, "replace_existing")
-        col.operator("faceforge.generate_shape_keys", icon="SHAPEKEY_DATA")
         if obj is not None and obj.type == "MESH":
-            n = len(shape_keys.arkit_keys(obj))
-            layout.label(text=f"{n} / 52 ARKit keys on '{obj.name}'", icon="INFO")
+            layout.prop(obj.faceforge.rig, "shape_scales", text="Scales")
         box = layout.box()
-        box.prop(s, "reference")
+        box.prop_search(s, "reference", bpy.data, "objects", text="Reference")
         box.operator("faceforge.transfer_shape_keys", icon="MOD_DATA_TRANSFER")
-        box = layout.box()
-        row = box.row(align=True)
-        row.prop(s, "sheet_path", text="")
-        row.prop(s, "sheet_tile", text="")
-        box.operator("faceforge.contact_sheet", icon="RENDER_STILL")
+        layout.operator("faceforge.contact_sheet", icon="RENDERLAYERS")
 
 
-class VIEW3D_PT_faceforge_rig_test_pose(bpy.types.Panel):
+class VIEW3D_PT_faceforge_rig_test_pose(_Sub, bpy.types.Panel):
     bl_label = "Test Pose"
-    bl_parent_id = "VIEW3D_PT_faceforge_rig"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "FaceForge"
     bl_options = {"DEFAULT_CLOSED"}
 
     @classmethod
     def poll(cls, context):
         obj = context.active_object
-        return obj is not None and obj.type == "MESH" and bool(shape_keys.arkit_keys(obj))
+        return obj is not None and obj.type == "MESH" and obj.data.shape_keys is not None
 
     def draw(self, context):
         layout = self.layout
+        s = context.scene.faceforge.rig
+        row = layout.row()
+        row.prop(s, "mirror_pose")
+        row.operator("faceforge.reset_pose", icon="LOOP_BACK")
         obj = context.active_object
         keys = obj.data.shape_keys.key_blocks
-        scales = obj.faceforge.rig.intensity
-        layout.label(text="Slider, then per-shape scale (applies on Generate)", icon="INFO")
-        row = layout.row(align=True)
-        row.operator("faceforge.reset_pose", icon="LOOP_BACK")
-        row.operator("faceforge.mirror_pose", text="Left to Right", icon="MOD_MIRROR").name = ""
+        pose = obj.faceforge.rig.pose
         for region, names in REGIONS.items():
             present = [n for n in names if n in keys]
             if not present:
                 continue
-            box = layout.box()
-            box.label(text=region)
-            col = box.column(align=True)
+            col = layout.column(align=True)
+            col.label(text=region)
             for n in present:
-                r = col.row(align=True)
-                r.prop(keys[n], "value", text=n, slider=True)
-                item = scales.get(n)
-                if item is not None:
-                    r.prop(item, "value", text="")
-                if n.endswith(("Left", "Right")):
-                    r.operator("faceforge.mirror_pose", text="", icon="MOD_MIRROR").name = n
+                col.prop(pose, n, slider=True)
 
 
 classes = (VIEW3D_PT_faceforge_rig_shape_keys, VIEW3D_PT_faceforge_rig_test_pose)

@@ -1,40 +1,65 @@
-"""Rig-stage state (shape keys, armature)."""
+"""Rig-stage state: shape-key generation settings and per-object rig data."""
 
-import bpy
-from bpy.props import (BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty,
-                       StringProperty)
+from bpy.props import BoolProperty, FloatProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
+
+from ..core.arkit import ARKIT_NAMES, mirror_name
+
+_mirroring = set()
+
+
+def _pose_update(name):
+    """Slider -> shape-key value; with Mirror on, the twin slider follows."""
+
+    def update(self, context):
+        obj = self.id_data
+        key = getattr(obj.data, "shape_keys", None)
+        value = getattr(self, name)
+        if key is not None and name in key.key_blocks:
+            key.key_blocks[name].value = value
+        twin = mirror_name(name)
+        scene = context.scene if context else None
+        if (twin != name and scene is not None and scene.faceforge.rig.mirror_pose
+                and name not in _mirroring and abs(getattr(self, twin) - value) > 1e-6):
+            _mirroring.add(twin)
+            try:
+                setattr(self, twin, value)
+            finally:
+                _mirroring.discard(twin)
+
+    return update
+
+
+FACEFORGE_PG_pose = type("FACEFORGE_PG_pose", (PropertyGroup,), {
+    "__doc__": "Test-pose sliders, one per ARKit shape (drive the shape keys of the same name).",
+    "__annotations__": {n: FloatProperty(name=n, min=0.0, max=1.0, update=_pose_update(n)) for n in ARKIT_NAMES},
+})
 
 
 class FACEFORGE_PG_rig_settings(PropertyGroup):
     replace_existing: BoolProperty(
         name="Replace Existing", default=False,
-        description="Replace FaceForge's own shape keys if the mesh already has them")
+        description="Regenerate FaceForge's own ARKit shape keys when the mesh already has them "
+                    "(other shape keys are always kept)")
     intensity: FloatProperty(
-        name="Intensity", default=1.0, min=0.0, soft_max=1.5, max=3.0,
-        description="Scale of every generated shape (per-shape scales multiply it)")
-    reference: PointerProperty(
-        name="Reference Head", type=bpy.types.Object,
-        description="A head that already has ARKit shape keys (and landmarks) to transfer from")
-    sheet_path: StringProperty(
-        name="Contact Sheet", subtype="FILE_PATH", default="//faceforge_shapes.png",
-        description="Where to write the contact sheet PNG")
-    sheet_tile: IntProperty(name="Tile Size", default=192, min=96, max=512,
-                            description="Pixels per shape in the contact sheet")
-    mirror_edit: BoolProperty(
+        name="Intensity", default=1.0, min=0.1, max=2.0,
+        description="Scale of every generated shape (1 = ARKit's extreme pose)")
+    mirror_pose: BoolProperty(
         name="Mirror", default=True,
-        description="Moving a Left slider also moves its Right twin (and vice versa)")
-
-
-class FACEFORGE_PG_shape_intensity(PropertyGroup):
-    """Per-shape intensity scale (name = the ARKit shape)."""
-    value: FloatProperty(name="Scale", default=1.0, min=0.0, soft_max=2.0, max=4.0)
+        description="Test pose: moving a Left/Right slider also moves its twin")
+    reference: StringProperty(
+        name="Reference Head",
+        description="A mesh object that already has ARKit shape keys (and landmarks), to transfer from")
 
 
 class FACEFORGE_PG_object_rig(PropertyGroup):
+    pose: PointerProperty(type=FACEFORGE_PG_pose)
     generated: StringProperty(
-        name="Generated Keys", description="Comma-separated names of the shape keys FaceForge made")
-    intensity: CollectionProperty(type=FACEFORGE_PG_shape_intensity)
+        name="Generated Keys", default="",
+        description="Names of the shape keys FaceForge generated on this mesh (comma-separated)")
+    shape_scales: StringProperty(
+        name="Shape Scales", default="",
+        description="Per-shape intensity scales used when generating, as name=value pairs")
 
 
-classes = (FACEFORGE_PG_rig_settings, FACEFORGE_PG_shape_intensity, FACEFORGE_PG_object_rig)
+classes = (FACEFORGE_PG_rig_settings, FACEFORGE_PG_pose, FACEFORGE_PG_object_rig)

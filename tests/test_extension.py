@@ -56,12 +56,13 @@ def blender_like_site(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built_zip():
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py")], check=True,
-                   stdout=subprocess.DEVNULL, timeout=1800)
-    zips = sorted((ROOT / "dist").glob("faceforge-*.zip"))
-    assert zips, "build_extension.py wrote no zip"
-    return zips[-1]
+def built_zip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--out", str(out)],
+                   check=True, stdout=subprocess.DEVNULL, timeout=1800)
+    zips = sorted(out.glob("faceforge-*.zip"))
+    assert len(zips) == 1, f"expected one linux-x64 zip, got {zips}"
+    return zips[0]
 
 
 def test_zip_has_manifest_wheels_and_no_tests(built_zip):

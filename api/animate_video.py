@@ -1,0 +1,421 @@
+"""Animate a character from a driving video or a single image (Blender side).
+
+Public jobs (see ``core/jobs.py``; the operators and the CLI call these):
+
+* :func:`animate_from_video_job` - decode + MediaPipe tracking + solve run in
+  an ``Offload`` (worker thread in the UI, progress, Esc); the bake into ONE
+  action happens at the end on the main thread, so a cancel leaves the scene
+  untouched.
+* :func:`animate_from_image_job` - the same solve for one image; poses the
+  character (and keys the current frame if asked).
+
+The rig: every ARKit-named shape key on the object, measured on its bound
+landmarks (``api.binding``) - see :func:`rig_basis`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+import bpy
+from mathutils import Matrix
+
+from ..animation import solve
+from ..core.arkit import ARKIT_NAMES
+from ..core.errors import FaceForgeError
+from ..core.jobs import Offload, Progress
+from . import actions, binding
+from .mesh import require_mesh, shape_key_coords
+
+EYE_WORDS = ("eye",)
+EYE_EXCLUDE = ("lid", "brow", "lash", "socket", "target")
+
+
+# --- the rig -------------------------------------------------------------------------
+
+def face_frame(points: np.ndarray) -> np.ndarray:
+    """(3, 3) columns = the face's x (its left), y (up), z (out of the face) in the points' space.
+
+    From the landmarks themselves (eye corners, forehead, chin), so the
+    character may face any axis.
+    """
+    x = points[263] - points[33]
+    up = points[10] - points[152]
+    x = x / np.linalg.norm(x)
+    y = up - x * (up @ x)
+    y = y / np.linalg.norm(y)
+    return np.stack([x, y, np.cross(x, y)], axis=1)
+
+
+def rig_basis(obj) -> tuple[solve.RigBasis, np.ndarray]:
+    """The character's rig as a :class:`solve.RigBasis` (camera-frame axes) and its face frame (3, 3).
+
+    Raises FaceForgeError when the object has no landmarks or no ARKit shape keys.
+    """
+    require_mesh(obj, "the character's face mesh")
+    b = binding.read_binding(obj)
+    if len(b.verts) < 468:
+        raise FaceForgeError(f"'{obj.name}' has {len(b.verts)} landmarks; the video solve needs the 468 Face Mesh "
+                             "landmarks: detect them again")
+    key = obj.data.shape_keys
+    names = [n for n in ARKIT_NAMES if key is not None and n in key.key_blocks]
+    if not names:
+        raise FaceForgeError(f"'{obj.name}' has no ARKit shape keys (jawOpen, eyeBlinkLeft, ...): build the rig "
+                             "first (Rig stage)")
+    ref_name = key.reference_key.name
+    base = b.positions(shape_key_coords(obj, ref_name))
+    deltas = np.stack([b.positions(shape_key_coords(obj, n)) - base for n in names])
+    frame = face_frame(base)
+    # To camera-frame axes: project onto the face frame's columns.
+    basis = solve.RigBasis(tuple(names), base @ frame, deltas @ frame, b.confidence)
+    return basis, frame
+
+
+# --- helpers for the bake ----------------------------------------------------------------
+
+def _find_armature(obj):
+    """The armature deforming ``obj`` (modifier or parent), or None."""
+    for mod in obj.modifiers:
+        if mod.type == "ARMATURE" and mod.object is not None:
+            return mod.object
+    if obj.parent is not None and obj.parent.type == "ARMATURE":
+        return obj.parent
+    return None
+
+
+def _head_bone(arm):
+    if arm is None:
+        return None
+    for name in ("head", "Head", "DEF-head", "ORG-head", "mixamorig:Head", "head.x"):
+        if name in arm.pose.bones:
+            return arm.pose.bones[name]
+    for pb in arm.pose.bones:
+        if pb.name.lower() == "head":
+            return pb
+    return None
+
+
+def _eye_bones(arm):
+    """{'left': pose bone, 'right': pose bone} found by name (eye.L, eye_R, LeftEye, ...)."""
+    out = {}
+    if arm is None:
+        return out
+    for pb in arm.pose.bones:
+        n = pb.name.lower()
+        if not any(w in n for w in EYE_WORDS) or any(w in n for w in EYE_EXCLUDE):
+            continue
+        if n.endswith((".l", "_l", "-l")) or "left" in n:
+            out.setdefault("left", pb)
+        elif n.endswith((".r", "_r", "-r")) or "right" in n:
+            out.setdefault("right", pb)
+    return out
+
+
+def _rot3(m) -> np.ndarray:
+    a = np.array(m, dtype=np.float64)[:3, :3]
+    u, _s, vt = np.linalg.svd(a)  # strip scale
+    r = u @ vt
+    if np.linalg.det(r) < 0:
+        u[:, -1] *= -1
+        r = u @ vt
+    return r
+
+
+def _camera_to_object(rots: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Rotations (F, 3, 3) in camera-frame axes -> the mesh's object space."""
+    return np.einsum("ij,fjk,lk->fil", frame, rots, frame)
+
+
+def _eye_rotations(yaw_pitch: np.ndarray) -> np.ndarray:
+    """(F, 2) yaw/pitch radians -> (F, 3, 3) camera-frame rotations (yaw about +y, then look up)."""
+    yaw, pitch = yaw_pitch[:, 0], yaw_pitch[:, 1]
+    cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(-pitch), np.sin(-pitch)
+    f = len(yaw)
+    ry = np.zeros((f, 3, 3))
+    ry[:, 0, 0], ry[:, 0, 2], ry[:, 1, 1], ry[:, 2, 0], ry[:, 2, 2] = cy, sy, 1, -sy, cy
+    rx = np.zeros((f, 3, 3))
+    rx[:, 0, 0], rx[:, 1, 1], rx[:, 1, 2], rx[:, 2, 1], rx[:, 2, 2] = 1, cp, -sp, sp, cp
+    return ry @ rx
+
+
+def _to_channels(rots: np.ndarray, rest: np.ndarray, mode: str):
+    """Rotations (F, 3, 3) applied on top of ``rest`` (3, 3) -> (path suffix, values (F, C))."""
+    mats = np.einsum("fij,jk->fik", rots, rest)
+    if mode == "QUATERNION":
+        q = [Matrix(m.tolist()).to_quaternion() for m in mats]
+        for i in range(1, len(q)):
+            q[i].make_compatible(q[i - 1])
+        return "rotation_quaternion", np.array([tuple(x) for x in q])
+    if mode == "AXIS_ANGLE":
+        aa = [Matrix(m.tolist()).to_quaternion().to_axis_angle() for m in mats]
+        return "rotation_axis_angle", np.array([(a, *ax) for ax, a in aa])
+    out, prev = [], None
+    for m in mats:
+        e = Matrix(m.tolist()).to_euler(mode, prev) if prev is not None else Matrix(m.tolist()).to_euler(mode)
+        out.append(tuple(e))
+        prev = e
+    return "rotation_euler", np.array(out)
+
+
+def _object_rotations(obj, rots_obj: np.ndarray) -> np.ndarray:
+    """Object-space head rotations (F, 3, 3) -> the object's new rotation matrices (rest @ delta)."""
+    return np.einsum("ij,fjk->fik", _rest_rotation(obj), rots_obj)
+
+
+def _rest_rotation(obj) -> np.ndarray:
+    """The object's rotation before FaceForge first drove it (stored on the object), so takes don't compound."""
+    stored = obj.get("faceforge_rest_rotation")
+    if stored is not None and len(stored) == 9:
+        return np.array(stored, dtype=np.float64).reshape(3, 3)
+    rest = _rot3(obj.matrix_basis)
+    obj["faceforge_rest_rotation"] = [float(x) for x in rest.reshape(-1)]
+    return rest
+
+
+def _bone_space(rots_obj: np.ndarray, obj, arm, pb) -> np.ndarray:
+    """Mesh-object-space rotations -> the pose bone's local (rest-relative) space."""
+    r_world = _rot3(obj.matrix_world)
+    r_arm = _rot3(arm.matrix_world)
+    r_bone = _rot3(pb.bone.matrix_local)
+    to_bone = r_bone.T @ r_arm.T @ r_world  # object space -> bone rest space
+    return np.einsum("ij,fjk,lk->fil", to_bone, rots_obj, to_bone)
+
+
+def _keep(action):
+    """Give an action about to lose its user a fake user, so it survives saving."""
+    if action is not None and not action.use_fake_user:
+        action.use_fake_user = True
+
+
+def _unique_action_name(base: str) -> str:
+    name, i = base, 1
+    while name in bpy.data.actions:
+        i += 1
+        name = f"{base}.{i:03d}"
+    return name
+
+
+def scene_fps(scene=None) -> float:
+    scene = scene or bpy.context.scene
+    return scene.render.fps / scene.render.fps_base
+
+
+def _retime(take: solve.Take, fps: float, start_frame: int):
+    """Resample the take on whole scene frames: frames (N,), sample times (N,)."""
+    t0, t1 = float(take.times[0]), float(take.times[-1])
+    n = int(np.floor((t1 - t0) * fps + 1e-6)) + 1
+    frames = start_frame + np.arange(n)
+    return frames.astype(np.float64), t0 + np.arange(n) / fps
+
+
+def _interp(values: np.ndarray, times: np.ndarray, at: np.ndarray) -> np.ndarray:
+    flat = values.reshape(len(values), -1)
+    out = np.stack([np.interp(at, times, flat[:, c]) for c in range(flat.shape[1])], axis=1)
+    return out.reshape((len(at),) + values.shape[1:])
+
+
+def _slerp_rotations(rots: np.ndarray, times: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Resample rotations (F, 3, 3) at times ``at``: rotation vectors interpolated (frames are close)."""
+    from ..animation import pose
+
+    rv = pose.matrix_to_rotvec(rots)
+    return pose.rotvec_to_matrix(_interp(rv, times, np.clip(at, times[0], times[-1])))
+
+
+def sequencer_strips(se):
+    """The sequencer's top-level strips (``strips`` on 4.4+, ``sequences`` before; an empty one is falsy)."""
+    return se.strips if hasattr(se, "strips") else se.sequences
+
+
+def add_reference_strip(scene, path: str, frame_start: int, name: str = "FaceForge reference"):
+    """Add the video as a VSE movie strip (channel above the others); returns the strip or None."""
+    se = scene.sequence_editor or scene.sequence_editor_create()
+    strips = sequencer_strips(se)
+    want = os.path.normcase(os.path.abspath(path))
+    for s in strips:  # the same video again: move its strip instead of stacking another
+        if s.type == "MOVIE" and os.path.normcase(os.path.abspath(bpy.path.abspath(s.filepath))) == want:
+            s.frame_start = int(frame_start)
+            return s
+    channel = 1 + max((s.channel for s in strips), default=0)
+    try:
+        return strips.new_movie(name=name, filepath=path, channel=channel, frame_start=int(frame_start))
+    except (RuntimeError, TypeError):
+        return None
+
+
+# --- bake ------------------------------------------------------------------------------
+
+def bake_take(obj, take: solve.Take, frame: np.ndarray, start_frame: int = 1, replace: bool = False,
+              head: bool = True, eyes: bool = True, action_name: str | None = None, scene=None) -> dict:
+    """Write a solved take into ONE action on the character.  Returns what was written."""
+    scene = scene or bpy.context.scene
+    fps = scene_fps(scene)
+    frames, at = _retime(take, fps, start_frame)
+    weights = np.clip(_interp(take.weights, take.times, at), 0.0, 1.0)
+    key = obj.data.shape_keys
+    if not replace and key.animation_data is not None:
+        _keep(key.animation_data.action)
+    name = action_name or _unique_action_name(f"{obj.name}_video")
+    action = actions.bake_shape_keys(obj, list(take.names), frames, weights, name, replace=replace)
+    written = {"action": action.name, "frames": len(frames), "first_frame": int(frames[0]),
+               "last_frame": int(frames[-1]), "shape_keys": len(take.names), "head": "", "eyes": 0}
+    arm = _find_armature(obj)
+    rots_obj = _camera_to_object(_slerp_rotations(take.head_rotation, take.times, at), frame)
+    head_pb = _head_bone(arm)
+
+    bags = {}
+
+    def target_bag(id_owner):
+        if id_owner.name in bags:
+            return bags[id_owner.name]
+        anim = id_owner.animation_data
+        if anim is not None and anim.action is not None and anim.action != action:
+            _keep(anim.action)  # it loses its user: keep it in the file
+        if actions.SLOTTED:  # 4.4+: one action, a slot per animated ID
+            bag = actions.channels_for(action, id_owner)
+        else:  # before 4.4 an action animates one ID type: the object/armature gets its own
+            own = bpy.data.actions.new(_unique_action_name(f"{name}_{id_owner.name}"))
+            bag = actions.channels_for(own, id_owner)
+        bags[id_owner.name] = bag
+        return bag
+
+    if head:
+        if head_pb is not None:
+            local = _bone_space(rots_obj, obj, arm, head_pb)
+            suffix, vals = _to_channels(local, np.eye(3), head_pb.rotation_mode)
+            bag = target_bag(arm)
+            path = f'pose.bones["{head_pb.name}"].{suffix}'
+            actions.write_curves(bag, [(path, i) for i in range(vals.shape[1])], frames, vals, group=head_pb.name)
+            written["head"] = f"bone {head_pb.name}"
+        else:
+            # The object's rotation becomes rest @ delta (the delta is in object space).
+            suffix, vals = _to_channels(_object_rotations(obj, rots_obj), np.eye(3), obj.rotation_mode)
+            bag = target_bag(obj)
+            actions.write_curves(bag, [(suffix, i) for i in range(vals.shape[1])], frames, vals, group="Object")
+            written["head"] = f"object {obj.name}"
+    if eyes and arm is not None:
+        eye_pbs = _eye_bones(arm)
+        eye_rot = _interp(take.eye_rotation, take.times, at)  # (N, 2, 2)
+        for side, col in (("left", 0), ("right", 1)):
+            pb = eye_pbs.get(side)
+            if pb is None:
+                continue
+            r_obj = _camera_to_object(_eye_rotations(eye_rot[:, col]), frame)
+            if head and head_pb is not None and head_pb not in pb.parent_recursive:
+                r_obj = np.einsum("fij,fjk->fik", rots_obj, r_obj)  # the eye does not inherit the head's turn
+            local = _bone_space(r_obj, obj, arm, pb)
+            suffix, vals = _to_channels(local, np.eye(3), pb.rotation_mode)
+            bag = target_bag(arm)
+            path = f'pose.bones["{pb.name}"].{suffix}'
+            actions.write_curves(bag, [(path, i) for i in range(vals.shape[1])], frames, vals, group=pb.name)
+            written["eyes"] += 1
+    return written
+
+
+# --- jobs --------------------------------------------------------------------------------
+
+def _check_range(frame_range):
+    start, end = (frame_range or (0, None))
+    start = max(0, int(start or 0))
+    end = None if end is None or int(end) < 0 else int(end) + 1  # inclusive -> exclusive
+    if end is not None and end <= start:
+        raise FaceForgeError(f"The frame range {start}-{end - 1} is empty: the last frame must be after the first")
+    return start, end
+
+
+def animate_from_video_job(obj, path: str, smoothing: float = 0.5, neutral_frame: int | None = None,
+                           frame_range=(0, -1), start_frame: int = 1, replace: bool = False,
+                           head: bool = True, eyes: bool = True, add_reference: bool = True,
+                           max_side: int = 1280, action_name: str | None = None):
+    """Job: a driving video -> ONE action of shape-key (+ head/eye rotation) keys on ``obj``.
+
+    frame_range: video frames (first, last), inclusive, last = -1 for the end.
+    neutral_frame: the video frame where the actor is at rest, or None = pick it.
+    Returns a dict (action, frames, faces_found, bridged, neutral_frame, residual...).
+    """
+    from ..formats.video import probe
+
+    path = bpy.path.abspath(path) if path else ""
+    if not path:
+        raise FaceForgeError("Choose a driving video first")
+    basis, frame = rig_basis(obj)
+    first, end = _check_range(frame_range)
+    info = probe(path)
+    scene = bpy.context.scene
+    yield Progress(0.0, f"tracking {os.path.basename(path)}")
+    trk = yield Offload(solve.track_file, (path,), {"start": first, "end": end, "max_side": max_side},
+                        report=True, span=(0.0, 0.85))
+    take = yield Offload(solve.solve_take, (trk, basis),
+                         {"neutral_frame": neutral_frame, "smoothing": smoothing}, report=True, span=(0.85, 0.95))
+    yield Progress(0.95, "baking")
+    result = bake_take(obj, take, frame, start_frame=start_frame, replace=replace, head=head, eyes=eyes,
+                       action_name=action_name, scene=scene)
+    if add_reference:
+        fps = scene_fps(scene)
+        strip = add_reference_strip(scene, path, start_frame - int(round(float(take.times[0]) * fps)))
+        result["reference"] = strip.name if strip is not None else ""
+        if strip is not None and info.fps and abs(info.fps - scene_fps(scene)) > 0.01:
+            # Movie strips play one video frame per scene frame; retiming keys can't be added headless.
+            result["reference_note"] = (f"the reference strip plays at the scene's {scene_fps(scene):g} fps, the "
+                                        f"video is {info.fps:g} fps: set the scene to {info.fps:g} fps to compare "
+                                        "frame by frame (the keys are already retimed)")
+    result.update(take.stats)
+    result.update({"video_fps": info.fps, "scene_fps": scene_fps(scene), "video": os.path.basename(path)})
+    yield Progress(1.0, "done")
+    return result
+
+
+def _detect_image(rgb):
+    from ..inference.face_mesh import FaceMeshDetector
+
+    with FaceMeshDetector(video=False, max_faces=1) as det:
+        return det.detect(rgb, with_score=False)
+
+
+def animate_from_image_job(obj, path: str, key: bool = False, neutral_path: str | None = None,
+                           head: bool = True, frame: int | None = None):
+    """Job: pose the character like the face in one image (key the current frame if ``key``)."""
+    from ..formats.video import read_image
+
+    path = bpy.path.abspath(path) if path else ""
+    if not path:
+        raise FaceForgeError("Choose an image of a face first")
+    basis, fframe = rig_basis(obj)
+    rgb = read_image(path, max_side=1280)
+    yield Progress(0.1, "finding the face")
+    lm = yield Offload(_detect_image, (rgb,))
+    if lm is None:
+        raise FaceForgeError(f"No face was found in {os.path.basename(path)}: use a photo where the face is "
+                             "visible, lit and turned toward the camera")
+    neutral_pts = None
+    if neutral_path:
+        nlm = yield Offload(_detect_image, (read_image(bpy.path.abspath(neutral_path), max_side=1280),))
+        if nlm is None:
+            raise FaceForgeError(f"No face was found in the neutral image {os.path.basename(neutral_path)}")
+        neutral_pts = nlm.points
+    w, rot, eyes, res = solve.solve_image(lm.points, basis, neutral_points=neutral_pts)
+    scene = bpy.context.scene
+    frame = scene.frame_current if frame is None else int(frame)
+    kbs = obj.data.shape_keys.key_blocks
+    for n, v in zip(basis.names, w):
+        kbs[n].value = float(v)
+        if key:
+            kbs[n].keyframe_insert("value", frame=frame, group="FaceForge")
+    if head:
+        rots = _camera_to_object(rot[None], fframe)
+        arm = _find_armature(obj)
+        pb = _head_bone(arm)
+        if pb is not None:
+            suffix, vals = _to_channels(_bone_space(rots, obj, arm, pb), np.eye(3), pb.rotation_mode)
+            target = pb
+        else:
+            suffix, vals = _to_channels(_object_rotations(obj, rots), np.eye(3), obj.rotation_mode)
+            target = obj
+        setattr(target, suffix, tuple(vals[0]))
+        if key:
+            target.keyframe_insert(suffix, frame=frame, group="FaceForge")
+    yield Progress(1.0, "posed")
+    return {"weights": {n: float(v) for n, v in zip(basis.names, w)}, "residual_iod": res,
+            "keyed_frame": frame if key else None, "neutral": "image" if neutral_path else "character"}

@@ -1,0 +1,264 @@
+"""Detect MediaPipe Face Mesh landmarks on a mesh and bind them to its surface.
+
+``detect_landmarks_job(obj)`` (a job generator; see ``core/jobs.py``):
+
+1. renders the mesh from the likely axes at low resolution and keeps the
+   view where MediaPipe's face detector scores highest (the mesh's front is
+   not always -Y);
+2. renders that view again, framed on the face, and runs Face Mesh (478
+   points, with irises) - a second, tighter render refines the points;
+3. casts each point back onto the surface, skipping eyelashes, eyeballs and
+   other small parts (iris points may land on the eyeball);
+4. stores the binding (triangle + barycentric per landmark, confidence) on
+   the object - only at the very end, so a failure changes nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.errors import FaceForgeError
+from ..core.jobs import Offload, Progress, run_sync
+from ..inference.views import CANDIDATE_VIEWS, bounding_sphere, face_sphere
+from ..rigging import binding as pure_binding
+from . import mesh as mesh_api
+from .binding import Binding, write_binding
+from .render import render_view
+
+DETECT_RES = 256
+
+
+def _detector():
+    from ..inference.face_mesh import FaceMeshDetector
+
+    return FaceMeshDetector(video=False, max_faces=1, min_confidence=0.3)
+
+
+def _score_views(det, images):
+    return [det.detection_score(img) for img in images]
+
+
+def _landmarks(det, image):
+    return det.detect(image, with_score=True)
+
+
+def detect_landmarks_job(obj, resolution: int = 512):
+    """Find the face on ``obj``, bind 478 landmarks to it; returns a summary dict."""
+    mesh_api.require_mesh(obj)
+    if obj.mode != "OBJECT":
+        raise FaceForgeError("Switch to Object Mode first")
+    yield Progress(0.0, "reading the mesh")
+    arrays = mesh_api.mesh_arrays(obj, world=True)
+    if len(arrays.tris) == 0:
+        raise FaceForgeError(f"'{obj.name}' has no faces to look at")
+    centre, radius = bounding_sphere(arrays.verts)
+    det = yield Offload(_detector)
+    try:
+        # 1. which way does the face look?
+        images = []
+        for i, (name, view, up) in enumerate(CANDIDATE_VIEWS):
+            yield Progress(0.05 + 0.35 * i / len(CANDIDATE_VIEWS), f"looking for the face ({name})")
+            img, cam = render_view([obj], centre, view, up, radius, resolution=DETECT_RES)
+            images.append((name, view, up, img, cam))
+        scores = yield Offload(_score_views, (det, [im[3] for im in images]))
+        best = int(np.argmax(scores))
+        if scores[best] <= 0.0:
+            raise FaceForgeError(
+                f"No face found on '{obj.name}' from any side. For a cartoon or non-human face, "
+                "place a few key points by hand and use Fit Template (manual landmarks).")
+        name, view, up = images[best][:3]
+        # 2. whole-head view, then a tight view on the face
+        yield Progress(0.45, f"face found looking {name}: detecting landmarks")
+        img, cam = render_view([obj], centre, view, up, radius, resolution=resolution)
+        face = yield Offload(_landmarks, (det, img))
+        if face is None:
+            raise FaceForgeError(f"MediaPipe saw a face on '{obj.name}' but could not fit its landmarks; "
+                                 "try a higher render size or the manual path")
+        origins, dirs = cam.rays(face.points[:, :2])
+        rough = _rough_positions(origins, dirs, arrays, centre, radius)
+        fcentre, fradius = face_sphere(rough)
+        yield Progress(0.6, "refining on a close-up")
+        img2, cam2 = render_view([obj], fcentre, view, up, fradius, resolution=resolution)
+        face2 = yield Offload(_landmarks, (det, img2))
+        if face2 is not None:
+            face, cam = face2, cam2
+        # 3. bind
+        yield Progress(0.7, "binding landmarks to the surface")
+        tri_verts, bary, conf = yield Offload(_bind, (cam, face.points, arrays))
+    finally:
+        det.close()
+    conf = conf * face.score
+    yield Progress(0.98, "storing landmarks")
+    write_binding(obj, Binding(tri_verts, bary, conf), source="DETECTED", score=face.score, view_axis=name)
+    yield Progress(1.0, "done")
+    return {"object": obj.name, "landmarks": len(tri_verts), "score": face.score, "view": name,
+            "on_surface": int((conf > 0).sum()), "fallback": int((conf < 0.75 * face.score).sum())}
+
+
+def _rough_positions(origins, dirs, arrays, centre, radius):
+    """Where the rays pass the head's centre plane - enough to frame a close-up."""
+    n = dirs.mean(axis=0)
+    n /= np.linalg.norm(n)
+    t = ((centre - origins) @ n) / (dirs @ n)
+    return origins + dirs * t[:, None] - n * radius * 0.5
+
+
+def _bind(cam, points_px, arrays):
+    parts = pure_binding.mesh_parts(arrays.verts, arrays.tris)
+    skin = parts.skin_mask()
+    origins, dirs = cam.rays(points_px[:, :2])
+    any_part = np.zeros(len(points_px), bool)
+    any_part[pure_binding.IRIS[pure_binding.IRIS < len(points_px)]] = True
+    up = cam.cam_to_world[:3, 1]
+    tri_verts, bary, conf, _ = pure_binding.bind_rays(origins, dirs, arrays.verts, arrays.tris, skin, any_part,
+                                                      up=up, rim_side=pure_binding.rim_sides(len(points_px)))
+    return tri_verts, bary, conf
+
+
+def detect_landmarks(obj, **kwargs):
+    """Synchronous wrapper (scripts, command line)."""
+    return run_sync(detect_landmarks_job(obj, **kwargs))
+
+
+# --- editing and the manual path -------------------------------------------
+
+EDIT_COLLECTION = "FaceForge Landmarks"
+_EDIT_PREFIX = "FF_LM_"
+_KEY_PREFIX = "FF_KEY_"
+
+
+def _edit_collection(obj, create=True):
+    import bpy
+
+    name = f"{EDIT_COLLECTION} ({obj.name})"
+    coll = bpy.data.collections.get(name)
+    if coll is None and create:
+        coll = bpy.data.collections.new(name)
+        bpy.context.scene.collection.children.link(coll)
+    return coll
+
+
+def _make_empties(obj, names, positions, size, shape="SPHERE"):
+    import bpy
+
+    coll = _edit_collection(obj)
+    for name, p in zip(names, positions):
+        e = bpy.data.objects.new(name, None)
+        e.empty_display_type, e.empty_display_size = shape, size
+        e.location = p
+        e["faceforge_owner"] = obj.name
+        coll.objects.link(e)
+    return coll
+
+
+def _remove_edit_collection(obj):
+    import bpy
+
+    coll = _edit_collection(obj, create=False)
+    if coll is not None:
+        for o in list(coll.objects):
+            bpy.data.objects.remove(o)
+        bpy.data.collections.remove(coll)
+
+
+def _face_size(pos):
+    from ..inference.face_mesh import EYE_INNER_LEFT, EYE_INNER_RIGHT, EYE_OUTER_LEFT, EYE_OUTER_RIGHT
+
+    return float(np.linalg.norm((pos[EYE_OUTER_LEFT] + pos[EYE_INNER_LEFT]) / 2 -
+                                (pos[EYE_OUTER_RIGHT] + pos[EYE_INNER_RIGHT]) / 2))
+
+
+def begin_edit(obj) -> int:
+    """Show the landmarks as small empties the user can move (world space)."""
+    from .binding import landmark_positions
+
+    pos = landmark_positions(obj, world=True)
+    _remove_edit_collection(obj)
+    _make_empties(obj, [f"{_EDIT_PREFIX}{i:03d}" for i in range(len(pos))], pos, _face_size(pos) * 0.02)
+    return len(pos)
+
+
+def _rebind(obj, world_points, confidence):
+    """Bind world points to the nearest skin of ``obj``."""
+    arrays = mesh_api.mesh_arrays(obj, world=True)
+    parts = pure_binding.mesh_parts(arrays.verts, arrays.tris)
+    skin = np.nonzero(parts.skin_mask())[0]
+    tri, bary = pure_binding.closest_on_triangles(world_points, arrays.verts, arrays.tris, skin)
+    return Binding(arrays.tris[tri].astype(np.int32), bary, np.asarray(confidence, dtype=np.float64))
+
+
+def apply_edit(obj, mirror: bool = True) -> int:
+    """Rebind the landmarks to where the user moved the empties (snapped to the
+    surface); with ``mirror`` each moved point's left/right twin moves mirrored.
+    Returns how many landmarks the user moved."""
+    import bpy
+
+    from ..rigging.landmark_edit import mirror_edits
+    from .binding import landmark_positions, read_binding
+
+    coll = _edit_collection(obj, create=False)
+    if coll is None:
+        raise FaceForgeError("Nothing to apply: start with Edit Landmarks")
+    old = landmark_positions(obj, world=True)
+    new = old.copy()
+    for o in coll.objects:
+        if o.name.startswith(_EDIT_PREFIX):
+            new[int(o.name[len(_EDIT_PREFIX):len(_EDIT_PREFIX) + 3])] = np.array(o.matrix_world.translation)
+    moved = int((np.linalg.norm(new - old, axis=1) > 1e-7).sum())
+    if mirror:
+        new = mirror_edits(old, new, tol=1e-7)
+    conf = read_binding(obj).confidence
+    b = _rebind(obj, new, conf)
+    keep = np.linalg.norm(new - old, axis=1) <= 1e-7  # untouched points keep their exact binding
+    old_b = read_binding(obj)
+    b.verts[keep], b.bary[keep] = old_b.verts[keep], old_b.bary[keep]
+    lm = obj.faceforge.landmarks
+    write_binding(obj, b, source=lm.source if lm.source != "NONE" else "MANUAL", score=lm.score,
+                  view_axis=lm.view_axis)
+    _remove_edit_collection(obj)
+    bpy.context.view_layer.objects.active = obj
+    return moved
+
+
+def cancel_edit(obj) -> None:
+    """Drop the edit empties; the landmarks stay as they were."""
+    _remove_edit_collection(obj)
+
+
+def place_key_points(obj) -> list[str]:
+    """Create one named empty per key point, roughly placed on the mesh's front.
+
+    The user snaps them onto the face (eye corners, mouth corners, nose tip,
+    chin) and runs :func:`fit_manual`.
+    """
+    from ..rigging.landmark_edit import KEY_POINTS, template
+
+    arrays = mesh_api.mesh_arrays(obj, world=True)
+    centre, radius = bounding_sphere(arrays.verts)
+    tpl = template()[0]
+    ids = list(KEY_POINTS.values())
+    scale = radius * 0.8 / np.ptp(tpl[:, 2])
+    pos = centre + (tpl[ids] - tpl[ids].mean(0)) * scale - np.array([0, radius, 0])
+    _remove_edit_collection(obj)
+    _make_empties(obj, [f"{_KEY_PREFIX}{n}" for n in KEY_POINTS], pos, radius * 0.03, shape="PLAIN_AXES")
+    return list(KEY_POINTS)
+
+
+def fit_manual(obj) -> dict:
+    """Fit all 478 landmarks to the placed key points and bind them (source MANUAL)."""
+    import bpy
+
+    from ..rigging.landmark_edit import fit_template
+
+    coll = _edit_collection(obj, create=False)
+    keys = {}
+    if coll is not None:
+        for o in coll.objects:
+            if o.name.startswith(_KEY_PREFIX):
+                keys[o.name[len(_KEY_PREFIX):]] = np.array(o.matrix_world.translation)
+    fitted = fit_template(keys)
+    b = _rebind(obj, fitted, np.full(len(fitted), 0.3))
+    write_binding(obj, b, source="MANUAL", score=0.0, view_axis="")
+    _remove_edit_collection(obj)
+    bpy.context.view_layer.objects.active = obj
+    return {"object": obj.name, "key_points": len(keys), "landmarks": len(fitted)}

@@ -1,0 +1,149 @@
+"""Headless renders of mesh objects to numpy images, with the camera as numpy.
+
+``render_view`` renders only the given objects, from a temporary camera, and
+returns the RGB image (H, W, 3) uint8 and the :class:`PinholeCamera` that
+made it, so image points can be cast back onto the surface.  Every change to
+the scene (temporary camera, render settings, hidden objects) is undone in
+``finally``: the scene is left exactly as it was.
+
+Engines: Workbench (fast; needs OpenGL - Mesa's software GL works headless)
+with Cycles CPU as the fallback when Workbench cannot start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+
+import numpy as np
+
+import bpy
+from mathutils import Matrix
+
+from ..core.errors import FaceForgeError
+from ..rigging.camera import PinholeCamera, look_at
+
+SENSOR_MM = 36.0
+LENS_MM = 85.0  # a portrait lens: little perspective distortion, like a phone photo at arm's length
+_engine_ok: dict[str, bool] = {}
+
+
+@contextlib.contextmanager
+def _saved_settings(scene):
+    r = scene.render
+    saved = dict(engine=r.engine, rx=r.resolution_x, ry=r.resolution_y, pct=r.resolution_percentage,
+                 path=r.filepath, fmt=r.image_settings.file_format, mode=r.image_settings.color_mode,
+                 cam=scene.camera, transparent=r.film_transparent,
+                 use_seq=r.use_sequencer, use_comp=r.use_compositing,
+                 color_type=scene.display.shading.color_type, light=scene.display.shading.light,
+                 samples=getattr(scene.cycles, "samples", None) if hasattr(scene, "cycles") else None,
+                 view=scene.view_settings.view_transform)
+    try:
+        yield
+    finally:
+        r.engine = saved["engine"]
+        r.resolution_x, r.resolution_y, r.resolution_percentage = saved["rx"], saved["ry"], saved["pct"]
+        r.filepath = saved["path"]
+        r.image_settings.file_format, r.image_settings.color_mode = saved["fmt"], saved["mode"]
+        scene.camera = saved["cam"]
+        r.film_transparent = saved["transparent"]
+        r.use_sequencer, r.use_compositing = saved["use_seq"], saved["use_comp"]
+        scene.display.shading.color_type = saved["color_type"]
+        scene.display.shading.light = saved["light"]
+        if saved["samples"] is not None:
+            scene.cycles.samples = saved["samples"]
+        scene.view_settings.view_transform = saved["view"]
+
+
+def _has_image_texture(objs) -> bool:
+    for obj in objs:
+        for slot in obj.material_slots:
+            mat = slot.material
+            if mat and mat.use_nodes and any(n.type == "TEX_IMAGE" and n.image for n in mat.node_tree.nodes):
+                return True
+    return False
+
+
+def _render_to_array(scene, engine: str) -> np.ndarray:
+    import cv2
+
+    fd, path = tempfile.mkstemp(suffix=".png", prefix="faceforge_")
+    os.close(fd)
+    try:
+        scene.render.engine = engine
+        scene.render.filepath = path
+        bpy.ops.render.render(write_still=True, scene=scene.name)
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        if img is None:
+            raise RuntimeError("render wrote no image")
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+
+
+def render_view(objects, target, view_dir, up, radius: float, resolution: int = 512,
+                engine: str | None = None, samples: int = 8) -> tuple[np.ndarray, PinholeCamera]:
+    """Render ``objects`` looking along ``view_dir`` at a sphere (``target``, ``radius``).
+
+    Returns (rgb (resolution, resolution, 3) uint8, camera).  Other objects are
+    hidden for the render; everything is restored afterwards.
+    """
+    scene = bpy.context.scene
+    objects = list(objects)
+    view_dir = np.asarray(view_dir, float) / np.linalg.norm(view_dir)
+    fov = 2.0 * math.atan(SENSOR_MM / 2.0 / LENS_MM)
+    dist = radius / math.sin(fov / 2.0)
+    eye = np.asarray(target, float) - view_dir * dist
+    m = look_at(eye, target, up)
+    cam_data = bpy.data.cameras.new("FaceForge_tmp_cam")
+    cam_data.lens, cam_data.sensor_width, cam_data.sensor_fit = LENS_MM, SENSOR_MM, "HORIZONTAL"
+    cam_data.clip_start, cam_data.clip_end = dist * 0.01, dist * 10.0
+    cam = bpy.data.objects.new("FaceForge_tmp_cam", cam_data)
+    scene.collection.objects.link(cam)
+    cam.matrix_world = Matrix(m.tolist())  # Matrix() takes rows (a plain nested list would be columns)
+    hidden = []
+    try:
+        for obj in scene.objects:
+            if obj not in objects and obj is not cam and not obj.hide_render:
+                obj.hide_render = True
+                hidden.append(obj)
+        with _saved_settings(scene):
+            scene.camera = cam
+            r = scene.render
+            r.resolution_x = r.resolution_y = int(resolution)
+            r.resolution_percentage = 100
+            r.image_settings.file_format, r.image_settings.color_mode = "PNG", "RGB"
+            r.film_transparent = False
+            r.use_sequencer = r.use_compositing = False
+            scene.view_settings.view_transform = "Standard"
+            textured = _has_image_texture(objects)
+            scene.display.shading.light = "STUDIO"
+            scene.display.shading.color_type = "TEXTURE" if textured else "MATERIAL"
+            if hasattr(scene, "cycles"):
+                scene.cycles.samples = samples
+                scene.cycles.device = "CPU"
+                scene.cycles.use_denoising = False
+            engines = [engine] if engine else ["BLENDER_WORKBENCH", "CYCLES"]
+            img, last_err = None, None
+            for eng in engines:
+                if _engine_ok.get(eng) is False:
+                    continue
+                try:
+                    img = _render_to_array(scene, eng)
+                    _engine_ok[eng] = True
+                    break
+                except Exception as exc:  # this engine can't run here: try the next
+                    _engine_ok[eng] = False
+                    last_err = exc
+            if img is None:
+                raise FaceForgeError(f"Could not render the mesh with {', '.join(engines)}: {last_err}")
+    finally:
+        for obj in hidden:
+            obj.hide_render = False
+        bpy.data.objects.remove(cam)
+        bpy.data.cameras.remove(cam_data)
+    focal_px = LENS_MM / SENSOR_MM * resolution
+    return img, PinholeCamera(np.array(m), focal_px, int(resolution), int(resolution))

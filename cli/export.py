@@ -1,0 +1,117 @@
+"""``faceforge export | preview | livelink-import | livelink-export``: deliver a character headless.
+
+    faceforge export --character head.blend --object Face --format glb --preset unreal --out head.glb
+    faceforge preview --character head.blend --out take.mp4 [--beside driving.mp4]
+    faceforge livelink-import --character head.blend --csv take.csv --save head_anim.blend
+    faceforge livelink-export --character head.blend --out take.csv [--take NAME]
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _common(p):
+    p.add_argument("--character", required=True, help="the character .blend")
+    p.add_argument("--object", help="the face mesh's name (default: the one with ARKit shape keys)")
+
+
+def add_parser(sub):
+    p = sub.add_parser("export", help="export the character + takes to FBX / glb / glTF")
+    _common(p)
+    p.add_argument("--format", default="glb", choices=("fbx", "glb", "gltf"))
+    p.add_argument("--preset", default="default", choices=("default", "unreal", "unity", "godot"))
+    p.add_argument("--out", required=True, help="output file")
+    p.add_argument("--takes", nargs="+", help="action names to export (default: every take)")
+    p.add_argument("--frames", nargs=2, type=int, metavar=("FIRST", "LAST"), help="clip every take")
+    p.add_argument("--no-morph-normals", dest="morph_normals", action="store_false",
+                   help="glTF: leave out per-shape normals (much smaller files)")
+    p.set_defaults(func=run_export)
+
+    p = sub.add_parser("preview", help="render a preview MP4 of a take")
+    _common(p)
+    p.add_argument("--out", required=True, help="output .mp4")
+    p.add_argument("--take", help="action name (default: the current one)")
+    p.add_argument("--beside", help="driving video or audio to show beside the face")
+    p.add_argument("--frames", nargs=2, type=int, metavar=("FIRST", "LAST"))
+    p.add_argument("--size", type=int, default=384)
+    p.add_argument("--engine", default="auto", choices=("auto", "workbench", "cycles"))
+    p.set_defaults(func=run_preview)
+
+    p = sub.add_parser("livelink-import", help="bake a Live Link Face CSV onto the character")
+    _common(p)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--fps", type=float, help="the CSV's timecode frame rate (default: guessed)")
+    p.add_argument("--start", type=int, default=1, help="first frame of the baked take")
+    p.add_argument("--save", help="write the result to this .blend (default: overwrite --character)")
+    p.set_defaults(func=run_livelink_import)
+
+    p = sub.add_parser("livelink-export", help="write a baked take as a Live Link Face CSV")
+    _common(p)
+    p.add_argument("--out", required=True)
+    p.add_argument("--take", help="action name (default: the current one)")
+    p.set_defaults(func=run_livelink_export)
+
+
+def _open(args):
+    import bpy
+
+    from ..api.batch import _find_character
+    from ..core.errors import FaceForgeError
+
+    if not os.path.isfile(args.character):
+        raise FaceForgeError(f"Character file not found: {args.character}")
+    bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.character))
+    return _find_character(args.object or "")
+
+
+def run_export(args) -> int:
+    from ..api import export
+    from ..core.jobs import run_sync
+
+    obj = _open(args)
+    result = run_sync(export.export_job(obj, os.path.abspath(args.out), args.format.upper(), args.preset.upper(),
+                                        frame_range=args.frames, takes=args.takes or "ALL",
+                                        morph_normals=args.morph_normals))
+    for path in result.files:
+        print(path)
+    for t in result.takes:
+        print(f"take {t.name}: frames {t.frame_start}-{t.frame_end} at {result.fps:g} fps")
+    for w in result.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def run_preview(args) -> int:
+    from ..api import preview
+    from ..core.jobs import run_sync
+
+    obj = _open(args)
+    result = run_sync(preview.render_preview_job(obj, os.path.abspath(args.out), args.frames, args.beside,
+                                                 take=args.take, size=args.size, engine=args.engine.upper()))
+    print(f"{result.path}: {result.frames} frames, {result.engine}, {result.size[0]}x{result.size[1]}")
+    return 0
+
+
+def run_livelink_import(args) -> int:
+    import bpy
+
+    from ..api import livelink, scene
+    from ..api.actions import assign_action
+
+    obj = _open(args)
+    result = livelink.import_livelink(obj, os.path.abspath(args.csv), start_frame=args.start, fps=args.fps)
+    assign_action(obj.data.shape_keys, bpy.data.actions[result.action])  # the new take plays
+    out = scene.save_blend(os.path.abspath(args.save or args.character))
+    print(f"baked '{result.action}': frames {result.frame_start}-{result.frame_end} -> {out}")
+    for w in result.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def run_livelink_export(args) -> int:
+    from ..api import livelink
+
+    obj = _open(args)
+    print(livelink.export_livelink(obj, os.path.abspath(args.out), action=args.take))
+    return 0

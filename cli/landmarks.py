@@ -1,0 +1,45 @@
+"""``faceforge landmarks``: detect and bind landmarks on a mesh file."""
+
+from __future__ import annotations
+
+import os
+
+
+def add_parser(sub):
+    p = sub.add_parser("landmarks", help="detect MediaPipe landmarks on a face mesh and save a .blend")
+    p.add_argument("--mesh", required=True, help="face mesh file (obj/ply/stl/fbx/glb)")
+    p.add_argument("--out", required=True, help="output .blend")
+    p.add_argument("--resolution", type=int, default=512, help="render size in pixels (default 512)")
+    p.set_defaults(func=run)
+    add_photo_parser(sub)
+
+
+def run(args) -> int:
+    from ..api import landmarks, scene
+
+    scene.clear_scene()
+    obj = scene.import_mesh(args.mesh, name=os.path.splitext(os.path.basename(args.mesh))[0])
+    result = landmarks.detect_landmarks(obj, resolution=args.resolution)
+    scene.save_blend(args.out)
+    print(f"{result['landmarks']} landmarks (face looking {result['view']}, score {result['score']:.2f}) "
+          f"-> {os.path.abspath(args.out)}")
+    return 0
+
+
+def add_photo_parser(sub):
+    p = sub.add_parser("face-from-photo", help="build a textured face mesh from one photo and save a .blend")
+    p.add_argument("--image", required=True, help="a photo of a face (jpg/png)")
+    p.add_argument("--out", required=True, help="output .blend")
+    p.set_defaults(func=run_photo)
+
+
+def run_photo(args) -> int:
+    from ..api import photo_face, scene
+
+    scene.clear_scene()
+    result = photo_face.face_from_photo(args.image)
+    scene.save_blend(args.out)
+    if result["note"]:
+        print(result["note"])
+    print(f"{result['object']}: {result['vertices']} vertices -> {os.path.abspath(args.out)}")
+    return 0

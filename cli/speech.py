@@ -1,0 +1,65 @@
+"""``faceforge lipsync``: bake lip sync from a speech recording into a character .blend."""
+
+from __future__ import annotations
+
+import os
+
+
+def add_parser(sub):
+    p = sub.add_parser("lipsync", help="animate a face's ARKit shape keys from a speech recording")
+    p.add_argument("--character", required=True, help="the .blend with the rigged face")
+    p.add_argument("--object", help="the face mesh's name (default: the only mesh with ARKit mouth keys)")
+    p.add_argument("--audio", required=True, help="wav/flac/mp3/ogg/m4a, or a video with sound")
+    p.add_argument("--transcript", help="what is said (text or a .txt/.lab path); default: a .txt/.lab "
+                                        "next to the audio, else phone recognition")
+    p.add_argument("--no-sidecar", action="store_true", help="ignore a .txt/.lab next to the audio")
+    p.add_argument("--method", choices=("auto", "phonemes", "energy"), default="auto")
+    p.add_argument("--intensity", type=float, default=1.0, help="0..2 (default 1)")
+    p.add_argument("--start-frame", type=int, default=1)
+    p.add_argument("--fps", type=float, help="set the scene frame rate first (default: the file's)")
+    p.add_argument("--replace", action="store_true", help="edit the current action in place")
+    p.add_argument("--no-sound", action="store_true", help="don't add a sound strip")
+    p.add_argument("--out", required=True, help="where to save the animated .blend")
+    p.set_defaults(func=run)
+
+
+def _find_object(name):
+    import bpy
+
+    from ..api import lipsync
+    from ..core.errors import FaceForgeError
+
+    if name:
+        obj = bpy.data.objects.get(name)
+        if obj is None:
+            meshes = ", ".join(o.name for o in bpy.data.objects if o.type == "MESH") or "none"
+            raise FaceForgeError(f"No object named '{name}' in the file (meshes: {meshes})")
+        return obj
+    rigged = [o for o in bpy.data.objects if o.type == "MESH" and lipsync.speech_shapes_on(o)]
+    if len(rigged) != 1:
+        raise FaceForgeError(f"{len(rigged)} meshes have ARKit mouth shape keys; name one with --object")
+    return rigged[0]
+
+
+def run(args) -> int:
+    import bpy
+
+    from ..api import lipsync, scene
+    from ..core.errors import FaceForgeError
+    from ..core.jobs import run_sync
+
+    if not os.path.isfile(args.character):
+        raise FaceForgeError(f"Character file not found: {args.character}")
+    bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.character))
+    sc = bpy.context.scene
+    if args.fps:
+        sc.render.fps, sc.render.fps_base = int(round(args.fps)), round(args.fps) / args.fps
+    obj = _find_object(args.object)
+    result = run_sync(lipsync.lipsync_job(
+        obj, args.audio, transcript=args.transcript, method=args.method, intensity=args.intensity,
+        start_frame=args.start_frame, replace=args.replace, use_sidecar_transcript=not args.no_sidecar,
+        add_sound=not args.no_sound, scene=sc))
+    out = scene.save_blend(args.out)
+    print(lipsync.summary(result))
+    print(f"realtime: {result['realtime']:.1f}x  saved: {out}")
+    return 0

@@ -1,0 +1,179 @@
+"""Batch job files (TOML or JSON) and take discovery (pure).
+
+A job file says which character to animate with which takes, and what to
+write::
+
+    # job.toml - paths are relative to this file
+    character = "head.blend"
+    object = "Face"            # optional: the mesh with the ARKit shape keys
+    out = "out"
+    jobs = 2                   # worker processes
+    formats = ["fbx", "glb"]
+    preset = "unreal"          # default | unreal | unity | godot
+    preview = true
+    preview_size = 256
+    takes = "takes/"           # a folder, or a list:
+    # [[takes]]
+    # path = "takes/interview.mp4"
+    # name = "interview"       # optional (default: the file name)
+    # kind = "video"           # optional (default: from the extension)
+
+The same settings come from command-line arguments (which win).  A take's
+*kind* picks the stage that animates it (:data:`KIND_BY_EXT`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field
+
+from ..core.errors import FaceForgeError
+
+KIND_BY_EXT: dict[str, str] = {
+    **{e: "video" for e in (".mp4", ".mov", ".mpg", ".mpeg", ".avi", ".mkv", ".webm", ".m4v")},
+    **{e: "image" for e in (".jpg", ".jpeg", ".png", ".webp", ".bmp")},
+    **{e: "speech" for e in (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus")},
+    ".txt": "text",
+    ".csv": "livelink",
+}
+FORMATS = ("fbx", "glb", "gltf")
+PRESETS = ("default", "unreal", "unity", "godot")
+
+
+@dataclass
+class TakeSpec:
+    path: str
+    name: str
+    kind: str
+
+
+@dataclass
+class BatchPlan:
+    character: str
+    out: str
+    takes: list[TakeSpec]
+    object: str = ""
+    jobs: int = 1
+    formats: list[str] = field(default_factory=lambda: ["fbx", "glb"])
+    preset: str = "default"
+    preview: bool = True
+    preview_size: int = 256
+    skipped: list[str] = field(default_factory=list)  # files in a takes folder no stage reads
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def kind_of(path: str) -> str | None:
+    return KIND_BY_EXT.get(os.path.splitext(path)[1].lower())
+
+
+def load_job_file(path: str) -> dict:
+    """A job file's settings as a dict (paths still relative to the file)."""
+    if not os.path.isfile(path):
+        raise FaceForgeError(f"Job file not found: {path}")
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        with open(path, "rb") as fh:
+            if ext == ".toml":
+                return tomllib.load(fh)
+            if ext == ".json":
+                return json.load(fh)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FaceForgeError(f"Can't read the job file {os.path.basename(path)}: {exc}") from None
+    raise FaceForgeError(f"Job files are .toml or .json, not '{ext}'")
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    out, i = name, 2
+    while out in taken:
+        out, i = f"{name}_{i}", i + 1
+    taken.add(out)
+    return out
+
+
+def discover_takes(entries, base: str = ".") -> tuple[list[TakeSpec], list[str]]:
+    """Takes from folders, files or dicts ({path, name?, kind?}); returns (takes, skipped files)."""
+    if isinstance(entries, (str, dict)):
+        entries = [entries]
+    takes, skipped, names = [], [], set()
+    for entry in entries or ():
+        spec = dict(entry) if isinstance(entry, dict) else {"path": str(entry)}
+        if "path" not in spec:
+            raise FaceForgeError(f"A take in the job file has no 'path': {entry}")
+        path = os.path.normpath(os.path.join(base, os.path.expanduser(str(spec["path"]))))
+        if os.path.isdir(path):
+            for fname in sorted(os.listdir(path)):
+                full = os.path.join(path, fname)
+                if fname.startswith(".") or not os.path.isfile(full):
+                    continue
+                kind = kind_of(fname)
+                if kind is None:
+                    skipped.append(full)
+                    continue
+                stem = os.path.splitext(fname)[0]
+                takes.append(TakeSpec(full, _unique(stem, names), kind))
+            continue
+        if not os.path.exists(path):
+            raise FaceForgeError(f"Take not found: {path}")
+        kind = spec.get("kind") or kind_of(path)
+        if kind is None:
+            raise FaceForgeError(f"Don't know how to animate '{os.path.basename(path)}': give it a kind "
+                                 f"(one of {', '.join(sorted(set(KIND_BY_EXT.values())))})")
+        name = spec.get("name") or os.path.splitext(os.path.basename(path))[0]
+        takes.append(TakeSpec(path, _unique(str(name), names), str(kind)))
+    return takes, skipped
+
+
+def make_plan(job: dict | None = None, base: str = ".", **overrides) -> BatchPlan:
+    """Merge a job file's settings (paths relative to ``base``) with overrides (None = not given)."""
+    job = dict(job or {})
+    over = {k: v for k, v in overrides.items() if v is not None}
+    unknown = set(job) - {"character", "object", "out", "jobs", "formats", "preset", "preview",
+                          "preview_size", "takes"}
+    if unknown:
+        raise FaceForgeError(f"Unknown setting(s) in the job file: {', '.join(sorted(unknown))}")
+
+    def path_of(key):
+        if key in over:
+            return os.path.abspath(str(over[key]))
+        if key in job:
+            return os.path.normpath(os.path.join(base, str(job[key])))
+        return None
+
+    character = path_of("character")
+    if not character:
+        raise FaceForgeError("No character given: pass --character head.blend (or 'character' in the job file)")
+    if not os.path.isfile(character):
+        raise FaceForgeError(f"Character file not found: {character}")
+    out = path_of("out") or os.path.abspath("out/batch")
+    if "takes" in over:
+        takes, skipped = discover_takes(over["takes"], ".")
+    else:
+        takes, skipped = discover_takes(job.get("takes"), base)
+    if not takes:
+        raise FaceForgeError("No takes to run: pass --takes FOLDER (videos, audio, .txt timelines, "
+                             "Live Link Face .csv)")
+    formats = over.get("formats", job.get("formats", ["fbx", "glb"]))
+    if isinstance(formats, str):
+        formats = [f for f in formats.replace(" ", "").split(",") if f]
+    formats = [f.lower() for f in formats]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise FaceForgeError(f"Unknown export format(s) {', '.join(bad)}: use {', '.join(FORMATS)}")
+    preset = str(over.get("preset", job.get("preset", "default"))).lower()
+    if preset not in PRESETS:
+        raise FaceForgeError(f"Unknown preset '{preset}': use {', '.join(PRESETS)}")
+    try:
+        jobs = int(over.get("jobs", job.get("jobs", 1)))
+        size = int(over.get("preview_size", job.get("preview_size", 256)))
+    except (TypeError, ValueError):
+        raise FaceForgeError("'jobs' and 'preview_size' must be whole numbers") from None
+    if jobs < 1:
+        raise FaceForgeError("'jobs' must be at least 1")
+    return BatchPlan(character=character, out=out, takes=takes, object=str(over.get("object", job.get("object", ""))),
+                     jobs=jobs, formats=formats, preset=preset,
+                     preview=bool(over.get("preview", job.get("preview", True))), preview_size=size,
+                     skipped=skipped)

@@ -1,0 +1,147 @@
+"""Deliver operators: export, preview, Live Link Face CSV in and out."""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+
+from ..core.errors import FaceForgeError
+from .base import JobOperator, poll_active_mesh
+
+
+def output_dir(context) -> str:
+    """The Output Folder as an absolute path (needs a saved file for '//' paths)."""
+    raw = context.scene.faceforge.deliver.output_dir or "//faceforge_out/"
+    if raw.startswith("//") and not bpy.data.filepath:
+        raise FaceForgeError("Save the .blend file first, or set an absolute Output Folder in Deliver")
+    return os.path.abspath(bpy.path.abspath(raw))
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+class FACEFORGE_OT_export(JobOperator, bpy.types.Operator):
+    """Export the face with its 52 ARKit shape keys, armature and baked takes for a game engine"""
+
+    bl_idname = "faceforge.export"
+    bl_label = "Export Character"
+    job_label = "Export"
+
+    @classmethod
+    def poll(cls, context):
+        return poll_active_mesh(cls, context)
+
+    def make_job(self, context):
+        from ..api import export
+
+        s = context.scene.faceforge.deliver
+        obj = context.active_object
+        path = os.path.join(output_dir(context), _safe(obj.name))
+        frames = (s.frame_first, s.frame_last) if s.use_frame_range else None
+        return export.export_job(obj, path, s.export_format, s.export_preset, frames, s.export_takes,
+                                 morph_normals=s.morph_normals)
+
+    def report_result(self, context, result):
+        for w in result.warnings:
+            self.report({"WARNING"}, w)
+        names = ", ".join(p.name for p in result.files)
+        context.scene.faceforge.deliver.last_output = str(result.path)
+        self.report({"INFO"}, f"Exported {len(result.takes)} take(s) to {names} in {result.path.parent}")
+
+
+class FACEFORGE_OT_render_preview(JobOperator, bpy.types.Operator):
+    """Render a preview video of the current take (with the driving video or audio beside it)"""
+
+    bl_idname = "faceforge.render_preview"
+    bl_label = "Render Preview"
+    job_label = "Preview"
+
+    @classmethod
+    def poll(cls, context):
+        return poll_active_mesh(cls, context)
+
+    def make_job(self, context):
+        from ..api import preview
+
+        s = context.scene.faceforge.deliver
+        obj = context.active_object
+        key = obj.data.shape_keys
+        action = key.animation_data.action if key is not None and key.animation_data else None
+        name = _safe(f"{obj.name}_{action.name}" if action is not None else obj.name)
+        frames = (s.frame_first, s.frame_last) if s.use_frame_range else None
+        return preview.render_preview_job(obj, os.path.join(output_dir(context), f"{name}_preview.mp4"), frames,
+                                          s.preview_beside or None, size=s.preview_size, engine=s.preview_engine)
+
+    def report_result(self, context, result):
+        for w in result.warnings:
+            self.report({"WARNING"}, w)
+        context.scene.faceforge.deliver.last_output = str(result.path)
+        self.report({"INFO"}, f"Preview: {result.path} ({result.frames} frames, {result.engine.title()})")
+
+
+class FACEFORGE_OT_livelink_import(JobOperator, bpy.types.Operator):
+    """Bake a Live Link Face CSV onto the face's ARKit shape keys as a new take"""
+
+    bl_idname = "faceforge.livelink_import"
+    bl_label = "Import Live Link CSV"
+    job_label = "Live Link import"
+
+    @classmethod
+    def poll(cls, context):
+        return poll_active_mesh(cls, context)
+
+    def make_job(self, context):
+        from ..api import livelink
+
+        s = context.scene.faceforge.deliver
+        if not s.livelink_csv:
+            raise FaceForgeError("Choose a Live Link Face CSV file first")
+        animate = context.scene.faceforge.animate
+        return livelink.import_livelink_job(context.active_object, bpy.path.abspath(s.livelink_csv),
+                                            start_frame=animate.start_frame, fps=s.livelink_fps or None,
+                                            replace=animate.replace_action)
+
+    def report_result(self, context, result):
+        for w in result.warnings:
+            self.report({"WARNING"}, w)
+        self.report({"INFO"}, f"Baked '{result.action}': frames {result.frame_start}-{result.frame_end} "
+                              f"(CSV at {result.source_fps:g} fps)")
+
+
+class FACEFORGE_OT_livelink_export(JobOperator, bpy.types.Operator):
+    """Write the current take as a Live Link Face CSV (for Unreal's importer or other tools)"""
+
+    bl_idname = "faceforge.livelink_export"
+    bl_label = "Export Live Link CSV"
+    bl_options = {"REGISTER"}
+    job_label = "Live Link export"
+
+    @classmethod
+    def poll(cls, context):
+        return poll_active_mesh(cls, context)
+
+    def make_job(self, context):
+        from ..api import livelink
+
+        obj = context.active_object
+        key = obj.data.shape_keys
+        action = key.animation_data.action if key is not None and key.animation_data else None
+        if action is None:
+            raise FaceForgeError(f"'{obj.name}' has no current take to export")
+        path = os.path.join(output_dir(context), _safe(action.name) + ".csv")
+
+        def job():
+            return livelink.export_livelink(obj, path, action=action)
+            yield  # a generator
+
+        return job()
+
+    def report_result(self, context, result):
+        context.scene.faceforge.deliver.last_output = str(result)
+        self.report({"INFO"}, f"Wrote {result}")
+
+
+classes = (FACEFORGE_OT_export, FACEFORGE_OT_render_preview, FACEFORGE_OT_livelink_import,
+           FACEFORGE_OT_livelink_export)

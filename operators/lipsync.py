@@ -1,0 +1,41 @@
+"""Lip sync operator: the active face mesh follows a speech recording."""
+
+import bpy
+
+from ..api import lipsync
+from .base import JobOperator, poll_active_mesh
+
+
+class FACEFORGE_OT_lipsync(JobOperator, bpy.types.Operator):
+    """Animate the mouth of the active face (ARKit shape keys) from a speech recording"""
+
+    bl_idname = "faceforge.lipsync"
+    bl_label = "Lip Sync from Audio"
+    bl_options = {"REGISTER", "UNDO"}
+    job_label = "Lip sync"
+
+    @classmethod
+    def poll(cls, context):
+        if not poll_active_mesh(cls, context):
+            return False
+        if not lipsync.speech_shapes_on(context.active_object):
+            cls.poll_message_set("The active mesh has no ARKit mouth shape keys (jawOpen ...): "
+                                 "build them in the Rig stage first")
+            return False
+        return True
+
+    def make_job(self, context):
+        settings = context.scene.faceforge.animate
+        s = settings.speech
+        return lipsync.lipsync_job(
+            context.active_object, s.audio_path, transcript=s.transcript, method=s.method,
+            intensity=s.intensity, start_frame=settings.start_frame, replace=settings.replace_action,
+            use_sidecar_transcript=s.use_sidecar_transcript, add_sound=s.add_sound, scene=context.scene)
+
+    def report_result(self, context, result):
+        line = lipsync.summary(result)
+        context.scene.faceforge.animate.speech.last_result = line
+        self.report({"INFO"}, line)
+
+
+classes = (FACEFORGE_OT_lipsync,)

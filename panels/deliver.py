@@ -1,0 +1,97 @@
+"""Deliver sub-panels: Export, Preview, Live Link Face CSV."""
+
+import bpy
+
+
+class _DeliverPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "FaceForge"
+    bl_parent_id = "VIEW3D_PT_faceforge_deliver"
+
+
+def _takes_label(obj) -> str:
+    from ..api.export import find_takes
+
+    if obj is None or obj.type != "MESH":
+        return "Select the face mesh"
+    takes = find_takes(obj)
+    if not takes:
+        return "No baked take yet"
+    return f"{len(takes)} take(s): " + ", ".join(a.name for a in takes[:3]) + ("..." if len(takes) > 3 else "")
+
+
+def _draw_last_output(layout, s):
+    """The last file written, with buttons to play/open it and to open its folder."""
+    import os
+
+    if not s.last_output:
+        return
+    box = layout.box()
+    box.label(text=os.path.basename(s.last_output), icon="FILE_MOVIE" if s.last_output.endswith(".mp4") else "FILE")
+    row = box.row(align=True)
+    row.operator("wm.path_open", text="Open", icon="PLAY").filepath = s.last_output
+    row.operator("wm.path_open", text="Folder", icon="FILE_FOLDER").filepath = os.path.dirname(s.last_output)
+
+
+class VIEW3D_PT_faceforge_deliver_export(_DeliverPanel, bpy.types.Panel):
+    bl_label = "Export"
+    bl_order = 0
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.faceforge.deliver
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(s, "output_dir")
+        layout.prop(s, "export_format")
+        layout.prop(s, "export_preset")
+        layout.prop(s, "export_takes")
+        if s.export_format != "FBX":
+            layout.prop(s, "morph_normals")
+        layout.label(text=_takes_label(context.active_object), icon="ACTION")
+        row = layout.row(heading="Clip Frames")
+        row.prop(s, "use_frame_range", text="")
+        sub = row.row(align=True)
+        sub.active = s.use_frame_range
+        sub.prop(s, "frame_first", text="")
+        sub.prop(s, "frame_last", text="")
+        layout.operator("faceforge.export", icon="EXPORT")
+        _draw_last_output(layout, s)
+
+
+class VIEW3D_PT_faceforge_deliver_preview(_DeliverPanel, bpy.types.Panel):
+    bl_label = "Preview Video"
+    bl_order = 1
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.faceforge.deliver
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(s, "preview_beside")
+        layout.prop(s, "preview_engine")
+        layout.prop(s, "preview_size")
+        layout.operator("faceforge.render_preview", icon="RENDER_ANIMATION")
+        _draw_last_output(layout, s)
+
+
+class VIEW3D_PT_faceforge_deliver_livelink(_DeliverPanel, bpy.types.Panel):
+    bl_label = "Live Link Face CSV"
+    bl_order = 2
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.faceforge.deliver
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(s, "livelink_csv")
+        layout.prop(s, "livelink_fps")
+        row = layout.row(align=True)
+        row.operator("faceforge.livelink_import", icon="IMPORT")
+        row.operator("faceforge.livelink_export", icon="EXPORT")
+
+
+classes = (VIEW3D_PT_faceforge_deliver_export, VIEW3D_PT_faceforge_deliver_preview,
+           VIEW3D_PT_faceforge_deliver_livelink)

@@ -1,0 +1,251 @@
+"""Binding image landmarks to a triangle mesh surface (pure numpy/scipy).
+
+Shapes: ``verts`` (N, 3) float, ``tris`` (T, 3) int, rays (L, 3) origins and
+unit directions.  A binding is, per landmark, the three vertex indices of the
+triangle it lies on and barycentric weights (see ``api/binding.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+IRIS = np.arange(468, 478)
+
+
+@dataclass
+class Parts:
+    labels: np.ndarray  # (N,) component id per vertex
+    areas: np.ndarray  # (C,) surface area per component
+    tri_labels: np.ndarray  # (T,) component id per triangle
+
+    def skin_mask(self, min_fraction: float = 0.15) -> np.ndarray:
+        """(T,) bool: triangles of the big surfaces (skin), not eyelashes/eyeballs/teeth.
+
+        A component counts as skin when its area is at least ``min_fraction``
+        of the largest component's (the head).  Eyeballs, eyelashes, teeth,
+        lacrimal glands and the mouth socket are far smaller (the ICT head's
+        mouth socket is 11 % of its head).
+        """
+        big = self.areas >= min_fraction * self.areas.max()
+        return big[self.tri_labels]
+
+
+def triangle_areas(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    a, b, c = verts[tris[:, 0]], verts[tris[:, 1]], verts[tris[:, 2]]
+    return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+
+
+def mesh_parts(verts: np.ndarray, tris: np.ndarray) -> Parts:
+    """Connected components (by shared vertices) and their surface areas."""
+    n = len(verts)
+    rows = np.concatenate([tris[:, 0], tris[:, 1], tris[:, 2]])
+    cols = np.concatenate([tris[:, 1], tris[:, 2], tris[:, 0]])
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
+    count, labels = connected_components(graph, directed=False)
+    tri_labels = labels[tris[:, 0]]
+    areas = np.bincount(tri_labels, weights=triangle_areas(verts, tris), minlength=count)
+    return Parts(labels=labels, areas=areas, tri_labels=tri_labels)
+
+
+def ray_mesh_hits(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np.ndarray,
+                  tri_ids: np.ndarray | None = None, grid: int = 256):
+    """Nearest ray/triangle intersection per ray (Moller-Trumbore).
+
+    ``tri_ids`` restricts the search to those triangles.  Rays from one
+    origin (a pinhole camera) are accelerated with a screen-space grid: each
+    triangle is binned by its projected bounding box, and each ray is tested
+    only against the triangles of its cell, so the cost barely depends on the
+    mesh size.  Returns (tri (L,) int, -1 for a miss; t (L,) distance; uv (L, 2)).
+    """
+    L = len(origins)
+    tri_ids = np.arange(len(tris)) if tri_ids is None else np.asarray(tri_ids)
+    best_t = np.full(L, np.inf)
+    best_tri = np.full(L, -1, dtype=np.int64)
+    best_uv = np.zeros((L, 2))
+    if L == 0 or len(tri_ids) == 0:
+        return best_tri, best_t, best_uv
+    for i, cand in enumerate(_candidates(origins, dirs, verts, tris, tri_ids, grid)):
+        if len(cand) == 0:
+            continue
+        v0, v1, v2 = verts[tris[cand, 0]], verts[tris[cand, 1]], verts[tris[cand, 2]]
+        e1, e2 = v1 - v0, v2 - v0
+        d, o = dirs[i], origins[i]
+        p = np.cross(d, e2)
+        det = np.einsum("ij,ij->i", e1, p)
+        ok = np.abs(det) > 1e-14
+        inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+        sv = o - v0
+        u = np.einsum("ij,ij->i", sv, p) * inv
+        q = np.cross(sv, e1)
+        v = (q @ d) * inv
+        t = np.einsum("ij,ij->i", e2, q) * inv
+        hit = ok & (u >= -1e-9) & (v >= -1e-9) & (u + v <= 1 + 1e-9) & (t > 0)
+        if hit.any():
+            j = np.argmin(np.where(hit, t, np.inf))
+            best_t[i], best_tri[i], best_uv[i] = t[j], cand[j], (min(max(u[j], 0.0), 1.0), min(max(v[j], 0.0), 1.0))
+    return best_tri, best_t, best_uv
+
+
+def _candidates(origins, dirs, verts, tris, tri_ids, grid):
+    """Per ray, the triangles (subset of ``tri_ids``) that can intersect it."""
+    if not np.allclose(origins, origins[0]):
+        return [tri_ids] * len(origins)  # general rays: test everything
+    o = origins[0]
+    fwd = dirs.mean(axis=0)
+    fwd /= np.linalg.norm(fwd)
+    xax = np.cross(fwd, [0.0, 0.0, 1.0] if abs(fwd[2]) < 0.9 else [1.0, 0.0, 0.0])
+    xax /= np.linalg.norm(xax)
+    yax = np.cross(xax, fwd)
+    rd = dirs @ fwd
+    ray_xy = np.stack([(dirs @ xax) / rd, (dirs @ yax) / rd], axis=1)
+    rel = verts - o
+    z = rel @ fwd
+    front = z > 1e-12
+    vxy = np.stack([(rel @ xax) / np.where(front, z, 1.0), (rel @ yax) / np.where(front, z, 1.0)], axis=1)
+    tv = tris[tri_ids]
+    keep = front[tv].all(axis=1)
+    ids, tv = tri_ids[keep], tv[keep]
+    lo, hi = vxy[tv].min(axis=1), vxy[tv].max(axis=1)
+    pad = 1e-9 + 1e-6 * np.ptp(ray_xy, axis=0).max()
+    g_lo, g_hi = ray_xy.min(axis=0) - pad, ray_xy.max(axis=0) + pad
+    inside = (hi >= g_lo).all(axis=1) & (lo <= g_hi).all(axis=1)
+    ids, lo, hi = ids[inside], lo[inside], hi[inside]
+    cell = (g_hi - g_lo) / grid
+    c0 = np.clip(np.floor((lo - g_lo) / cell), 0, grid - 1).astype(np.int64)
+    c1 = np.clip(np.floor((hi - g_lo) / cell), 0, grid - 1).astype(np.int64)
+    nx, ny = c1[:, 0] - c0[:, 0] + 1, c1[:, 1] - c0[:, 1] + 1
+    counts = nx * ny
+    rep = np.repeat(np.arange(len(ids)), counts)
+    offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    cx = c0[rep, 0] + offs % nx[rep]
+    cy = c0[rep, 1] + offs // nx[rep]
+    keys = cx * grid + cy
+    order = np.argsort(keys, kind="stable")
+    keys, members = keys[order], ids[rep[order]]
+    rc = np.clip(np.floor((ray_xy - g_lo) / cell), 0, grid - 1).astype(np.int64)
+    rkeys = rc[:, 0] * grid + rc[:, 1]
+    starts = np.searchsorted(keys, rkeys, side="left")
+    ends = np.searchsorted(keys, rkeys, side="right")
+    return [members[a:b] for a, b in zip(starts, ends)]
+
+
+def closest_on_triangles(points: np.ndarray, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray):
+    """For each point, the nearest triangle among ``tri_ids`` (by centroid, then exact
+    barycentric projection clamped to the triangle). Returns (tri (L,), bary (L, 3))."""
+    from scipy.spatial import cKDTree
+
+    cent = verts[tris[tri_ids]].mean(axis=1)
+    _, k = cKDTree(cent).query(points, k=min(24, len(tri_ids)))
+    k = np.atleast_2d(k)
+    out_tri = np.empty(len(points), dtype=np.int64)
+    out_bary = np.empty((len(points), 3))
+    for i, cand in enumerate(k):
+        best = (np.inf, None, None)
+        for c in tri_ids[cand]:
+            b = _closest_bary(points[i], *verts[tris[c]])
+            q = b @ verts[tris[c]]
+            d = np.linalg.norm(q - points[i])
+            if d < best[0]:
+                best = (d, c, b)
+        out_tri[i], out_bary[i] = best[1], best[2]
+    return out_tri, out_bary
+
+
+def _closest_bary(p, a, b, c):
+    """Barycentric coordinates of the point of triangle abc closest to p."""
+    ab, ac, ap = b - a, c - a, p - a
+    d00, d01, d11 = ab @ ab, ab @ ac, ac @ ac
+    d20, d21 = ap @ ab, ap @ ac
+    den = d00 * d11 - d01 * d01
+    if abs(den) < 1e-20:
+        return np.array([1.0, 0.0, 0.0])
+    v = (d11 * d20 - d01 * d21) / den
+    w = (d00 * d21 - d01 * d20) / den
+    bary = np.array([1 - v - w, v, w])
+    if (bary >= 0).all():
+        return bary
+    bary = np.clip(bary, 0, None)
+    return bary / bary.sum()
+
+
+def rim_sides(count: int = 478) -> np.ndarray:
+    """(L,) +1 for landmarks on an upper rim (upper eyelids, upper inner lip),
+    -1 for lower rims, 0 elsewhere: where a landmark seen through an opening belongs."""
+    from . import regions as R
+
+    side = np.zeros(count, dtype=np.int8)
+    for ids, s in ((R.EYE_LEFT_UPPER, 1), (R.EYE_RIGHT_UPPER, 1), (R.UPPER_LIP_INNER, 1),
+                   (R.EYE_LEFT_LOWER, -1), (R.EYE_RIGHT_LOWER, -1), (R.LOWER_LIP_INNER, -1)):
+        inner = [i for i in ids[1:-1] if i < count]  # corners belong to both
+        side[inner] = s
+    return side
+
+
+def bind_rays(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np.ndarray,
+              skin: np.ndarray, any_part: np.ndarray | None = None, depth_gap: float | None = None,
+              up: np.ndarray | None = None, rim_side: np.ndarray | None = None):
+    """Cast landmark rays onto the mesh and bind each to a triangle.
+
+    ``skin`` (T,) bool: triangles landmarks may land on; ``any_part`` (L,)
+    bool: landmarks that may land on any part (the iris points on eyeballs).
+    A ray that misses the skin, or whose skin hit lies more than ``depth_gap``
+    behind the first surface it meets (it went through the eye opening or
+    parted lips), is bound to the skin point nearest to where it met that
+    first surface, with confidence 0.5; with ``up`` (the image's up vector)
+    and ``rim_side`` (see :func:`rim_sides`) an upper-rim landmark only snaps
+    to skin above that point and a lower-rim one only below.  ``depth_gap`` defaults to 5 % of the
+    depth range of the landmarks' hits.
+
+    Returns (tri_verts (L, 3) int32, bary (L, 3), confidence (L,), hit_point (L, 3)).
+    """
+    L = len(origins)
+    any_part = np.zeros(L, bool) if any_part is None else any_part
+    skin_ids = np.nonzero(skin)[0]
+    cand_skin = skin_ids
+    cand_all = np.arange(len(tris))
+    tri_s, t_s, uv_s = ray_mesh_hits(origins, dirs, verts, tris, cand_skin)
+    tri_a, t_a, uv_a = ray_mesh_hits(origins, dirs, verts, tris, cand_all)
+    tri, uv = tri_s.copy(), uv_s.copy()
+    conf = np.where(tri_s >= 0, 1.0, 0.0)
+    # Iris points may land on whatever they hit first (the eyeball).
+    take_any = any_part & (tri_a >= 0) & ((tri_s < 0) | (t_a < t_s))
+    tri[take_any], uv[take_any] = tri_a[take_any], uv_a[take_any]
+    conf[take_any] = 1.0
+    # A ray whose skin hit lies far behind the first thing it meets went through
+    # a hole (the eye opening, parted lips): the landmark belongs on the rim,
+    # next to where the ray met that first surface.  Eyelashes lie on the lid,
+    # so their skin hit is close behind and is kept.
+    hit_depths = t_s[tri_s >= 0]
+    gap = depth_gap if depth_gap is not None else 0.05 * (np.ptp(hit_depths) + 1e-9 if len(hit_depths) else 1.0)
+    with np.errstate(invalid="ignore"):
+        far_behind = np.where(tri_s >= 0, t_s - np.where(tri_a >= 0, t_a, t_s), 0.0) > gap
+    through_hole = (~any_part) & (tri_a >= 0) & ((tri_s < 0) | far_behind)
+    bary = np.stack([1 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=1)
+    tri_verts = np.zeros((L, 3), dtype=np.int32)
+    ok = (tri >= 0) & ~through_hole
+    tri_verts[ok] = tris[tri[ok]]
+    redo = np.nonzero(~ok)[0]
+    if len(redo):
+        depth = np.where(tri_a[redo] >= 0, t_a[redo],
+                         np.median(hit_depths) if len(hit_depths) else 1.0)
+        pts = origins[redo] + dirs[redo] * depth[:, None]
+        pool = cand_skin if len(cand_skin) else skin_ids
+        ntri, nbary = closest_on_triangles(pts, verts, tris, pool)
+        if up is not None and rim_side is not None:
+            cent = verts[tris[pool]].mean(axis=1)
+            for k, li in enumerate(redo):
+                if rim_side[li] == 0:
+                    continue
+                ok_side = pool[rim_side[li] * ((cent - pts[k]) @ up) > 0]
+                if len(ok_side):
+                    t1, b1 = closest_on_triangles(pts[k:k + 1], verts, tris, ok_side)
+                    ntri[k], nbary[k] = t1[0], b1[0]
+        tri_verts[redo] = tris[ntri]
+        bary[redo] = nbary
+        conf[redo] = 0.5
+    points = np.einsum("lk,lkd->ld", bary, verts[tri_verts])
+    return tri_verts, bary, conf, points

@@ -1,0 +1,101 @@
+"""Editing landmarks (mirrored), and the manual path for faces MediaPipe can't find."""
+
+import bpy
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+
+@pytest.fixture
+def photo_face(tmp_path):
+    import cv2
+
+    from faceforge.api import photo_face
+
+    path = tmp_path / "astronaut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+    return bpy.data.objects[photo_face.face_from_photo(str(path))["object"]]
+
+
+def test_template_is_symmetric_and_matches_mediapipes_canonical_mirror(data):
+    from scipy.spatial import cKDTree
+
+    from faceforge.rigging.landmark_edit import mirror_map, template
+
+    pts, m = template()
+    assert pts.shape == (478, 3) and (m[m] == np.arange(478)).all()
+    np.testing.assert_allclose(pts * [-1, 1, 1], pts[m], atol=1e-6)
+    canon = np.array([[float(x) for x in l.split()[1:4]]
+                      for l in open(data / "mesh/mediapipe_canonical/canonical_face_model.obj") if l.startswith("v ")])
+    _, twin = cKDTree(canon).query(canon * [-1, 1, 1])
+    assert (twin == m[:468]).all()
+    assert m[33] == 263 and m[61] == 291 and m[1] == 1 and m[468] == 473
+
+
+def test_fit_template_recovers_a_similarity_exactly():
+    from faceforge.rigging.landmark_edit import KEY_POINTS, fit_template, template, umeyama
+
+    tpl = template()[0]
+    ang = 0.4
+    r = np.array([[np.cos(ang), -np.sin(ang), 0], [np.sin(ang), np.cos(ang), 0], [0, 0, 1]])
+    moved = 3.0 * tpl @ r.T + [1, 2, 3]
+    fitted = fit_template({n: moved[i] for n, i in KEY_POINTS.items()})
+    np.testing.assert_allclose(fitted, moved, atol=1e-6)
+    with pytest.raises(Exception, match="at least 4"):
+        fit_template({"nose_tip": moved[1]})
+
+
+def test_mirrored_edit_moves_the_twin(photo_face):
+    from faceforge.api import binding, landmarks
+
+    obj = photo_face
+    before = binding.landmark_positions(obj, world=True)
+    assert landmarks.begin_edit(obj) == 478
+    # Drag the subject's right mouth corner (61) onto a nearby upper-lip point (185).
+    bpy.data.objects["FF_LM_061"].location = before[185]
+    bpy.context.view_layer.update()
+    moved = landmarks.apply_edit(obj, mirror=True)
+    after = binding.landmark_positions(obj, world=True)
+    assert moved == 1
+    np.testing.assert_allclose(after[61], before[185], atol=1e-4)  # on the surface where dropped
+    # Its twin (291) followed, mirrored: it sits near 185's own twin (409) on the left.
+    assert np.linalg.norm(after[291] - before[409]) < 0.25 * np.linalg.norm(before[291] - before[409])
+    others = np.setdiff1d(np.arange(478), [61, 291])
+    np.testing.assert_allclose(after[others], before[others], atol=1e-9)
+    assert not any(o.name.startswith("FF_LM_") for o in bpy.data.objects)
+
+
+def test_cancel_edit_keeps_landmarks(photo_face):
+    from faceforge.api import binding, landmarks
+
+    before = binding.landmark_positions(photo_face)
+    landmarks.begin_edit(photo_face)
+    bpy.data.objects["FF_LM_001"].location.x += 0.01
+    landmarks.cancel_edit(photo_face)
+    np.testing.assert_allclose(binding.landmark_positions(photo_face), before)
+    assert not any(o.name.startswith("FF_LM_") for o in bpy.data.objects)
+
+
+def test_manual_path_on_suzanne(ff):
+    """Suzanne has no human face for MediaPipe: key points + template fit still bind 478 points."""
+    from faceforge.api import binding, landmarks, mesh
+
+    bpy.ops.mesh.primitive_monkey_add()
+    obj = bpy.context.active_object
+    names = landmarks.place_key_points(obj)
+    assert len(names) == 8
+    # Snap the key points where an animator would put them on Suzanne (front = -Y).
+    verts = mesh.vertex_coords(obj.data)
+    spots = {"eye_outer.R": (-0.65, 0.35), "eye_inner.R": (-0.25, 0.3), "eye_inner.L": (0.25, 0.3),
+             "eye_outer.L": (0.65, 0.35), "mouth_corner.R": (-0.3, -0.45), "mouth_corner.L": (0.3, -0.45),
+             "nose_tip": (0.0, -0.1), "chin": (0.0, -0.75)}
+    for name, (x, z) in spots.items():
+        front = verts[np.argmin(np.hypot(verts[:, 0] - x, verts[:, 2] - z) + 0.01 * verts[:, 1])]
+        bpy.data.objects[f"FF_KEY_{name}"].location = front
+    bpy.context.view_layer.update()
+    result = landmarks.fit_manual(obj)
+    assert result["landmarks"] == 478 and obj.faceforge.landmarks.source == "MANUAL"
+    pos = binding.landmark_positions(obj)
+    assert pos[291, 0] > 0.15 > -0.15 > pos[61, 0]  # mouth corners where they were placed
+    assert pos[152, 2] < pos[1, 2] < pos[10, 2]  # chin below nose below forehead
+    assert not any(o.name.startswith("FF_KEY_") for o in bpy.data.objects)
