@@ -246,10 +246,10 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
             sa, sb = sa[sa >= 0], sb[sb >= 0]
             out = np.array(fb, dtype=float, copy=True)
             if len(sa) and len(sb):
-                out[sub] = _geodesic_side(g_sub, sa, sb, 0.7, 0.035, fb[sub])
+                out[sub] = _geodesic_side(g_sub, sa, sb, 0.7, 0.06, fb[sub])
             lids.append(out)
         else:
-            lids.append(side_on_skin(up_ids[2:-2], lo_ids[2:-2], 0.7, 0.035, fb))
+            lids.append(side_on_skin(up_ids[2:-2], lo_ids[2:-2], 0.7, 0.06, fb))
     lid_l, lid_r = lids
 
     # --- interior parts: lip side by height (small ones rigidly, per part) ------
