@@ -64,7 +64,8 @@ def _geodesic_side(graph, seeds_a, seeds_b, limit, width, fallback):
     """0 near seeds_a, 1 near seeds_b, smooth over ``width`` around the equidistant line."""
     da = dijkstra(graph, indices=np.unique(seeds_a), min_only=True, limit=limit)
     db = dijkstra(graph, indices=np.unique(seeds_b), min_only=True, limit=limit)
-    side = X.smoothstep(-width, width, da - db)
+    with np.errstate(invalid="ignore"):
+        side = X.smoothstep(-width, width, np.nan_to_num(da - db, nan=0.0, posinf=1e9, neginf=-1e9))
     side = np.where(np.isfinite(da) & np.isfinite(db), side,
                     np.where(np.isfinite(da) & ~np.isfinite(db), 0.0,
                              np.where(np.isfinite(db) & ~np.isfinite(da), 1.0, fallback)))
@@ -214,8 +215,10 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
     def seeds(ids):
         return lm_vert[[i for i in ids if i < 468]]
 
-    upper = [i for i in R.UPPER_LIP_OUTER[1:-1] + R.UPPER_LIP_INNER[1:-1]]
-    lower = [i for i in R.LOWER_LIP_OUTER[1:-1] + R.LOWER_LIP_INNER[1:-1]]
+    # Seeds on the outer lip contours (the vermilion borders): they are well apart even
+    # where a closed mouth puts the inner contours of both lips at the same spot.
+    upper = list(R.UPPER_LIP_OUTER[2:-2])
+    lower = list(R.LOWER_LIP_OUTER[2:-2])
     sub = np.flatnonzero(skin & active_mask)
     g_sub = graph[sub][:, sub]
     pos = -np.ones(n, np.int64)
@@ -230,7 +233,7 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
         return out
 
     y_rel_mouth = q[:, 1] - mouth_c[1]
-    lip = side_on_skin(upper, lower, 1.6, 0.07, X.smoothstep(0.05, -0.05, y_rel_mouth))
+    lip = side_on_skin(upper, lower, 1.6, 0.35, X.smoothstep(0.05, -0.05, y_rel_mouth))
     if report:
         report(0.35, "separating the eyelids")
     lids = []
@@ -243,10 +246,10 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
             sa, sb = sa[sa >= 0], sb[sb >= 0]
             out = np.array(fb, dtype=float, copy=True)
             if len(sa) and len(sb):
-                out[sub] = _geodesic_side(g_sub, sa, sb, 0.7, 0.035, fb[sub])
+                out[sub] = _geodesic_side(g_sub, sa, sb, 0.7, 0.06, fb[sub])
             lids.append(out)
         else:
-            lids.append(side_on_skin(up_ids[2:-2], lo_ids[2:-2], 0.7, 0.035, fb))
+            lids.append(side_on_skin(up_ids[2:-2], lo_ids[2:-2], 0.7, 0.06, fb))
     lid_l, lid_r = lids
 
     # --- interior parts: lip side by height (small ones rigidly, per part) ------

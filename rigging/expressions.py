@@ -237,7 +237,7 @@ def jaw_weight(p: Points, a: Anchors) -> np.ndarray:
     ax = np.abs(q[:, 0] - a.mouth_c[0])
     yb = a.mouth_c[1] + 0.85 * np.maximum(ax - a.mouth_half * 0.8, 0.0)
     g = smoothstep(0.22, -0.28, q[:, 1] - yb)
-    g = g * smoothstep(a.hinge[2] - 0.05, a.hinge[2] + 0.55, q[:, 2]) ** 0.5 * (1 - 0.0)
+    g = g * smoothstep(a.hinge[2] - 0.05, a.hinge[2] + 0.55, q[:, 2]) ** 0.5
     m = mouth_zone(p, a)
     w = g + m * (p.lip - g)
     # interior parts (teeth, gums, tongue): the lip-side attribute decides
@@ -518,7 +518,7 @@ def nose_sneer(p, a):
 
 def tongue_out(p, a):
     w = p.tongue
-    return _vec(w, (0.0, -0.12, 0.55)) + _vec(jaw_weight(p, a) * (1 - p.soft) * 0.0, (0, 0, 0))
+    return _vec(w, (0.0, -0.12, 0.55))
 
 
 SIDED = {

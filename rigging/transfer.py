@@ -168,7 +168,19 @@ def transfer_displacements(src_verts: np.ndarray, src_tris: np.ndarray, src_land
     warped = smooth_warp(ctrl, dst_landmarks, warped, smoothing=1e-4, scale=dst_frame.scale)
     if report:
         report(0.4, "finding correspondences")
-    sp = closest_points(warped, src_tris, dst_verts)
+    # correspond with the reference's skin only (the parts holding its landmarks), not
+    # with its eyeballs, lashes or teeth
+    import scipy.sparse as sps
+    from scipy.sparse.csgraph import connected_components
+
+    tr = np.asarray(src_tris)
+    n = len(src_verts)
+    adj = sps.coo_matrix((np.ones(len(tr) * 3), (tr.ravel(), np.roll(tr, 1, 1).ravel())), shape=(n, n))
+    _, comp = connected_components(adj, directed=False)
+    _, near = cKDTree(src_verts).query(src_landmarks[:468])
+    counts = np.bincount(comp[near], minlength=comp.max() + 1)
+    skin = np.flatnonzero(counts >= max(10, 0.1 * counts.max()))
+    sp = closest_points(warped, src_tris, dst_verts, tri_mask=np.isin(comp[tr[:, 0]], skin))
     far = sp.distance / dst_frame.scale
     keep = smoothstep_np(max_distance, max_distance * 0.5, far)
     # reference displacement -> reference local frame -> target frame

@@ -1,0 +1,68 @@
+"""Helpers for the rig tests: the ICT head with landmarks, MediaPipe measurements.
+
+Until landmark detection on meshes is available everywhere, the ICT head's
+landmarks come from fitting MediaPipe's canonical face to the ICT's own 68
+ground-truth iBUG vertices (similarity + smooth warp) and projecting onto the
+skin - a stand-in for tests only.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+
+def load_canonical(data) -> np.ndarray:
+    path = data / "mesh" / "mediapipe_canonical" / "canonical_face_model.obj"
+    return np.array([[float(x) for x in line.split()[1:4]] for line in open(path) if line.startswith("v ")])
+
+
+def ict_landmark_binding(obj, data):
+    """A landmark Binding for the imported ICT head (its 68 iBUG vertices guide the fit)."""
+    from faceforge.api import binding, mesh
+    from faceforge.rigging import regions as R
+    from faceforge.rigging import transfer as T
+
+    arr = mesh.mesh_arrays(obj)
+    idx68 = json.load(open(data / "mesh" / "ict_neutral" / "vertex_indices.json"))["idx_to_landmark_verts"]
+    canon = load_canonical(data)
+    placed = T.fit_landmarks(canon, canon[list(R.IBUG68)], arr.verts[idx68], smoothing=1e-3)
+    # irises: in front of each eye-opening centre, on the eyeball
+    left, right = R.eye_centres(np.vstack([placed, np.zeros((10, 3))]))
+    fr = R.face_frame(np.vstack([placed, np.zeros((10, 3))]))
+    iris = []
+    for c in (right, left):
+        ring = [c] + [c + fr.axes[i % 2] * 0.09 * fr.scale * (1 if i < 2 else -1) for i in range(4)]
+        iris += ring
+    pts = np.vstack([placed, np.array(iris) + fr.axes[2] * 0.1 * fr.scale])
+    # skin = first 9409 (face) + head; the eyes/mouth inside are other parts
+    skin_tri = np.all(arr.tris < 14062, axis=1)
+    eye_tri = np.all((arr.tris >= 21451) & (arr.tris < 24591), axis=1)
+    sp_skin = T.closest_points(arr.verts, arr.tris, pts[:468], tri_mask=skin_tri)
+    sp_eye = T.closest_points(arr.verts, arr.tris, pts[468:], tri_mask=eye_tri)
+    verts = np.vstack([sp_skin.verts, sp_eye.verts]).astype(np.int32)
+    bary = np.vstack([sp_skin.bary, sp_eye.bary])
+    return binding.Binding(verts=verts, bary=bary, confidence=np.ones(478))
+
+
+def import_ict(data, with_landmarks: bool = True):
+    from faceforge.api import binding, scene
+
+    obj = scene.import_mesh(str(data / "mesh" / "ict_neutral" / "generic_neutral_mesh.obj"), name="ICT")
+    if with_landmarks:
+        binding.write_binding(obj, ict_landmark_binding(obj, data), source="MANUAL")
+    return obj
+
+
+# --- MediaPipe measurements ---------------------------------------------------------
+
+def eye_aspect(points: np.ndarray, side: str) -> float:
+    """Eye opening height / width from 2D landmarks (subject's side)."""
+    from faceforge.rigging import regions as R
+
+    up, lo = (R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER) if side == "left" else (R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER)
+    p = points[:, :2]
+    h = np.mean([np.linalg.norm(p[up[i]] - p[lo[i]]) for i in (2, 3, 4, 5, 6)])
+    w = np.linalg.norm(p[up[0]] - p[up[-1]])
+    return float(h / w)
