@@ -159,9 +159,31 @@ def face_frame(guide: FaceGuide) -> FaceFrame:
         up = -up
     left = np.cross(up, fwd)  # subject's left (+X for a face looking down -Y, up +Z)
     size = float(np.linalg.norm(e1 - e0))
-    rot = np.stack([left, -fwd, up], axis=1)
+    rot = snap_rotation(np.stack([left, -fwd, up], axis=1))
     # Origin on the mid-plane between the eyes (a symmetric point for mirrored input).
     return FaceFrame(origin=eyes_mid, rotation=rot, size=size)
+
+
+SNAP_DEGREES = 25.0
+
+
+def snap_rotation(rot: np.ndarray, max_degrees: float = SNAP_DEGREES) -> np.ndarray:
+    """The nearest axis-aligned rotation when ``rot`` is within ``max_degrees`` of it.
+
+    Heads are modelled upright along the world axes; the landmark frame has a
+    few degrees of anatomical tilt (the Frankfort plane is not the modelling
+    plane), and animators expect an upright rig.  A head that really is tilted
+    or rotated keeps its own frame.  Snapping keeps mirror symmetry: a mirrored
+    face gives the mirrored snapped frame.
+    """
+    snap = np.zeros((3, 3))
+    for j in range(3):
+        i = int(np.argmax(np.abs(rot[:, j])))
+        snap[i, j] = np.sign(rot[i, j])
+    if abs(np.linalg.det(snap) - 1.0) > 1e-6:
+        return rot
+    cos = np.clip((np.trace(snap.T @ rot) - 1.0) / 2.0, -1.0, 1.0)
+    return snap if np.degrees(np.arccos(cos)) <= max_degrees else rot
 
 
 @dataclass
@@ -216,7 +238,8 @@ def _sorted_xz(p):
     return p[o, 0], p[o, 2]
 
 
-def place_bones(guide: FaceGuide, skin_local_extent=None, eyeballs=None, tongue_points=None) -> Skeleton:
+def place_bones(guide: FaceGuide, skin_local_extent=None, eyeballs=None, tongue_points=None,
+                frame: FaceFrame | None = None) -> Skeleton:
     """Place the face bones.
 
     ``skin_local_extent``: optional (2, 3) min/max of the skin in *frame-local*
@@ -224,7 +247,12 @@ def place_bones(guide: FaceGuide, skin_local_extent=None, eyeballs=None, tongue_
     ``eyeballs``: optional {"L"/"R": (centre world (3,), radius)} fitted from the mesh.
     ``tongue_points``: optional (k, 3) world positions of tongue vertices.
     """
-    frame = face_frame(guide)
+    frame = frame or face_frame(guide)
+    if eyeballs and "L" in eyeballs and "R" in eyeballs:
+        # Centre the frame on the mesh's own symmetry (the eyeball pair), not on noisy landmarks.
+        mid = frame.to_local((np.asarray(eyeballs["L"][0]) + np.asarray(eyeballs["R"][0])) / 2)
+        frame = FaceFrame(origin=frame.origin + frame.rotation[:, 0] * mid[0], rotation=frame.rotation,
+                          size=frame.size)
     s = frame.size
     L = frame.to_local
     eyes = [L(np.asarray(c).mean(0)) for c in guide.eye_contours]
