@@ -92,6 +92,10 @@ def generate_armature_job(objs, mode: str = "BONES"):
     objs = _check_objects(objs)
     face = _face_object(objs)
     objs = [face] + [o for o in objs if o is not face]
+    # A re-run keeps skinning every object the face's previous rig deformed (eyes, teeth...).
+    old = rig_of(face)
+    if old is not None:
+        objs += [o for o in bpy.data.objects if o.type == "MESH" and o not in objs and rig_of(o) == old]
     yield Progress(0.0, "reading the meshes")
     verts, tris, offsets = [], [], [0]
     for o in objs:

@@ -61,3 +61,6 @@ class FACEFORGE_OT_reset_pose(bpy.types.Operator):
     def execute(self, context):
         api_armature.reset_pose(_rig(context))
         return {"FINISHED"}
+
+
+classes = (FACEFORGE_OT_generate_armature, FACEFORGE_OT_reset_pose)

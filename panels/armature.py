@@ -52,3 +52,6 @@ class VIEW3D_PT_faceforge_rig_armature_controls(_Sub, bpy.types.Panel):
                 col.label(text=label)
                 col.prop(bones[name], "rotation_euler", text="")
         layout.operator("faceforge.reset_pose", icon="LOOP_BACK")
+
+
+classes = (VIEW3D_PT_faceforge_rig_armature, VIEW3D_PT_faceforge_rig_armature_controls)
