@@ -284,23 +284,29 @@ def _drive(arm, bone, index, keys, terms):
         t.id = keys
         t.data_path = f'key_blocks["{key}"].value'
         parts.append(f"{coef:+.6f}*k{i}")
-    drv.expression = "".join(parts) or "0"
+    drv.expression = "".join(parts) or "0.0"  # no terms: the channel is held at rest
     drv.use_self = False
 
 
 def _set_mode(face, arm, sk, mode):
-    """Drivers (BONES) or nothing (SHAPE_KEYS) between the ARKit keys and the jaw/eye bones."""
+    """Tie the jaw/eye bones to the ARKit keys so the motion never doubles.
+
+    BONES: the keys drive the bones (all three rotation channels) and are muted.
+    SHAPE_KEYS: the keys move the mesh; the bones whose keys exist are held at
+    rest by a constant driver (so keyed bone rotations, e.g. from the video
+    stage, cannot add a second motion).  Bones whose keys are absent stay free.
+    Returns the names of the driven (or held) bones.
+    """
     keys = face.data.shape_keys
-    if mode != "BONES" or keys is None:
+    if keys is None:
         return []
     blocks = keys.key_blocks
-    driven, muted = [], []
+    done, muted = [], []
     bones = arm.data.bones
+    plan = {}
     if "jawOpen" in blocks:
         s = _rotation_sign(bones[pure_arm.JAW], 0, (0, 0, -1))
-        _drive(arm, pure_arm.JAW, 0, keys, [("jawOpen", s * JAW_OPEN)])
-        driven.append(pure_arm.JAW)
-        muted.append("jawOpen")
+        plan[pure_arm.JAW] = {0: [("jawOpen", s * JAW_OPEN)]}
     for bone, names in EYE_KEYS.items():
         if bone not in bones or not any(n in blocks for n in names.values()):
             continue
@@ -308,19 +314,21 @@ def _set_mode(face, arm, sk, mode):
         out_dir = (1, 0, 0) if bone == pure_arm.EYE_L else (-1, 0, 0)
         su = _rotation_sign(b, 0, (0, 0, 1))
         so = _rotation_sign(b, 2, out_dir)
-        vert = [(n, c) for n, c in ((names["up"], su * EYE_VERTICAL), (names["down"], -su * EYE_VERTICAL))
-                if n in blocks]
-        side = [(n, c) for n, c in ((names["out"], so * EYE_SIDE), (names["into"], -so * EYE_SIDE)) if n in blocks]
-        if vert:
-            _drive(arm, bone, 0, keys, vert)
-        if side:
-            _drive(arm, bone, 2, keys, side)
-        driven.append(bone)
-        muted += [n for n, _ in vert + side]
+        plan[bone] = {
+            0: [(n, c) for n, c in ((names["up"], su * EYE_VERTICAL), (names["down"], -su * EYE_VERTICAL))
+                if n in blocks],
+            2: [(n, c) for n, c in ((names["out"], so * EYE_SIDE), (names["into"], -so * EYE_SIDE))
+                if n in blocks]}
+    for bone, channels in plan.items():
+        for index in range(3):
+            terms = channels.get(index, []) if mode == "BONES" else []
+            _drive(arm, bone, index, keys, terms)
+            muted += [n for n, _ in terms]
+        done.append(bone)
     for n in muted:
         blocks[n].mute = True
     face[MUTED_TAG] = muted
-    return driven
+    return done
 
 
 def reset_pose(arm) -> None:

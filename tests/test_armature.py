@@ -299,8 +299,13 @@ def test_jaw_and_eyes_by_bone_or_shape_key_never_both(ict, mode):
         front = eye_front[np.argmin(rest[eye_front, 1])]
         assert posed[front][0] > rest[front][0] + 0.3
     else:
-        assert result["driven"] == [] and not keys["jawOpen"].mute
+        assert result["driven"] == ["jaw", "eye.L"] and not keys["jawOpen"].mute
         np.testing.assert_allclose(posed[chin] - rest[chin], [0.0, 0.0, -2.0], atol=1e-4)
+        # A keyed/posed jaw rotation (e.g. from another tool) cannot add a second opening: held at rest.
+        arm.pose.bones["jaw"].rotation_euler[0] = 0.4
+        bpy.context.view_layer.update()
+        np.testing.assert_allclose(evaluated(obj)[chin], posed[chin], atol=1e-5)
+        assert "eye.R" not in result["driven"]  # no eyeLook*Right keys: the right eye stays free
     # Switching mode by re-running restores the keys we muted.
     armature.generate_armature(obj, mode="SHAPE_KEYS")
     assert not keys["jawOpen"].mute
