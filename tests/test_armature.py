@@ -73,8 +73,13 @@ def test_bones_parts_and_weights_sum_to_one(rigged):
     obj, arm, result = rigged
     assert set(result["bones"]) >= {"root", "neck", "head", "jaw", "eye.L", "eye.R", "tongue.001"}
     assert result["eyes"] == "mesh"
+    # The ICT head's parts (ICT-FaceKit's vertex ranges): skin = face + head/neck + mouth socket + eye
+    # sockets (0-14061), gums & tongue 14062-17038, teeth 17039-21450, eyeballs 1570 each, 2128 loose
+    # (lacrimal fluid, eye blend/occlusion, eyelashes).
     parts = result["parts"]
-    assert parts["eye.L"] == parts["eye.R"] > 500 and parts["teeth.upper"] > 500 and parts["teeth.lower"] > 500
+    assert parts["skin"] == 14062 and parts["mouth"] == 2977 and parts["loose"] == 2128
+    assert parts["eye.L"] == parts["eye.R"] == 1570
+    assert parts["teeth.upper"] + parts["teeth.lower"] == 4412 and min(parts["teeth.upper"], parts["teeth.lower"]) > 1500
     bones = arm.data.bones
     assert bones["jaw"].parent.name == "head" and bones["head"].parent.name == "neck"
     assert bones["eye.L"].parent.name == "head" and bones["tongue.001"].parent.name == "jaw"
@@ -324,3 +329,36 @@ def test_cli_on_a_character_blend(ict, tmp_path):
     proc = subprocess.run([str(ROOT / "faceforge"), "armature", "--character", src, "--object", "Nope",
                            "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "No object 'Nope'" in proc.stderr
+
+
+def test_rigid_and_loose_parts_and_rotated_head(ict):
+    """Teeth rigid to head/jaw, tongue on its chain, loose parts copy the skin under them; a head
+    turned 90 degrees gets the same weights."""
+    from scipy.spatial import cKDTree
+
+    from faceforge.api import binding, mesh
+    from faceforge.rigging import parts as P
+    from faceforge.rigging import weights as W
+
+    obj = load(ict)
+    a = mesh.mesh_arrays(obj, world=True)
+    lm = binding.landmark_positions(obj, world=True)
+    plan = W.plan_rig(a.verts, a.tris, lm)
+    w, parts = plan.weights, plan.parts
+    assert (w.column("head")[parts.mask(P.TEETH_UP)] == 1).all()
+    assert (w.column("jaw")[parts.mask(P.TEETH_LO)] == 1).all()
+    tongue = sum(w.column(b) for b in ("tongue.001", "tongue.002", "tongue.003"))
+    assert (tongue > 0.99).sum() > 500 and (tongue[parts.mask(P.SKIN)] < 1e-9).all()
+    skin = np.flatnonzero(parts.mask(P.SKIN))
+    loose = np.flatnonzero(parts.mask(P.LOOSE))
+    _, nn = cKDTree(a.verts[skin]).query(a.verts[loose])
+    np.testing.assert_allclose(w.weights[loose], w.weights[skin[nn]], atol=1e-9)
+    # Head/neck blend: a band of the neck is partly head, partly neck.
+    blend = (w.column("neck") > 0.2) & (w.column("head") > 0.2)
+    assert blend.sum() > 100
+    # The same head turned 90 degrees about Z and moved: same weights, bones turned with it.
+    rot = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    move = np.array([5.0, -3.0, 2.0])
+    turned = W.plan_rig(a.verts @ rot.T + move, a.tris, lm @ rot.T + move)
+    np.testing.assert_allclose(turned.weights.weights, w.weights, atol=1e-6)
+    np.testing.assert_allclose(turned.skeleton.frame.rotation, rot @ plan.skeleton.frame.rotation, atol=1e-9)
