@@ -331,10 +331,63 @@ def _set_mode(face, arm, sk, mode):
     return done
 
 
-def reset_pose(arm) -> None:
-    """Every pose bone back to rest (drivers keep their values)."""
-    if arm is None or arm.type != "ARMATURE":
-        raise FaceForgeError("Select the face rig (or a mesh it deforms) first")
+def rig_and_meshes(obj):
+    """(armature or None, [meshes]) for a selected face mesh or face rig."""
+    if obj is None:
+        return None, []
+    if obj.type == "ARMATURE":
+        meshes = [o for o in bpy.data.objects if o.type == "MESH" and rig_of(o) == obj]
+        return obj, meshes
+    if obj.type == "MESH":
+        arm = rig_of(obj)
+        meshes = [obj] + ([o for o in bpy.data.objects if o.type == "MESH" and o is not obj and rig_of(o) == arm]
+                          if arm is not None else [])
+        return arm, meshes
+    return None, []
+
+
+def _arkit_keys(meshes):
+    from ..core.arkit import ARKIT_NAMES
+
+    for o in meshes:
+        keys = o.data.shape_keys
+        if keys is None:
+            continue
+        for name in ARKIT_NAMES:
+            kb = keys.key_blocks.get(name)
+            if kb is not None:
+                yield o, name, kb
+
+
+SIDEWAYS = {"jawLeft", "jawRight", "mouthLeft", "mouthRight"}  # a symmetric pose has no sideways shift
+
+
+def mirror_shapes(obj, direction: str = "LEFT_TO_RIGHT") -> int:
+    """Make the ARKit shape values symmetric: copy one side's values to the other. Returns how many changed."""
+    from ..core.arkit import mirror_name
+
+    _arm, meshes = rig_and_meshes(obj)
+    src = "Left" if direction == "LEFT_TO_RIGHT" else "Right"
+    changed = 0
+    for o, name, kb in list(_arkit_keys(meshes)):
+        if not name.endswith(src) or name in SIDEWAYS:
+            continue
+        twin = o.data.shape_keys.key_blocks.get(mirror_name(name))
+        if twin is not None and twin.value != kb.value:
+            twin.value = kb.value
+            changed += 1
+    return changed
+
+
+def reset_pose(obj) -> None:
+    """Face rig bones back to rest and the ARKit shape values to 0 (for a face mesh or its rig)."""
+    arm, meshes = rig_and_meshes(obj)
+    if arm is None and not meshes:
+        raise FaceForgeError("Select the face mesh or its face rig first")
+    for _o, _name, kb in _arkit_keys(meshes):
+        kb.value = 0.0
+    if arm is None:
+        return
     for pb in arm.pose.bones:
         pb.location = (0.0, 0.0, 0.0)
         pb.rotation_euler = (0.0, 0.0, 0.0)

@@ -362,3 +362,62 @@ def test_rigid_and_loose_parts_and_rotated_head(ict):
     turned = W.plan_rig(a.verts @ rot.T + move, a.tris, lm @ rot.T + move)
     np.testing.assert_allclose(turned.weights.weights, w.weights, atol=1e-6)
     np.testing.assert_allclose(turned.skeleton.frame.rotation, rot @ plan.skeleton.frame.rotation, atol=1e-9)
+
+
+class _Recorder:
+    """Stands in for a UILayout: records every call, returns itself for rows/columns/boxes."""
+
+    def __init__(self):
+        object.__setattr__(self, "calls", [])
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls.append((name, args, kwargs))
+            return self
+
+        return call
+
+    def __setattr__(self, name, value):
+        pass
+
+
+def test_controls_sliders_mirror_and_reset_pose(ict):
+    """The control panels draw sliders for the ARKit keys by region; mirror and reset pose work."""
+    from faceforge.api import armature, mesh
+    from faceforge.core.arkit import ARKIT_NAMES
+    from faceforge.panels import armature as panels
+
+    obj = load(ict)
+    base = mesh.vertex_coords(obj.data)
+    for name in ARKIT_NAMES:
+        mesh.set_shape_key(obj, name, base)
+    result = armature.generate_armature(obj, mode="SHAPE_KEYS")
+    arm = bpy.data.objects[result["armature"]]
+    keys = obj.data.shape_keys.key_blocks
+    drawn = {}
+    for cls in panels.classes:
+        assert cls.bl_parent_id == "VIEW3D_PT_faceforge_rig"
+        assert not hasattr(cls, "poll") or cls.poll(bpy.context)
+        layout = _Recorder()
+        cls.draw(type("P", (), {"layout": layout})(), bpy.context)
+        drawn[cls.__name__] = layout.calls
+    sliders = [c for c in drawn["VIEW3D_PT_faceforge_rig_shape_controls"] if c[0] == "prop" and c[1][1] == "value"]
+    assert {c[1][0].name for c in sliders} == set(ARKIT_NAMES)  # all 52, each once
+    assert len(sliders) == 52
+    regions = [c[2]["text"] for c in drawn["VIEW3D_PT_faceforge_rig_shape_controls"] if c[0] == "label"]
+    assert regions == ["Brows", "Eyes", "Cheeks & Nose", "Jaw", "Mouth", "Tongue"]
+    ops = {c[1][0] for calls in drawn.values() for c in calls if c[0] == "operator"}
+    assert ops == {"faceforge.generate_armature", "faceforge.reset_pose", "faceforge.mirror_shapes"}
+    # Mirror: Left values copied to the Right twins (sideways jaw/mouth shifts are not mirrored).
+    keys["eyeBlinkLeft"].value = 0.7
+    keys["mouthSmileLeft"].value = 0.4
+    keys["jawLeft"].value = 0.5
+    assert bpy.ops.faceforge.mirror_shapes(direction="LEFT_TO_RIGHT") == {"FINISHED"}
+    assert keys["eyeBlinkRight"].value == pytest.approx(0.7) and keys["mouthSmileRight"].value == pytest.approx(0.4)
+    assert keys["jawRight"].value == 0.0
+    # Reset pose, from the rig: bones to rest, shape values to 0.
+    arm.pose.bones["head"].rotation_euler = (0.3, 0.1, 0.0)
+    bpy.context.view_layer.objects.active = arm
+    assert bpy.ops.faceforge.reset_pose() == {"FINISHED"}
+    assert tuple(arm.pose.bones["head"].rotation_euler) == (0.0, 0.0, 0.0)
+    assert all(kb.value == 0.0 for kb in keys)
