@@ -421,3 +421,51 @@ def test_controls_sliders_mirror_and_reset_pose(ict):
     assert bpy.ops.faceforge.reset_pose() == {"FINISHED"}
     assert tuple(arm.pose.bones["head"].rotation_euler) == (0.0, 0.0, 0.0)
     assert all(kb.value == 0.0 for kb in keys)
+
+
+def test_skin_only_mesh_no_eyeballs_no_teeth(ict):
+    """Only the skin (no eyeballs, teeth, gums or tongue): eyes from the irises, no tongue chain."""
+    from faceforge.api import binding, mesh
+    from faceforge.rigging import parts as P
+    from faceforge.rigging import weights as W
+
+    obj = load(ict)
+    a = mesh.mesh_arrays(obj, world=True)
+    lm = binding.landmark_positions(obj, world=True)
+    full = W.plan_rig(a.verts, a.tris, lm)
+    keep = full.parts.mask(P.SKIN)
+    new_index = np.cumsum(keep) - 1
+    tris = new_index[a.tris[keep[a.tris].all(1)]]
+    plan = W.plan_rig(a.verts[keep], tris, lm)
+    assert plan.skeleton.eye_source == "landmarks" and "tongue.001" not in plan.skeleton.names()
+    assert plan.parts.counts() == {"skin": int(keep.sum())}
+    np.testing.assert_allclose(plan.weights.weights.sum(1), 1.0, atol=1e-9)
+    for b in ("eye.L", "eye.R"):  # iris-based eye centres land near the fitted eyeballs
+        est = plan.skeleton.frame.to_world(plan.skeleton.bone(b).head)
+        true = full.skeleton.frame.to_world(full.skeleton.bone(b).head)
+        assert np.linalg.norm(est - true) < 0.15 * full.skeleton.frame.size
+    # Jaw weights on the skin barely change without the inner parts (only a few vertices at the mouth
+    # corners move, as the face's mid-plane now comes from the landmarks instead of the eyeball pair).
+    diff = np.abs(plan.weights.column("jaw") - full.weights.column("jaw")[keep])
+    assert diff.mean() < 0.005 and np.percentile(diff, 99.5) < 0.1
+
+
+def test_face_from_photo_gets_a_working_rig(tmp_path):
+    """The other way in: a face mesh made from one photo (no eyeballs, no back of the head)."""
+    import cv2
+    from skimage import data as skdata
+
+    from faceforge.api import armature, binding, photo_face
+
+    path = tmp_path / "astronaut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+    obj = bpy.data.objects[photo_face.face_from_photo(str(path))["object"]]
+    result = armature.generate_armature(obj)
+    assert result["eyes"] == "landmarks"
+    arm = bpy.data.objects[result["armature"]]
+    rest = evaluated(obj)
+    arm.pose.bones["jaw"].rotation_euler[0] = -0.3
+    moved = np.linalg.norm(evaluated(obj) - rest, axis=1)
+    b = binding.read_binding(obj)
+    at = {k: moved[b.verts[i]].max() for k, i in dict(chin=CHIN, lower=LOWER_LIP, upper=UPPER_LIP, nose=NOSE_TIP).items()}
+    assert at["chin"] > 0.02 and at["lower"] > 0.015 and at["upper"] < 1e-6 and at["nose"] < 1e-6
