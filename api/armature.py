@@ -119,8 +119,7 @@ def generate_armature_job(objs, mode: str = "BONES"):
     arm_obj = None
     try:
         _remove_rig(objs)
-        arm_obj = _build_armature(face, plan.skeleton)
-        yield Progress(0.9, "writing vertex groups")
+        arm_obj = _build_armature(face, plan.skeleton)  # no yield from here on: Esc cannot stop it half-way
         for i, o in enumerate(objs):
             _write_groups(o, plan.weights, offsets[i], offsets[i + 1])
             note = _add_modifier(o, arm_obj)

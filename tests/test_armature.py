@@ -89,6 +89,17 @@ def test_bones_parts_and_weights_sum_to_one(rigged):
     np.testing.assert_allclose(hl * [-1, 1, 1], hr, atol=1e-4)
     np.testing.assert_allclose(bones["eye.L"].matrix_local.to_euler(), bones["eye.R"].matrix_local.to_euler(),
                                atol=1e-5)
+    # Blender's own Symmetrize (eye.L -> eye.R) finds nothing to change: names, roll and placement mirror.
+    before = np.array(bones["eye.R"].matrix_local)
+    bpy.context.view_layer.objects.active = arm
+    with bpy.context.temp_override(active_object=arm, object=arm):
+        bpy.ops.object.mode_set(mode="EDIT")
+        for eb in arm.data.edit_bones:
+            eb.select = eb.select_head = eb.select_tail = eb.name == "eye.L"
+        assert bpy.ops.armature.symmetrize(direction="POSITIVE_X") == {"FINISHED"}
+        bpy.ops.object.mode_set(mode="OBJECT")
+    np.testing.assert_allclose(np.array(arm.data.bones["eye.R"].matrix_local), before, atol=1e-5)
+    bones = arm.data.bones
     # The armature sits upright on the face (ICT is modelled upright).
     np.testing.assert_allclose(np.array(arm.matrix_world)[:3, :3], np.eye(3), atol=1e-6)
     deform = [b.name for b in bones if b.use_deform]
