@@ -480,3 +480,23 @@ def test_face_from_photo_gets_a_working_rig(tmp_path):
     b = binding.read_binding(obj)
     at = {k: moved[b.verts[i]].max() for k, i in dict(chin=CHIN, lower=LOWER_LIP, upper=UPPER_LIP, nose=NOSE_TIP).items()}
     assert at["chin"] > 0.02 and at["lower"] > 0.015 and at["upper"] < 1e-6 and at["nose"] < 1e-6
+
+
+def test_cancel_leaves_the_previous_rig(ict):
+    """Esc during the solve (the worker's report raises Cancelled): the scene is as it was."""
+    from faceforge.api import armature
+    from faceforge.core.errors import Cancelled
+    from faceforge.core.jobs import Offload
+
+    obj = load(ict)
+    armature.generate_armature(obj, mode="SHAPE_KEYS")
+    state = lambda: (sorted(o.name for o in bpy.data.objects), [m.name for m in obj.modifiers],  # noqa: E731
+                     sorted(g.name for g in obj.vertex_groups), bpy.data.objects["ICT_FaceRig"].data.name)
+    before = state()
+    job = armature.generate_armature_job(obj)
+    item = next(job)
+    while not isinstance(item, Offload):
+        item = next(job)
+    with pytest.raises(Cancelled):
+        job.throw(Cancelled())
+    assert state() == before
