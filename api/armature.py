@@ -133,7 +133,6 @@ def generate_armature_job(objs, mode: str = "BONES"):
     counts = plan.parts.counts()
     for o in objs:
         o.update_tag()
-    yield Progress(1.0, "done")
     return dict(armature=arm_obj.name, objects=[o.name for o in objs], bones=plan.skeleton.names(),
                 eyes=plan.skeleton.eye_source, parts=counts, mode=mode, driven=driven,
                 vertices=int(len(verts)), notes=notes)
