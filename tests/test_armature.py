@@ -500,3 +500,35 @@ def test_cancel_leaves_the_previous_rig(ict):
     with pytest.raises(Cancelled):
         job.throw(Cancelled())
     assert state() == before
+
+
+def test_video_animation_drives_our_head_eye_and_jaw_bones(ff, data):
+    """Video stage on a real GRID clip: head/eye rotation go to our bones, jawOpen drives the jaw bone."""
+    import math
+
+    from test_video import fixture_character
+
+    from faceforge.api import animate_video, armature
+    from faceforge.core.jobs import run_sync
+
+    obj = fixture_character(data)  # MediaPipe's canonical face with ARKit keys and an identity binding
+    result = armature.generate_armature(obj, mode="BONES")
+    assert result["driven"] == ["jaw"]  # the fixture has jawOpen; its eye shapes are not eyeLook*
+    res = run_sync(animate_video.animate_from_video_job(obj, str(data / "video/grid/bbaf2n.mpg"), smoothing=0.3,
+                                                       start_frame=1), on_progress=None)
+    if bpy.context.scene.sequence_editor is not None:
+        bpy.context.scene.sequence_editor_clear()
+    assert res["head"] == "bone head" and res["eyes"] == 2
+    arm = bpy.data.objects[result["armature"]]
+    key = obj.data.shape_keys.key_blocks["jawOpen"]
+    chin_rest = evaluated(obj)[CHIN]
+    opens, jaws, drops = [], [], []
+    for f in range(1, 73, 6):
+        bpy.context.scene.frame_set(f)
+        opens.append(key.value)
+        jaws.append(arm.pose.bones["jaw"].matrix_basis.to_euler().x)
+        drops.append(chin_rest[2] - evaluated(obj)[CHIN][2])
+    opens, jaws, drops = map(np.array, (opens, jaws, drops))
+    assert opens.max() > 0.2 and key.mute
+    np.testing.assert_allclose(np.abs(jaws), opens * math.radians(25), atol=1e-5)
+    assert np.corrcoef(opens, drops)[0, 1] > 0.8  # the chin drops as the mouth opens (head turns add a little)
