@@ -10,11 +10,15 @@ Method (bounded harmonic weights):
    the base of the neck -> ``neck``; the tongue (inside the lower dental
    arch) -> the tongue chain.  The upper/lower lip split follows the line
    where the lips meet, so the jaw stops exactly at the upper lip.
-3. Every other vertex gets the harmonic interpolation of those values over
-   the mesh graph (edge weights 1/length; one sparse LU factorisation, one
-   solve per bone).  Harmonic interpolation of one-hot data is smooth, lies
-   in [0, 1] and sums to 1 at every vertex (constants are harmonic), so the
-   jaw falls off through the cheeks and the head blends into the neck.
+3. Every other vertex gets a smooth interpolation of those values over the
+   mesh graph (edge weights 1/length; one sparse LU factorisation, one
+   solve per bone).  Default ``smooth="biharmonic"`` (bi-Laplacian, lumped
+   metric): C1-smooth fall-off with no crease where the anchored regions
+   end; the rare small overshoots are clipped and each row renormalised.
+   ``smooth="harmonic"`` is the bounded alternative (in [0, 1] by the
+   maximum principle, but with a kink at the anchors).  Both sum to 1 at
+   every vertex (constants solve both systems), so the jaw falls off
+   through the cheeks and the head blends into the neck.
 4. Loose parts (eyelashes, lacrimal fluid, eye occlusion...) copy the weights
    of the nearest skin vertex: they follow the skin they sit on.
 
@@ -64,8 +68,12 @@ def laplacian(verts: np.ndarray, tris: np.ndarray, mask: np.ndarray | None = Non
     return (sp.diags(d) - W).tocsr()
 
 
+SMOOTH = ("harmonic", "biharmonic")
+NECK_ANCHOR = 0.45  # the lower part of the neck (this fraction of neck-bottom..chin) is all neck
+
+
 def compute_weights(verts: np.ndarray, tris: np.ndarray, skeleton: "arm.Skeleton", parts: "P.Parts",
-                    guide: "arm.FaceGuide", report=_NOOP) -> SkinWeights:
+                    guide: "arm.FaceGuide", report=_NOOP, smooth: str = "biharmonic") -> SkinWeights:
     """Skin weights (N, B) for the deforming bones of ``skeleton``.
 
     ``verts`` (N, 3) world space (the same space the guide and skeleton were
@@ -122,7 +130,7 @@ def compute_weights(verts: np.ndarray, tris: np.ndarray, skeleton: "arm.Skeleton
     value[jaw_front | (jaw_border & ~upper_lip & ~head_zone)] = col[arm.JAW]
     lo_z = z[skin].min() if skin.any() else 0.0
     if lo_z < chin[2] - 0.3 * s:  # the mesh has a neck
-        value[skin & (z < lo_z + 0.25 * (chin[2] - lo_z))] = col[arm.NECK]
+        value[skin & (z < lo_z + NECK_ANCHOR * (chin[2] - lo_z))] = col[arm.NECK]
 
     # Inside the mouth (gums, tongue): above the lips' line -> head, below -> jaw / tongue.
     if mouth.any():
@@ -169,16 +177,25 @@ def compute_weights(verts: np.ndarray, tris: np.ndarray, skeleton: "arm.Skeleton
     free = system & ~fixed
     if free.any():
         L = laplacian(verts, tris, mask=system)
+        if smooth == "biharmonic":
+            # Bi-Laplacian with a lumped (degree) metric: C1-smooth fall-off, no crease at the anchors.
+            d = L.diagonal()
+            d = np.where(d > 0, d, 1.0)
+            L = (L.T @ sp.diags(1.0 / d) @ L).tocsr()
         fi = np.flatnonzero(free)
         ci = np.flatnonzero(system & fixed)
         Lff = L[fi][:, fi].tocsc()
         Lfc = L[fi][:, ci]
-        report(0.25, f"solving smooth weights ({len(fi)} vertices)")
+        # A tiny diagonal keeps free vertices without edges (zero rows) solvable; they are refilled below.
+        scale = float(np.abs(Lff.diagonal()).mean()) if Lff.nnz else 1.0
+        Lff = (Lff + sp.identity(len(fi), format="csc") * (1e-10 * scale)).tocsc()
+        report(0.25, f"solving smooth weights ({len(fi)} vertices, {smooth})")
         rhs = -(Lfc @ W[ci])
         lu = splu(Lff, permc_spec="COLAMD")
         report(0.8, "solved; normalising")
         W[fi] = lu.solve(np.asfortranarray(rhs))
-        # Isolated free vertices (no edges inside the system) have a zero row: handled below.
+        isolated = fi[np.asarray(abs(L[fi]).sum(axis=1)).ravel() <= 2e-10 * scale]
+        W[isolated] = 0.0  # no neighbours: treated like a loose vertex below
 
     # Loose parts and unconstrained soft components copy the nearest weighted skin vertex.
     done = (system | (fixed & ~soft))
@@ -211,7 +228,7 @@ class RigPlan:
 
 
 def plan_rig(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=_NOOP,
-             guide: "arm.FaceGuide | None" = None) -> RigPlan:
+             guide: "arm.FaceGuide | None" = None, smooth: str = "biharmonic") -> RigPlan:
     """Classify parts, place bones and compute weights for one combined mesh.
 
     ``verts`` (N, 3) world space, ``tris`` (T, 3), ``landmarks`` (L, 3) world
@@ -236,5 +253,5 @@ def plan_rig(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=
             tongue_pts = np.asarray(verts)[mouth][below]
     sk = arm.place_bones(guide, skin_local_extent=extent, eyeballs=parts.eyeballs, tongue_points=tongue_pts)
     w = compute_weights(verts, tris, sk, parts, guide,
-                        report=lambda f, m="": report(0.1 + 0.9 * f, m))
+                        report=lambda f, m="": report(0.1 + 0.9 * f, m), smooth=smooth)
     return RigPlan(guide=guide, skeleton=sk, parts=parts, weights=w)
