@@ -69,6 +69,7 @@ def laplacian(verts: np.ndarray, tris: np.ndarray, mask: np.ndarray | None = Non
 
 
 SMOOTH = ("harmonic", "biharmonic")
+THROAT_BELOW_CHIN = 0.35  # x inter-ocular distance: skin this far below the chin is throat
 NECK_ANCHOR = 0.45  # the lower part of the neck (this fraction of neck-bottom..chin) is all neck
 
 
@@ -131,6 +132,10 @@ def compute_weights(verts: np.ndarray, tris: np.ndarray, skeleton: "arm.Skeleton
     lo_z = z[skin].min() if skin.any() else 0.0
     if lo_z < chin[2] - 0.3 * s:  # the mesh has a neck
         value[skin & (z < lo_z + NECK_ANCHOR * (chin[2] - lo_z))] = col[arm.NECK]
+        # The throat (below the chin, in front of the jaw hinge) does not open with the jaw: the
+        # jaw's influence fades over the skin under the chin (no folding into the neck).
+        throat = skin & (z < chin[2] - THROAT_BELOW_CHIN * s) & (y < hinge_y) & ~jaw_border
+        value[throat] = col[arm.NECK]
 
     # Inside the mouth (gums, tongue): above the lips' line -> head, below -> jaw / tongue.
     if mouth.any():
