@@ -186,6 +186,37 @@ def snap_rotation(rot: np.ndarray, max_degrees: float = SNAP_DEGREES) -> np.ndar
     return snap if np.degrees(np.arccos(cos)) <= max_degrees else rot
 
 
+def centre_on_mesh(frame: FaceFrame, skin_verts: np.ndarray, iterations: int = 4,
+                   max_samples: int = 20000) -> FaceFrame:
+    """Slide the frame along its X axis onto the mesh's own mirror plane.
+
+    Landmarks sit a millimetre or so off a symmetric mesh's mid-plane; for a
+    mirror-symmetric mesh the reflected surface matches itself exactly, so
+    each vertex's nearest neighbour after reflection is its twin and the mean
+    of their x is the plane.  Robust (median) for meshes that are only nearly
+    symmetric; ignored when the shift would be implausibly large.
+    """
+    from scipy.spatial import cKDTree
+
+    p = frame.to_local(skin_verts)
+    near = np.linalg.norm(p, axis=1) < 2.5 * frame.size  # the face, not the shoulders
+    p = p[near]
+    if len(p) < 50:
+        return frame
+    if len(p) > max_samples:
+        p = p[np.random.default_rng(0).choice(len(p), max_samples, replace=False)]
+    tree = cKDTree(p)
+    c = 0.0
+    for _ in range(iterations):
+        q = p.copy()
+        q[:, 0] = 2 * c - q[:, 0]
+        _, nn = tree.query(q)
+        c = float(np.median((p[:, 0] + p[nn, 0]) / 2))
+    if abs(c) > 0.1 * frame.size:
+        return frame
+    return FaceFrame(origin=frame.origin + frame.rotation[:, 0] * c, rotation=frame.rotation, size=frame.size)
+
+
 @dataclass
 class Bone:
     name: str

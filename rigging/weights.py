@@ -256,7 +256,10 @@ def plan_rig(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=
         below = loc[:, 2] < np.interp(np.clip(loc[:, 0], xs[0], xs[-1]), xs, zs) - 0.05 * frame.size
         if below.sum() >= 8:
             tongue_pts = np.asarray(verts)[mouth][below]
-    sk = arm.place_bones(guide, skin_local_extent=extent, eyeballs=parts.eyeballs, tongue_points=tongue_pts)
+    if not ("L" in parts.eyeballs and "R" in parts.eyeballs) and skin.any():
+        frame = arm.centre_on_mesh(frame, np.asarray(verts)[skin])
+    sk = arm.place_bones(guide, skin_local_extent=extent, eyeballs=parts.eyeballs, tongue_points=tongue_pts,
+                         frame=frame)
     w = compute_weights(verts, tris, sk, parts, guide,
                         report=lambda f, m="": report(0.1 + 0.9 * f, m), smooth=smooth)
     return RigPlan(guide=guide, skeleton=sk, parts=parts, weights=w)

@@ -455,10 +455,10 @@ def test_skin_only_mesh_no_eyeballs_no_teeth(ict):
         est = plan.skeleton.frame.to_world(plan.skeleton.bone(b).head)
         true = full.skeleton.frame.to_world(full.skeleton.bone(b).head)
         assert np.linalg.norm(est - true) < 0.15 * full.skeleton.frame.size
-    # Jaw weights on the skin barely change without the inner parts (only a few vertices at the mouth
-    # corners move, as the face's mid-plane now comes from the landmarks instead of the eyeball pair).
-    diff = np.abs(plan.weights.column("jaw") - full.weights.column("jaw")[keep])
-    assert diff.mean() < 0.005 and np.percentile(diff, 99.5) < 0.1
+    # The skin's weights do not depend on the inner parts: without eyeballs the face's mid-plane comes
+    # from the mesh's own mirror symmetry, which is where the eyeball pair put it.
+    for b in ("head", "jaw", "neck"):
+        np.testing.assert_allclose(plan.weights.column(b), full.weights.column(b)[keep], atol=1e-6)
 
 
 def test_face_from_photo_gets_a_working_rig(tmp_path):
