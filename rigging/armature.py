@@ -328,12 +328,20 @@ def place_bones(guide: FaceGuide, skin_local_extent=None, eyeballs=None, tongue_
     else:
         source = "landmarks"
         r = TYPICAL_EYE_RADIUS * s
+        # Across: the middle of the eye corners (the iris may look sideways); height and depth: the
+        # iris (on the cornea) pushed back by one eyeball radius, else the eye opening's centre.
+        # The pair is made mirror-symmetric about the frame's mid-plane (X-mirror friendly).
+        rings = sorted((L(np.asarray(c)) for c in guide.eye_contours), key=lambda c: c[:, 0].mean())
+        across = [(c[:, 0].min() + c[:, 0].max()) / 2 for c in rings]
         if guide.iris is not None:
-            ir, il = sorted(L(guide.iris), key=lambda p: p[0])
+            front = sorted(L(guide.iris), key=lambda p: p[0])
         else:
-            ir, il = eye_r, eye_l
-        for side, p in (("R", ir), ("L", il)):
-            centres[side] = p + np.array([0.0, r, 0.0])
+            front = [c.mean(0) for c in rings]
+        half = (across[1] - across[0]) / 2
+        y = (front[0][1] + front[1][1]) / 2 + r
+        z = (front[0][2] + front[1][2]) / 2
+        for side, sign in (("R", -1.0), ("L", 1.0)):
+            centres[side] = np.array([sign * half, y, z])
             radius[side] = r
 
     bones = [

@@ -451,7 +451,9 @@ def test_skin_only_mesh_no_eyeballs_no_teeth(ict):
     assert plan.skeleton.eye_source == "landmarks" and "tongue.001" not in plan.skeleton.names()
     assert plan.parts.counts() == {"skin": int(keep.sum())}
     np.testing.assert_allclose(plan.weights.weights.sum(1), 1.0, atol=1e-9)
-    for b in ("eye.L", "eye.R"):  # iris-based eye centres land near the fitted eyeballs
+    hl, hr = plan.skeleton.bone("eye.L").head, plan.skeleton.bone("eye.R").head
+    np.testing.assert_allclose(hl * [-1, 1, 1], hr, atol=1e-9)  # a mirror-symmetric pair (X-mirror works)
+    for b in ("eye.L", "eye.R"):  # landmark-based eye centres land near the fitted eyeballs
         est = plan.skeleton.frame.to_world(plan.skeleton.bone(b).head)
         true = full.skeleton.frame.to_world(full.skeleton.bone(b).head)
         assert np.linalg.norm(est - true) < 0.15 * full.skeleton.frame.size
