@@ -59,13 +59,48 @@ def _missing_stage(kind: str, module: str, function: str):
     return stage
 
 
+def _video_stage(obj, path, spec):
+    from .animate_video import animate_from_video_job
+
+    result = yield from animate_from_video_job(obj, path, add_reference=False, action_name=spec.name)
+    residual = result.get("residual")
+    return {**result, "solve_residuals": residual}
+
+
+def _image_stage(obj, path, spec):
+    import bpy
+
+    from .actions import bake_shape_keys
+    from .animate_video import animate_from_image_job
+
+    result = yield from animate_from_image_job(obj, path, key=False)
+    names = list(result["weights"])
+    action = bake_shape_keys(obj, names, [1], [[result["weights"][n] for n in names]], spec.name)
+    bpy.context.scene.frame_start = bpy.context.scene.frame_end = 1
+    return {"action": action.name, "frames": 1, "solve_residuals": result.get("residual_iod")}
+
+
+def _speech_stage(obj, path, spec):
+    from .lipsync import lipsync_job
+
+    result = yield from lipsync_job(obj, path, add_sound=False)
+    return result
+
+
+def _text_stage(obj, path, spec):
+    from .expressions import read_timeline_file, timeline_job
+
+    result = yield from timeline_job(obj, read_timeline_file(path), action_name=spec.name)
+    return result
+
+
 # kind -> fn(obj, path, TakeSpec) -> job returning a dict (see the module docstring).
 TAKE_STAGES: dict[str, Callable] = {
     "livelink": _livelink_stage,
-    "video": _missing_stage("video", "animate_video", "batch_take_job"),
-    "image": _missing_stage("image", "animate_video", "batch_take_job"),
-    "speech": _missing_stage("speech (lip sync)", "animate_speech", "batch_take_job"),
-    "text": _missing_stage("text", "animate_words", "batch_take_job"),
+    "video": _video_stage,
+    "image": _image_stage,
+    "speech": _speech_stage,
+    "text": _text_stage,
 }
 
 
@@ -137,6 +172,8 @@ def run_take(plan: BatchPlan, take: TakeSpec) -> dict:
         for key in ("frames", "faces_found", "solve_residuals"):
             if result.get(key) is not None:
                 report[key] = result[key]
+        if isinstance(report["frames"], (list, tuple)) and len(report["frames"]) == 2:  # (first, last)
+            report["frames"] = int(report["frames"][1]) - int(report["frames"][0]) + 1
         report["stage"] = {k: v for k, v in result.items() if k not in ("warnings",)}
         report["warnings"] += list(result.get("warnings", []))
         timings["animate"] = time.perf_counter() - t

@@ -109,7 +109,9 @@ def _bind(cam, points_px, arrays):
     origins, dirs = cam.rays(points_px[:, :2])
     any_part = np.zeros(len(points_px), bool)
     any_part[pure_binding.IRIS[pure_binding.IRIS < len(points_px)]] = True
-    tri_verts, bary, conf, _ = pure_binding.bind_rays(origins, dirs, arrays.verts, arrays.tris, skin, any_part)
+    up = cam.cam_to_world[:3, 1]
+    tri_verts, bary, conf, _ = pure_binding.bind_rays(origins, dirs, arrays.verts, arrays.tris, skin, any_part,
+                                                      up=up, rim_side=pure_binding.rim_sides(len(points_px)))
     return tri_verts, bary, conf
 
 

@@ -158,11 +158,20 @@ def _make_scene(obj, size: int, engine: str, samples: int, fps: tuple[int, float
     r.film_transparent = False
     scene.display_settings.display_device = "sRGB"
     scene.view_settings.view_transform = "Standard"
-    _set_engine(scene, engine, samples)
+    _set_engine(scene, engine, samples, textured=_textured(obj))
     return scene, [cam, light], [cam_data, light_data, world]
 
 
-def _set_engine(scene, engine: str, samples: int):
+def _textured(obj) -> bool:
+    """True when the face has an image texture (a face from a photo): show it."""
+    for slot in obj.material_slots:
+        mat = slot.material
+        if mat and mat.use_nodes and any(n.type == "TEX_IMAGE" and n.image for n in mat.node_tree.nodes):
+            return True
+    return False
+
+
+def _set_engine(scene, engine: str, samples: int, textured: bool = False):
     scene.render.engine = engine
     if engine == "CYCLES":
         scene.cycles.device = "CPU"
@@ -172,7 +181,7 @@ def _set_engine(scene, engine: str, samples: int):
     else:
         shading = scene.display.shading
         shading.light = "STUDIO"
-        shading.color_type = "SINGLE"
+        shading.color_type = "TEXTURE" if textured else "SINGLE"
         shading.single_color = (0.8, 0.62, 0.52)
         shading.show_cavity = False
 
@@ -273,7 +282,7 @@ def render_preview_job(obj, path, frame_range=None, side_by_side=None, take=None
             out = os.path.join(tmp, f"f_{i:06d}.png")
             if used is None:  # the first frame picks the engine that works here
                 for candidate in engines:
-                    _set_engine(scene, candidate, samples)
+                    _set_engine(scene, candidate, samples, textured=_textured(obj))
                     if _render_frame(scene, frame, out) and _not_blank(out):
                         used = candidate
                         break

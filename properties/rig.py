@@ -1,17 +1,65 @@
-"""Rig-stage state (shape keys, armature)."""
+"""Rig-stage state: shape-key generation settings and per-object rig data."""
 
-from bpy.props import BoolProperty
+from bpy.props import BoolProperty, FloatProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
+
+from ..core.arkit import ARKIT_NAMES, mirror_name
+
+_mirroring = set()
+
+
+def _pose_update(name):
+    """Slider -> shape-key value; with Mirror on, the twin slider follows."""
+
+    def update(self, context):
+        obj = self.id_data
+        key = getattr(obj.data, "shape_keys", None)
+        value = getattr(self, name)
+        if key is not None and name in key.key_blocks:
+            key.key_blocks[name].value = value
+        twin = mirror_name(name)
+        scene = context.scene if context else None
+        if (twin != name and scene is not None and scene.faceforge.rig.mirror_pose
+                and name not in _mirroring and abs(getattr(self, twin) - value) > 1e-6):
+            _mirroring.add(twin)
+            try:
+                setattr(self, twin, value)
+            finally:
+                _mirroring.discard(twin)
+
+    return update
+
+
+FACEFORGE_PG_pose = type("FACEFORGE_PG_pose", (PropertyGroup,), {
+    "__doc__": "Test-pose sliders, one per ARKit shape (drive the shape keys of the same name).",
+    "__annotations__": {n: FloatProperty(name=n, min=0.0, max=1.0, update=_pose_update(n)) for n in ARKIT_NAMES},
+})
 
 
 class FACEFORGE_PG_rig_settings(PropertyGroup):
     replace_existing: BoolProperty(
         name="Replace Existing", default=False,
-        description="Replace FaceForge's own shape keys if the mesh already has them")
+        description="Regenerate FaceForge's own ARKit shape keys when the mesh already has them "
+                    "(other shape keys are always kept)")
+    intensity: FloatProperty(
+        name="Intensity", default=1.0, min=0.1, max=2.0,
+        description="Scale of every generated shape (1 = ARKit's extreme pose)")
+    mirror_pose: BoolProperty(
+        name="Mirror", default=True,
+        description="Test pose: moving a Left/Right slider also moves its twin")
+    reference: StringProperty(
+        name="Reference Head",
+        description="A mesh object that already has ARKit shape keys (and landmarks), to transfer from")
 
 
 class FACEFORGE_PG_object_rig(PropertyGroup):
-    pass
+    pose: PointerProperty(type=FACEFORGE_PG_pose)
+    generated: StringProperty(
+        name="Generated Keys", default="",
+        description="Names of the shape keys FaceForge generated on this mesh (comma-separated)")
+    shape_scales: StringProperty(
+        name="Shape Scales", default="",
+        description="Per-shape intensity scales used when generating, as name=value pairs")
 
 
-classes = (FACEFORGE_PG_rig_settings, FACEFORGE_PG_object_rig)
+classes = (FACEFORGE_PG_rig_settings, FACEFORGE_PG_pose, FACEFORGE_PG_object_rig)

@@ -172,8 +172,22 @@ def _closest_bary(p, a, b, c):
     return bary / bary.sum()
 
 
+def rim_sides(count: int = 478) -> np.ndarray:
+    """(L,) +1 for landmarks on an upper rim (upper eyelids, upper inner lip),
+    -1 for lower rims, 0 elsewhere: where a landmark seen through an opening belongs."""
+    from . import regions as R
+
+    side = np.zeros(count, dtype=np.int8)
+    for ids, s in ((R.EYE_LEFT_UPPER, 1), (R.EYE_RIGHT_UPPER, 1), (R.UPPER_LIP_INNER, 1),
+                   (R.EYE_LEFT_LOWER, -1), (R.EYE_RIGHT_LOWER, -1), (R.LOWER_LIP_INNER, -1)):
+        inner = [i for i in ids[1:-1] if i < count]  # corners belong to both
+        side[inner] = s
+    return side
+
+
 def bind_rays(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np.ndarray,
-              skin: np.ndarray, any_part: np.ndarray | None = None, depth_gap: float | None = None):
+              skin: np.ndarray, any_part: np.ndarray | None = None, depth_gap: float | None = None,
+              up: np.ndarray | None = None, rim_side: np.ndarray | None = None):
     """Cast landmark rays onto the mesh and bind each to a triangle.
 
     ``skin`` (T,) bool: triangles landmarks may land on; ``any_part`` (L,)
@@ -181,7 +195,9 @@ def bind_rays(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np
     A ray that misses the skin, or whose skin hit lies more than ``depth_gap``
     behind the first surface it meets (it went through the eye opening or
     parted lips), is bound to the skin point nearest to where it met that
-    first surface, with confidence 0.5.  ``depth_gap`` defaults to 5 % of the
+    first surface, with confidence 0.5; with ``up`` (the image's up vector)
+    and ``rim_side`` (see :func:`rim_sides`) an upper-rim landmark only snaps
+    to skin above that point and a lower-rim one only below.  ``depth_gap`` defaults to 5 % of the
     depth range of the landmarks' hits.
 
     Returns (tri_verts (L, 3) int32, bary (L, 3), confidence (L,), hit_point (L, 3)).
@@ -217,7 +233,17 @@ def bind_rays(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np
         depth = np.where(tri_a[redo] >= 0, t_a[redo],
                          np.median(hit_depths) if len(hit_depths) else 1.0)
         pts = origins[redo] + dirs[redo] * depth[:, None]
-        ntri, nbary = closest_on_triangles(pts, verts, tris, cand_skin if len(cand_skin) else skin_ids)
+        pool = cand_skin if len(cand_skin) else skin_ids
+        ntri, nbary = closest_on_triangles(pts, verts, tris, pool)
+        if up is not None and rim_side is not None:
+            cent = verts[tris[pool]].mean(axis=1)
+            for k, li in enumerate(redo):
+                if rim_side[li] == 0:
+                    continue
+                ok_side = pool[rim_side[li] * ((cent - pts[k]) @ up) > 0]
+                if len(ok_side):
+                    t1, b1 = closest_on_triangles(pts[k:k + 1], verts, tris, ok_side)
+                    ntri[k], nbary[k] = t1[0], b1[0]
         tri_verts[redo] = tris[ntri]
         bary[redo] = nbary
         conf[redo] = 0.5

@@ -1,0 +1,148 @@
+"""Generate the 52 ARKit shape keys on a face mesh (and transfer them from a reference).
+
+``generate_shape_keys_job(obj)``: reads the mesh and its bound landmarks,
+evaluates the built-in expression library on every vertex in an offloaded
+pure step (``rigging.deform.generate``), then writes one shape key per ARKit
+name on a Basis.  Only FaceForge's own keys are ever replaced; the user's
+other shape keys are kept, and existing ARKit keys are only regenerated when
+``replace=True``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.arkit import ARKIT_NAMES
+from ..core.errors import FaceForgeError
+from ..core.jobs import Offload, Progress, run_sync
+from ..rigging import deform
+from . import mesh as mesh_api
+from .binding import landmark_positions, read_binding
+
+
+def parse_scales(text: str) -> dict[str, float]:
+    """``"jawOpen=0.8, mouthSmileLeft=1.2"`` -> dict (validated names)."""
+    out = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        if "=" not in part:
+            raise FaceForgeError(f"Shape scale '{part}' should look like jawOpen=0.8")
+        name, value = (s.strip() for s in part.split("=", 1))
+        if name not in ARKIT_NAMES:
+            raise FaceForgeError(f"'{name}' is not an ARKit shape name")
+        try:
+            out[name] = float(value)
+        except ValueError as exc:
+            raise FaceForgeError(f"Shape scale for {name} is not a number: '{value}'") from exc
+    return out
+
+
+def existing_arkit_keys(obj) -> list[str]:
+    key = obj.data.shape_keys
+    if key is None:
+        return []
+    return [n for n in ARKIT_NAMES if n in key.key_blocks]
+
+
+def base_coords(obj) -> np.ndarray:
+    """Basis coordinates (the first shape key's, or the mesh's when it has none)."""
+    key = obj.data.shape_keys
+    if key is None:
+        return mesh_api.vertex_coords(obj.data)
+    return mesh_api.shape_key_coords(obj, key.key_blocks[0].name)
+
+
+def generate_shape_keys_job(obj, intensity: float = 1.0, scales: dict[str, float] | None = None,
+                            replace: bool = False):
+    """Generate the ARKit shape keys on ``obj``; returns a summary dict."""
+    mesh_api.require_mesh(obj)
+    read_binding(obj)  # clear message when there are no landmarks
+    have = existing_arkit_keys(obj)
+    if have and not replace:
+        raise FaceForgeError(f"'{obj.name}' already has {len(have)} ARKit shape keys; "
+                             "turn on Replace Existing to regenerate FaceForge's keys")
+    scales = dict(scales or {})
+    yield Progress(0.0, "reading the mesh")
+    verts = base_coords(obj)
+    tris = mesh_api.triangles(obj.data)[0]
+    lm = landmark_positions(obj, coords=verts)
+    rig, shapes = yield Offload(deform.generate, (verts, tris, lm), report=True, span=(0.05, 0.85))
+    yield Progress(0.9, "writing shape keys")
+    generated = []
+    for name in ARKIT_NAMES:
+        if name not in shapes:
+            continue
+        coords = verts.copy()
+        coords[rig.active] += shapes[name] * (intensity * scales.get(name, 1.0))
+        mesh_api.set_shape_key(obj, name, coords)
+        generated.append(name)
+    obj.faceforge.rig.generated = ",".join(generated)
+    obj.faceforge.rig.shape_scales = ",".join(f"{k}={v:g}" for k, v in scales.items())
+    yield Progress(1.0, "done")
+    return {"object": obj.name, "generated": generated, "skipped": [n for n in ARKIT_NAMES if n not in shapes],
+            "notes": list(rig.notes), "moving_vertices": int(len(rig.active))}
+
+
+def generate_shape_keys(obj, **kwargs):
+    return run_sync(generate_shape_keys_job(obj, **kwargs))
+
+
+def set_pose(obj, values: dict[str, float]) -> None:
+    """Set shape-key values by ARKit name (names the mesh lacks are ignored)."""
+    key = obj.data.shape_keys
+    if key is None:
+        return
+    for name, value in values.items():
+        kb = key.key_blocks.get(name)
+        if kb is not None:
+            kb.value = float(value)
+
+
+def reset_pose(obj) -> None:
+    """All ARKit keys and the test-pose sliders back to 0."""
+    pose = obj.faceforge.rig.pose
+    for n in ARKIT_NAMES:
+        if getattr(pose, n) != 0.0:
+            pose.property_unset(n)
+    set_pose(obj, {n: 0.0 for n in ARKIT_NAMES})
+
+
+# --- transfer from a reference head --------------------------------------------
+
+def transfer_shape_keys_job(obj, reference, replace: bool = False):
+    """Transfer the reference head's ARKit keys onto ``obj`` (both need landmarks).
+
+    Landmark-guided non-rigid fit of the reference onto ``obj``, then each key's
+    displacement is carried over (deformation transfer, ``rigging.transfer``).
+    """
+    from ..rigging import transfer
+
+    mesh_api.require_mesh(obj)
+    mesh_api.require_mesh(reference, "the reference head")
+    names = existing_arkit_keys(reference)
+    if not names:
+        raise FaceForgeError(f"'{reference.name}' has no ARKit shape keys to transfer")
+    have = existing_arkit_keys(obj)
+    if have and not replace:
+        raise FaceForgeError(f"'{obj.name}' already has {len(have)} ARKit shape keys; "
+                             "turn on Replace Existing to overwrite them")
+    src_verts = base_coords(reference)
+    src_tris = mesh_api.triangles(reference.data)[0]
+    src_lm = landmark_positions(reference, coords=src_verts)
+    dst_verts = base_coords(obj)
+    dst_lm = landmark_positions(obj, coords=dst_verts)
+    from ..rigging import regions
+
+    disps = np.stack([mesh_api.shape_key_coords(reference, n) - src_verts for n in names])
+    yield Progress(0.1, "fitting the reference to this face")
+    out = yield Offload(transfer.transfer_displacements,
+                        (src_verts, src_tris, src_lm, disps, dst_verts, dst_lm,
+                         regions.face_frame(src_lm), regions.face_frame(dst_lm)), report=True, span=(0.1, 0.9))
+    yield Progress(0.9, "writing shape keys")
+    for k, name in enumerate(names):
+        mesh_api.set_shape_key(obj, name, dst_verts + out[k])
+    obj.faceforge.rig.generated = ",".join(names)
+    return {"object": obj.name, "transferred": names, "reference": reference.name}
+
+
+def transfer_shape_keys(obj, reference, **kwargs):
+    return run_sync(transfer_shape_keys_job(obj, reference, **kwargs))

@@ -1,0 +1,59 @@
+"""``faceforge rig``: landmarks (if needed) + the 52 ARKit shape keys, optional contact sheet."""
+
+from __future__ import annotations
+
+import os
+
+
+def add_parser(sub):
+    p = sub.add_parser("rig", help="generate the ARKit shape keys on a face mesh and save a .blend")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--mesh", help="face mesh file (obj/ply/stl/fbx/glb): landmarks are detected first")
+    src.add_argument("--character", help="a .blend with the face mesh (use --object to pick it)")
+    p.add_argument("--object", help="mesh object name inside --character (default: the first mesh)")
+    p.add_argument("--out", required=True, help="output .blend")
+    p.add_argument("--intensity", type=float, default=1.0)
+    p.add_argument("--replace", action="store_true", help="regenerate existing ARKit keys")
+    p.add_argument("--contact-sheet", help="also write a PNG grid of every shape")
+    p.set_defaults(func=run)
+
+
+def load_character(args):
+    """The mesh object from --mesh or --character/--object."""
+    import bpy
+
+    from ..api import scene
+    from ..core.errors import FaceForgeError
+
+    if getattr(args, "mesh", None):
+        scene.clear_scene()
+        return scene.import_mesh(args.mesh, name=os.path.splitext(os.path.basename(args.mesh))[0])
+    path = os.path.abspath(args.character)
+    if not os.path.isfile(path):
+        raise FaceForgeError(f"Character file not found: {path}")
+    bpy.ops.wm.open_mainfile(filepath=path)
+    if args.object:
+        obj = bpy.data.objects.get(args.object)
+        if obj is None or obj.type != "MESH":
+            raise FaceForgeError(f"No mesh object named '{args.object}' in {os.path.basename(path)}")
+        return obj
+    meshes = [o for o in bpy.data.objects if o.type == "MESH"]
+    if not meshes:
+        raise FaceForgeError(f"{os.path.basename(path)} has no mesh object")
+    return meshes[0]
+
+
+def run(args) -> int:
+    from ..api import binding, contact_sheet, landmarks, scene, shape_keys
+
+    obj = load_character(args)
+    if not binding.has_binding(obj):
+        landmarks.detect_landmarks(obj)
+    result = shape_keys.generate_shape_keys(obj, intensity=args.intensity, replace=args.replace)
+    for note in result["notes"]:
+        print(note)
+    if args.contact_sheet:
+        contact_sheet.contact_sheet(obj, args.contact_sheet)
+    scene.save_blend(args.out)
+    print(f"{len(result['generated'])} ARKit shape keys on '{obj.name}' -> {os.path.abspath(args.out)}")
+    return 0

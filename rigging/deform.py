@@ -1,0 +1,327 @@
+"""Carry the expression library onto a dense mesh: per-vertex attributes, then the shapes.
+
+The library (:mod:`rigging.expressions`) is a set of smooth deformation
+fields in the face-local frame.  To evaluate them on a mesh, every vertex
+needs the attributes that say what moves independently:
+
+* **lip side** (upper 0 / lower 1): graph-geodesic distance from the upper-lip
+  landmarks versus the lower-lip landmarks.  The mouth opening is a hole in
+  the surface, so the lower lip is always geodesically nearer the lower-lip
+  landmarks; a jaw-open therefore opens the mouth instead of stretching a
+  membrane across it.  The same for the **upper/lower eyelid** of each eye.
+* **parts** (connected components): the skin (the components holding the
+  landmarks); **eyeballs** (sphere-like parts at the eyes: rotate rigidly for
+  ``eyeLook*``, nothing else); **interior** parts in the mouth (teeth, gums,
+  tongue: follow only the jaw - small ones rigidly, e.g. each tooth); other
+  loose parts (eyelashes, tear lines) take the attributes of the skin they sit
+  on, so they follow it.
+* the face mask of the library keeps the back of the head, the neck and the
+  scalp exactly still; only vertices inside it are evaluated at all.
+
+Everything is vectorised; distances use ``scipy.sparse.csgraph.dijkstra``
+limited to the face, so a 250k-vertex head costs seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
+
+from ..core.arkit import ARKIT_NAMES
+from . import expressions as X
+from . import regions as R
+
+
+@dataclass
+class Rigging:
+    """What :func:`prepare` found on a mesh (local frame, parts, attributes)."""
+
+    frame: R.FaceFrame
+    anchors: X.Anchors
+    points: X.Points  # attributes of the active vertices
+    active: np.ndarray  # (M,) vertex indices that may move
+    parts: dict = field(default_factory=dict)  # name -> vertex indices (eyeballs, interior, loose)
+    has_tongue: bool = False
+    notes: list = field(default_factory=list)
+
+
+def edge_graph(verts: np.ndarray, tris: np.ndarray, scale: float = 1.0) -> sp.csr_matrix:
+    e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    e = np.sort(e, axis=1)
+    e = np.unique(e, axis=0)
+    w = np.linalg.norm(verts[e[:, 0]] - verts[e[:, 1]], axis=1) / scale + 1e-9
+    n = len(verts)
+    g = sp.coo_matrix((np.concatenate([w, w]), (np.concatenate([e[:, 0], e[:, 1]]),
+                                                 np.concatenate([e[:, 1], e[:, 0]]))), shape=(n, n))
+    return g.tocsr()
+
+
+def _geodesic_side(graph, seeds_a, seeds_b, limit, width, fallback):
+    """0 near seeds_a, 1 near seeds_b, smooth over ``width`` around the equidistant line."""
+    da = dijkstra(graph, indices=np.unique(seeds_a), min_only=True, limit=limit)
+    db = dijkstra(graph, indices=np.unique(seeds_b), min_only=True, limit=limit)
+    side = X.smoothstep(-width, width, da - db)
+    side = np.where(np.isfinite(da) & np.isfinite(db), side,
+                    np.where(np.isfinite(da) & ~np.isfinite(db), 0.0,
+                             np.where(np.isfinite(db) & ~np.isfinite(da), 1.0, fallback)))
+    return side
+
+
+def _sphere_fit(p: np.ndarray):
+    a = np.c_[2 * p, np.ones(len(p))]
+    b = (p ** 2).sum(1)
+    sol, *_ = np.linalg.lstsq(a, b, rcond=None)
+    c = sol[:3]
+    r = float(np.sqrt(max(sol[3] + c @ c, 1e-12)))
+    resid = float(np.sqrt(((np.linalg.norm(p - c, axis=1) - r) ** 2).mean()))
+    return c, r, resid
+
+
+def eye_hole_margins(q: np.ndarray, tris: np.ndarray, skin: np.ndarray, centre: np.ndarray, columns: int = 9):
+    """Upper and lower lid margins of an eye opening that is a hole in the skin.
+
+    The lid margins of a mesh with open eyes are boundary edges of the skin
+    around the eye.  Returns (upper_vertex_ids, lower_vertex_ids), one per
+    column across the opening, or None when the eye is not a hole (a closed
+    surface, e.g. a face built from a photo).  ``q``: local coordinates (IOD).
+    """
+    e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    e = np.sort(e, axis=1)
+    uniq, counts = np.unique(e, axis=0, return_counts=True)
+    bverts = np.unique(uniq[counts == 1])
+    if not len(bverts):
+        return None
+    rel = q[bverts] - centre
+    near = bverts[(np.abs(rel[:, 0]) < 0.38) & (np.abs(rel[:, 1]) < 0.22) & (np.abs(rel[:, 2]) < 0.3)
+                  & skin[bverts]]
+    if len(near) < 8:
+        return None
+    x = q[near, 0]
+    edges = np.linspace(x.min(), x.max(), columns + 1)
+    upper, lower = [], []
+    for k in range(columns):
+        sel = near[(x >= edges[k]) & (x <= edges[k + 1])]
+        if len(sel) < 2:
+            continue
+        upper.append(sel[np.argmax(q[sel, 1])])
+        lower.append(sel[np.argmin(q[sel, 1])])
+    if len(upper) < 3 or np.median(q[upper, 1] - q[lower, 1]) < 0.02:
+        return None
+    return np.array(upper), np.array(lower)
+
+
+def _margin_columns(q, upper, lower, ball):
+    """Blink columns (x, closing angle) from lid-margin vertices (like expressions._blink_columns)."""
+    up, lo = q[upper], q[lower]
+    xs = (up[:, 0] + lo[:, 0]) / 2
+    au = np.arctan2(up[:, 1] - ball[1], up[:, 2] - ball[2])
+    al = np.arctan2(lo[:, 1] - ball[1], lo[:, 2] - ball[2])
+    ang = np.maximum(au - al, 0.0)
+    order = np.argsort(xs)
+    xs, ang = xs[order], ang[order]
+    # close the corners smoothly: extend each side a little with angle 0
+    pad = 0.04
+    return np.concatenate([[xs[0] - pad], xs, [xs[-1] + pad]]), np.concatenate([[0.0], ang, [0.0]])
+
+
+def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=None) -> Rigging:
+    """Attributes of every vertex that the face shapes may move.
+
+    ``verts`` (N, 3) neutral mesh, ``tris`` (T, 3), ``landmarks`` (478, 3)
+    positions on that mesh (same space).
+    """
+    verts = np.asarray(verts, np.float64)
+    tris = np.asarray(tris, np.int64)
+    n = len(verts)
+    frame = R.face_frame(landmarks)
+    lm = frame.to_local(landmarks)
+    q = frame.to_local(verts)
+    notes = []
+
+    # --- parts --------------------------------------------------------------
+    graph = edge_graph(q, tris)
+    ncomp, comp = connected_components(graph, directed=False)
+    tree = cKDTree(q)
+    _, lm_vert = tree.query(lm[:468])
+    counts = np.bincount(comp[lm_vert], minlength=ncomp)
+    skin_comps = np.flatnonzero(counts >= max(10, 0.1 * counts.max()))
+    skin = np.isin(comp, skin_comps)
+    if report:
+        report(0.1, "finding the parts of the head")
+
+    eye_l, eye_r = R.eye_centres(lm)
+    ball = {"l": None, "r": None}
+    ball_r = {"l": 0.0, "r": 0.0}
+    eyeball = {"l": np.zeros(n, bool), "r": np.zeros(n, bool)}
+    interior = np.zeros(n, bool)
+    small = np.zeros(n, bool)
+    mouth_c = (lm[R.UPPER_LIP_MID_INNER] + lm[R.LOWER_LIP_MID_INNER]) / 2
+    mouth_half = np.linalg.norm(lm[R.LIP_CORNER_LEFT] - lm[R.LIP_CORNER_RIGHT]) / 2
+    order = np.argsort(comp, kind="stable")
+    bounds = np.searchsorted(comp[order], np.arange(ncomp + 1))
+    for c in range(ncomp):
+        if c in skin_comps:
+            continue
+        idx = order[bounds[c]:bounds[c + 1]]
+        p = q[idx]
+        cen = p.mean(0)
+        ext = float(np.ptp(p, axis=0).max())
+        for side, ec in (("l", eye_l), ("r", eye_r)):
+            if np.linalg.norm(cen - ec) < 0.4 and len(idx) >= 20:
+                sc, sr, res = _sphere_fit(p)
+                if 0.08 < sr < 0.35 and res < 0.12 * sr and np.linalg.norm(sc - ec) < 0.4 and ext > sr:
+                    eyeball[side][idx] = True
+                    if sr > ball_r[side]:
+                        ball[side], ball_r[side] = sc, sr
+                break
+        else:
+            rel = cen - mouth_c
+            if abs(rel[0]) < mouth_half * 2.0 and -0.75 < rel[1] < 0.45 and rel[2] < 0.0:
+                interior[idx] = True
+            if ext < 0.7:
+                small[idx] = np.True_
+    eyes = eyeball["l"] | eyeball["r"]
+    small &= ~eyes
+    if not eyes.any():
+        notes.append("no separate eyeballs found: eyeLook* shapes only move the lids")
+
+    anchors = X.Anchors.from_landmarks(lm, ball_l=ball["l"], ball_r=ball["r"])
+    # Eyes that are holes in the skin: the lid margins come from the mesh itself
+    # (more exact than landmarks on an untextured render).
+    margins = {}
+    for side, centre in (("l", eye_l), ("r", eye_r)):
+        found = eye_hole_margins(q, tris, skin, centre)
+        if found is not None:
+            margins[side] = found
+            bx, ba = _margin_columns(q, found[0], found[1], getattr(anchors, f"ball_{side}"))
+            setattr(anchors, f"blink_x_{side}", bx)
+            setattr(anchors, f"blink_a_{side}", ba)
+    if report:
+        report(0.2, "separating the lips and the eyelids")
+
+    # --- which vertices may move at all --------------------------------------
+    probe = X.Points(q=q, lip=np.zeros(n), lid_l=np.zeros(n), lid_r=np.zeros(n),
+                     soft=(~(interior | eyes)).astype(float), eye_l=np.zeros(n), eye_r=np.zeros(n),
+                     tongue=np.zeros(n))
+    active_mask = X.face_mask(probe) > 0
+    active_mask &= np.linalg.norm(q - [0, -0.5, 0], axis=1) < 3.0
+
+    # --- lips and lids on the skin (geodesic separation) ----------------------
+    def seeds(ids):
+        return lm_vert[[i for i in ids if i < 468]]
+
+    upper = [i for i in R.UPPER_LIP_OUTER[1:-1] + R.UPPER_LIP_INNER[1:-1]]
+    lower = [i for i in R.LOWER_LIP_OUTER[1:-1] + R.LOWER_LIP_INNER[1:-1]]
+    sub = np.flatnonzero(skin & active_mask)
+    g_sub = graph[sub][:, sub]
+    pos = -np.ones(n, np.int64)
+    pos[sub] = np.arange(len(sub))
+
+    def side_on_skin(a_ids, b_ids, limit, width, fallback):
+        sa, sb = pos[seeds(a_ids)], pos[seeds(b_ids)]
+        sa, sb = sa[sa >= 0], sb[sb >= 0]
+        out = np.array(fallback, dtype=float, copy=True)
+        if len(sa) and len(sb):
+            out[sub] = _geodesic_side(g_sub, sa, sb, limit, width, fallback[sub])
+        return out
+
+    y_rel_mouth = q[:, 1] - mouth_c[1]
+    lip = side_on_skin(upper, lower, 1.6, 0.07, X.smoothstep(0.05, -0.05, y_rel_mouth))
+    if report:
+        report(0.35, "separating the eyelids")
+    lids = []
+    for side, centre, up_ids, lo_ids in (("l", eye_l, R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER),
+                                         ("r", eye_r, R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER)):
+        fb = X.smoothstep(0.03, -0.03, q[:, 1] - centre[1])
+        if side in margins:  # seed the geodesic split with the mesh's own lid margins
+            up_v, lo_v = margins[side]
+            sa, sb = pos[up_v[1:-1]], pos[lo_v[1:-1]]
+            sa, sb = sa[sa >= 0], sb[sb >= 0]
+            out = np.array(fb, dtype=float, copy=True)
+            if len(sa) and len(sb):
+                out[sub] = _geodesic_side(g_sub, sa, sb, 0.7, 0.035, fb[sub])
+            lids.append(out)
+        else:
+            lids.append(side_on_skin(up_ids[2:-2], lo_ids[2:-2], 0.7, 0.035, fb))
+    lid_l, lid_r = lids
+
+    # --- interior parts: lip side by height (small ones rigidly, per part) ------
+    soft = np.ones(n)
+    soft[interior | eyes] = 0.0
+    occl = mouth_c[1] + 0.02
+    lip_geo = X.smoothstep(0.06, -0.06, q[:, 1] - occl)
+    lip = np.where(interior, lip_geo, lip)
+    tongue = np.zeros(n)
+    # --- loose parts follow the skin they sit on ------------------------------
+    loose = ~skin & ~interior & ~eyes
+    skin_idx = np.flatnonzero(skin)
+    if loose.any():
+        st = cKDTree(q[skin_idx])
+        li = np.flatnonzero(loose)
+        d, nn = st.query(q[li], k=4)
+        w = 1.0 / np.maximum(d, 1e-6)
+        w /= w.sum(1, keepdims=True)
+        for arr in (lip, lid_l, lid_r):
+            arr[li] = (arr[skin_idx[nn]] * w).sum(1)
+    # parts that are small move as a whole (teeth, lashes keep their shape)
+    for c in range(ncomp):
+        idx = order[bounds[c]:bounds[c + 1]]
+        if len(idx) and small[idx[0]]:
+            for arr in (lip, lid_l, lid_r):
+                arr[idx] = arr[idx].mean()
+            if interior[idx[0]]:
+                lip[idx] = X.smoothstep(0.06, -0.06, q[idx, 1].mean() - occl)
+    # --- the tongue: the central, upper, front of a big interior part on the jaw side
+    big_int = interior & ~small
+    if big_int.any():
+        bi = np.flatnonzero(big_int)
+        pb = q[bi]
+        central = X.smoothstep(mouth_half * 0.55, mouth_half * 0.25, np.abs(pb[:, 0] - mouth_c[0]))
+        ymin, ymax = pb[:, 1].min(), pb[:, 1].max()
+        upperish = X.smoothstep(ymin + 0.35 * (ymax - ymin), ymin + 0.55 * (ymax - ymin), pb[:, 1])
+        zmin, zmax = pb[:, 2].min(), pb[:, 2].max()
+        front = X.smoothstep(zmin + 0.25 * (zmax - zmin), zmax - 0.1 * (zmax - zmin), pb[:, 2])
+        t = central * upperish * front * lip[bi]
+        if t.max() > 0.3:
+            tongue[bi] = t / t.max()
+    has_tongue = bool(tongue.max() > 0.3)
+    if not has_tongue:
+        notes.append("no tongue found: tongueOut was skipped")
+
+    active_mask |= eyes | interior
+    active = np.flatnonzero(active_mask)
+    pts = X.Points(q=q, lip=lip, lid_l=lid_l, lid_r=lid_r, soft=soft, eye_l=eyeball["l"].astype(float),
+                   eye_r=eyeball["r"].astype(float), tongue=tongue).subset(active)
+    parts = {"eyeball_left": np.flatnonzero(eyeball["l"]), "eyeball_right": np.flatnonzero(eyeball["r"]),
+             "interior": np.flatnonzero(interior), "loose": np.flatnonzero(loose), "skin": skin_idx}
+    if report:
+        report(0.45, "parts and attributes ready")
+    return Rigging(frame=frame, anchors=anchors, points=pts, active=active, parts=parts,
+                   has_tongue=has_tongue, notes=notes)
+
+
+def shape_displacements(rig: Rigging, names=ARKIT_NAMES, report=None) -> dict[str, np.ndarray]:
+    """``{name: (M, 3) float32}`` mesh-space displacements of the active vertices (``rig.active``)."""
+    out = {}
+    names = [n for n in names if n != "tongueOut" or rig.has_tongue]
+    for k, name in enumerate(names):
+        d = X.evaluate(name, rig.points, rig.anchors)
+        out[name] = rig.frame.vec_to_world(d).astype(np.float32)
+        if report:
+            report((k + 1) / len(names), f"shape {name}")
+    return out
+
+
+def generate(verts, tris, landmarks, names=ARKIT_NAMES, report=None):
+    """Prepare and evaluate: returns ``(rig, {name: (M, 3)})`` (see :func:`shape_displacements`)."""
+    def sub(lo, hi):
+        if report is None:
+            return None
+        return lambda f, msg="": report(lo + (hi - lo) * f, msg)
+
+    rig = prepare(verts, tris, landmarks, report=sub(0.0, 0.4))
+    return rig, shape_displacements(rig, names, report=sub(0.4, 1.0))

@@ -1,0 +1,187 @@
+"""Correspondence between meshes: similarity fit, smooth landmark-guided warp, closest points.
+
+Used to fit one face onto another (landmark-guided non-rigid fit) and to
+transfer shape-key displacements from a reference head onto a new mesh, and
+to bind landmark positions to a mesh surface (triangle + barycentric weights).
+
+Shapes: points (N, 3) float64; triangles (T, 3) int.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.interpolate import RBFInterpolator
+from scipy.spatial import cKDTree
+
+
+def similarity(src: np.ndarray, dst: np.ndarray):
+    """Umeyama: scale s, rotation Rm (3x3), translation t with ``dst ~ s * src @ Rm.T + t``."""
+    src = np.asarray(src, float)
+    dst = np.asarray(dst, float)
+    ms, md = src.mean(0), dst.mean(0)
+    a, b = src - ms, dst - md
+    cov = b.T @ a / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    d = np.ones(3)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[-1] = -1
+    rm = u @ np.diag(d) @ vt
+    s = float((sig * d).sum() / (a ** 2).sum(axis=1).mean())
+    t = md - s * ms @ rm.T
+    return s, rm, t
+
+
+def apply_similarity(p, s, rm, t):
+    return s * np.asarray(p, float) @ rm.T + t
+
+
+def smooth_warp(src_ctrl: np.ndarray, dst_ctrl: np.ndarray, points: np.ndarray, smoothing: float = 0.0,
+                scale: float = 1.0) -> np.ndarray:
+    """Move ``points`` by the thin-plate interpolation of the control displacements."""
+    disp = dst_ctrl - src_ctrl
+    rbf = RBFInterpolator(src_ctrl / scale, disp, kernel="thin_plate_spline", smoothing=smoothing,
+                          degree=1)
+    return points + rbf(points / scale)
+
+
+def closest_points_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray):
+    """Closest point on each triangle (a, b, c) to each point p (all (N, 3)); returns (point, bary)."""
+    ab, ac, ap = b - a, c - a, p - a
+    d1 = (ab * ap).sum(1)
+    d2 = (ac * ap).sum(1)
+    bp = p - b
+    d3 = (ab * bp).sum(1)
+    d4 = (ac * bp).sum(1)
+    cp = p - c
+    d5 = (ab * cp).sum(1)
+    d6 = (ac * cp).sum(1)
+    va = d3 * d6 - d5 * d4
+    vb = d5 * d2 - d1 * d6
+    vc = d1 * d4 - d3 * d2
+    n = len(p)
+    bary = np.zeros((n, 3))
+    denom = va + vb + vc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = vb / denom
+        w = vc / denom
+    bary[:] = np.stack([1 - v - w, v, w], 1)
+    # edge regions
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
+        t = d1 / (d1 - d3)
+        bary[m] = np.stack([1 - t[m], t[m], 0 * t[m]], 1)
+        m2 = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
+        t = d2 / (d2 - d6)
+        bary[m2] = np.stack([1 - t[m2], 0 * t[m2], t[m2]], 1)
+        m3 = (va <= 0) & ((d4 - d3) >= 0) & ((d5 - d6) >= 0)
+        t = (d4 - d3) / ((d4 - d3) + (d5 - d6))
+        bary[m3] = np.stack([0 * t[m3], 1 - t[m3], t[m3]], 1)
+    # vertex regions
+    bary[(d1 <= 0) & (d2 <= 0)] = (1, 0, 0)
+    bary[(d3 >= 0) & (d4 <= d3)] = (0, 1, 0)
+    bary[(d6 >= 0) & (d5 <= d6)] = (0, 0, 1)
+    bary = np.nan_to_num(bary, nan=1.0 / 3)
+    q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
+    return q, bary
+
+
+@dataclass
+class SurfacePoints:
+    tri: np.ndarray  # (P,) triangle index
+    verts: np.ndarray  # (P, 3) vertex indices
+    bary: np.ndarray  # (P, 3)
+    points: np.ndarray  # (P, 3)
+    distance: np.ndarray  # (P,)
+
+    def on(self, coords: np.ndarray) -> np.ndarray:
+        return np.einsum("pk,pkd->pd", self.bary, coords[self.verts])
+
+
+def closest_points(verts: np.ndarray, tris: np.ndarray, points: np.ndarray, k: int = 12,
+                   tri_mask: np.ndarray | None = None, chunk: int = 200_000) -> SurfacePoints:
+    """Closest surface point of each query point among (optionally masked) triangles."""
+    tris = np.asarray(tris)
+    idx_all = np.arange(len(tris)) if tri_mask is None else np.flatnonzero(tri_mask)
+    t = tris[idx_all]
+    cen = verts[t].mean(1)
+    tree = cKDTree(cen)
+    k = min(k, len(idx_all))
+    points = np.asarray(points, float)
+    best_tri = np.empty(len(points), np.int64)
+    best_bary = np.empty((len(points), 3))
+    best_pt = np.empty((len(points), 3))
+    best_d = np.full(len(points), np.inf)
+    for s in range(0, len(points), max(1, chunk // k)):
+        pts = points[s:s + chunk // k]
+        _, cand = tree.query(pts, k=k)
+        cand = cand.reshape(len(pts), k)
+        for j in range(k):
+            tt = t[cand[:, j]]
+            q, b = closest_points_on_triangles(pts, verts[tt[:, 0]], verts[tt[:, 1]], verts[tt[:, 2]])
+            d = np.linalg.norm(q - pts, axis=1)
+            sl = slice(s, s + len(pts))
+            better = d < best_d[sl]
+            best_d[sl] = np.where(better, d, best_d[sl])
+            best_tri[sl] = np.where(better, idx_all[cand[:, j]], best_tri[sl])
+            best_bary[sl] = np.where(better[:, None], b, best_bary[sl])
+            best_pt[sl] = np.where(better[:, None], q, best_pt[sl])
+    return SurfacePoints(tri=best_tri, verts=tris[best_tri], bary=best_bary, points=best_pt, distance=best_d)
+
+
+def fit_landmarks(template: np.ndarray, template_ctrl: np.ndarray, target_ctrl: np.ndarray,
+                  smoothing: float = 1e-3) -> np.ndarray:
+    """Place a template's points on a target from sparse correspondences (similarity + smooth warp).
+
+    ``template`` (P, 3) all template points; ``template_ctrl``/``target_ctrl`` (C, 3)
+    corresponding control points.  Returns the template points in target space.
+    """
+    s, rm, t = similarity(template_ctrl, target_ctrl)
+    moved = apply_similarity(template, s, rm, t)
+    ctrl = apply_similarity(template_ctrl, s, rm, t)
+    size = float(np.ptp(target_ctrl, axis=0).max())
+    return smooth_warp(ctrl, target_ctrl, moved, smoothing=smoothing, scale=size)
+
+
+def transfer_displacements(src_verts: np.ndarray, src_tris: np.ndarray, src_landmarks: np.ndarray,
+                           src_disps: np.ndarray, dst_verts: np.ndarray, dst_landmarks: np.ndarray,
+                           src_frame, dst_frame, max_distance: float = 0.15, report=None) -> np.ndarray:
+    """Carry per-vertex displacements from a reference head onto another mesh.
+
+    Landmark-guided non-rigid fit: the reference is brought onto the target by
+    a similarity transform plus a smooth thin-plate warp that maps its
+    landmarks onto the target's; each target vertex then takes the
+    displacement of its closest point on the fitted reference surface,
+    re-expressed from the reference's face frame into the target's (so it
+    scales with the face).  Target vertices farther than ``max_distance`` IOD
+    from the fitted reference stay still.
+
+    ``src_disps`` (K, Ns, 3) -> returns (K, Nd, 3).
+    """
+    s, rm, t = similarity(src_landmarks, dst_landmarks)
+    warped = apply_similarity(src_verts, s, rm, t)
+    ctrl = apply_similarity(src_landmarks, s, rm, t)
+    if report:
+        report(0.1, "fitting the reference head")
+    # thin-plate warp driven by a thinned set of landmarks (fast on big meshes)
+    warped = smooth_warp(ctrl, dst_landmarks, warped, smoothing=1e-4, scale=dst_frame.scale)
+    if report:
+        report(0.4, "finding correspondences")
+    sp = closest_points(warped, src_tris, dst_verts)
+    far = sp.distance / dst_frame.scale
+    keep = smoothstep_np(max_distance, max_distance * 0.5, far)
+    # reference displacement -> reference local frame -> target frame
+    out = np.empty((len(src_disps), len(dst_verts), 3), np.float32)
+    for k, d in enumerate(src_disps):
+        local = np.asarray(d, float) @ src_frame.axes.T / src_frame.scale
+        dense = sp.on(local)
+        out[k] = (dense @ dst_frame.axes * dst_frame.scale) * keep[:, None]
+        if report:
+            report(0.4 + 0.6 * (k + 1) / len(src_disps), "transferring shapes")
+    return out
+
+
+def smoothstep_np(e0, e1, x):
+    t = np.clip((np.asarray(x, float) - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3 - 2 * t)

@@ -1,0 +1,248 @@
+"""The 52 ARKit shape keys: closed loop through MediaPipe, locality, symmetry, no flips."""
+
+import bpy
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from faceforge.core.arkit import ARKIT_NAMES
+from faceforge.core.errors import FaceForgeError
+
+
+def measure(obj, names, size=384):
+    """MediaPipe's face metrics on renders of ``obj`` at neutral and at each shape = 1."""
+    from faceforge.api import contact_sheet
+    from faceforge.inference.face_mesh import FaceMeshDetector
+    from faceforge.inference.metrics import face_metrics
+
+    view = contact_sheet.face_view(obj)
+    out = {}
+    with FaceMeshDetector() as det:
+        for name in [None] + list(names):
+            img, _ = contact_sheet.render_shape(obj, name, view=view, size=size)
+            face = det.detect(img)
+            assert face is not None, f"MediaPipe lost the face for {name}"
+            out[name] = face_metrics(face.points)
+    return out
+
+
+@pytest.fixture(scope="module")
+def photo_rig(tmp_path_factory):
+    import cv2
+
+    from faceforge.api import photo_face, scene, shape_keys
+
+    scene.clear_scene()
+    path = tmp_path_factory.mktemp("rig") / "astronaut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+    obj = bpy.data.objects[photo_face.face_from_photo(str(path))["object"]]
+    result = shape_keys.generate_shape_keys(obj)
+    names = ["eyeBlinkLeft", "eyeBlinkRight", "jawOpen", "mouthSmileLeft", "mouthSmileRight", "browInnerUp",
+             "browDownLeft", "eyeWideLeft", "mouthPucker", "mouthClose"]
+    return dict(result=result, m=measure(obj, names), name=obj.name)
+
+
+@pytest.fixture(scope="module")
+def ict_rig(data):
+    from faceforge.api import landmarks, mesh, scene, shape_keys
+
+    scene.clear_scene()
+    obj = scene.import_mesh(str(data / "mesh/ict_neutral/generic_neutral_mesh.obj"), name="ICT")
+    landmarks.detect_landmarks(obj)
+    result = shape_keys.generate_shape_keys(obj)
+    base = mesh.shape_key_coords(obj, "Basis")
+    disp = {n: mesh.shape_key_coords(obj, n) - base for n in result["generated"]}
+    m = measure(obj, ["jawOpen", "mouthSmileLeft", "mouthSmileRight", "browInnerUp"])
+    from faceforge.api.binding import read_binding
+
+    from faceforge.rigging.binding import mesh_parts
+
+    tris = mesh.triangles(obj.data)[0]
+    parts = mesh_parts(base, tris)
+    return dict(result=result, base=base, disp=disp, tris=tris, m=m, binding=read_binding(obj), name=obj.name,
+                keys=[k.name for k in obj.data.shape_keys.key_blocks], head=parts.labels == np.argmax(parts.areas))
+
+
+def delta(m, name, key):
+    return m[name][key] - m[None][key]
+
+
+def test_photo_face_closed_loop(photo_rig):
+    m = photo_rig["m"]
+    ear_l, ear_r = m[None]["ear_left"], m[None]["ear_right"]
+    # Blinks close the eye as MediaPipe sees it (measured: 61-66 % lower eye aspect ratio).
+    assert delta(m, "eyeBlinkLeft", "ear_left") < -0.55 * ear_l
+    assert abs(delta(m, "eyeBlinkLeft", "ear_right")) < 0.15 * ear_r
+    assert delta(m, "eyeBlinkRight", "ear_right") < -0.55 * ear_r
+    assert abs(delta(m, "eyeBlinkRight", "ear_left")) < 0.15 * ear_l
+    assert delta(m, "jawOpen", "mouth_open") > 0.25 and delta(m, "jawOpen", "chin_up") < -0.05
+    assert delta(m, "mouthSmileLeft", "corner_left_up") > 0.06
+    assert abs(delta(m, "mouthSmileLeft", "corner_right_up")) < 0.03
+    assert delta(m, "mouthSmileRight", "corner_right_up") > 0.06
+    assert delta(m, "browInnerUp", "brow_inner_left_up") > 0.02
+    assert delta(m, "browInnerUp", "brow_inner_right_up") > 0.02
+    assert delta(m, "browDownLeft", "brow_inner_left_up") < -0.03
+    assert delta(m, "eyeWideLeft", "ear_left") > 0.03
+    assert delta(m, "mouthPucker", "mouth_width") < -0.04
+    assert delta(m, "mouthClose", "mouth_open") < -0.04  # the photo's mouth is open
+
+
+def test_ict_closed_loop_and_blink_geometry(ict_rig):
+    m = ict_rig["m"]
+    assert delta(m, "jawOpen", "mouth_open") > 0.25
+    assert delta(m, "mouthSmileLeft", "corner_left_up") > 0.08
+    assert delta(m, "mouthSmileRight", "corner_right_up") > 0.08
+    assert delta(m, "browInnerUp", "brow_inner_left_up") > 0.02
+    assert delta(m, "browInnerUp", "brow_inner_right_up") > 0.02
+    # The ICT head's eyeballs are untextured, so MediaPipe barely sees its eyes; check
+    # the blink on the bound lid landmarks instead: the lid opening closes.
+    b, base = ict_rig["binding"], ict_rig["base"]
+    for name, up, lo in (("eyeBlinkLeft", [386, 385, 387], [374, 380, 373]),
+                         ("eyeBlinkRight", [159, 158, 160], [145, 153, 144])):
+        p0 = b.positions(base)
+        p1 = b.positions(base + ict_rig["disp"][name])
+        gap0 = np.linalg.norm(p0[up] - p0[lo], axis=1).mean()
+        gap1 = np.linalg.norm(p1[up] - p1[lo], axis=1).mean()
+        assert gap1 < 0.35 * gap0, (name, gap0, gap1)
+
+
+def test_mouth_close_closes_an_open_jaw(ict_rig):
+    b, base, disp = ict_rig["binding"], ict_rig["base"], ict_rig["disp"]
+    gap = lambda v: np.linalg.norm(b.positions(v)[13] - b.positions(v)[14])
+    open_ = gap(base + disp["jawOpen"])
+    closed = gap(base + disp["jawOpen"] + disp["mouthClose"])
+    assert open_ > 5 * gap(base) and closed < 0.5 * open_  # measured 0.4
+
+
+def test_names_basis_and_tongue(ict_rig):
+    r = ict_rig["result"]
+    assert len(r["generated"]) == 51 and "tongueOut" not in r["generated"]
+    assert any("tongue" in n for n in r["notes"])
+    keys = ict_rig["keys"]
+    assert keys[0] == "Basis" and keys[1:] == [n for n in ARKIT_NAMES if n != "tongueOut"]
+
+
+def test_locality_back_of_head_still(ict_rig):
+    """Only the face moves: the back half of the head and the neck never do."""
+    base = ict_rig["base"]
+    head = ict_rig["head"]  # the scalp/face/neck surface (not the mouth interior)
+    back = head & (base[:, 2] < 0.0)  # ICT faces its local +Z
+    neck = head & (base[:, 1] < base[:, 1].min() + 0.15 * np.ptp(base[:, 1]))
+    for name, d in ict_rig["disp"].items():
+        moved = np.linalg.norm(d, axis=1)
+        assert moved[back].max() < 1e-6, name
+        assert moved[neck].max() < 0.02 * moved.max(), name  # the throat under the jaw may follow a hair
+        assert moved.max() > 0.01, f"{name} does nothing"
+
+
+def test_left_right_pairs_are_mirrors(ict_rig):
+    from scipy.spatial import cKDTree
+
+    base = ict_rig["base"]
+    tree = cKDTree(base)
+    _, twin = tree.query(base * [-1, 1, 1])
+    for name in ARKIT_NAMES:
+        if not name.endswith("Left") or name not in ict_rig["disp"]:
+            continue
+        dl, dr = ict_rig["disp"][name], ict_rig["disp"][name[:-4] + "Right"]
+        mirrored = dl[twin] * [-1, 1, 1]
+        err = np.linalg.norm(mirrored - dr, axis=1)
+        scale = np.linalg.norm(dr, axis=1).max()
+        assert np.percentile(err, 99) < 0.25 * scale, (name, np.percentile(err, 99), scale)
+
+
+def test_no_triangle_flips(ict_rig):
+    base, tris = ict_rig["base"], ict_rig["tris"]
+
+    def normals(v):
+        return np.cross(v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]])
+
+    n0 = normals(base)
+    disp = dict(ict_rig["disp"])
+    # mouthClose is meant on top of jawOpen (Apple: it closes the lips while the jaw
+    # is open); alone it pushes the lips into each other by design.
+    disp["mouthClose"] = disp["mouthClose"] + disp["jawOpen"]
+    for name, d in disp.items():
+        moving = (np.linalg.norm(d[tris], axis=2).max(axis=1) > 1e-6)
+        flipped = (np.einsum("ij,ij->i", n0, normals(base + d)) < 0) & moving
+        # measured: a few folded triangles in the eyelid crease during a blink and
+        # inside the mouth (teeth/gums) for the jaw shapes; never more than 0.5 %
+        assert flipped.sum() <= max(3, 0.005 * moving.sum()), (name, int(flipped.sum()))
+
+
+def test_existing_keys_kept_and_replace_needs_asking(ff, tmp_path):
+    import cv2
+
+    from faceforge.api import mesh, photo_face, shape_keys
+
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+    obj = bpy.data.objects[photo_face.face_from_photo(str(path))["object"]]
+    mesh.ensure_basis(obj)
+    own = obj.shape_key_add(name="MyCorrective", from_mix=False)
+    own.data[0].co.z += 0.01
+    shape_keys.generate_shape_keys(obj)
+    with pytest.raises(FaceForgeError, match="Replace Existing"):
+        shape_keys.generate_shape_keys(obj)
+    before = mesh.shape_key_coords(obj, "jawOpen")
+    shape_keys.generate_shape_keys(obj, replace=True, intensity=0.5)
+    after = mesh.shape_key_coords(obj, "jawOpen")
+    base = mesh.shape_key_coords(obj, "Basis")
+    np.testing.assert_allclose(after - base, (before - base) * 0.5, atol=1e-6)
+    assert "MyCorrective" in obj.data.shape_keys.key_blocks
+    assert obj.data.shape_keys.key_blocks["MyCorrective"].data[0].co.z == pytest.approx(
+        obj.data.shape_keys.key_blocks["Basis"].data[0].co.z + 0.01, abs=1e-6)
+
+
+def test_no_landmarks_is_a_clear_error(ff):
+    from faceforge.api import shape_keys
+
+    bpy.ops.mesh.primitive_monkey_add()
+    with pytest.raises(FaceForgeError, match="no landmarks"):
+        shape_keys.generate_shape_keys(bpy.context.active_object)
+    assert bpy.context.active_object.data.shape_keys is None
+
+
+def test_test_pose_sliders_mirror(ff, tmp_path):
+    import cv2
+
+    from faceforge.api import photo_face, shape_keys
+
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+    obj = bpy.data.objects[photo_face.face_from_photo(str(path))["object"]]
+    shape_keys.generate_shape_keys(obj)
+    keys = obj.data.shape_keys.key_blocks
+    bpy.context.scene.faceforge.rig.mirror_pose = True
+    obj.faceforge.rig.pose.eyeBlinkLeft = 0.7
+    assert keys["eyeBlinkLeft"].value == pytest.approx(0.7) and keys["eyeBlinkRight"].value == pytest.approx(0.7)
+    bpy.context.scene.faceforge.rig.mirror_pose = False
+    obj.faceforge.rig.pose.jawOpen = 0.4
+    obj.faceforge.rig.pose.mouthSmileLeft = 0.3
+    assert keys["mouthSmileRight"].value == 0.0 and keys["jawOpen"].value == pytest.approx(0.4)
+    shape_keys.reset_pose(obj)
+    assert all(keys[n].value == 0 for n in ARKIT_NAMES if n in keys)
+
+
+def test_transfer_from_a_reference_head(ff, data, tmp_path):
+    """A reference made by our generator on the photo face, transferred onto the ICT head."""
+    import cv2
+
+    from faceforge.api import binding, landmarks, mesh, photo_face, scene, shape_keys
+
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+    ref = bpy.data.objects[photo_face.face_from_photo(str(path))["object"]]
+    shape_keys.generate_shape_keys(ref)
+    target = scene.import_mesh(str(data / "mesh/ict_neutral/generic_neutral_mesh.obj"), name="ICT")
+    landmarks.detect_landmarks(target)
+    result = shape_keys.transfer_shape_keys(target, ref)
+    assert len(result["transferred"]) == 51
+    b = binding.read_binding(target)
+    base = mesh.shape_key_coords(target, "Basis")
+    gap = lambda name: np.linalg.norm(np.subtract(*b.positions(mesh.shape_key_coords(target, name))[[13, 14]]))
+    assert gap("jawOpen") > gap("Basis") + 0.2 * np.linalg.norm(base[b.verts[263, 0]] - base[b.verts[33, 0]])
+    lift = b.positions(mesh.shape_key_coords(target, "mouthSmileLeft"))[291] - b.positions(base)[291]
+    assert lift[1] > 0  # ICT is +Y up: the left corner rises
+    back = base[:, 2] < -2.0
+    assert np.abs(mesh.shape_key_coords(target, "jawOpen")[back] - base[back]).max() < 1e-6
