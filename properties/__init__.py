@@ -11,7 +11,7 @@ import bpy
 from bpy.props import PointerProperty
 from bpy.types import PropertyGroup
 
-from . import animate, deliver, landmarks, rig
+from . import animate, armature, deliver, landmarks, rig
 
 
 class FACEFORGE_PG_scene(PropertyGroup):
@@ -19,6 +19,7 @@ class FACEFORGE_PG_scene(PropertyGroup):
     rig: PointerProperty(type=rig.FACEFORGE_PG_rig_settings)
     animate: PointerProperty(type=animate.FACEFORGE_PG_animate_settings)
     deliver: PointerProperty(type=deliver.FACEFORGE_PG_deliver_settings)
+    armature: PointerProperty(type=armature.FACEFORGE_PG_armature_settings)
 
 
 class FACEFORGE_PG_object(PropertyGroup):
@@ -32,6 +33,7 @@ classes = (
     *rig.classes,
     *animate.classes,
     *deliver.classes,
+    *armature.classes,
     FACEFORGE_PG_scene,
     FACEFORGE_PG_object,
 )
