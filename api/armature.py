@@ -344,46 +344,16 @@ def rig_and_meshes(obj):
     return None, []
 
 
-def _arkit_keys(meshes):
-    from ..core.arkit import ARKIT_NAMES
-
-    for o in meshes:
-        keys = o.data.shape_keys
-        if keys is None:
-            continue
-        for name in ARKIT_NAMES:
-            kb = keys.key_blocks.get(name)
-            if kb is not None:
-                yield o, name, kb
-
-
-SIDEWAYS = {"jawLeft", "jawRight", "mouthLeft", "mouthRight"}  # a symmetric pose has no sideways shift
-
-
-def mirror_shapes(obj, direction: str = "LEFT_TO_RIGHT") -> int:
-    """Make the ARKit shape values symmetric: copy one side's values to the other. Returns how many changed."""
-    from ..core.arkit import mirror_name
-
-    _arm, meshes = rig_and_meshes(obj)
-    src = "Left" if direction == "LEFT_TO_RIGHT" else "Right"
-    changed = 0
-    for o, name, kb in list(_arkit_keys(meshes)):
-        if not name.endswith(src) or name in SIDEWAYS:
-            continue
-        twin = o.data.shape_keys.key_blocks.get(mirror_name(name))
-        if twin is not None and twin.value != kb.value:
-            twin.value = kb.value
-            changed += 1
-    return changed
-
-
 def reset_pose(obj) -> None:
     """Face rig bones back to rest and the ARKit shape values to 0 (for a face mesh or its rig)."""
     arm, meshes = rig_and_meshes(obj)
     if arm is None and not meshes:
         raise FaceForgeError("Select the face mesh or its face rig first")
-    for _o, _name, kb in _arkit_keys(meshes):
-        kb.value = 0.0
+    from .shape_keys import reset_pose as reset_keys
+
+    for o in meshes:
+        if o.data.shape_keys is not None:
+            reset_keys(o)  # keys and the Test Pose sliders
     if arm is None:
         return
     for pb in arm.pose.bones:
