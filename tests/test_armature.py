@@ -539,3 +539,30 @@ def test_video_animation_drives_our_head_eye_and_jaw_bones(ff, data):
     assert opens.max() > 0.2 and key.mute
     np.testing.assert_allclose(np.abs(jaws), opens * math.radians(25), atol=1e-5)
     assert np.corrcoef(opens, drops)[0, 1] > 0.8  # the chin drops as the mouth opens (head turns add a little)
+
+
+def test_bones_agree_with_the_generated_arkit_keys(ict):
+    """With the rig stage's real ARKit keys, the jaw/eye bones (BONES mode) reproduce jawOpen and
+    eyeLook* on the parts bound rigidly to them, and nothing moves twice."""
+    from faceforge.api import armature, mesh, shape_keys
+
+    obj = load(ict)
+    shape_keys.generate_shape_keys(obj)
+    keys = obj.data.shape_keys.key_blocks
+    base = mesh.shape_key_coords(obj, "Basis")
+    to_world = np.array(obj.matrix_world)
+    for mode in ("SHAPE_KEYS", "BONES"):
+        result = armature.generate_armature(obj, mode=mode)
+        for name, bone, tol in (("jawOpen", "jaw", 0.1), ("eyeLookUpLeft", "eye.L", 0.15),
+                                ("eyeLookOutLeft", "eye.L", 0.15)):
+            rigid = weights_of(obj, [bone])[:, 0] >= 0.999
+            target = mesh.shape_key_coords(obj, name)[rigid] @ to_world[:3, :3].T + to_world[:3, 3]
+            start = base[rigid] @ to_world[:3, :3].T + to_world[:3, 3]
+            keys[name].value = 1.0
+            bpy.context.view_layer.update()
+            got = evaluated(obj)[rigid]
+            keys[name].value = 0.0
+            err = np.linalg.norm(got - target, axis=1).mean()
+            motion = np.linalg.norm(target - start, axis=1).mean()
+            assert motion > 0.3 and err < tol * motion, (mode, name, err, motion)
+    assert result["driven"] == ["jaw", "eye.L", "eye.R"]
