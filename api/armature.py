@@ -125,7 +125,7 @@ def generate_armature_job(objs, mode: str = "BONES"):
             note = _add_modifier(o, arm_obj)
             if note:
                 notes.append(note)
-        driven = _set_mode(face, arm_obj, plan.skeleton, mode)
+        driven = _set_mode(face, arm_obj, plan.skeleton, mode, plan.weights, offsets[1])
     except BaseException:
         if arm_obj is not None:
             _remove_rig(objs)
@@ -286,7 +286,40 @@ def _drive(arm, bone, index, keys, terms):
     drv.use_self = False
 
 
-def _set_mode(face, arm, sk, mode):
+def _key_angle_fitter(face, arm, weights, count):
+    """measure(key, bone, axis_index, default) -> the rotation (radians) that makes the bone agree
+    with the shape key: fitted on the vertices bound rigidly to the bone (lower teeth/chin for the
+    jaw, the eyeball for an eye) when the key rotates them; else ``default``."""
+    keys = face.data.shape_keys
+    if weights is None or keys is None:
+        return lambda key, bone, index, default: default
+    to_arm = np.linalg.inv(np.array(arm.matrix_world)) @ np.array(face.matrix_world)
+
+    def arm_space(co):
+        return co @ to_arm[:3, :3].T + to_arm[:3, 3]
+
+    def measure(key, bone, index, default):
+        kb = keys.key_blocks[key]
+        rigid = np.flatnonzero(weights.column(bone)[:count] >= 0.999)
+        if len(rigid) < 3:
+            return default
+        rest = mesh_api.shape_key_coords(face, kb.relative_key.name)[rigid]
+        moved = mesh_api.shape_key_coords(face, key)[rigid]
+        size = float(np.ptp(rest, axis=0).max()) or 1.0
+        if np.linalg.norm(moved - rest, axis=1).max() < 1e-4 * size:
+            return default  # the key does not move this part: keep the typical angle
+        b = arm.data.bones[bone]
+        m = np.array(b.matrix_local, dtype=np.float64)
+        angle, res = pure_arm.fit_axis_angle(arm_space(rest), arm_space(moved), m[:3, 3], m[:3, index])
+        moved_by = float(np.linalg.norm(moved - rest, axis=1).mean())
+        if res > 0.35 * moved_by or np.sign(angle) != np.sign(default) or abs(angle) > math.radians(60):
+            return default  # not a rotation of this part about this axis
+        return angle
+
+    return measure
+
+
+def _set_mode(face, arm, sk, mode, weights=None, count=0):
     """Tie the jaw/eye bones to the ARKit keys so the motion never doubles.
 
     BONES: the keys drive the bones (all three rotation channels) and are muted.
@@ -302,9 +335,10 @@ def _set_mode(face, arm, sk, mode):
     done, muted = [], []
     bones = arm.data.bones
     plan = {}
+    measure = _key_angle_fitter(face, arm, weights, count)
     if "jawOpen" in blocks:
         s = _rotation_sign(bones[pure_arm.JAW], 0, (0, 0, -1))
-        plan[pure_arm.JAW] = {0: [("jawOpen", s * JAW_OPEN)]}
+        plan[pure_arm.JAW] = {0: [("jawOpen", measure("jawOpen", pure_arm.JAW, 0, s * JAW_OPEN))]}
     for bone, names in EYE_KEYS.items():
         if bone not in bones or not any(n in blocks for n in names.values()):
             continue
@@ -313,10 +347,10 @@ def _set_mode(face, arm, sk, mode):
         su = _rotation_sign(b, 0, (0, 0, 1))
         so = _rotation_sign(b, 2, out_dir)
         plan[bone] = {
-            0: [(n, c) for n, c in ((names["up"], su * EYE_VERTICAL), (names["down"], -su * EYE_VERTICAL))
-                if n in blocks],
-            2: [(n, c) for n, c in ((names["out"], so * EYE_SIDE), (names["into"], -so * EYE_SIDE))
-                if n in blocks]}
+            0: [(n, measure(n, bone, 0, c)) for n, c in ((names["up"], su * EYE_VERTICAL),
+                                                          (names["down"], -su * EYE_VERTICAL)) if n in blocks],
+            2: [(n, measure(n, bone, 2, c)) for n, c in ((names["out"], so * EYE_SIDE),
+                                                          (names["into"], -so * EYE_SIDE)) if n in blocks]}
     for bone, channels in plan.items():
         for index in range(3):
             terms = channels.get(index, []) if mode == "BONES" else []
@@ -344,46 +378,16 @@ def rig_and_meshes(obj):
     return None, []
 
 
-def _arkit_keys(meshes):
-    from ..core.arkit import ARKIT_NAMES
-
-    for o in meshes:
-        keys = o.data.shape_keys
-        if keys is None:
-            continue
-        for name in ARKIT_NAMES:
-            kb = keys.key_blocks.get(name)
-            if kb is not None:
-                yield o, name, kb
-
-
-SIDEWAYS = {"jawLeft", "jawRight", "mouthLeft", "mouthRight"}  # a symmetric pose has no sideways shift
-
-
-def mirror_shapes(obj, direction: str = "LEFT_TO_RIGHT") -> int:
-    """Make the ARKit shape values symmetric: copy one side's values to the other. Returns how many changed."""
-    from ..core.arkit import mirror_name
-
-    _arm, meshes = rig_and_meshes(obj)
-    src = "Left" if direction == "LEFT_TO_RIGHT" else "Right"
-    changed = 0
-    for o, name, kb in list(_arkit_keys(meshes)):
-        if not name.endswith(src) or name in SIDEWAYS:
-            continue
-        twin = o.data.shape_keys.key_blocks.get(mirror_name(name))
-        if twin is not None and twin.value != kb.value:
-            twin.value = kb.value
-            changed += 1
-    return changed
-
-
 def reset_pose(obj) -> None:
     """Face rig bones back to rest and the ARKit shape values to 0 (for a face mesh or its rig)."""
     arm, meshes = rig_and_meshes(obj)
     if arm is None and not meshes:
         raise FaceForgeError("Select the face mesh or its face rig first")
-    for _o, _name, kb in _arkit_keys(meshes):
-        kb.value = 0.0
+    from .shape_keys import reset_pose as reset_keys
+
+    for o in meshes:
+        if o.data.shape_keys is not None:
+            reset_keys(o)  # keys and the Test Pose sliders
     if arm is None:
         return
     for pb in arm.pose.bones:

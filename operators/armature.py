@@ -1,7 +1,6 @@
 """Face armature operators: thin wrappers over ``api.armature``."""
 
 import bpy
-from bpy.props import EnumProperty
 
 from ..api import armature as api_armature
 from .base import JobOperator, active_mesh, poll_active_mesh, poll_not_busy
@@ -45,10 +44,10 @@ def _poll_face(cls, context):
     return True
 
 
-class FACEFORGE_OT_reset_pose(bpy.types.Operator):
-    """Put the face rig's bones back to rest and every ARKit shape value to 0"""
+class FACEFORGE_OT_reset_face_pose(bpy.types.Operator):
+    """Put the face rig's bones back to rest and every ARKit shape value (and test-pose slider) to 0"""
 
-    bl_idname = "faceforge.reset_pose"
+    bl_idname = "faceforge.reset_face_pose"
     bl_label = "Reset Pose"
     bl_options = {"REGISTER", "UNDO"}
 
@@ -61,25 +60,4 @@ class FACEFORGE_OT_reset_pose(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class FACEFORGE_OT_mirror_shapes(bpy.types.Operator):
-    """Make the face symmetric: copy one side's ARKit shape values to the other side"""
-
-    bl_idname = "faceforge.mirror_shapes"
-    bl_label = "Mirror Shapes"
-    bl_options = {"REGISTER", "UNDO"}
-
-    direction: EnumProperty(name="Direction", items=(
-        ("LEFT_TO_RIGHT", "Left to Right", "Copy the Left shapes' values to the Right ones"),
-        ("RIGHT_TO_LEFT", "Right to Left", "Copy the Right shapes' values to the Left ones")))
-
-    @classmethod
-    def poll(cls, context):
-        return _poll_face(cls, context)
-
-    def execute(self, context):
-        n = api_armature.mirror_shapes(context.active_object, self.direction)
-        self.report({"INFO"}, f"{n} shape value(s) mirrored")
-        return {"FINISHED"}
-
-
-classes = (FACEFORGE_OT_generate_armature, FACEFORGE_OT_reset_pose, FACEFORGE_OT_mirror_shapes)
+classes = (FACEFORGE_OT_generate_armature, FACEFORGE_OT_reset_face_pose)

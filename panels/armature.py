@@ -1,9 +1,11 @@
-"""Rig stage: face armature (generate), bone controls, and ARKit shape sliders by region."""
+"""Rig stage: face armature (generate) and its bone controls (+ reset pose).
+
+The 52 shape sliders (grouped by region, mirrored) are the rig stage's Test Pose panel (panels/rig.py).
+"""
 
 import bpy
 
 from ..api import armature as api_armature
-from ..core.arkit import REGIONS, mirror_name
 from ..rigging import armature as pure_arm
 
 
@@ -47,56 +49,8 @@ class VIEW3D_PT_faceforge_rig_armature_controls(_Sub, bpy.types.Panel):
                 row = layout.row(align=True)
                 row.label(text=label)
                 row.prop(bones[name], "rotation_euler", text="")
-        layout.operator("faceforge.reset_pose", icon="LOOP_BACK")
+        layout.operator("faceforge.reset_face_pose", icon="LOOP_BACK")
+        layout.label(text="Shape sliders: Test Pose panel (Mirror there)", icon="INFO")
 
 
-class VIEW3D_PT_faceforge_rig_shape_controls(_Sub, bpy.types.Panel):
-    bl_label = "Shape Controls"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    @classmethod
-    def poll(cls, context):
-        _, meshes = api_armature.rig_and_meshes(context.active_object)
-        return any(o.data.shape_keys is not None for o in meshes)
-
-    def draw(self, context):
-        layout = self.layout
-        _, meshes = api_armature.rig_and_meshes(context.active_object)
-        blocks = next(o.data.shape_keys.key_blocks for o in meshes if o.data.shape_keys is not None)
-        row = layout.row(align=True)
-        row.operator("faceforge.mirror_shapes", text="Mirror L > R", icon="MOD_MIRROR").direction = "LEFT_TO_RIGHT"
-        row.operator("faceforge.mirror_shapes", text="Mirror R > L").direction = "RIGHT_TO_LEFT"
-        layout.operator("faceforge.reset_pose", icon="LOOP_BACK")
-        found = False
-        for region, names in REGIONS.items():
-            present = [n for n in names if n in blocks]
-            if not present:
-                continue
-            found = True
-            box = layout.box()
-            box.label(text=region)
-            done = set()
-            for n in present:
-                if n in done:
-                    continue
-                twin = mirror_name(n)
-                if twin != n and twin in blocks and n.endswith("Left"):
-                    row = box.row(align=True)
-                    row.prop(blocks[n], "value", text=n[:-4] + " L", slider=True)
-                    row.prop(blocks[twin], "value", text=" R", slider=True)
-                    done |= {n, twin}
-                elif twin != n and twin in blocks:
-                    continue  # drawn with its Left twin
-                else:
-                    box.prop(blocks[n], "value", text=n, slider=True)
-                    done.add(n)
-            # Right keys whose Left twin is missing.
-            for n in present:
-                if n not in done:
-                    box.prop(blocks[n], "value", text=n, slider=True)
-        if not found:
-            layout.label(text="No ARKit shape keys on this face yet", icon="INFO")
-
-
-classes = (VIEW3D_PT_faceforge_rig_armature, VIEW3D_PT_faceforge_rig_armature_controls,
-           VIEW3D_PT_faceforge_rig_shape_controls)
+classes = (VIEW3D_PT_faceforge_rig_armature, VIEW3D_PT_faceforge_rig_armature_controls)

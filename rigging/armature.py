@@ -375,3 +375,23 @@ def place_bones(guide: FaceGuide, skin_local_extent=None, eyeballs=None, tongue_
 def skeleton_landmark_summary(sk: Skeleton) -> dict:
     """Small dict for reports: bone heads in world space."""
     return {b.name: sk.frame.to_world(b.head).round(4).tolist() for b in sk.bones}
+
+
+def fit_axis_angle(rest: np.ndarray, moved: np.ndarray, pivot, axis) -> tuple[float, float]:
+    """Angle (radians, right-handed about ``axis``) of the rotation about the line (``pivot``, ``axis``)
+    that best maps ``rest`` (K, 3) onto ``moved`` (K, 3); and the RMS residual.
+
+    Used to make a bone agree with a shape key that rotates a rigid part (``jawOpen`` about the jaw
+    hinge, ``eyeLook*`` about the eye centre).
+    """
+    a = np.asarray(axis, dtype=np.float64)
+    a = a / np.linalg.norm(a)
+    u = np.asarray(rest, dtype=np.float64) - pivot
+    v = np.asarray(moved, dtype=np.float64) - pivot
+    up = u - np.outer(u @ a, a)
+    vp = v - np.outer(v @ a, a)
+    angle = float(np.arctan2((np.cross(up, vp) @ a).sum(), (up * vp).sum()))
+    c, s = np.cos(angle), np.sin(angle)
+    rot = u * c + np.cross(a, u) * s + np.outer(u @ a, a) * (1 - c)  # Rodrigues
+    res = float(np.sqrt(np.mean(np.sum((rot - v) ** 2, axis=1)))) if len(u) else 0.0
+    return angle, res

@@ -392,8 +392,9 @@ class _Recorder:
         pass
 
 
-def test_controls_sliders_mirror_and_reset_pose(ict):
-    """The control panels draw sliders for the ARKit keys by region; mirror and reset pose work."""
+def test_controls_test_pose_sliders_drive_bones_and_reset_pose(ict):
+    """Bone controls draw; the rig stage's Test Pose sliders (mirrored) drive our bones in BONES mode;
+    Reset Pose puts bones, keys and sliders back."""
     from faceforge.api import armature, mesh
     from faceforge.core.arkit import ARKIT_NAMES
     from faceforge.panels import armature as panels
@@ -402,9 +403,9 @@ def test_controls_sliders_mirror_and_reset_pose(ict):
     base = mesh.vertex_coords(obj.data)
     for name in ARKIT_NAMES:
         mesh.set_shape_key(obj, name, base)
-    result = armature.generate_armature(obj, mode="SHAPE_KEYS")
+    result = armature.generate_armature(obj, mode="BONES")
+    assert result["driven"] == ["jaw", "eye.L", "eye.R"]
     arm = bpy.data.objects[result["armature"]]
-    keys = obj.data.shape_keys.key_blocks
     drawn = {}
     for cls in panels.classes:
         assert cls.bl_parent_id == "VIEW3D_PT_faceforge_rig"
@@ -412,26 +413,30 @@ def test_controls_sliders_mirror_and_reset_pose(ict):
         layout = _Recorder()
         cls.draw(type("P", (), {"layout": layout})(), bpy.context)
         drawn[cls.__name__] = layout.calls
-    sliders = [c for c in drawn["VIEW3D_PT_faceforge_rig_shape_controls"] if c[0] == "prop" and c[1][1] == "value"]
-    assert {c[1][0].name for c in sliders} == set(ARKIT_NAMES)  # all 52, each once
-    assert len(sliders) == 52
-    regions = [c[2]["text"] for c in drawn["VIEW3D_PT_faceforge_rig_shape_controls"] if c[0] == "label"]
-    assert regions == ["Brows", "Eyes", "Cheeks & Nose", "Jaw", "Mouth", "Tongue"]
     ops = {c[1][0] for calls in drawn.values() for c in calls if c[0] == "operator"}
-    assert ops == {"faceforge.generate_armature", "faceforge.reset_pose", "faceforge.mirror_shapes"}
-    # Mirror: Left values copied to the Right twins (sideways jaw/mouth shifts are not mirrored).
-    keys["eyeBlinkLeft"].value = 0.7
-    keys["mouthSmileLeft"].value = 0.4
-    keys["jawLeft"].value = 0.5
-    assert bpy.ops.faceforge.mirror_shapes(direction="LEFT_TO_RIGHT") == {"FINISHED"}
-    assert keys["eyeBlinkRight"].value == pytest.approx(0.7) and keys["mouthSmileRight"].value == pytest.approx(0.4)
-    assert keys["jawRight"].value == 0.0
-    # Reset pose, from the rig: bones to rest, shape values to 0.
+    assert ops == {"faceforge.generate_armature", "faceforge.reset_face_pose"}
+    bones = {c[1][0].name for c in drawn["VIEW3D_PT_faceforge_rig_armature_controls"] if c[0] == "prop"}
+    assert bones == {"head", "neck", "jaw", "eye.L", "eye.R"}
+    # Test Pose sliders (rig stage) with Mirror: eyeLookOutLeft also sets eyeLookOutRight; both eyes turn.
+    bpy.context.scene.faceforge.rig.mirror_pose = True
+    pose = obj.faceforge.rig.pose
+    pose.jawOpen = 0.5
+    pose.eyeLookOutLeft = 1.0
+    bpy.context.view_layer.update()
+    keys = obj.data.shape_keys.key_blocks
+    assert keys["eyeLookOutRight"].value == pytest.approx(1.0)
+    assert abs(arm.pose.bones["jaw"].matrix_basis.to_euler().x) > 0.1
+    zl = arm.pose.bones["eye.L"].matrix_basis.to_euler().z
+    zr = arm.pose.bones["eye.R"].matrix_basis.to_euler().z
+    assert abs(zl) > 0.3 and zl == pytest.approx(-zr)  # mirrored turns: both look outwards
+    # Reset Pose, from the rig: bones to rest, keys and sliders to 0.
     arm.pose.bones["head"].rotation_euler = (0.3, 0.1, 0.0)
     bpy.context.view_layer.objects.active = arm
-    assert bpy.ops.faceforge.reset_pose() == {"FINISHED"}
+    assert bpy.ops.faceforge.reset_face_pose() == {"FINISHED"}
+    bpy.context.view_layer.update()
     assert tuple(arm.pose.bones["head"].rotation_euler) == (0.0, 0.0, 0.0)
-    assert all(kb.value == 0.0 for kb in keys)
+    assert all(kb.value == 0.0 for kb in keys) and pose.jawOpen == 0.0 and pose.eyeLookOutLeft == 0.0
+    assert abs(arm.pose.bones["jaw"].matrix_basis.to_euler().x) < 1e-9
 
 
 def test_skin_only_mesh_no_eyeballs_no_teeth(ict):
@@ -534,3 +539,30 @@ def test_video_animation_drives_our_head_eye_and_jaw_bones(ff, data):
     assert opens.max() > 0.2 and key.mute
     np.testing.assert_allclose(np.abs(jaws), opens * math.radians(25), atol=1e-5)
     assert np.corrcoef(opens, drops)[0, 1] > 0.8  # the chin drops as the mouth opens (head turns add a little)
+
+
+def test_bones_agree_with_the_generated_arkit_keys(ict):
+    """With the rig stage's real ARKit keys, the jaw/eye bones (BONES mode) reproduce jawOpen and
+    eyeLook* on the parts bound rigidly to them, and nothing moves twice."""
+    from faceforge.api import armature, mesh, shape_keys
+
+    obj = load(ict)
+    shape_keys.generate_shape_keys(obj)
+    keys = obj.data.shape_keys.key_blocks
+    base = mesh.shape_key_coords(obj, "Basis")
+    to_world = np.array(obj.matrix_world)
+    for mode in ("SHAPE_KEYS", "BONES"):
+        result = armature.generate_armature(obj, mode=mode)
+        for name, bone, tol in (("jawOpen", "jaw", 0.1), ("eyeLookUpLeft", "eye.L", 0.15),
+                                ("eyeLookOutLeft", "eye.L", 0.15)):
+            rigid = weights_of(obj, [bone])[:, 0] >= 0.999
+            target = mesh.shape_key_coords(obj, name)[rigid] @ to_world[:3, :3].T + to_world[:3, 3]
+            start = base[rigid] @ to_world[:3, :3].T + to_world[:3, 3]
+            keys[name].value = 1.0
+            bpy.context.view_layer.update()
+            got = evaluated(obj)[rigid]
+            keys[name].value = 0.0
+            err = np.linalg.norm(got - target, axis=1).mean()
+            motion = np.linalg.norm(target - start, axis=1).mean()
+            assert motion > 0.3 and err < tol * motion, (mode, name, err, motion)
+    assert result["driven"] == ["jaw", "eye.L", "eye.R"]
