@@ -1,17 +1,12 @@
 """Closed loop: emotion presets on a face made from a photo, rendered, re-detected by MediaPipe.
 
-Until the landmarks stage (face from a photo) and the rig stage (52 ARKit shape keys) are on
-main, this test builds stand-ins itself, small and explicit:
-
-* the face: a real GRID video frame; MediaPipe's 468 landmarks on it become the vertices of
-  the canonical Face Mesh topology (shared data), UV-mapped onto the photo (emission shader);
-* the rig: each ARKit shape is a smooth displacement around the landmarks that the muscle moves
-  (``STAND_IN_RIG``), in inter-ocular-distance units.
+The face is made from a real GRID video frame by the landmarks stage (``api.photo_face``)
+and rigged by the rig stage's generated ARKit shape keys (``api.shape_keys``).
 
 Then for each emotion: ``api.expressions.pose_emotion`` -> Cycles render -> MediaPipe -> the
 measured direction of change versus the neutral render (smile corners up for happiness, inner
 brows up for sadness, brows down and lips pressed for anger, eyes wide and jaw open for
-surprise...).  When the real stages land, swap the stand-ins for them; the checks stay.
+surprise...).
 """
 
 from pathlib import Path
@@ -179,8 +174,13 @@ def render(path, obj, size=256, samples=4):
 
 
 def photo_face(data, tmp_out, det):
-    """The GRID photo face with the stand-in rig; returns (object, the photo's own landmarks)."""
+    """A face made from a real GRID video frame by the landmarks stage, rigged by the rig
+    stage's 52 generated ARKit shape keys; returns (object, the photo's own landmarks)."""
+    import bpy
     import cv2
+
+    from faceforge.api import photo_face as api_photo_face
+    from faceforge.api import shape_keys
 
     cap = cv2.VideoCapture(str(data / "video/grid/bbaf2n.mpg"))
     ok, bgr = cap.read()
@@ -191,9 +191,8 @@ def photo_face(data, tmp_out, det):
     cv2.imwrite(str(photo), rgb[..., ::-1])
     found = det.detect(rgb)
     assert found is not None
-    tris = read_canonical_tris(data / "mesh/mediapipe_canonical/canonical_face_model.obj")
-    obj, verts, scale = build_photo_face(rgb, found.points, tris, photo)
-    add_stand_in_shape_keys(obj, verts, found.points, found.interocular(), scale)
+    obj = bpy.data.objects[api_photo_face.face_from_photo(str(photo))["object"]]
+    shape_keys.generate_shape_keys(obj)
     return obj, found
 
 
@@ -201,8 +200,13 @@ def seen_features(obj, det, path):
     """Render the posed face and measure MediaPipe's re-detected landmarks."""
     import cv2
 
-    render(path, obj)
-    seen = det.detect(cv2.imread(str(path))[..., ::-1].copy())
+    from faceforge.api import contact_sheet
+    from faceforge.api.render import render_view
+
+    centre, view_dir, up, radius = contact_sheet.face_view(obj)
+    rgb, _cam = render_view([obj], centre, view_dir, up, radius * 1.2, resolution=384)
+    cv2.imwrite(str(path), rgb[..., ::-1])
+    seen = det.detect(rgb)
     assert seen is not None, f"MediaPipe lost the face in {path.name}"
     return landmark_features(seen.points)
 
