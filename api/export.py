@@ -25,7 +25,6 @@ Presets (scale and axes for Unreal, Unity, Godot) are documented in
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
+from .render import has_image_texture
 
 VIDEO_EXTS = {".mp4", ".mov", ".mpg", ".mpeg", ".avi", ".mkv", ".webm", ".m4v"}
 AUDIO_EXTS = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus"}
@@ -158,17 +159,9 @@ def _make_scene(obj, size: int, engine: str, samples: int, fps: tuple[int, float
     r.film_transparent = False
     scene.display_settings.display_device = "sRGB"
     scene.view_settings.view_transform = "Standard"
-    _set_engine(scene, engine, samples, textured=_textured(obj))
+    _set_engine(scene, engine, samples, textured=has_image_texture([obj]))
     return scene, [cam, light], [cam_data, light_data, world]
 
-
-def _textured(obj) -> bool:
-    """True when the face has an image texture (a face from a photo): show it."""
-    for slot in obj.material_slots:
-        mat = slot.material
-        if mat and mat.use_nodes and any(n.type == "TEX_IMAGE" and n.image for n in mat.node_tree.nodes):
-            return True
-    return False
 
 
 def _set_engine(scene, engine: str, samples: int, textured: bool = False):
@@ -282,7 +275,7 @@ def render_preview_job(obj, path, frame_range=None, side_by_side=None, take=None
             out = os.path.join(tmp, f"f_{i:06d}.png")
             if used is None:  # the first frame picks the engine that works here
                 for candidate in engines:
-                    _set_engine(scene, candidate, samples, textured=_textured(obj))
+                    _set_engine(scene, candidate, samples, textured=has_image_texture([obj]))
                     if _render_frame(scene, frame, out) and _not_blank(out):
                         used = candidate
                         break

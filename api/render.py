@@ -66,7 +66,8 @@ def _saved_settings(scene):
         scene.view_settings.view_transform = saved["view"]
 
 
-def _has_image_texture(objs) -> bool:
+def has_image_texture(objs) -> bool:
+    """True when any object shows an image texture (e.g. a face made from a photo)."""
     for obj in objs:
         for slot in obj.material_slots:
             mat = slot.material
@@ -131,7 +132,7 @@ def render_view(objects, target, view_dir, up, radius: float, resolution: int = 
             r.use_sequencer = r.use_compositing = False
             scene.view_settings.view_transform = "Standard"
             scene.view_settings.look, scene.view_settings.exposure, scene.view_settings.gamma = "None", 0.0, 1.0
-            textured = _has_image_texture(objects)
+            textured = has_image_texture(objects)
             sh = scene.display.shading
             sh.light = "STUDIO"
             sh.studio_light = "Default"

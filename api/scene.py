@@ -52,6 +52,18 @@ def import_mesh(path: str, name: str | None = None, join: bool = True):
     return obj
 
 
+def open_blend(path: str) -> str:
+    """Open a character .blend (replacing the current file); clear errors when it can't."""
+    path = os.path.abspath(bpy.path.abspath(path))
+    if not os.path.isfile(path):
+        raise FaceForgeError(f"Character file not found: {path}")
+    try:
+        bpy.ops.wm.open_mainfile(filepath=path)
+    except RuntimeError as exc:
+        raise FaceForgeError(f"Blender could not open {os.path.basename(path)}: {exc}") from None
+    return path
+
+
 def save_blend(path: str) -> str:
     path = os.path.abspath(bpy.path.abspath(path))
     os.makedirs(os.path.dirname(path), exist_ok=True)

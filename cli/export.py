@@ -54,14 +54,10 @@ def add_parser(sub):
 
 
 def _open(args):
-    import bpy
-
     from ..api.batch import _find_character
-    from ..core.errors import FaceForgeError
+    from ..api.scene import open_blend
 
-    if not os.path.isfile(args.character):
-        raise FaceForgeError(f"Character file not found: {args.character}")
-    bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.character))
+    open_blend(args.character)
     return _find_character(args.object or "")
 
 

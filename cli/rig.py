@@ -28,10 +28,7 @@ def load_character(args):
     if getattr(args, "mesh", None):
         scene.clear_scene()
         return scene.import_mesh(args.mesh, name=os.path.splitext(os.path.basename(args.mesh))[0])
-    path = os.path.abspath(args.character)
-    if not os.path.isfile(path):
-        raise FaceForgeError(f"Character file not found: {path}")
-    bpy.ops.wm.open_mainfile(filepath=path)
+    path = scene.open_blend(args.character)
     if args.object:
         obj = bpy.data.objects.get(args.object)
         if obj is None or obj.type != "MESH":

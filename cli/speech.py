@@ -1,8 +1,6 @@
 """``faceforge lipsync``: bake lip sync from a speech recording into a character .blend."""
 
-from __future__ import annotations
 
-import os
 
 
 def add_parser(sub):
@@ -45,12 +43,9 @@ def run(args) -> int:
     import bpy
 
     from ..api import lipsync, scene
-    from ..core.errors import FaceForgeError
     from ..core.jobs import run_sync
 
-    if not os.path.isfile(args.character):
-        raise FaceForgeError(f"Character file not found: {args.character}")
-    bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.character))
+    scene.open_blend(args.character)
     sc = bpy.context.scene
     if args.fps:
         sc.render.fps, sc.render.fps_base = int(round(args.fps)), round(args.fps) / args.fps

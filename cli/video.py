@@ -39,13 +39,9 @@ def _load(args):
     from ..api import binding
     from ..core.errors import FaceForgeError
 
-    path = os.path.abspath(args.character)
-    if not os.path.isfile(path):
-        raise FaceForgeError(f"Character file not found: {path}")
-    try:
-        bpy.ops.wm.open_mainfile(filepath=path)
-    except RuntimeError as exc:
-        raise FaceForgeError(f"Blender could not open {os.path.basename(path)}: {exc}") from exc
+    from ..api.scene import open_blend
+
+    path = open_blend(args.character)
     if args.object:
         obj = bpy.data.objects.get(args.object)
         if obj is None:

@@ -76,10 +76,9 @@ def add_parser(sub):
 def _open(args):
     import bpy
 
-    path = os.path.abspath(args.character)
-    if not os.path.isfile(path):
-        raise FaceForgeError(f"Character file not found: {path}")
-    bpy.ops.wm.open_mainfile(filepath=path)
+    from ..api.scene import open_blend
+
+    path = open_blend(args.character)
     obj = bpy.data.objects.get(args.object or "")
     if obj is None:
         meshes = ", ".join(o.name for o in bpy.data.objects if o.type == "MESH") or "none"

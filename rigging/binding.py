@@ -134,42 +134,14 @@ def _candidates(origins, dirs, verts, tris, tri_ids, grid):
 
 
 def closest_on_triangles(points: np.ndarray, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray):
-    """For each point, the nearest triangle among ``tri_ids`` (by centroid, then exact
-    barycentric projection clamped to the triangle). Returns (tri (L,), bary (L, 3))."""
-    from scipy.spatial import cKDTree
+    """For each point, the nearest point on the triangles ``tri_ids``.
+    Returns (tri (L,), bary (L, 3))."""
+    from .transfer import closest_points
 
-    cent = verts[tris[tri_ids]].mean(axis=1)
-    _, k = cKDTree(cent).query(points, k=min(24, len(tri_ids)))
-    k = np.atleast_2d(k)
-    out_tri = np.empty(len(points), dtype=np.int64)
-    out_bary = np.empty((len(points), 3))
-    for i, cand in enumerate(k):
-        best = (np.inf, None, None)
-        for c in tri_ids[cand]:
-            b = _closest_bary(points[i], *verts[tris[c]])
-            q = b @ verts[tris[c]]
-            d = np.linalg.norm(q - points[i])
-            if d < best[0]:
-                best = (d, c, b)
-        out_tri[i], out_bary[i] = best[1], best[2]
-    return out_tri, out_bary
-
-
-def _closest_bary(p, a, b, c):
-    """Barycentric coordinates of the point of triangle abc closest to p."""
-    ab, ac, ap = b - a, c - a, p - a
-    d00, d01, d11 = ab @ ab, ab @ ac, ac @ ac
-    d20, d21 = ap @ ab, ap @ ac
-    den = d00 * d11 - d01 * d01
-    if abs(den) < 1e-20:
-        return np.array([1.0, 0.0, 0.0])
-    v = (d11 * d20 - d01 * d21) / den
-    w = (d00 * d21 - d01 * d20) / den
-    bary = np.array([1 - v - w, v, w])
-    if (bary >= 0).all():
-        return bary
-    bary = np.clip(bary, 0, None)
-    return bary / bary.sum()
+    mask = np.zeros(len(tris), dtype=bool)
+    mask[tri_ids] = True
+    sp = closest_points(verts, tris, np.atleast_2d(points), k=24, tri_mask=mask)
+    return sp.tri, sp.bary
 
 
 def rim_sides(count: int = 478) -> np.ndarray:

@@ -13,6 +13,8 @@ import os
 import numpy as np
 
 from ..core.errors import FaceForgeError
+from .regions import MIRROR
+from .transfer import apply_similarity, similarity
 
 TEMPLATE_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models",
                              "face_template.npz")
@@ -34,7 +36,9 @@ def template() -> tuple[np.ndarray, np.ndarray]:
 
 
 def mirror_map() -> np.ndarray:
-    return template()[1]
+    """Each landmark's left/right twin (``rigging.regions.MIRROR``; the template's own
+    map, found from a real photo, is the same table - tested)."""
+    return MIRROR
 
 
 def midline() -> np.ndarray:
@@ -81,19 +85,6 @@ def mirror_edits(old: np.ndarray, new: np.ndarray, tol: float = 1e-6) -> np.ndar
     return out
 
 
-def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Similarity (s, R, t) with dst ~ s R src + t (least squares)."""
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    a, b = src - mu_s, dst - mu_d
-    u, sig, vt = np.linalg.svd(b.T @ a / len(src))
-    d = np.ones(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[-1] = -1
-    r = u @ np.diag(d) @ vt
-    s = (sig * d).sum() / (a ** 2).sum(axis=1).mean()
-    return float(s), r, mu_d - s * r @ mu_s
-
-
 def fit_template(key_positions: dict[str, np.ndarray]) -> np.ndarray:
     """All 478 landmarks (478, 3) from a few placed key points (see ``KEY_POINTS``).
 
@@ -109,8 +100,7 @@ def fit_template(key_positions: dict[str, np.ndarray]) -> np.ndarray:
     tpl = template()[0]
     src = tpl[[KEY_POINTS[n] for n in names]]
     dst = np.array([key_positions[n] for n in names], dtype=np.float64)
-    s, r, t = umeyama(src, dst)
-    fitted = (s * (r @ tpl.T)).T + t
+    fitted = apply_similarity(tpl, *similarity(src, dst))
     resid = dst - fitted[[KEY_POINTS[n] for n in names]]
     if len(names) >= 5:
         warp = RBFInterpolator(fitted[[KEY_POINTS[n] for n in names]], resid,

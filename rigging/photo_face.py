@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import regions as R
+
 # Landmark rings (MediaPipe indices).
-INNER_LIPS = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
-RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
-LEFT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+# The mouth opening as a closed ring: lower inner lip corner to corner, back along the upper.
+INNER_LIPS = R.LOWER_LIP_INNER + R.UPPER_LIP_INNER[-2:0:-1]
 EYE_CENTRE_RIGHT = (33, 133)
 EYE_CENTRE_LEFT = (263, 362)
 CHIN, FOREHEAD = 152, 10

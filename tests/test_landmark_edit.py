@@ -23,6 +23,7 @@ def test_template_is_symmetric_and_matches_mediapipes_canonical_mirror(data):
     from faceforge.rigging.landmark_edit import mirror_map, template
 
     pts, m = template()
+    assert (m == mirror_map()).all()  # the map found from a photo is the shipped table
     assert pts.shape == (478, 3) and (m[m] == np.arange(478)).all()
     np.testing.assert_allclose(pts * [-1, 1, 1], pts[m], atol=1e-6)
     canon = np.array([[float(x) for x in l.split()[1:4]]
@@ -33,7 +34,7 @@ def test_template_is_symmetric_and_matches_mediapipes_canonical_mirror(data):
 
 
 def test_fit_template_recovers_a_similarity_exactly():
-    from faceforge.rigging.landmark_edit import KEY_POINTS, fit_template, template, umeyama
+    from faceforge.rigging.landmark_edit import KEY_POINTS, fit_template, template
 
     tpl = template()[0]
     ang = 0.4
