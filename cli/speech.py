@@ -1,6 +1,6 @@
 """``faceforge lipsync``: bake lip sync from a speech recording into a character .blend."""
 
-
+from __future__ import annotations
 
 
 def add_parser(sub):
