@@ -21,6 +21,7 @@ from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
 from ..inference.views import CANDIDATE_VIEWS, bounding_sphere, face_sphere
 from ..rigging import binding as pure_binding
+from ..rigging.regions import FACE_OVAL
 from . import mesh as mesh_api
 from .binding import Binding, write_binding
 from .render import render_view
@@ -110,8 +111,19 @@ def _bind(cam, points_px, arrays):
     any_part = np.zeros(len(points_px), bool)
     any_part[pure_binding.IRIS[pure_binding.IRIS < len(points_px)]] = True
     up = cam.cam_to_world[:3, 1]
-    tri_verts, bary, conf, _ = pure_binding.bind_rays(origins, dirs, arrays.verts, arrays.tris, skin, any_part,
-                                                      up=up, rim_side=pure_binding.rim_sides(len(points_px)))
+    tri_verts, bary, conf, hits = pure_binding.bind_rays(origins, dirs, arrays.verts, arrays.tris, skin, any_part,
+                                                         up=up, rim_side=pure_binding.rim_sides(len(points_px)))
+    # The face's outline: grazing rays put the hit in front of the true point.
+    oval = np.array([i for i in FACE_OVAL if i < len(points_px)])
+    if len(oval):
+        iod_px = float(np.linalg.norm(points_px[263, :2] - points_px[33, :2])) if len(points_px) > 263 else 0.0
+        moved, snapped = pure_binding.snap_to_contour(cam, points_px[oval, :2], hits[oval], arrays.verts,
+                                                      arrays.tris, skin, max_px=max(2.0, 0.05 * iod_px))
+        if snapped.any():
+            ids = oval[snapped]
+            ntri, nbary = pure_binding.closest_on_triangles(moved[snapped], arrays.verts, arrays.tris,
+                                                            np.nonzero(skin)[0])
+            tri_verts[ids], bary[ids] = arrays.tris[ntri], nbary
     return tri_verts, bary, conf
 
 

@@ -221,3 +221,124 @@ def bind_rays(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np
         conf[redo] = 0.5
     points = np.einsum("lk,lkd->ld", bary, verts[tri_verts])
     return tri_verts, bary, conf, points
+
+
+def vertex_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (N, 3) of the triangles ``tris``."""
+    fn = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
+    vn = np.zeros_like(verts, dtype=np.float64)
+    for k in range(3):
+        np.add.at(vn, tris[:, k], fn)
+    return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-30)
+
+
+def contour_edges(cam_pos: np.ndarray, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray) -> np.ndarray:
+    """Occluding-contour edges (E, 2) of the triangles ``tri_ids`` seen from ``cam_pos``:
+    edges shared by a triangle facing the camera and one facing away."""
+    t = tris[tri_ids]
+    a, b, c = verts[t[:, 0]], verts[t[:, 1]], verts[t[:, 2]]
+    facing = np.einsum("ij,ij->i", np.cross(b - a, c - a), (a + b + c) / 3.0 - cam_pos) < 0
+    e = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
+    f = np.tile(facing, 3)
+    e = np.sort(e, axis=1)
+    key = e[:, 0].astype(np.int64) * (len(verts) + 1) + e[:, 1]
+    order = np.argsort(key, kind="stable")
+    key, e, f = key[order], e[order], f[order]
+    pair = np.nonzero(key[1:] == key[:-1])[0]
+    pair = pair[f[pair] != f[pair + 1]]
+    return e[pair]
+
+
+def snap_to_contour(cam, pixels: np.ndarray, hit_points: np.ndarray, verts: np.ndarray, tris: np.ndarray,
+                    skin: np.ndarray, max_px: float, face_size: float | None = None, grazing: float = 0.35):
+    """Move landmarks seen on the face's outline onto the mesh's occluding contour.
+
+    A landmark on the outline (MediaPipe's face oval) is seen where the surface
+    turns away from the camera: its ray grazes the surface, so the first hit
+    can lie far in front of the true point although the pixel is right; or the
+    ray just misses the outline and hits something behind it (an ear).  For
+    each landmark with a visible contour point within ``max_px`` pixels of it
+    in the image, the front-most such point replaces the hit when the hit is grazing (|cos|
+    between the ray and the surface normal below ``grazing``, on a surface
+    whose normal is within 17 degrees of the image plane's horizontal) or lies behind
+    the contour point by more than 5 % of ``face_size`` (default: the
+    landmarks' extent).  Contour points farther than 35 % of ``face_size``
+    from the hit (the neck's outline below the jaw) are not candidates.  A
+    front-facing hit in front of the contour (the chin seen from the front)
+    is kept.
+
+    ``cam``: a :class:`~faceforge.rigging.camera.PinholeCamera`; ``pixels`` (L, 2);
+    ``hit_points`` (L, 3) the ray hits; ``skin`` (T,) bool.
+    Returns (points (L, 3), snapped (L,) bool).
+    """
+    pixels = np.asarray(pixels, dtype=np.float64)
+    out = np.array(hit_points, dtype=np.float64)
+    snapped = np.zeros(len(out), dtype=bool)
+    skin_ids = np.nonzero(skin)[0]
+    if len(out) == 0 or len(skin_ids) == 0:
+        return out, snapped
+    cam_pos = cam.position
+    vn = vertex_normals(verts, tris[skin_ids])
+    tri_h, bary_h = closest_on_triangles(out, verts, tris, skin_ids)
+    n_hit = np.einsum("lk,lkd->ld", bary_h, vn[tris[tri_h]])
+    d = out - cam_pos
+    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-30)
+    n_hit /= np.maximum(np.linalg.norm(n_hit, axis=1, keepdims=True), 1e-30)
+    cos = np.abs(np.einsum("ij,ij->i", n_hit, d))
+    # Grazing only counts on the sides of the face, where the outline runs up and
+    # down the cheek; along the jaw's lower edge the surface faces down, and a ray
+    # that grazes it still lands on the jaw line an annotator would pick.
+    up = cam.cam_to_world[:3, 1]
+    side = np.abs(n_hit @ up) < 0.3
+    cos = np.where(side, cos, 1.0)
+    todo = np.arange(len(out))
+    size = face_size if face_size else float(np.ptp(out, axis=0).max()) or float(np.ptp(verts, axis=0).max())
+    gap, reach_3d = 0.05 * size, 0.35 * size
+    edges = contour_edges(cam_pos, verts, tris, skin_ids)
+    if len(edges) == 0:
+        return out, snapped
+    p0, _ = cam.project(verts[edges[:, 0]])
+    p1, _ = cam.project(verts[edges[:, 1]])
+    # only edges near the landmarks, then keep the visible ones
+    mid = (p0 + p1) / 2.0
+    reach = max_px + np.linalg.norm(p1 - p0, axis=1)
+    dmin = np.min(np.linalg.norm(mid[:, None, :] - pixels[todo][None, :, :], axis=2), axis=1)
+    near = dmin <= reach
+    edges, p0, p1 = edges[near], p0[near], p1[near]
+    if len(edges) == 0:
+        return out, snapped
+    m3 = verts[edges].mean(axis=1)
+    dirs = m3 - cam_pos
+    dist = np.linalg.norm(dirs, axis=1)
+    dirs /= dist[:, None]
+    tri_v, t_v, _ = ray_mesh_hits(np.repeat(cam_pos[None], len(m3), axis=0), dirs, verts, tris)
+    visible = (tri_v < 0) | (t_v >= dist * (1.0 - 1e-3))
+    edges, p0, p1 = edges[visible], p0[visible], p1[visible]
+    if len(edges) == 0:
+        return out, snapped
+    seg = p1 - p0
+    seg_len2 = np.maximum(np.einsum("ij,ij->i", seg, seg), 1e-30)
+    hit_dist = np.linalg.norm(out - cam_pos, axis=1)
+    for li in todo:
+        s = np.clip(np.einsum("ij,ij->i", pixels[li] - p0, seg) / seg_len2, 0.0, 1.0)
+        q = p0 + s[:, None] * seg
+        dd = np.linalg.norm(q - pixels[li], axis=1)
+        close = np.nonzero(dd <= max_px)[0]
+        if len(close) == 0:
+            continue
+        # the face's outline is the front-most contour there (an ear's rim lies
+        # behind it), but not one far from the hit (the neck's, below the jaw)
+        pts = verts[edges[close, 0]] + s[close, None] * (verts[edges[close, 1]] - verts[edges[close, 0]])
+        near_hit = np.linalg.norm(pts - out[li], axis=1) <= reach_3d
+        if not near_hit.any():
+            continue
+        close, pts = close[near_hit], pts[near_hit]
+        k = int(np.argmin(np.linalg.norm(pts - cam_pos, axis=1)))
+        point = pts[k]
+        e = edges[close[k]]
+        nc = vn[e[0]] + s[close[k]] * (vn[e[1]] - vn[e[0]])
+        side_contour = abs(nc @ up) < 0.35 * np.linalg.norm(nc)
+        if side_contour or hit_dist[li] - np.linalg.norm(point - cam_pos) > gap:
+            out[li] = point
+            snapped[li] = True
+    return out, snapped
