@@ -47,6 +47,9 @@ class Rigging:
     parts: dict = field(default_factory=dict)  # name -> vertex indices (eyeballs, interior, loose)
     has_tongue: bool = False
     notes: list = field(default_factory=list)
+    # loose parts (eyelashes) move with their roots: active positions that copy
+    # the displacement of another active position (-1: of nothing, they stay)
+    follow: tuple = (np.zeros(0, np.int64), np.zeros((0, 8), np.int64))
 
 
 def edge_graph(verts: np.ndarray, tris: np.ndarray, scale: float = 1.0) -> sp.csr_matrix:
@@ -113,20 +116,6 @@ def eye_hole_margins(q: np.ndarray, tris: np.ndarray, skin: np.ndarray, centre: 
     if len(upper) < 3 or np.median(q[upper, 1] - q[lower, 1]) < 0.02:
         return None
     return np.array(upper), np.array(lower)
-
-
-def _margin_columns(q, upper, lower, ball):
-    """Blink columns (x, closing angle) from lid-margin vertices (like expressions._blink_columns)."""
-    up, lo = q[upper], q[lower]
-    xs = (up[:, 0] + lo[:, 0]) / 2
-    au = np.arctan2(up[:, 1] - ball[1], up[:, 2] - ball[2])
-    al = np.arctan2(lo[:, 1] - ball[1], lo[:, 2] - ball[2])
-    ang = np.maximum(au - al, 0.0)
-    order = np.argsort(xs)
-    xs, ang = xs[order], ang[order]
-    # close the corners smoothly: extend each side a little with angle 0
-    pad = 0.04
-    return np.concatenate([[xs[0] - pad], xs, [xs[-1] + pad]]), np.concatenate([[0.0], ang, [0.0]])
 
 
 def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=None) -> Rigging:
@@ -198,9 +187,8 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
         found = eye_hole_margins(q, tris, skin, centre)
         if found is not None:
             margins[side] = found
-            bx, ba = _margin_columns(q, found[0], found[1], getattr(anchors, f"ball_{side}"))
-            setattr(anchors, f"blink_x_{side}", bx)
-            setattr(anchors, f"blink_a_{side}", ba)
+            setattr(anchors, f"lids_{side}", X.LidColumns.from_margins(
+                q[found[0]], q[found[1]], getattr(anchors, f"ball_{side}"), centre, pad=0.04))
     if report:
         report(0.2, "separating the lips and the eyelids")
 
@@ -270,14 +258,15 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
         w /= w.sum(1, keepdims=True)
         for arr in (lip, lid_l, lid_r):
             arr[li] = (arr[skin_idx[nn]] * w).sum(1)
-    # parts that are small move as a whole (teeth, lashes keep their shape)
+    # small parts in the mouth move as a whole (each tooth keeps its shape); loose
+    # parts on the skin (eyelashes, the lacrimal caruncle) follow the skin each of
+    # their vertices sits on, so upper lashes ride the upper lid and lower the lower
     for c in range(ncomp):
         idx = order[bounds[c]:bounds[c + 1]]
-        if len(idx) and small[idx[0]]:
+        if len(idx) and small[idx[0]] and interior[idx[0]]:
             for arr in (lip, lid_l, lid_r):
                 arr[idx] = arr[idx].mean()
-            if interior[idx[0]]:
-                lip[idx] = X.smoothstep(0.06, -0.06, q[idx, 1].mean() - occl)
+            lip[idx] = X.smoothstep(0.06, -0.06, q[idx, 1].mean() - occl)
     # --- the tongue: the central, upper, front of a big interior part on the jaw side
     big_int = interior & ~small
     if big_int.any():
@@ -297,6 +286,7 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
 
     active_mask |= eyes | interior
     active = np.flatnonzero(active_mask)
+    follow = _loose_roots(q, loose, skin_idx, comp, active)
     pts = X.Points(q=q, lip=lip, lid_l=lid_l, lid_r=lid_r, soft=soft, eye_l=eyeball["l"].astype(float),
                    eye_r=eyeball["r"].astype(float), tongue=tongue).subset(active)
     parts = {"eyeball_left": np.flatnonzero(eyeball["l"]), "eyeball_right": np.flatnonzero(eyeball["r"]),
@@ -304,7 +294,30 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
     if report:
         report(0.45, "parts and attributes ready")
     return Rigging(frame=frame, anchors=anchors, points=pts, active=active, parts=parts,
-                   has_tongue=has_tongue, notes=notes)
+                   has_tongue=has_tongue, notes=notes, follow=follow)
+
+
+def _loose_roots(q, loose, skin_idx, comp, active):
+    """Each vertex of a loose part (an eyelash strip) follows the skin vertex under the
+    part's root nearest to it (averaged over its 8 nearest root vertices, so a
+    strip stays smooth): the quarter of the part closest to the skin is its root.
+    Returns (active positions that follow (F,), active positions whose mean
+    displacement they copy (F, 8), -1 where the root's skin does not move)."""
+    li = np.flatnonzero(loose & np.isin(np.arange(len(q)), active))
+    if not len(li) or not len(skin_idx):
+        return np.zeros(0, np.int64), np.zeros((0, 8), np.int64)
+    dist, nn = cKDTree(q[skin_idx]).query(q[li])
+    k = 8
+    anchor = np.empty((len(li), k), np.int64)
+    for c in np.unique(comp[li]):
+        sel = np.flatnonzero(comp[li] == c)
+        root = sel[dist[sel] <= np.percentile(dist[sel], 25)]
+        _, r = cKDTree(q[li[root]]).query(q[li[sel]], k=min(k, len(root)))
+        r = np.asarray(r).reshape(len(sel), -1)
+        anchor[sel] = skin_idx[nn[root[r[:, np.arange(k) % r.shape[1]]]]]
+    pos = np.searchsorted(active, anchor)
+    pos = np.where((pos < len(active)) & (active[np.minimum(pos, len(active) - 1)] == anchor), pos, -1)
+    return np.searchsorted(active, li), pos
 
 
 def shape_displacements(rig: Rigging, names=ARKIT_NAMES, report=None) -> dict[str, np.ndarray]:
@@ -313,6 +326,9 @@ def shape_displacements(rig: Rigging, names=ARKIT_NAMES, report=None) -> dict[st
     names = [n for n in names if n != "tongueOut" or rig.has_tongue]
     for k, name in enumerate(names):
         d = X.evaluate(name, rig.points, rig.anchors)
+        fv, fa = rig.follow
+        if len(fv):
+            d[fv] = np.where((fa >= 0)[:, :, None], d[np.maximum(fa, 0)], 0.0).mean(axis=1)
         out[name] = rig.frame.vec_to_world(d).astype(np.float32)
         if report:
             report((k + 1) / len(names), f"shape {name}")

@@ -139,10 +139,8 @@ class Anchors:
     eye_r: np.ndarray
     ball_l: np.ndarray  # eyeball centre of rotation
     ball_r: np.ndarray
-    blink_x_l: np.ndarray  # lid-margin columns (x) and their closing angles
-    blink_a_l: np.ndarray
-    blink_x_r: np.ndarray
-    blink_a_r: np.ndarray
+    lids_l: "LidColumns"  # the lid margins across each eye opening
+    lids_r: "LidColumns"
 
     @staticmethod
     def from_landmarks(lm_local: np.ndarray, ball_l=None, ball_r=None, eye_radius: float = 0.19) -> "Anchors":
@@ -159,13 +157,12 @@ class Anchors:
         ears = (lm[454] + lm[234]) / 2
         hinge = np.array([0.0, 0.15 * ears[1] - 0.3, ears[2] - 0.25])
         chin = lm[R.CHIN]
-        bx_l, ba_l = _blink_columns(lm, R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER, ball_l)
-        bx_r, ba_r = _blink_columns(lm, R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER, ball_r)
+        lids_l = LidColumns.from_margins(lm[list(R.EYE_LEFT_UPPER)], lm[list(R.EYE_LEFT_LOWER)], ball_l, eye_l)
+        lids_r = LidColumns.from_margins(lm[list(R.EYE_RIGHT_UPPER)], lm[list(R.EYE_RIGHT_LOWER)], ball_r, eye_r)
         a = Anchors(lm=lm, mouth_c=mouth_c, mouth_l=mouth_l, mouth_r=mouth_r,
                     mouth_half=float(np.linalg.norm(mouth_l - mouth_r) / 2), lip_gap=0.0, chin=chin,
                     hinge=hinge, eye_l=eye_l, eye_r=eye_r, ball_l=np.asarray(ball_l, float),
-                    ball_r=np.asarray(ball_r, float), blink_x_l=bx_l, blink_a_l=ba_l,
-                    blink_x_r=bx_r, blink_a_r=ba_r)
+                    ball_r=np.asarray(ball_r, float), lids_l=lids_l, lids_r=lids_r)
         lip = a.mouth_c[None] + [[0.0, -0.08, 0.05]]
         a.lip_gap = float(-rotate_x(lip, hinge, np.array([JAW_OPEN_ANGLE]))[0, 1])
         return a
@@ -180,20 +177,61 @@ class Anchors:
                        mouth_c=f(self.mouth_c), mouth_l=f(self.mouth_r), mouth_r=f(self.mouth_l),
                        mouth_half=self.mouth_half, lip_gap=self.lip_gap, chin=f(self.chin),
                        hinge=f(self.hinge), eye_l=f(self.eye_r), eye_r=f(self.eye_l), ball_l=f(self.ball_r),
-                       ball_r=f(self.ball_l), blink_x_l=-self.blink_x_r[::-1], blink_a_l=self.blink_a_r[::-1],
-                       blink_x_r=-self.blink_x_l[::-1], blink_a_r=self.blink_a_l[::-1])
+                       ball_r=f(self.ball_l), lids_l=self.lids_r.mirrored(), lids_r=self.lids_l.mirrored())
 
 
-def _blink_columns(lm, upper, lower, ball):
-    """x of each lid-margin column and the angle (about x, through the eyeball) closing it."""
-    up, lo = lm[list(upper)], lm[list(lower)]
-    xs = (up[:, 0] + lo[:, 0]) / 2
-    au = np.arctan2(up[:, 1] - ball[1], up[:, 2] - ball[2])
-    al = np.arctan2(lo[:, 1] - ball[1], lo[:, 2] - ball[2])
-    ang = np.maximum(au - al, 0.0)
-    ang[0] = ang[-1] = 0.0  # the corners are already closed
-    order = np.argsort(xs)
-    return xs[order], ang[order]
+@dataclass
+class LidColumns:
+    """The lid margins of one eye as columns across the opening (sorted by x).
+
+    ``x`` (C,) column positions; ``upper``/``lower`` (C,) the margins' angles
+    about the x axis through the eyeball's centre (radians, up is positive);
+    ``gap`` = upper - lower, the rotation that closes the column (0 at the
+    corners); ``w_up``/``w_lo`` (C,) the lid zones' weights at the margins, so a
+    blink can bring the margins exactly together whatever the zones' falloff.
+    """
+
+    x: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    w_up: np.ndarray
+    w_lo: np.ndarray
+
+    @property
+    def gap(self) -> np.ndarray:
+        return np.maximum(self.upper - self.lower, 0.0)
+
+    @staticmethod
+    def from_margins(up: np.ndarray, lo: np.ndarray, ball, eye_centre, pad: float = 0.0) -> "LidColumns":
+        """From paired upper/lower margin points (C, 3), local frame.  Corners are
+        closed: with ``pad`` > 0 a closed column is added beyond each end, else
+        the first and last pairs (shared corner points) count as closed."""
+        ball = np.asarray(ball, dtype=np.float64)
+        xs = (up[:, 0] + lo[:, 0]) / 2
+        au = np.arctan2(up[:, 1] - ball[1], up[:, 2] - ball[2])
+        al = np.arctan2(lo[:, 1] - ball[1], lo[:, 2] - ball[2])
+        wu = plateau(bump(up, eye_centre, LID_RADII_UP), LID_GAIN)
+        wl = plateau(bump(lo, eye_centre, LID_RADII_LO), LID_GAIN)
+        order = np.argsort(xs)
+        xs, au, al, wu, wl = xs[order], au[order], al[order], wu[order], wl[order]
+        if pad > 0:
+            xs = np.concatenate([[xs[0] - pad], xs, [xs[-1] + pad]])
+            mid0, mid1 = (au[0] + al[0]) / 2, (au[-1] + al[-1]) / 2
+            au = np.concatenate([[mid0], au, [mid1]])
+            al = np.concatenate([[mid0], al, [mid1]])
+            wu, wl = np.concatenate([[wu[0]], wu, [wu[-1]]]), np.concatenate([[wl[0]], wl, [wl[-1]]])
+        else:
+            au = au.copy()
+            au[0], au[-1] = al[0], al[-1] = (au[0] + al[0]) / 2, (au[-1] + al[-1]) / 2
+        return LidColumns(xs, au, al, np.maximum(wu, 1e-3), np.maximum(wl, 1e-3))
+
+    def mirrored(self) -> "LidColumns":
+        return LidColumns(-self.x[::-1], self.upper[::-1], self.lower[::-1], self.w_up[::-1], self.w_lo[::-1])
+
+    def at(self, x: np.ndarray, field: str) -> np.ndarray:
+        values = self.gap if field == "gap" else getattr(self, field)
+        left, right = (0.0, 0.0) if field == "gap" else (values[0], values[-1])
+        return np.interp(x, self.x, values, left=left, right=right)
 
 
 # --- shared regions -------------------------------------------------------------
@@ -253,15 +291,19 @@ def cheek_zone(p: Points, a: Anchors) -> np.ndarray:
     return bump(p.q, c, (0.42, 0.34, 0.6)) * p.soft
 
 
+LID_RADII_UP, LID_RADII_LO, LID_GAIN = (0.34, 0.27, 0.5), (0.34, 0.2, 0.5), 2.5
+
+
 def lid_zone(p: Points, a: Anchors, upper: bool) -> np.ndarray:
     """Upper (or lower) lid of the left eye: plateau at the margin, 0 at the brow/cheek."""
     side = (1.0 - p.lid_l) if upper else p.lid_l
-    r = (0.34, 0.27, 0.5) if upper else (0.34, 0.2, 0.5)
-    return plateau(bump(p.q, a.eye_l, r), 2.5) * side * p.soft
+    r = LID_RADII_UP if upper else LID_RADII_LO
+    return plateau(bump(p.q, a.eye_l, r), LID_GAIN) * side * p.soft
 
 
 def blink_angle(p: Points, a: Anchors) -> np.ndarray:
-    return np.interp(p.q[:, 0], a.blink_x_l, a.blink_a_l, left=0.0, right=0.0)
+    """Per point, the rotation that closes the left eye's opening in its column."""
+    return a.lids_l.at(p.q[:, 0], "gap")
 
 
 def brow_zone(p: Points, a: Anchors, part: str) -> np.ndarray:
@@ -328,11 +370,24 @@ def cheek_squint(p, a):
     return d
 
 
+BLINK_LOWER_SHARE = 0.3  # of the closing done by the lower lid rising
+
+
 def eye_blink(p, a):
-    ang = blink_angle(p, a)
-    d = rotate_x(p.q, a.ball_l, 1.0 * ang * lid_zone(p, a, True))
-    d += rotate_x(p.q, a.ball_l, -0.15 * ang * lid_zone(p, a, False))
-    return d
+    """The upper lid comes down over the eyeball and the lower lid rises a little,
+    both rotating about the eyeball's centre, until the margins meet on a line
+    three tenths of the way up the opening.  The margins meet exactly (their rotation is
+    the column's angle divided by the zone's weight at the margin) and nothing
+    between them crosses that line, so the eye closes without a slit or a fold."""
+    lids, x = a.lids_l, p.q[:, 0]
+    gap = lids.at(x, "gap")
+    meet = lids.at(x, "upper") - (1.0 - BLINK_LOWER_SHARE) * gap
+    own = np.arctan2(p.q[:, 1] - a.ball_l[1], p.q[:, 2] - a.ball_l[2])
+    up = lid_zone(p, a, True) / lids.at(x, "w_up")
+    lo = lid_zone(p, a, False) / lids.at(x, "w_lo")
+    rot_up = np.minimum(up * (1.0 - BLINK_LOWER_SHARE) * gap, np.maximum(own - meet, 0.0))
+    rot_lo = np.minimum(lo * BLINK_LOWER_SHARE * gap, np.maximum(meet - own, 0.0))
+    return rotate_x(p.q, a.ball_l, rot_up) + rotate_x(p.q, a.ball_l, -rot_lo)
 
 
 def eye_squint(p, a):

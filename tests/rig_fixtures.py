@@ -66,3 +66,65 @@ def eye_aspect(points: np.ndarray, side: str) -> float:
     h = np.mean([np.linalg.norm(p[up[i]] - p[lo[i]]) for i in (2, 3, 4, 5, 6)])
     w = np.linalg.norm(p[up[0]] - p[up[-1]])
     return float(h / w)
+
+
+def paint_eyes(obj) -> int:
+    """Give an untextured head's eyeballs a white sclera, a brown iris and a black pupil
+    (materials on the eyeball faces), so MediaPipe can see its eyes open and closed.
+
+    The eyeballs are the mesh parts under the bound iris landmarks; each one's
+    front is the direction from its centre to its iris landmark.  Returns how
+    many eyeball parts were painted.
+    """
+    import bpy
+
+    from faceforge.api import binding, mesh
+    from faceforge.rigging import regions as R
+    from faceforge.rigging.binding import mesh_parts
+    from faceforge.rigging.deform import _sphere_fit
+
+    arr = mesh.mesh_arrays(obj)
+    lm = binding.read_binding(obj).positions(arr.verts)
+    parts = mesh_parts(arr.verts, arr.tris)
+    mats = []
+    for name, rgb in (("FF_test_sclera", (0.85, 0.83, 0.8)), ("FF_test_iris", (0.25, 0.14, 0.07)),
+                      ("FF_test_pupil", (0.02, 0.02, 0.02))):
+        m = bpy.data.materials.get(name) or bpy.data.materials.new(name)
+        m.diffuse_color = (*rgb, 1.0)
+        mats.append(m)
+    base = len(obj.data.materials)
+    if base == 0:
+        skin = bpy.data.materials.get("FF_test_skin") or bpy.data.materials.new("FF_test_skin")
+        skin.diffuse_color = (0.8, 0.8, 0.8, 1.0)
+        obj.data.materials.append(skin)
+        base = 1
+    for m in mats:
+        obj.data.materials.append(m)
+    poly_index = np.zeros(len(obj.data.polygons), dtype=np.int32)
+    obj.data.polygons.foreach_get("material_index", poly_index)
+    centres = np.zeros(len(obj.data.polygons) * 3)
+    obj.data.polygons.foreach_get("center", centres)
+    centres = centres.reshape(-1, 3)
+    poly_verts = np.array([p.vertices[0] for p in obj.data.polygons])
+    painted = 0
+    for iris in (R.IRIS_LEFT[0], R.IRIS_RIGHT[0]):
+        d = np.linalg.norm(arr.verts - lm[iris], axis=1)
+        comps = set(parts.labels[np.argsort(d)[:50]]) - {int(np.argmax(parts.areas))}
+        for c in comps:
+            vid = np.nonzero(parts.labels == c)[0]
+            if len(vid) < 100:
+                continue
+            centre, radius, residual = _sphere_fit(arr.verts[vid])
+            spherical = radius > 0 and residual < 0.12 * radius
+            if not spherical or np.linalg.norm(lm[iris] - centre) > 1.5 * radius:
+                continue
+            fwd = (lm[iris] - centre) / np.linalg.norm(lm[iris] - centre)
+            sel = np.nonzero(parts.labels[poly_verts] == c)[0]
+            dirs = centres[sel] - centre
+            cosang = dirs @ fwd / np.maximum(np.linalg.norm(dirs, axis=1), 1e-12)
+            poly_index[sel] = base + np.where(cosang > np.cos(np.radians(12)), 2,
+                                              np.where(cosang > np.cos(np.radians(26)), 1, 0))
+            painted += 1
+    obj.data.polygons.foreach_set("material_index", poly_index)
+    obj.data.update()
+    return painted
