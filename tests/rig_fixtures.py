@@ -110,6 +110,8 @@ def paint_eyes(obj) -> int:
     for iris in (R.IRIS_LEFT[0], R.IRIS_RIGHT[0]):
         d = np.linalg.norm(arr.verts - lm[iris], axis=1)
         comps = set(parts.labels[np.argsort(d)[:50]]) - {int(np.argmax(parts.areas))}
+        # every spherical shell there: the eyeball and the thin shells in front of it
+        # that fill the eye opening (what a camera sees of the ICT head's eyes)
         for c in comps:
             vid = np.nonzero(parts.labels == c)[0]
             if len(vid) < 100:
