@@ -111,16 +111,21 @@ def paint_eyes(obj) -> int:
         d = np.linalg.norm(arr.verts - lm[iris], axis=1)
         comps = set(parts.labels[np.argsort(d)[:50]]) - {int(np.argmax(parts.areas))}
         # every spherical shell there: the eyeball and the thin shells in front of it
-        # that fill the eye opening (what a camera sees of the ICT head's eyes)
+        # that fill the eye opening (what a camera sees of the ICT head's eyes), all
+        # painted about the biggest one's centre and front
+        shells = []
         for c in comps:
             vid = np.nonzero(parts.labels == c)[0]
             if len(vid) < 100:
                 continue
             centre, radius, residual = _sphere_fit(arr.verts[vid])
-            spherical = radius > 0 and residual < 0.12 * radius
-            if not spherical or np.linalg.norm(lm[iris] - centre) > 1.5 * radius:
-                continue
-            fwd = (lm[iris] - centre) / np.linalg.norm(lm[iris] - centre)
+            if radius > 0 and residual < 0.12 * radius and np.linalg.norm(lm[iris] - centre) <= 1.5 * radius:
+                shells.append((parts.areas[c], c, centre))
+        if not shells:
+            continue
+        centre = max(shells, key=lambda t: t[0])[2]
+        fwd = (lm[iris] - centre) / np.linalg.norm(lm[iris] - centre)
+        for _, c, _ in shells:
             sel = np.nonzero(parts.labels[poly_verts] == c)[0]
             dirs = centres[sel] - centre
             cosang = dirs @ fwd / np.maximum(np.linalg.norm(dirs, axis=1), 1e-12)

@@ -104,12 +104,12 @@ def test_ict_closed_loop_and_blink_geometry(ict_rig):
     # together by more than 0.02 IOD (measured 0.01-0.03 left, 0.03-0.05 right)
     up_l, up_r = delta(m, "browInnerUp", "brow_inner_left_up"), delta(m, "browInnerUp", "brow_inner_right_up")
     assert up_l > 0 and up_r > 0 and (up_l + up_r) / 2 > 0.02
-    # Blinks through MediaPipe, with painted eyes (measured: 80 % left, 39 % right:
-    # the ICT head's thin shells that fill the eye opening stay partly visible under
-    # the closed lid, painted, and MediaPipe reads them as a slit).
+    # Blinks through MediaPipe, with painted eyes (measured: 71 % left, 56 % right:
+    # a strip of the painted eye stays visible between the closed upper lid's lashes
+    # and the lower lid, and MediaPipe reads it as a slit).
     me = ict_rig["m_eyes"]
     for name, side, other in (("eyeBlinkLeft", "ear_left", "ear_right"), ("eyeBlinkRight", "ear_right", "ear_left")):
-        assert delta(me, name, side) < -0.35 * me[None][side], name
+        assert delta(me, name, side) < -0.5 * me[None][side], name
         assert abs(delta(me, name, other)) < 0.1 * me[None][other], name
     # and geometrically, on the bound lid landmarks: the lid opening closes.
     b, base = ict_rig["binding"], ict_rig["base"]
