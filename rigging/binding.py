@@ -250,22 +250,23 @@ def contour_edges(cam_pos: np.ndarray, verts: np.ndarray, tris: np.ndarray, tri_
 
 
 def snap_to_contour(cam, pixels: np.ndarray, hit_points: np.ndarray, verts: np.ndarray, tris: np.ndarray,
-                    skin: np.ndarray, max_px: float, face_size: float | None = None, grazing: float = 0.35):
+                    skin: np.ndarray, max_px: float, face_size: float | None = None):
     """Move landmarks seen on the face's outline onto the mesh's occluding contour.
 
     A landmark on the outline (MediaPipe's face oval) is seen where the surface
     turns away from the camera: its ray grazes the surface, so the first hit
     can lie far in front of the true point although the pixel is right; or the
     ray just misses the outline and hits something behind it (an ear).  For
-    each landmark with a visible contour point within ``max_px`` pixels of it
-    in the image, the front-most such point replaces the hit when the hit is grazing (|cos|
-    between the ray and the surface normal below ``grazing``, on a surface
-    whose normal is within 17 degrees of the image plane's horizontal) or lies behind
-    the contour point by more than 5 % of ``face_size`` (default: the
-    landmarks' extent).  Contour points farther than 35 % of ``face_size``
-    from the hit (the neck's outline below the jaw) are not candidates.  A
-    front-facing hit in front of the contour (the chin seen from the front)
-    is kept.
+    each landmark, the candidates are the visible contour points within
+    ``max_px`` pixels of it in the image and within 35 % of ``face_size``
+    (default: the landmarks' extent) of its hit - not the neck's outline below
+    the jaw.  The front-most candidate (an ear's rim lies behind the face's
+    outline) replaces the hit when it is on the side of the face (its normal
+    within about 20 degrees of the image's horizontal, where the outline runs
+    up the cheek) or when the hit lies more than 5 % of ``face_size`` behind
+    it.  Along the jaw's lower edge, where the surface faces down, a hit in
+    front of the contour (the jaw line an annotator would pick, the chin seen
+    from the front) is kept.
 
     ``cam``: a :class:`~faceforge.rigging.camera.PinholeCamera`; ``pixels`` (L, 2);
     ``hit_points`` (L, 3) the ray hits; ``skin`` (T,) bool.
@@ -278,20 +279,8 @@ def snap_to_contour(cam, pixels: np.ndarray, hit_points: np.ndarray, verts: np.n
     if len(out) == 0 or len(skin_ids) == 0:
         return out, snapped
     cam_pos = cam.position
-    vn = vertex_normals(verts, tris[skin_ids])
-    tri_h, bary_h = closest_on_triangles(out, verts, tris, skin_ids)
-    n_hit = np.einsum("lk,lkd->ld", bary_h, vn[tris[tri_h]])
-    d = out - cam_pos
-    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-30)
-    n_hit /= np.maximum(np.linalg.norm(n_hit, axis=1, keepdims=True), 1e-30)
-    cos = np.abs(np.einsum("ij,ij->i", n_hit, d))
-    # Grazing only counts on the sides of the face, where the outline runs up and
-    # down the cheek; along the jaw's lower edge the surface faces down, and a ray
-    # that grazes it still lands on the jaw line an annotator would pick.
     up = cam.cam_to_world[:3, 1]
-    side = np.abs(n_hit @ up) < 0.3
-    cos = np.where(side, cos, 1.0)
-    todo = np.arange(len(out))
+    vn = vertex_normals(verts, tris[skin_ids])
     size = face_size if face_size else float(np.ptp(out, axis=0).max()) or float(np.ptp(verts, axis=0).max())
     gap, reach_3d = 0.05 * size, 0.35 * size
     edges = contour_edges(cam_pos, verts, tris, skin_ids)
@@ -302,7 +291,7 @@ def snap_to_contour(cam, pixels: np.ndarray, hit_points: np.ndarray, verts: np.n
     # only edges near the landmarks, then keep the visible ones
     mid = (p0 + p1) / 2.0
     reach = max_px + np.linalg.norm(p1 - p0, axis=1)
-    dmin = np.min(np.linalg.norm(mid[:, None, :] - pixels[todo][None, :, :], axis=2), axis=1)
+    dmin = np.min(np.linalg.norm(mid[:, None, :] - pixels[None, :, :], axis=2), axis=1)
     near = dmin <= reach
     edges, p0, p1 = edges[near], p0[near], p1[near]
     if len(edges) == 0:
@@ -319,7 +308,7 @@ def snap_to_contour(cam, pixels: np.ndarray, hit_points: np.ndarray, verts: np.n
     seg = p1 - p0
     seg_len2 = np.maximum(np.einsum("ij,ij->i", seg, seg), 1e-30)
     hit_dist = np.linalg.norm(out - cam_pos, axis=1)
-    for li in todo:
+    for li in range(len(out)):
         s = np.clip(np.einsum("ij,ij->i", pixels[li] - p0, seg) / seg_len2, 0.0, 1.0)
         q = p0 + s[:, None] * seg
         dd = np.linalg.norm(q - pixels[li], axis=1)

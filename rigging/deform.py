@@ -264,7 +264,7 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
     for c in range(ncomp):
         idx = order[bounds[c]:bounds[c + 1]]
         if len(idx) and small[idx[0]] and interior[idx[0]]:
-            for arr in (lip, lid_l, lid_r):
+            for arr in (lid_l, lid_r):
                 arr[idx] = arr[idx].mean()
             lip[idx] = X.smoothstep(0.06, -0.06, q[idx, 1].mean() - occl)
     # --- the tongue: the central, upper, front of a big interior part on the jaw side

@@ -72,9 +72,10 @@ def paint_eyes(obj) -> int:
     """Give an untextured head's eyeballs a white sclera, a brown iris and a black pupil
     (materials on the eyeball faces), so MediaPipe can see its eyes open and closed.
 
-    The eyeballs are the mesh parts under the bound iris landmarks; each one's
-    front is the direction from its centre to its iris landmark.  Returns how
-    many eyeball parts were painted.
+    The eye's shells are the spherical mesh parts under each bound iris landmark
+    (the eyeball and the thin shells in front of it); all are painted about the
+    biggest one's centre, whose front is the direction to the iris landmark.
+    Returns how many shells were painted.
     """
     import bpy
 

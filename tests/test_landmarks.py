@@ -58,7 +58,7 @@ def test_placement_matches_ground_truth(ict_result):
 
 
 def test_outline_points_snap_to_the_occluding_contour():
-    """A sphere seen from the front: a ray 1 px inside the outline hits the front
+    """A sphere seen from the front: a ray 1.5 px inside the outline hits the front
     of the sphere far from the silhouette; snapping puts it on the contour."""
     from faceforge.rigging.binding import bind_rays, snap_to_contour
     from faceforge.rigging.camera import PinholeCamera, look_at
