@@ -47,8 +47,8 @@ class Rigging:
     parts: dict = field(default_factory=dict)  # name -> vertex indices (eyeballs, interior, loose)
     has_tongue: bool = False
     notes: list = field(default_factory=list)
-    # loose parts (eyelashes) move with their roots: active positions that copy
-    # the displacement of another active position (-1: of nothing, they stay)
+    # loose parts (eyelashes) move and turn with their roots: active positions that
+    # copy the motion of 8 other active positions (-1: of nothing, they stay)
     follow: tuple = (np.zeros(0, np.int64), np.zeros((0, 8), np.int64))
 
 
@@ -85,6 +85,15 @@ def _sphere_fit(p: np.ndarray):
     return c, r, resid
 
 
+def boundary_vertices(tris: np.ndarray, n: int) -> np.ndarray:
+    """(n,) bool: vertices on an open edge (an edge used by one triangle only)."""
+    e = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
+    uniq, counts = np.unique(e, axis=0, return_counts=True)
+    out = np.zeros(n, bool)
+    out[uniq[counts == 1].ravel()] = True
+    return out
+
+
 def eye_hole_margins(q: np.ndarray, tris: np.ndarray, skin: np.ndarray, centre: np.ndarray, columns: int = 9):
     """Upper and lower lid margins of an eye opening that is a hole in the skin.
 
@@ -93,10 +102,7 @@ def eye_hole_margins(q: np.ndarray, tris: np.ndarray, skin: np.ndarray, centre: 
     column across the opening, or None when the eye is not a hole (a closed
     surface, e.g. a face built from a photo).  ``q``: local coordinates (IOD).
     """
-    e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
-    e = np.sort(e, axis=1)
-    uniq, counts = np.unique(e, axis=0, return_counts=True)
-    bverts = np.unique(uniq[counts == 1])
+    bverts = np.flatnonzero(boundary_vertices(tris, len(q)))
     if not len(bverts):
         return None
     rel = q[bverts] - centre
@@ -151,6 +157,7 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
     small = np.zeros(n, bool)
     mouth_c = (lm[R.UPPER_LIP_MID_INNER] + lm[R.LOWER_LIP_MID_INNER]) / 2
     mouth_half = np.linalg.norm(lm[R.LIP_CORNER_LEFT] - lm[R.LIP_CORNER_RIGHT]) / 2
+    open_edge = boundary_vertices(tris, n)
     order = np.argsort(comp, kind="stable")
     bounds = np.searchsorted(comp[order], np.arange(ncomp + 1))
     for c in range(ncomp):
@@ -164,8 +171,12 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
             if np.linalg.norm(cen - ec) < 0.4 and len(idx) >= 20:
                 sc, sr, res = _sphere_fit(p)
                 if 0.08 < sr < 0.35 and res < 0.12 * sr and np.linalg.norm(sc - ec) < 0.4 and ext > sr:
+                    # the eyeball, and thin shells on it (tear lines, occlusion films):
+                    # they turn with the eye; the eyeball's centre is that of the closed ones
                     eyeball[side][idx] = True
-                    if sr > ball_r[side]:
+                    rim = p[open_edge[idx]]
+                    closed = not len(rim) or (rim[:, 2] - sc[2]).max() < 0.2 * sr  # or open at the back
+                    if closed and sr > ball_r[side]:
                         ball[side], ball_r[side] = sc, sr
                 break
         else:
@@ -320,15 +331,40 @@ def _loose_roots(q, loose, skin_idx, comp, active):
     return np.searchsorted(active, li), pos
 
 
+def _rotation_part(m: np.ndarray) -> np.ndarray:
+    """(F, 3, 3) nearest rotations to the (F, 3, 3) matrices ``m`` (polar decomposition)."""
+    u, _, vt = np.linalg.svd(m)
+    flip = np.linalg.det(u @ vt) < 0
+    u[flip, :, 2] *= -1
+    return u @ vt
+
+
 def shape_displacements(rig: Rigging, names=ARKIT_NAMES, report=None) -> dict[str, np.ndarray]:
     """``{name: (M, 3) float32}`` mesh-space displacements of the active vertices (``rig.active``)."""
     out = {}
     names = [n for n in names if n != "tongueOut" or rig.has_tongue]
+    fv, fa = rig.follow
+    if len(fv):
+        # Followers turn with their roots as well as moving with them (upper lashes
+        # swing down with a closing lid): the field's rotation at each root comes
+        # from its Jacobian, by finite steps of ``h`` along the local axes.
+        roots, slot = np.unique(fa, return_inverse=True)
+        slot = slot.reshape(fa.shape)
+        moving = roots >= 0
+        h = 0.01
+        probe = rig.points.subset(np.tile(roots[moving], 3))
+        probe.q = probe.q + np.repeat(np.eye(3) * h, moving.sum(), axis=0)
+        root_q = np.where((fa >= 0)[:, :, None], rig.points.q[np.maximum(fa, 0)], rig.points.q[fv][:, None])
+        arm = rig.points.q[fv] - root_q.mean(axis=1)
     for k, name in enumerate(names):
         d = X.evaluate(name, rig.points, rig.anchors)
-        fv, fa = rig.follow
         if len(fv):
-            d[fv] = np.where((fa >= 0)[:, :, None], d[np.maximum(fa, 0)], 0.0).mean(axis=1)
+            jac = np.tile(np.eye(3), (len(roots), 1, 1))
+            steps = X.evaluate(name, probe, rig.anchors).reshape(3, -1, 3)
+            jac[moving] += np.transpose(steps - d[roots[moving]], (1, 2, 0)) / h
+            rot = _rotation_part(jac[slot].mean(axis=1))
+            d_root = np.where((fa >= 0)[:, :, None], d[np.maximum(fa, 0)], 0.0).mean(axis=1)
+            d[fv] = d_root + np.einsum("fij,fj->fi", rot, arm) - arm
         out[name] = rig.frame.vec_to_world(d).astype(np.float32)
         if report:
             report((k + 1) / len(names), f"shape {name}")

@@ -72,9 +72,11 @@ def paint_eyes(obj) -> int:
     """Give an untextured head's eyeballs a white sclera, a brown iris and a black pupil
     (materials on the eyeball faces), so MediaPipe can see its eyes open and closed.
 
-    The eye's shells are the spherical mesh parts under each bound iris landmark
-    (the eyeball and the thin shells in front of it); all are painted about the
-    biggest one's centre, whose front is the direction to the iris landmark.
+    The eye's shells are the closed spherical mesh parts under each bound iris
+    landmark (the eyeball, and a cornea shell in front of it); all are painted
+    about the biggest one's centre, whose front is the direction to the iris
+    landmark.  Open shells there (the ICT head's tear lines and occlusion films,
+    which a renderer shows transparent) get a fully transparent material.
     Returns how many shells were painted.
     """
     import bpy
@@ -82,11 +84,12 @@ def paint_eyes(obj) -> int:
     from faceforge.api import binding, mesh
     from faceforge.rigging import regions as R
     from faceforge.rigging.binding import mesh_parts
-    from faceforge.rigging.deform import _sphere_fit
+    from faceforge.rigging.deform import _sphere_fit, boundary_vertices
 
     arr = mesh.mesh_arrays(obj)
     lm = binding.read_binding(obj).positions(arr.verts)
     parts = mesh_parts(arr.verts, arr.tris)
+    open_edge = boundary_vertices(arr.tris, len(arr.verts))
     mats = []
     for name, rgb in (("FF_test_sclera", (0.85, 0.83, 0.8)), ("FF_test_iris", (0.25, 0.14, 0.07)),
                       ("FF_test_pupil", (0.02, 0.02, 0.02))):
@@ -108,15 +111,17 @@ def paint_eyes(obj) -> int:
     centres = centres.reshape(-1, 3)
     poly_verts = np.array([p.vertices[0] for p in obj.data.polygons])
     painted = 0
+    clear = []
     for iris in (R.IRIS_LEFT[0], R.IRIS_RIGHT[0]):
         d = np.linalg.norm(arr.verts - lm[iris], axis=1)
         comps = set(parts.labels[np.argsort(d)[:50]]) - {int(np.argmax(parts.areas))}
-        # every spherical shell there: the eyeball and the thin shells in front of it
-        # that fill the eye opening (what a camera sees of the ICT head's eyes), all
-        # painted about the biggest one's centre and front
+        # every closed spherical shell there, painted about the biggest one's centre
         shells = []
         for c in comps:
             vid = np.nonzero(parts.labels == c)[0]
+            if open_edge[vid].any():
+                clear.append(c)
+                continue
             if len(vid) < 100:
                 continue
             centre, radius, residual = _sphere_fit(arr.verts[vid])
@@ -133,6 +138,12 @@ def paint_eyes(obj) -> int:
             poly_index[sel] = base + np.where(cosang > np.cos(np.radians(12)), 2,
                                               np.where(cosang > np.cos(np.radians(26)), 1, 0))
             painted += 1
+    if clear:
+        glass = bpy.data.materials.get("FF_test_clear") or bpy.data.materials.new("FF_test_clear")
+        glass.diffuse_color = (1.0, 1.0, 1.0, 0.0)
+        glass.blend_method = "BLEND"
+        obj.data.materials.append(glass)
+        poly_index[np.isin(parts.labels[poly_verts], clear)] = len(obj.data.materials) - 1
     obj.data.polygons.foreach_set("material_index", poly_index)
     obj.data.update()
     return painted

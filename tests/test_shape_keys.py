@@ -9,11 +9,21 @@ from faceforge.core.arkit import ARKIT_NAMES
 from faceforge.core.errors import FaceForgeError
 
 
-def measure(obj, names, size=384):
-    """MediaPipe's face metrics on renders of ``obj`` at neutral and at each shape = 1."""
+def measure(obj, names, size=384, mirror=False):
+    """MediaPipe's face metrics on renders of ``obj`` at neutral and at each shape = 1.
+
+    ``mirror``: average each metric over the render and its mirror image (with
+    left and right swapped back), which cancels MediaPipe's own left/right bias
+    on a symmetric head: on the untextured ICT head it reads a closed eye on the
+    image's left as less closed than the same eye mirrored to the right.
+    """
     from faceforge.api import contact_sheet
     from faceforge.inference.face_mesh import FaceMeshDetector
     from faceforge.inference.metrics import face_metrics
+
+    def swapped(m):
+        twin = lambda k: k.replace("left", "@").replace("right", "left").replace("@", "right")
+        return {twin(k): v for k, v in m.items()}
 
     view = contact_sheet.face_view(obj)
     out = {}
@@ -23,6 +33,11 @@ def measure(obj, names, size=384):
             face = det.detect(img)
             assert face is not None, f"MediaPipe lost the face for {name}"
             out[name] = face_metrics(face.points)
+            if mirror:
+                flipped = det.detect(np.ascontiguousarray(img[:, ::-1]))
+                assert flipped is not None, f"MediaPipe lost the mirrored face for {name}"
+                other = swapped(face_metrics(flipped.points))
+                out[name] = {k: (v + other[k]) / 2 for k, v in out[name].items()}
     return out
 
 
@@ -52,13 +67,13 @@ def ict_rig(data):
     result = shape_keys.generate_shape_keys(obj)
     base = mesh.shape_key_coords(obj, "Basis")
     disp = {n: mesh.shape_key_coords(obj, n) - base for n in result["generated"]}
-    m = measure(obj, ["jawOpen", "mouthSmileLeft", "mouthSmileRight", "browInnerUp"])
+    m = measure(obj, ["jawOpen", "mouthSmileLeft", "mouthSmileRight", "browInnerUp"], mirror=True)
     # The ICT head's eyeballs are plain grey: paint a sclera, iris and pupil on them
     # so MediaPipe can see its eyes open and shut, and measure the blinks.
     import rig_fixtures as RF
 
     RF.paint_eyes(obj)
-    m_eyes = measure(obj, ["eyeBlinkLeft", "eyeBlinkRight"])
+    m_eyes = measure(obj, ["eyeBlinkLeft", "eyeBlinkRight"], mirror=True)
     from faceforge.api.binding import read_binding
 
     from faceforge.rigging.binding import mesh_parts
@@ -104,12 +119,14 @@ def test_ict_closed_loop_and_blink_geometry(ict_rig):
     # together by more than 0.02 IOD (measured 0.01-0.03 left, 0.03-0.05 right)
     up_l, up_r = delta(m, "browInnerUp", "brow_inner_left_up"), delta(m, "browInnerUp", "brow_inner_right_up")
     assert up_l > 0 and up_r > 0 and (up_l + up_r) / 2 > 0.02
-    # Blinks through MediaPipe, with painted eyes (measured: 71 % left, 56 % right:
-    # a strip of the painted eye stays visible between the closed upper lid's lashes
-    # and the lower lid, and MediaPipe reads it as a slit).
+    # Blinks through MediaPipe, with painted eyes, the render and its mirror image
+    # averaged (see ``measure``): measured 79 % left, 71 % right; asserted >= 65 %,
+    # as the right eye sits close to the 70 % mark.
     me = ict_rig["m_eyes"]
+    print("ICT blinks, EAR drop:", {n: round(-delta(me, n, s) / me[None][s], 3)
+                                    for n, s in (("eyeBlinkLeft", "ear_left"), ("eyeBlinkRight", "ear_right"))})
     for name, side, other in (("eyeBlinkLeft", "ear_left", "ear_right"), ("eyeBlinkRight", "ear_right", "ear_left")):
-        assert delta(me, name, side) < -0.5 * me[None][side], name
+        assert delta(me, name, side) < -0.65 * me[None][side], name
         assert abs(delta(me, name, other)) < 0.1 * me[None][other], name
     # and geometrically, on the bound lid landmarks: the lid opening closes.
     b, base = ict_rig["binding"], ict_rig["base"]
@@ -181,9 +198,8 @@ def test_no_triangle_flips(ict_rig):
     for name, d in disp.items():
         moving = (np.linalg.norm(d[tris], axis=2).max(axis=1) > 1e-6)
         flipped = (np.einsum("ij,ij->i", n0, normals(base + d)) < 0) & moving
-        # measured: a few folded triangles in the eyelid crease during a blink and
-        # inside the mouth (teeth/gums) for the jaw shapes; never more than 0.5 %
-        assert flipped.sum() <= max(3, 0.005 * moving.sum()), (name, int(flipped.sum()))
+        # measured: at most one folded triangle in any shape (of 2,500-17,500 moving)
+        assert flipped.sum() <= 3, (name, int(flipped.sum()))
 
 
 def test_existing_keys_kept_and_replace_needs_asking(ff, tmp_path):
