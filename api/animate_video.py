@@ -114,13 +114,10 @@ def _eye_bones(arm):
 
 
 def _rot3(m) -> np.ndarray:
-    a = np.array(m, dtype=np.float64)[:3, :3]
-    u, _s, vt = np.linalg.svd(a)  # strip scale
-    r = u @ vt
-    if np.linalg.det(r) < 0:
-        u[:, -1] *= -1
-        r = u @ vt
-    return r
+    """The rotation of a Blender 4x4/3x3 matrix, scale stripped."""
+    from ..rigging.transfer import nearest_rotation
+
+    return nearest_rotation(np.array(m, dtype=np.float64)[:3, :3])
 
 
 def _camera_to_object(rots: np.ndarray, frame: np.ndarray) -> np.ndarray:

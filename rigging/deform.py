@@ -10,11 +10,12 @@ needs the attributes that say what moves independently:
   landmarks; a jaw-open therefore opens the mouth instead of stretching a
   membrane across it.  The same for the **upper/lower eyelid** of each eye.
 * **parts** (connected components): the skin (the components holding the
-  landmarks); **eyeballs** (sphere-like parts at the eyes: rotate rigidly for
-  ``eyeLook*``, nothing else); **interior** parts in the mouth (teeth, gums,
-  tongue: follow only the jaw - small ones rigidly, e.g. each tooth); other
-  loose parts (eyelashes, tear lines) take the attributes of the skin they sit
-  on, so they follow it.
+  landmarks); **eyeballs** (sphere-like parts at the eyes, with the open tear
+  and occlusion films on them: rotate rigidly for ``eyeLook*``, nothing else;
+  the closed ones give the centre the lids turn about); **interior** parts in
+  the mouth (teeth, gums, tongue: follow only the jaw - small ones rigidly,
+  e.g. each tooth); other loose parts (eyelashes) move and turn with the skin
+  under their roots.
 * the face mask of the library keeps the back of the head, the neck and the
   scalp exactly still; only vertices inside it are evaluated at all.
 
@@ -34,6 +35,8 @@ from scipy.spatial import cKDTree
 from ..core.arkit import ARKIT_NAMES
 from . import expressions as X
 from . import regions as R
+from .parts import boundary_vertices, fit_sphere
+from .transfer import nearest_rotation
 
 
 @dataclass
@@ -73,25 +76,6 @@ def _geodesic_side(graph, seeds_a, seeds_b, limit, width, fallback):
                     np.where(np.isfinite(da) & ~np.isfinite(db), 0.0,
                              np.where(np.isfinite(db) & ~np.isfinite(da), 1.0, fallback)))
     return side
-
-
-def _sphere_fit(p: np.ndarray):
-    a = np.c_[2 * p, np.ones(len(p))]
-    b = (p ** 2).sum(1)
-    sol, *_ = np.linalg.lstsq(a, b, rcond=None)
-    c = sol[:3]
-    r = float(np.sqrt(max(sol[3] + c @ c, 1e-12)))
-    resid = float(np.sqrt(((np.linalg.norm(p - c, axis=1) - r) ** 2).mean()))
-    return c, r, resid
-
-
-def boundary_vertices(tris: np.ndarray, n: int) -> np.ndarray:
-    """(n,) bool: vertices on an open edge (an edge used by one triangle only)."""
-    e = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
-    uniq, counts = np.unique(e, axis=0, return_counts=True)
-    out = np.zeros(n, bool)
-    out[uniq[counts == 1].ravel()] = True
-    return out
 
 
 def eye_hole_margins(q: np.ndarray, tris: np.ndarray, skin: np.ndarray, centre: np.ndarray, columns: int = 9):
@@ -169,7 +153,7 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
         ext = float(np.ptp(p, axis=0).max())
         for side, ec in (("l", eye_l), ("r", eye_r)):
             if np.linalg.norm(cen - ec) < 0.4 and len(idx) >= 20:
-                sc, sr, res = _sphere_fit(p)
+                sc, sr, res = fit_sphere(p)
                 if 0.08 < sr < 0.35 and res < 0.12 * sr and np.linalg.norm(sc - ec) < 0.4 and ext > sr:
                     # the eyeball, and thin shells on it (tear lines, occlusion films):
                     # they turn with the eye; the eyeball's centre is that of the closed ones
@@ -331,14 +315,6 @@ def _loose_roots(q, loose, skin_idx, comp, active):
     return np.searchsorted(active, li), pos
 
 
-def _rotation_part(m: np.ndarray) -> np.ndarray:
-    """(F, 3, 3) nearest rotations to the (F, 3, 3) matrices ``m`` (polar decomposition)."""
-    u, _, vt = np.linalg.svd(m)
-    flip = np.linalg.det(u @ vt) < 0
-    u[flip, :, 2] *= -1
-    return u @ vt
-
-
 def shape_displacements(rig: Rigging, names=ARKIT_NAMES, report=None) -> dict[str, np.ndarray]:
     """``{name: (M, 3) float32}`` mesh-space displacements of the active vertices (``rig.active``)."""
     out = {}
@@ -362,7 +338,7 @@ def shape_displacements(rig: Rigging, names=ARKIT_NAMES, report=None) -> dict[st
             jac = np.tile(np.eye(3), (len(roots), 1, 1))
             steps = X.evaluate(name, probe, rig.anchors).reshape(3, -1, 3)
             jac[moving] += np.transpose(steps - d[roots[moving]], (1, 2, 0)) / h
-            rot = _rotation_part(jac[slot].mean(axis=1))
+            rot = nearest_rotation(jac[slot].mean(axis=1))
             d_root = np.where((fa >= 0)[:, :, None], d[np.maximum(fa, 0)], 0.0).mean(axis=1)
             d[fv] = d_root + np.einsum("fij,fj->fi", rot, arm) - arm
         out[name] = rig.frame.vec_to_world(d).astype(np.float32)

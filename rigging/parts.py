@@ -46,13 +46,28 @@ class Parts:
         return out
 
 
-def edges(tris: np.ndarray, n: int) -> np.ndarray:
-    """Unique undirected edges (E, 2) of a triangle list."""
+def _edge_keys(tris: np.ndarray, n: int) -> np.ndarray:
+    """One int64 key per triangle side, ``low * n + high`` (3T,)."""
     t = np.asarray(tris, dtype=np.int64)
     e = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
     e.sort(axis=1)
-    key = np.unique(e[:, 0] * n + e[:, 1])
+    return e[:, 0] * n + e[:, 1]
+
+
+def edges(tris: np.ndarray, n: int) -> np.ndarray:
+    """Unique undirected edges (E, 2) of a triangle list."""
+    key = np.unique(_edge_keys(tris, n))
     return np.stack([key // n, key % n], axis=1)
+
+
+def boundary_vertices(tris: np.ndarray, n: int) -> np.ndarray:
+    """(n,) bool: vertices on an open edge (an edge used by one triangle only)."""
+    key, counts = np.unique(_edge_keys(tris, n), return_counts=True)
+    out = np.zeros(n, bool)
+    open_ = key[counts == 1]
+    out[open_ // n] = True
+    out[open_ % n] = True
+    return out
 
 
 def components(tris: np.ndarray, n: int) -> np.ndarray:

@@ -33,6 +33,14 @@ def similarity(src: np.ndarray, dst: np.ndarray):
     return s, rm, t
 
 
+def nearest_rotation(m: np.ndarray) -> np.ndarray:
+    """The rotation(s) nearest to the 3x3 matrix or stack (..., 3, 3) ``m`` (polar decomposition)."""
+    u, _, vt = np.linalg.svd(np.asarray(m, dtype=np.float64))
+    flip = np.linalg.det(u @ vt) < 0
+    u[..., :, 2] = np.where(np.asarray(flip)[..., None], -u[..., :, 2], u[..., :, 2])
+    return u @ vt
+
+
 def apply_similarity(p, s, rm, t):
     return s * np.asarray(p, float) @ rm.T + t
 

@@ -84,7 +84,7 @@ def paint_eyes(obj) -> int:
     from faceforge.api import binding, mesh
     from faceforge.rigging import regions as R
     from faceforge.rigging.binding import mesh_parts
-    from faceforge.rigging.deform import _sphere_fit, boundary_vertices
+    from faceforge.rigging.parts import boundary_vertices, fit_sphere
 
     arr = mesh.mesh_arrays(obj)
     lm = binding.read_binding(obj).positions(arr.verts)
@@ -124,7 +124,7 @@ def paint_eyes(obj) -> int:
                 continue
             if len(vid) < 100:
                 continue
-            centre, radius, residual = _sphere_fit(arr.verts[vid])
+            centre, radius, residual = fit_sphere(arr.verts[vid])
             if radius > 0 and residual < 0.12 * radius and np.linalg.norm(lm[iris] - centre) <= 1.5 * radius:
                 shells.append((parts.areas[c], c, centre))
         if not shells:
