@@ -116,8 +116,8 @@ class VideoReader:
     def __exit__(self, *exc):
         self.close()
 
-    def close(self):
-        """Stop the decode thread (if a frames() generator was abandoned mid-way) and release the file."""
+    def _stop_decoder(self):
+        """Stop the decode thread, if one runs: drain its queue until it has ended."""
         stop, thread, q = getattr(self, "_decoder", (None, None, None))
         if thread is not None:
             stop.set()
@@ -128,6 +128,10 @@ class VideoReader:
                     pass
             thread.join()
             self._decoder = (None, None, None)
+
+    def close(self):
+        """Stop the decode thread (if a frames() generator was abandoned mid-way) and release the file."""
+        self._stop_decoder()
         if self._cap is not None:
             self._cap.release()
             self._cap = None
@@ -197,14 +201,7 @@ class VideoReader:
                 got += 1
                 yield item
         finally:
-            stop.set()
-            while thread.is_alive():
-                try:
-                    q.get(timeout=0.05)
-                except queue.Empty:
-                    pass
-            thread.join()
-            self._decoder = (None, None, None)
+            self._stop_decoder()
         if got == 0:
             if start > 0:
                 raise FaceForgeError(f"{name} has no frames from frame {start} on: choose an earlier start frame")
