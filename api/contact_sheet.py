@@ -30,8 +30,20 @@ def face_view(obj):
     return c, np.array((0.0, 1.0, 0.0)), np.array((0.0, 0.0, 1.0)), r
 
 
-def render_shape(obj, name: str | None, weight: float = 1.0, size: int = 256, view=None):
-    """Render ``obj`` with only shape ``name`` at ``weight`` (None = neutral); values restored."""
+# Shapes that are meant on top of an open jaw are shown with it (Apple's captures
+# always pair them): mouthClose closes the lips of an open jaw, and a tongue only
+# comes out between parted teeth.
+SHOWN_WITH: dict[str, dict[str, float]] = {"mouthClose": {"jawOpen": 1.0}, "tongueOut": {"jawOpen": 0.3}}
+
+
+def tile_label(name: str) -> str:
+    extra = SHOWN_WITH.get(name, {})
+    return name + "".join(f" +{k} {v:g}" for k, v in extra.items())
+
+
+def render_shape(obj, name: str | None, weight: float = 1.0, size: int = 256, view=None, extra=None):
+    """Render ``obj`` with only shape ``name`` at ``weight`` (None = neutral), plus the
+    shapes in ``extra`` ({name: weight}, where the mesh has them); values restored."""
     key = obj.data.shape_keys
     saved = {kb.name: kb.value for kb in key.key_blocks} if key else {}
     anim = key.animation_data if key else None
@@ -44,6 +56,9 @@ def render_shape(obj, name: str | None, weight: float = 1.0, size: int = 256, vi
                 kb.value = 0.0
             if name is not None:
                 key.key_blocks[name].value = weight
+            for other, w in (extra or {}).items():
+                if other in key.key_blocks:
+                    key.key_blocks[other].value = w
         centre, view_dir, up, radius = view or face_view(obj)
         img, cam = render_view([obj], centre, view_dir, up, radius, resolution=size)
     finally:
@@ -68,10 +83,11 @@ def contact_sheet_job(obj, path: str, size: int = 192, columns: int = 8, names=N
     tiles = []
     for i, name in enumerate(["neutral"] + names):
         yield Progress(i / (len(names) + 1), f"rendering {name}")
-        img, _ = render_shape(obj, None if name == "neutral" else name, size=size, view=view)
+        img, _ = render_shape(obj, None if name == "neutral" else name, size=size, view=view,
+                              extra=SHOWN_WITH.get(name))
         tile = img.copy()
         cv2.rectangle(tile, (0, size - 20), (size, size), (0, 0, 0), -1)
-        cv2.putText(tile, name, (4, size - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(tile, tile_label(name), (4, size - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
         tiles.append(tile)
     rows = -(-len(tiles) // columns)
     sheet = np.zeros((rows * size, columns * size, 3), np.uint8)

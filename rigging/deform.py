@@ -35,6 +35,7 @@ from scipy.spatial import cKDTree
 from ..core.arkit import ARKIT_NAMES
 from . import expressions as X
 from . import regions as R
+from .binding import vertex_normals
 from .parts import boundary_vertices, fit_sphere
 from .transfer import nearest_rotation
 
@@ -106,6 +107,68 @@ def eye_hole_margins(q: np.ndarray, tris: np.ndarray, skin: np.ndarray, centre: 
     if len(upper) < 3 or np.median(q[upper, 1] - q[lower, 1]) < 0.02:
         return None
     return np.array(upper), np.array(lower)
+
+
+
+# tongueOut: how far from its tip the tongue moves (graph-geodesic, IOD units: about
+# the front half of a tongue), and how far in front of the lower incisors the tip ends
+TONGUE_REACH = 0.6
+TONGUE_OUT_BEYOND = 0.3
+
+
+def find_tongue(q: np.ndarray, tris: np.ndarray, graph, comp: np.ndarray, big_interior: np.ndarray,
+                teeth: np.ndarray, mouth_c: np.ndarray):
+    """The tongue of a head with a mouth inside: (weights (N,) 0..1, TonguePath) or None.
+
+    ``q`` (N, 3) local coordinates (IOD units; x right, y up, z forward), ``graph``
+    the mesh's edge graph in them, ``comp`` (N,) connected component per vertex,
+    ``big_interior`` / ``teeth`` (N,) bool: the big mouth parts (gums, tongue,
+    palate - often one part) and the small ones (each tooth), ``mouth_c`` (3,)
+    where the lips meet.
+
+    * **The tip** is the frontmost point of a big mouth part near the mid-plane,
+      behind the lower front teeth, at the height of their crowns, whose surface
+      faces forward: the gum behind the teeth faces back, the gum in front of
+      their roots lies lower, the floor of the mouth faces up.  Without lower
+      teeth there is no reference to find it by, and no tongue.
+    * **The weights** fall off smoothly with geodesic distance from the tip over
+      its part (``TONGUE_REACH``).  The gums are reached from the tip only round
+      the underside of the tongue and the floor of the mouth, so they stay still
+      even where the tip touches the teeth.
+    * **The motion** (:class:`expressions.TonguePath`) carries the tip forward to
+      ``TONGUE_OUT_BEYOND`` in front of the lower incisors; what passes over them
+      is lifted until the tongue's front half clears their edge, so the tongue
+      comes out over the lower teeth (the jaw, as in Apple's captures, is opened
+      by ``jawOpen``).
+    """
+    # lower teeth: whole teeth (parts) whose centre is below where the lips meet
+    centre_y = np.bincount(comp, weights=q[:, 1]) / np.maximum(np.bincount(comp), 1)
+    lower = teeth & (centre_y[comp] < mouth_c[1])
+    front_teeth = lower & (np.abs(q[:, 0] - mouth_c[0]) < 0.15)  # the lower incisors
+    if front_teeth.sum() < 8:
+        return None
+    ft = q[front_teeth]
+    normals = vertex_normals(q, tris)
+    cand = np.flatnonzero(big_interior & (np.abs(q[:, 0] - mouth_c[0]) < 0.08) & (q[:, 2] < ft[:, 2].mean())
+                          & (q[:, 1] > np.median(ft[:, 1])) & (q[:, 1] < mouth_c[1]) & (normals[:, 2] > 0.5))
+    if not len(cand):
+        return None
+    tip = int(cand[np.argmax(q[cand, 2])])
+    sub = np.flatnonzero(big_interior & (comp == comp[tip]))
+    where = np.searchsorted(sub, tip)
+    dist = dijkstra(graph[sub][:, sub], indices=where, limit=TONGUE_REACH)
+    near = np.isfinite(dist)
+    if near.sum() < 30 or np.ptp(q[sub[near], 0]) < 0.25:  # a strip of gum, not a tongue
+        return None
+    w = np.zeros(len(q))
+    w[sub[near]] = X.smoothstep(TONGUE_REACH, 0.0, dist[near])
+    front = ft[:, 2].max()
+    forward = front + TONGUE_OUT_BEYOND - q[tip, 2]
+    # the lift: enough that the tongue's front half (w >= 0.5), where it ends in front
+    # of the incisors, lies above their edge
+    out = (w >= 0.5) & (q[:, 2] + w * forward > front)
+    rise = max(0.0, ft[:, 1].max() + 0.02 - q[out, 1].min()) if out.any() else 0.0
+    return w, X.TonguePath(forward=forward, lift=rise, teeth_front=front)
 
 
 def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=None) -> Rigging:
@@ -262,19 +325,10 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
             for arr in (lid_l, lid_r):
                 arr[idx] = arr[idx].mean()
             lip[idx] = X.smoothstep(0.06, -0.06, q[idx, 1].mean() - occl)
-    # --- the tongue: the central, upper, front of a big interior part on the jaw side
-    big_int = interior & ~small
-    if big_int.any():
-        bi = np.flatnonzero(big_int)
-        pb = q[bi]
-        central = X.smoothstep(mouth_half * 0.55, mouth_half * 0.25, np.abs(pb[:, 0] - mouth_c[0]))
-        ymin, ymax = pb[:, 1].min(), pb[:, 1].max()
-        upperish = X.smoothstep(ymin + 0.35 * (ymax - ymin), ymin + 0.55 * (ymax - ymin), pb[:, 1])
-        zmin, zmax = pb[:, 2].min(), pb[:, 2].max()
-        front = X.smoothstep(zmin + 0.25 * (zmax - zmin), zmax - 0.1 * (zmax - zmin), pb[:, 2])
-        t = central * upperish * front * lip[bi]
-        if t.max() > 0.3:
-            tongue[bi] = t / t.max()
+    # --- the tongue: geodesic fall-off from its tip, on the gums-and-tongue part
+    found = find_tongue(q, tris, graph, comp, interior & ~small, interior & small, mouth_c)
+    if found is not None:
+        tongue, anchors.tongue = found
     has_tongue = bool(tongue.max() > 0.3)
     if not has_tongue:
         notes.append("no tongue found: tongueOut was skipped")

@@ -39,7 +39,8 @@ Apple's meanings, as implemented (weight 1 = the extreme pose):
   ``mouthUpperUp*``/``mouthLowerDown*`` raise/lower one side of a lip;
   ``mouthLeft``/``mouthRight`` move the closed mouth sideways.
 * ``brow*``, ``cheekPuff``, ``cheekSquint*``, ``noseSneer*`` as their names say.
-* ``tongueOut`` slides the tongue forward out of the mouth - only where the
+* ``tongueOut`` slides the tongue forward out of the mouth, over the lower teeth
+  (``Anchors.tongue``, a :class:`TonguePath`) - only where the
   mesh has a tongue (``Points.tongue``); otherwise it is skipped.
 
 Left/right pairs are exact mirror images: a right shape is the left shape
@@ -49,7 +50,7 @@ and flipped back, so it adapts to the right side's own landmarks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -124,6 +125,17 @@ class Points:
 
 
 @dataclass
+class TonguePath:
+    """How ``tongueOut`` moves a tongue (local units): each tongue point goes
+    ``forward`` times its weight, and what passes over the lower incisors (whose
+    front is at ``teeth_front``) rises by ``lift``, so the tongue comes out over them."""
+
+    forward: float = 0.55
+    lift: float = 0.0
+    teeth_front: float = float("inf")
+
+
+@dataclass
 class Anchors:
     """Landmark-derived anchor points (local frame) the shapes are written against."""
 
@@ -141,6 +153,7 @@ class Anchors:
     ball_r: np.ndarray
     lids_l: "LidColumns"  # the lid margins across each eye opening
     lids_r: "LidColumns"
+    tongue: "TonguePath" = field(default_factory=lambda: TonguePath())  # set where a tongue is found
 
     @staticmethod
     def from_landmarks(lm_local: np.ndarray, ball_l=None, ball_r=None, eye_radius: float = 0.19) -> "Anchors":
@@ -572,8 +585,13 @@ def nose_sneer(p, a):
 
 
 def tongue_out(p, a):
+    t = a.tongue
     w = p.tongue
-    return _vec(w, (0.0, -0.12, 0.55))
+    ahead = p.q[:, 2] + w * t.forward  # how far forward each point ends
+    lift = t.lift * smoothstep(t.teeth_front - 0.25, t.teeth_front - 0.12, ahead) * smoothstep(0.0, 0.2, w)
+    d = _vec(w, (0.0, 0.0, t.forward))
+    d[:, 1] += lift
+    return d
 
 
 SIDED = {

@@ -149,10 +149,58 @@ def test_mouth_close_closes_an_open_jaw(ict_rig):
 
 def test_names_basis_and_tongue(ict_rig):
     r = ict_rig["result"]
-    assert len(r["generated"]) == 51 and "tongueOut" not in r["generated"]
-    assert any("tongue" in n for n in r["notes"])
+    assert len(r["generated"]) == 52 and not any("tongue" in n for n in r["notes"])
     keys = ict_rig["keys"]
-    assert keys[0] == "Basis" and keys[1:] == [n for n in ARKIT_NAMES if n != "tongueOut"]
+    assert keys[0] == "Basis" and keys[1:] == list(ARKIT_NAMES)
+
+
+# The ICT head's parts (vertex ranges of its OBJ): skin and sockets, then one part with
+# the gums, palate and tongue, then the teeth one by one.
+ICT_SKIN, ICT_MOUTH, ICT_TEETH = slice(0, 14062), slice(14062, 17039), slice(17039, 21451)
+
+
+def test_tongue_out_comes_out_over_the_lower_teeth(ict_rig):
+    """The ICT head's tongue is fused with its gums in one part: ``tongueOut`` moves the
+    tongue out over the lower teeth; the gums, teeth and skin stay where they are."""
+    from scipy.spatial import cKDTree
+
+    from faceforge.rigging.parts import components
+    from faceforge.rigging.regions import face_frame
+
+    base, d = ict_rig["base"], ict_rig["disp"]["tongueOut"]
+    fr = face_frame(ict_rig["binding"].positions(base))
+    q0, q1 = fr.to_local(base), fr.to_local(base + d)  # IOD units: x right, y up, z forward
+    moved = np.linalg.norm(d, axis=1) > 1e-3 * fr.scale
+    assert not moved[ICT_SKIN].any() and not moved[ICT_TEETH].any()
+    mouth = np.zeros(len(base), bool)
+    mouth[ICT_MOUTH] = True
+    tongue = mouth & moved
+    assert tongue.sum() > 100
+    teeth = np.zeros(len(base), bool)
+    teeth[ICT_TEETH] = True
+    comp = components(ict_rig["tris"], len(base))
+    centre_y = np.bincount(comp, weights=q0[:, 1]) / np.bincount(comp)
+    lower = teeth & (centre_y[comp] < q0[teeth, 1].mean())  # whole teeth: upper incisors reach low
+    incisors = lower & (np.abs(q0[:, 0]) < 0.15)
+    front, top = q0[incisors, 2].max(), q0[incisors, 1].max()
+    # the tip ends well in front of the lower incisors (measured 0.3 IOD), and the
+    # tongue's front (what moves at least half as far as the tip) that comes out in
+    # front of them has risen over their edge
+    assert q1[tongue, 2].max() > front + 0.2
+    step = np.linalg.norm(d, axis=1)
+    out = tongue & (step > 0.5 * step.max()) & (q1[:, 2] > front)
+    assert out.sum() > 20 and q1[out, 1].min() > top, (int(out.sum()), q1[out, 1].min(), top)
+    # the gums: the mouth part all round the upper teeth, and outside the arch of the
+    # lower ones (the tongue touches them on the inside)
+    near_upper = cKDTree(q0[teeth & ~lower]).query(q0)[0] < 0.03
+    lo = np.flatnonzero(lower)
+    dist, j = cKDTree(q0[lo]).query(q0)
+    tooth_centre = np.stack([np.bincount(comp, weights=q0[:, k]) for k in (0, 2)], 1) / np.bincount(comp)[:, None]
+    centre = q0[lo][:, [0, 2]].mean(0)
+    radial = lambda p: np.linalg.norm(p - centre, axis=1)
+    outside = (dist < 0.03) & (radial(q0[:, [0, 2]]) > radial(tooth_centre[comp[lo[j]]]))
+    gums = mouth & (near_upper | outside)
+    assert gums.sum() > 300 and not moved[gums].any(), (int(gums.sum()), int(moved[gums].sum()))
 
 
 def test_locality_back_of_head_still(ict_rig):
