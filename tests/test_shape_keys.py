@@ -120,11 +120,12 @@ def test_ict_closed_loop_and_blink_geometry(ict_rig):
     up_l, up_r = delta(m, "browInnerUp", "brow_inner_left_up"), delta(m, "browInnerUp", "brow_inner_right_up")
     assert up_l > 0 and up_r > 0 and (up_l + up_r) / 2 > 0.02
     # Blinks through MediaPipe, with painted eyes, the render and its mirror image
-    # averaged (see ``measure``): measured 79 % left, 71 % right; asserted >= 65 %,
-    # as the right eye sits close to the 70 % mark.
+    # averaged (see ``measure``): measured 79 % left, 71 % right; asserted >= 70 % for
+    # the two together and >= 65 % for each, as the right eye sits close to the mark.
     me = ict_rig["m_eyes"]
-    print("ICT blinks, EAR drop:", {n: round(-delta(me, n, s) / me[None][s], 3)
-                                    for n, s in (("eyeBlinkLeft", "ear_left"), ("eyeBlinkRight", "ear_right"))})
+    drops = {n: -delta(me, n, s) / me[None][s] for n, s in (("eyeBlinkLeft", "ear_left"), ("eyeBlinkRight", "ear_right"))}
+    print("ICT blinks, EAR drop:", {n: round(v, 3) for n, v in drops.items()})
+    assert np.mean(list(drops.values())) >= 0.70
     for name, side, other in (("eyeBlinkLeft", "ear_left", "ear_right"), ("eyeBlinkRight", "ear_right", "ear_left")):
         assert delta(me, name, side) < -0.65 * me[None][side], name
         assert abs(delta(me, name, other)) < 0.1 * me[None][other], name
