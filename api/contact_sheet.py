@@ -87,7 +87,11 @@ def contact_sheet_job(obj, path: str, size: int = 192, columns: int = 8, names=N
                               extra=SHOWN_WITH.get(name))
         tile = img.copy()
         cv2.rectangle(tile, (0, size - 20), (size, size), (0, 0, 0), -1)
-        cv2.putText(tile, tile_label(name), (4, size - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+        label = tile_label(name)
+        scale = 0.42
+        width = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0]
+        scale *= min(1.0, (size - 8) / max(width, 1))  # long labels shrink to fit the tile
+        cv2.putText(tile, label, (4, size - 6), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
         tiles.append(tile)
     rows = -(-len(tiles) // columns)
     sheet = np.zeros((rows * size, columns * size, 3), np.uint8)
