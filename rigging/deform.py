@@ -109,7 +109,6 @@ def eye_hole_margins(q: np.ndarray, tris: np.ndarray, skin: np.ndarray, centre: 
     return np.array(upper), np.array(lower)
 
 
-
 # tongueOut: how far from its tip the tongue moves (graph-geodesic, IOD units: about
 # the front half of a tongue), and how far in front of the lower incisors the tip ends
 TONGUE_REACH = 0.6
@@ -148,7 +147,7 @@ def find_tongue(q: np.ndarray, tris: np.ndarray, graph, comp: np.ndarray, big_in
     if front_teeth.sum() < 8:
         return None
     ft = q[front_teeth]
-    normals = vertex_normals(q, tris)
+    normals = vertex_normals(q, tris[big_interior[tris[:, 0]]])  # of the mouth parts only
     cand = np.flatnonzero(big_interior & (np.abs(q[:, 0] - mouth_c[0]) < 0.08) & (q[:, 2] < ft[:, 2].mean())
                           & (q[:, 1] > np.median(ft[:, 1])) & (q[:, 1] < mouth_c[1]) & (normals[:, 2] > 0.5))
     if not len(cand):
@@ -329,7 +328,7 @@ def prepare(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=N
     found = find_tongue(q, tris, graph, comp, interior & ~small, interior & small, mouth_c)
     if found is not None:
         tongue, anchors.tongue = found
-    has_tongue = bool(tongue.max() > 0.3)
+    has_tongue = found is not None
     if not has_tongue:
         notes.append("no tongue found: tongueOut was skipped")
 

@@ -587,10 +587,10 @@ def nose_sneer(p, a):
 def tongue_out(p, a):
     t = a.tongue
     w = p.tongue
-    ahead = p.q[:, 2] + w * t.forward  # how far forward each point ends
-    lift = t.lift * smoothstep(t.teeth_front - 0.25, t.teeth_front - 0.12, ahead) * smoothstep(0.0, 0.2, w)
     d = _vec(w, (0.0, 0.0, t.forward))
-    d[:, 1] += lift
+    if t.lift > 0.0:  # what passes over the lower incisors rises above their edge
+        ahead = p.q[:, 2] + w * t.forward  # how far forward each point ends
+        d[:, 1] += t.lift * smoothstep(t.teeth_front - 0.25, t.teeth_front - 0.12, ahead) * smoothstep(0.0, 0.2, w)
     return d
 
 
