@@ -20,6 +20,7 @@ extension: setup
 	$(PY) scripts/build_extension.py --all-platforms
 
 benchmarks: setup
+	$(PY) -m pip install -q -r benchmarks/requirements-reference.txt
 	$(PY) benchmarks/run_all.py
 
 clean:

@@ -43,8 +43,12 @@ def _landmarks(det, image):
     return det.detect(image, with_score=True)
 
 
-def detect_landmarks_job(obj, resolution: int = 512):
-    """Find the face on ``obj``, bind 478 landmarks to it; returns a summary dict."""
+def detect_landmarks_job(obj, resolution: int = 512, symmetric: bool = True):
+    """Find the face on ``obj``, bind 478 landmarks to it; returns a summary dict.
+
+    With ``symmetric``, on a mesh that is mirror-symmetric round the face the
+    landmarks are made symmetric too (MediaPipe's left and right differ by a few
+    percent of the eye distance on a symmetric head)."""
     mesh_api.require_mesh(obj)
     if obj.mode != "OBJECT":
         raise FaceForgeError("Switch to Object Mode first")
@@ -85,7 +89,7 @@ def detect_landmarks_job(obj, resolution: int = 512):
             face, cam = face2, cam2
         # 3. bind
         yield Progress(0.7, "binding landmarks to the surface")
-        tri_verts, bary, conf = yield Offload(_bind, (cam, face.points, arrays))
+        tri_verts, bary, conf, mirrored = yield Offload(_bind, (cam, face.points, arrays, symmetric))
     finally:
         det.close()
     conf = conf * face.score
@@ -93,7 +97,8 @@ def detect_landmarks_job(obj, resolution: int = 512):
     write_binding(obj, Binding(tri_verts, bary, conf), source="DETECTED", score=face.score, view_axis=name)
     yield Progress(1.0, "done")
     return {"object": obj.name, "landmarks": len(tri_verts), "score": face.score, "view": name,
-            "on_surface": int((conf > 0).sum()), "fallback": int((conf < 0.75 * face.score).sum())}
+            "on_surface": int((conf > 0).sum()), "fallback": int((conf < 0.75 * face.score).sum()),
+            "symmetric": mirrored}
 
 
 def _rough_positions(origins, dirs, arrays, centre, radius):
@@ -104,7 +109,7 @@ def _rough_positions(origins, dirs, arrays, centre, radius):
     return origins + dirs * t[:, None] - n * radius * 0.5
 
 
-def _bind(cam, points_px, arrays):
+def _bind(cam, points_px, arrays, symmetric=True):
     parts = pure_binding.mesh_parts(arrays.verts, arrays.tris)
     skin = parts.skin_mask()
     origins, dirs = cam.rays(points_px[:, :2])
@@ -124,7 +129,31 @@ def _bind(cam, points_px, arrays):
             ntri, nbary = pure_binding.closest_on_triangles(moved[snapped], arrays.verts, arrays.tris,
                                                             np.nonzero(skin)[0])
             tri_verts[ids], bary[ids] = arrays.tris[ntri], nbary
-    return tri_verts, bary, conf
+    mirrored = False
+    if symmetric and len(points_px) == 478:
+        mirrored = _symmetrize(tri_verts, bary, arrays, skin)
+    return tri_verts, bary, conf, mirrored
+
+
+def _symmetrize(tri_verts, bary, arrays, skin) -> bool:
+    """On a mirror-symmetric face, average each skin landmark with its twin's
+    reflection and bind it to the nearest skin again (in place); iris points
+    (on the eyeball) stay.  Whether the face was symmetric."""
+    from ..rigging import landmark_edit
+
+    skin_ids = np.nonzero(skin)[0]
+    skin_verts = np.unique(arrays.tris[skin_ids])
+    normals = pure_binding.vertex_normals(arrays.verts, arrays.tris[skin_ids])
+    pos = (arrays.verts[tri_verts] * bary[..., None]).sum(axis=1)
+    plane = landmark_edit.mesh_mirror_plane(pos, arrays.verts[skin_verts], normals[skin_verts])
+    if plane is None:
+        return False
+    mask = np.ones(len(pos), bool)
+    mask[pure_binding.IRIS[pure_binding.IRIS < len(pos)]] = False
+    sym = landmark_edit.symmetrize(pos, plane, mask)
+    ntri, nbary = pure_binding.closest_on_triangles(sym[mask], arrays.verts, arrays.tris, skin_ids)
+    tri_verts[mask], bary[mask] = arrays.tris[ntri], nbary
+    return True
 
 
 def detect_landmarks(obj, **kwargs):

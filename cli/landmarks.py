@@ -10,6 +10,8 @@ def add_parser(sub):
     p.add_argument("--mesh", required=True, help="face mesh file (obj/ply/stl/fbx/glb)")
     p.add_argument("--out", required=True, help="output .blend")
     p.add_argument("--resolution", type=int, default=512, help="render size in pixels (default 512)")
+    p.add_argument("--asymmetric", action="store_true",
+                   help="keep the landmarks as detected on a mirror-symmetric mesh (default: make them symmetric)")
     p.set_defaults(func=run)
     add_photo_parser(sub)
 
@@ -19,9 +21,10 @@ def run(args) -> int:
 
     scene.clear_scene()
     obj = scene.import_mesh(args.mesh, name=os.path.splitext(os.path.basename(args.mesh))[0])
-    result = landmarks.detect_landmarks(obj, resolution=args.resolution)
+    result = landmarks.detect_landmarks(obj, resolution=args.resolution, symmetric=not args.asymmetric)
     scene.save_blend(args.out)
-    print(f"{result['landmarks']} landmarks (face looking {result['view']}, score {result['score']:.2f}) "
+    mirrored = ", made symmetric" if result["symmetric"] else ""
+    print(f"{result['landmarks']} landmarks (face looking {result['view']}, score {result['score']:.2f}{mirrored}) "
           f"-> {os.path.abspath(args.out)}")
     return 0
 

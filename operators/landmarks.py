@@ -19,11 +19,13 @@ class FACEFORGE_OT_detect_landmarks(JobOperator, bpy.types.Operator):
 
     def make_job(self, context):
         settings = context.scene.faceforge.landmarks
-        return api_landmarks.detect_landmarks_job(active_mesh(context), resolution=settings.render_resolution)
+        return api_landmarks.detect_landmarks_job(active_mesh(context), resolution=settings.render_resolution,
+                                                  symmetric=settings.symmetric)
 
     def report_result(self, context, result):
+        mirrored = ", made symmetric" if result["symmetric"] else ""
         self.report({"INFO"}, f"{result['landmarks']} landmarks on '{result['object']}' "
-                              f"(face looking {result['view']}, score {result['score']:.2f})")
+                              f"(face looking {result['view']}, score {result['score']:.2f}{mirrored})")
 
 
 class FACEFORGE_OT_clear_landmarks(bpy.types.Operator):

@@ -17,6 +17,7 @@ class VIEW3D_PT_faceforge_landmarks_detect(_Sub, bpy.types.Panel):
         layout = self.layout
         settings = context.scene.faceforge.landmarks
         layout.prop(settings, "render_resolution")
+        layout.prop(settings, "symmetric")
         layout.operator("faceforge.detect_landmarks", icon="VIEWZOOM")
         obj = context.active_object
         if obj is not None and obj.type == "MESH":

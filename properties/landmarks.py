@@ -9,6 +9,10 @@ class FACEFORGE_PG_landmarks_settings(PropertyGroup):
     render_resolution: IntProperty(
         name="Render Size", default=512, min=128, max=2048,
         description="Square render size (pixels) used to look for the face on the mesh")
+    symmetric: BoolProperty(
+        name="Symmetric", default=True,
+        description="On a mesh that is mirror-symmetric round the face, make the detected landmarks "
+                    "symmetric too (each averaged with its mirrored twin); an asymmetric mesh is left as detected")
     photo_path: StringProperty(
         name="Photo", subtype="FILE_PATH",
         description="A photo of a face to build a textured 3D face mesh from")

@@ -69,6 +69,75 @@ def reflect(points: np.ndarray, plane: tuple[np.ndarray, np.ndarray]) -> np.ndar
     return points - 2.0 * ((points - c) @ n)[:, None] * n
 
 
+def mesh_mirror_plane(points: np.ndarray, verts: np.ndarray, normals: np.ndarray, tol: float = 0.02,
+                      iterations: int = 30, sample: int = 4000) -> tuple[np.ndarray, np.ndarray] | None:
+    """The mirror plane of a mesh round its face, or None where it is not symmetric.
+
+    ``points``: (478, 3) landmarks (they give a first plane, the face region and
+    its size); ``verts``, ``normals``: (V, 3) the surface to test (the skin's
+    vertices and unit normals).  The plane is refined by symmetric ICP: a fixed
+    sample of face vertices is reflected, matched with the nearest vertex, and
+    the plane moved to bring the reflections onto the tangent planes of their
+    matches (Gauss-Newton on the plane's tilt and offset).  The face counts as
+    symmetric when 90 % of the sample has a twin within ``tol`` x the
+    eye-corner distance.
+    """
+    from scipy.spatial import cKDTree
+
+    points = np.asarray(points, dtype=np.float64)
+    size = float(np.linalg.norm(points[263] - points[33]))
+    centre = points[:468].mean(axis=0)
+    radius = float(np.linalg.norm(points[:468] - centre, axis=1).max())
+    verts = np.asarray(verts, dtype=np.float64)
+    near = np.linalg.norm(verts - centre, axis=1)
+    region = verts[near < radius]
+    if len(region) < 50 or size <= 0:
+        return None
+    if len(region) > sample:
+        region = region[np.random.default_rng(0).choice(len(region), sample, replace=False)]
+    pool, pool_n = verts[near < 1.25 * radius], np.asarray(normals, dtype=np.float64)[near < 1.25 * radius]
+    tree = cKDTree(pool)
+    c, n = symmetry_plane(points)
+    e1 = np.cross(n, [0.0, 0.0, 1.0] if abs(n[2]) < 0.9 else [0.0, 1.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(n, e1)
+    base_n, base_c = n, c
+
+    def plane(q):  # q = (tilt along e1, tilt along e2, offset along the normal)
+        m = base_n + q[0] * e1 + q[1] * e2
+        m /= np.linalg.norm(m)
+        return base_c + q[2] * size * m, m
+
+    q = np.zeros(3)
+    for _ in range(iterations):
+        dist, j = tree.query(reflect(region, plane(q)))
+        ok = dist <= max(3.0 * tol * size, np.quantile(dist, 0.5))
+        a, b, bn = region[ok], pool[j[ok]], pool_n[j[ok]]
+
+        def residual(qq):
+            return np.einsum("ij,ij->i", reflect(a, plane(qq)) - b, bn) / size
+
+        r0 = residual(q)
+        jac = np.stack([(residual(q + h) - r0) / 1e-6 for h in np.eye(3) * 1e-6], axis=1)
+        step = np.linalg.lstsq(jac, -r0, rcond=None)[0]
+        q = q + step
+        if np.abs(step).max() < 1e-7:
+            break
+    c, n = plane(q)
+    dist = tree.query(reflect(region, (c, n)))[0]
+    return (c, n) if np.quantile(dist, 0.9) <= tol * size else None
+
+
+def symmetrize(points: np.ndarray, plane: tuple[np.ndarray, np.ndarray], mask: np.ndarray) -> np.ndarray:
+    """Each landmark averaged with its twin's reflection (midline points go onto
+    the plane); only where both twins are in ``mask`` (478,) bool.  (478, 3)."""
+    m = mirror_map()
+    mask = np.asarray(mask, bool) & np.asarray(mask, bool)[m]
+    out = np.array(points, dtype=np.float64)
+    out[mask] = (out[mask] + reflect(out[m], plane)[mask]) / 2.0
+    return out
+
+
 def mirror_edits(old: np.ndarray, new: np.ndarray, tol: float = 1e-6) -> np.ndarray:
     """Propagate edits to the twins: each moved landmark's twin gets the mirrored move.
 

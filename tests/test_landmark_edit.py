@@ -100,3 +100,65 @@ def test_manual_path_on_suzanne(ff):
     assert pos[291, 0] > 0.15 > -0.15 > pos[61, 0]  # mouth corners where they were placed
     assert pos[152, 2] < pos[1, 2] < pos[10, 2]  # chin below nose below forehead
     assert not any(o.name.startswith("FF_KEY_") for o in bpy.data.objects)
+
+
+def _rotation(ax, ay, az):
+    cx, sx, cy, sy, cz, sz = np.cos(ax), np.sin(ax), np.cos(ay), np.sin(ay), np.cos(az), np.sin(az)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def _template_surface(samples=0):
+    """The symmetric template face as a surface: (verts, normals), optionally
+    re-sampled at random points of its triangles (then no vertex has an exact twin)."""
+    from faceforge.rigging.binding import vertex_normals
+    from faceforge.rigging.landmark_edit import template
+    from faceforge.rigging.photo_face import triangulate
+
+    v = template()[0][:468]
+    tris = triangulate(v[:, [0, 2]])
+    if not samples:
+        return v, vertex_normals(v, tris)
+    rng = np.random.default_rng(1)
+    t = rng.integers(0, len(tris), samples)
+    w = rng.dirichlet(np.ones(3), samples)
+    pts = (v[tris[t]] * w[..., None]).sum(axis=1)
+    fn = np.cross(v[tris[t, 1]] - v[tris[t, 0]], v[tris[t, 2]] - v[tris[t, 0]])
+    return pts, fn / np.linalg.norm(fn, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("samples", [0, 20000])
+def test_mirror_plane_of_a_symmetric_mesh_is_found_from_biased_landmarks(samples):
+    """A symmetric face, turned and moved: its mirror plane is found although the
+    landmarks (as MediaPipe gives them on a symmetric head) are not symmetric."""
+    from faceforge.rigging.landmark_edit import mesh_mirror_plane, reflect, symmetrize, template
+
+    tpl = template()[0]
+    iod = np.linalg.norm(tpl[263] - tpl[33])
+    verts, normals = _template_surface(samples)
+    r, t = _rotation(0.3, -0.5, 0.8), np.array([0.4, -1.0, 2.0])
+    lm = tpl.copy()
+    lm[tpl[:, 0] > 0, 1] += 0.04 * iod  # the left side read 4 % deeper: a tilted first guess
+    lm[:, 2] += 0.02 * iod * np.sign(tpl[:, 0])
+    plane = mesh_mirror_plane(lm @ r.T + t, verts @ r.T + t, normals @ r.T)
+    assert plane is not None
+    c, n = plane
+    true_n = r @ [1.0, 0.0, 0.0]
+    assert abs(n @ true_n) > np.cos(np.radians(0.5))
+    assert abs((c - t) @ true_n) < 0.005 * iod  # passes through the (moved) midline
+    sym = symmetrize(lm @ r.T + t, plane, np.ones(478, bool))
+    np.testing.assert_allclose(sym, reflect(sym[template()[1]], plane), atol=0.01 * iod)
+
+
+def test_an_asymmetric_mesh_has_no_mirror_plane():
+    from faceforge.rigging.landmark_edit import mesh_mirror_plane, template
+
+    tpl = template()[0]
+    iod = np.linalg.norm(tpl[263] - tpl[33])
+    verts, normals = _template_surface()
+    bent = verts.copy()
+    bent[:, 1] += 0.08 * iod * np.clip(verts[:, 0] / iod, 0, None)  # the left cheek pushed back
+    assert mesh_mirror_plane(tpl, verts, normals) is not None
+    assert mesh_mirror_plane(tpl, bent, normals) is None

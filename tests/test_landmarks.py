@@ -49,12 +49,28 @@ def test_placement_matches_ground_truth(ict_result):
     err = np.linalg.norm(ibug68_from_mediapipe(pos) - gt, axis=1) / iod
     print(f"iBUG-68 error / IOD: mean {err.mean():.3f} max {err.max():.3f}, jaw {err[:17].mean():.3f}, "
           f"all but jaw {err[17:].mean():.3f}")
-    assert err.mean() < 0.06
+    assert err.mean() < 0.05
     assert err[:17].mean() < 0.12 and err[:17].max() < 0.25  # jaw, in depth too
     assert err[17:].mean() < 0.05
     assert err[27:36].mean() < 0.04  # nose
     assert err[48:68].mean() < 0.04  # lips
     assert err[36:48].mean() < 0.05  # eyes
+
+
+def test_symmetric_head_gets_symmetric_landmarks(ict_result):
+    """The ICT head is mirror-symmetric about x = 0; MediaPipe's points on it are
+    not (a few % of the eye distance).  Detection makes them symmetric: each
+    landmark sits at its twin's mirror image, on the skin."""
+    from faceforge.rigging.landmark_edit import mirror_map
+
+    assert ict_result["result"]["symmetric"] is True
+    pos, gt = ict_result["pos"], ict_result["gt"]
+    iod = np.linalg.norm(gt[36] - gt[45])
+    twin = pos[mirror_map()] * [-1, 1, 1]
+    off = np.linalg.norm(pos - twin, axis=1)[:468] / iod
+    assert off.max() < 0.01, off.max()
+    # irises stay where MediaPipe saw them (on the eyeball or lid)
+    assert np.linalg.norm(pos[468:] - twin[468:], axis=1).max() > 0
 
 
 def test_outline_points_snap_to_the_occluding_contour():
@@ -173,6 +189,7 @@ def test_operator_and_cli(tmp_path, data):
     out = tmp_path / "ict.blend"
     proc = subprocess.run([str(root / "faceforge"), "landmarks", "--mesh",
                            str(data / "mesh/ict_neutral/generic_neutral_mesh.obj"), "--out", str(out),
-                           "--resolution", "384"], capture_output=True, text=True, timeout=900)
+                           "--resolution", "384", "--asymmetric"], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "478 landmarks" in proc.stdout and out.is_file()
+    assert "made symmetric" not in proc.stdout  # --asymmetric keeps them as detected
