@@ -9,7 +9,9 @@
    points, with irises) - a second, tighter render refines the points;
 3. casts each point back onto the surface, skipping eyelashes, eyeballs and
    other small parts (iris points may land on the eyeball);
-4. stores the binding (triangle + barycentric per landmark, confidence) on
+4. on a mirror-symmetric mesh, makes the landmarks symmetric too (each averaged
+   with its twin's reflection across the mesh's own mirror plane);
+5. stores the binding (triangle + barycentric per landmark, confidence) on
    the object - only at the very end, so a failure changes nothing.
 """
 
