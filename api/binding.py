@@ -51,8 +51,10 @@ def read_binding(obj) -> Binding:
     return b
 
 
-def write_binding(obj, binding: Binding, source: str, score: float = 1.0, view_axis: str = "") -> None:
-    """Replace the object's landmarks with ``binding``."""
+def write_binding(obj, binding: Binding, source: str, score: float = 1.0, view_axis: str = "",
+                  symmetric: bool = False) -> None:
+    """Replace the object's landmarks with ``binding`` (``symmetric``: they were made
+    symmetric on a mirror-symmetric mesh)."""
     lm = obj.faceforge.landmarks
     pts = lm.points
     pts.clear()
@@ -65,6 +67,7 @@ def write_binding(obj, binding: Binding, source: str, score: float = 1.0, view_a
     lm.source = source
     lm.score = float(score)
     lm.view_axis = view_axis
+    lm.symmetric = bool(symmetric)
 
 
 def landmark_positions(obj, coords: np.ndarray | None = None, world: bool = False) -> np.ndarray:

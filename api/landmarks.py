@@ -96,7 +96,8 @@ def detect_landmarks_job(obj, resolution: int = 512, symmetric: bool = True):
         det.close()
     conf = conf * face.score
     yield Progress(0.98, "storing landmarks")
-    write_binding(obj, Binding(tri_verts, bary, conf), source="DETECTED", score=face.score, view_axis=name)
+    write_binding(obj, Binding(tri_verts, bary, conf), source="DETECTED", score=face.score, view_axis=name,
+                  symmetric=mirrored)
     yield Progress(1.0, "done")
     return {"object": obj.name, "landmarks": len(tri_verts), "score": face.score, "view": name,
             "on_surface": int((conf > 0).sum()), "fallback": int((conf < 0.75 * face.score).sum()),
@@ -257,7 +258,7 @@ def apply_edit(obj, mirror: bool = True) -> int:
     b.verts[keep], b.bary[keep] = old_b.verts[keep], old_b.bary[keep]
     lm = obj.faceforge.landmarks
     write_binding(obj, b, source=lm.source if lm.source != "NONE" else "MANUAL", score=lm.score,
-                  view_axis=lm.view_axis)
+                  view_axis=lm.view_axis, symmetric=lm.symmetric and (mirror or moved == 0))
     _remove_edit_collection(obj)
     bpy.context.view_layer.objects.active = obj
     return moved

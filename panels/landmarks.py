@@ -26,7 +26,8 @@ class VIEW3D_PT_faceforge_landmarks_detect(_Sub, bpy.types.Panel):
                 box = layout.box()
                 box.label(text=f"{len(lm.points)} landmarks ({lm.source.lower()})", icon="CHECKMARK")
                 if lm.source == "DETECTED":
-                    box.label(text=f"Face looking {lm.view_axis}, score {lm.score:.2f}")
+                    box.label(text=f"Face looking {lm.view_axis}, score {lm.score:.2f}"
+                                   + (", made symmetric" if lm.symmetric else ""))
                 box.operator("faceforge.clear_landmarks", icon="X")
             else:
                 layout.label(text="No landmarks on this mesh yet", icon="INFO")

@@ -39,6 +39,7 @@ class FACEFORGE_PG_object_landmarks(PropertyGroup):
         default="NONE")
     score: FloatProperty(name="Detection Score", min=0.0, max=1.0)
     view_axis: StringProperty(name="View Axis", description="Axis the face was found looking along")
+    symmetric: BoolProperty(name="Symmetric", description="Detected on a mirror-symmetric mesh and made symmetric")
 
 
 classes = (FACEFORGE_PG_landmarks_settings, FACEFORGE_PG_landmark, FACEFORGE_PG_object_landmarks)

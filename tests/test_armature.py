@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from faceforge.core.errors import FaceForgeError
+from ui_recorder import LayoutRecorder
 
 ROOT = Path(__file__).resolve().parents[1]
 # MediaPipe indices used to find regions on the mesh.
@@ -375,23 +376,6 @@ def test_rigid_and_loose_parts_and_rotated_head(ict):
     np.testing.assert_allclose(turned.skeleton.frame.rotation, rot @ plan.skeleton.frame.rotation, atol=1e-9)
 
 
-class _Recorder:
-    """Stands in for a UILayout: records every call, returns itself for rows/columns/boxes."""
-
-    def __init__(self):
-        object.__setattr__(self, "calls", [])
-
-    def __getattr__(self, name):
-        def call(*args, **kwargs):
-            self.calls.append((name, args, kwargs))
-            return self
-
-        return call
-
-    def __setattr__(self, name, value):
-        pass
-
-
 def test_controls_test_pose_sliders_drive_bones_and_reset_pose(ict):
     """Bone controls draw; the rig stage's Test Pose sliders (mirrored) drive our bones in BONES mode;
     Reset Pose puts bones, keys and sliders back."""
@@ -410,7 +394,7 @@ def test_controls_test_pose_sliders_drive_bones_and_reset_pose(ict):
     for cls in panels.classes:
         assert cls.bl_parent_id == "VIEW3D_PT_faceforge_rig"
         assert not hasattr(cls, "poll") or cls.poll(bpy.context)
-        layout = _Recorder()
+        layout = LayoutRecorder()
         cls.draw(type("P", (), {"layout": layout})(), bpy.context)
         drawn[cls.__name__] = layout.calls
     ops = {c[1][0] for calls in drawn.values() for c in calls if c[0] == "operator"}

@@ -11,6 +11,7 @@ import pytest
 
 from faceforge.core.arkit import ARKIT_NAMES
 from fixtures_character import bake_take, known_weights, make_character, scene_settings_kept
+from ui_recorder import LayoutRecorder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,30 +95,12 @@ def test_cli_export_and_livelink(face, tmp_path):
     assert proc.returncode == 2 and "Character file not found" in proc.stderr
 
 
-class _Recorder:
-    """Stands in for a UILayout: records every call, returns itself for rows/columns."""
-
-    def __init__(self):
-        self.calls = []
-
-    def __getattr__(self, name):
-        def call(*args, **kwargs):
-            self.calls.append((name, args, kwargs))
-            return self
-
-        return call
-
-    def __setattr__(self, name, value):
-        if name == "calls":
-            object.__setattr__(self, name, value)
-
-
 def test_deliver_panels_draw(face):
     from faceforge.panels import deliver
 
     drawn = {}
     for cls in deliver.classes:
-        layout = _Recorder()
+        layout = LayoutRecorder()
         cls.draw(type("P", (), {"layout": layout})(), bpy.context)
         drawn[cls.__name__] = layout.calls
         assert cls.bl_parent_id == "VIEW3D_PT_faceforge_deliver"

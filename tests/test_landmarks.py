@@ -19,11 +19,17 @@ def ict_result(data):
     before = {o.name for o in bpy.data.objects}, {c.name for c in bpy.data.cameras}, bpy.context.scene.render.engine
     result = landmarks.detect_landmarks(obj)
     after = {o.name for o in bpy.data.objects}, {c.name for c in bpy.data.cameras}, bpy.context.scene.render.engine
+    from ui_recorder import draw
+
+    from faceforge.panels.landmarks import VIEW3D_PT_faceforge_landmarks_detect
+
+    bpy.context.view_layer.objects.active = obj
+    panel = draw(VIEW3D_PT_faceforge_landmarks_detect, bpy.context)  # later tests start from an empty scene
     gt = json.load(open(data / "mesh/ict_neutral/vertex_indices.json"))["idx_to_landmark_verts"]
     verts = mesh.vertex_coords(obj.data)
     return dict(result=result, pos=binding.landmark_positions(obj), bind=binding.read_binding(obj),
                 gt=verts[gt], verts=verts, arrays=mesh.mesh_arrays(obj), before=before, after=after,
-                source=obj.faceforge.landmarks.source)
+                source=obj.faceforge.landmarks.source, symmetric_flag=obj.faceforge.landmarks.symmetric, panel=panel)
 
 
 def test_face_found_from_the_front_and_bound(ict_result):
@@ -63,7 +69,7 @@ def test_symmetric_head_gets_symmetric_landmarks(ict_result):
     landmark sits at its twin's mirror image, on the skin."""
     from faceforge.rigging.landmark_edit import mirror_map
 
-    assert ict_result["result"]["symmetric"] is True
+    assert ict_result["result"]["symmetric"] is True and ict_result["symmetric_flag"]
     pos, gt = ict_result["pos"], ict_result["gt"]
     iod = np.linalg.norm(gt[36] - gt[45])
     twin = pos[mirror_map()] * [-1, 1, 1]
@@ -71,6 +77,14 @@ def test_symmetric_head_gets_symmetric_landmarks(ict_result):
     assert off.max() < 0.01, off.max()
     # irises stay where MediaPipe saw them (on the eyeball or lid)
     assert np.linalg.norm(pos[468:] - twin[468:], axis=1).max() > 0
+
+
+def test_detect_panel_shows_the_setting_and_the_result(ict_result):
+    calls = ict_result["panel"]
+    props = [c[1][1] for c in calls if c[0] == "prop"]
+    labels = " | ".join(c[2].get("text", "") for c in calls if c[0] == "label")
+    assert props == ["render_resolution", "symmetric"]
+    assert "478 landmarks (detected)" in labels and "made symmetric" in labels
 
 
 def test_outline_points_snap_to_the_occluding_contour():
