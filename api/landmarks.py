@@ -115,6 +115,8 @@ def _rough_positions(origins, dirs, arrays, centre, radius):
 def _bind(cam, points_px, arrays, symmetric=True):
     parts = pure_binding.mesh_parts(arrays.verts, arrays.tris)
     skin = parts.skin_mask()
+    skin_ids = np.nonzero(skin)[0]
+    normals = pure_binding.vertex_normals(arrays.verts, arrays.tris[skin_ids])  # the outline and the mirror plane
     origins, dirs = cam.rays(points_px[:, :2])
     any_part = np.zeros(len(points_px), bool)
     any_part[pure_binding.IRIS[pure_binding.IRIS < len(points_px)]] = True
@@ -126,36 +128,33 @@ def _bind(cam, points_px, arrays, symmetric=True):
     if len(oval):
         iod_px = float(np.linalg.norm(points_px[263, :2] - points_px[33, :2])) if len(points_px) > 263 else 0.0
         moved, snapped = pure_binding.snap_to_contour(cam, points_px[oval, :2], hits[oval], arrays.verts,
-                                                      arrays.tris, skin, max_px=max(2.0, 0.05 * iod_px))
+                                                      arrays.tris, skin, max_px=max(2.0, 0.05 * iod_px),
+                                                      normals=normals)
         if snapped.any():
             ids = oval[snapped]
-            ntri, nbary = pure_binding.closest_on_triangles(moved[snapped], arrays.verts, arrays.tris,
-                                                            np.nonzero(skin)[0])
+            ntri, nbary = pure_binding.closest_on_triangles(moved[snapped], arrays.verts, arrays.tris, skin_ids)
             tri_verts[ids], bary[ids] = arrays.tris[ntri], nbary
     mirrored = False
     if symmetric and len(points_px) == 478:
-        mirrored = _symmetrize(tri_verts, bary, arrays, skin)
+        mirrored = _symmetrize(Binding(tri_verts, bary, conf), arrays, skin_ids, normals, keep=any_part)
     return tri_verts, bary, conf, mirrored
 
 
-def _symmetrize(tri_verts, bary, arrays, skin) -> bool:
-    """On a mirror-symmetric face, average each skin landmark with its twin's
-    reflection and bind it to the nearest skin again (in place); iris points
-    (on the eyeball) stay.  Whether the face was symmetric."""
+def _symmetrize(binding, arrays, skin_ids, normals, keep) -> bool:
+    """On a mirror-symmetric face, average each landmark but ``keep`` (the irises,
+    on the eyeball) with its twin's reflection and bind it to the nearest skin
+    again (in place).  Whether the face was symmetric."""
     from ..rigging import landmark_edit
 
-    skin_ids = np.nonzero(skin)[0]
     skin_verts = np.unique(arrays.tris[skin_ids])
-    normals = pure_binding.vertex_normals(arrays.verts, arrays.tris[skin_ids])
-    pos = (arrays.verts[tri_verts] * bary[..., None]).sum(axis=1)
+    pos = binding.positions(arrays.verts)
     plane = landmark_edit.mesh_mirror_plane(pos, arrays.verts[skin_verts], normals[skin_verts])
     if plane is None:
         return False
-    mask = np.ones(len(pos), bool)
-    mask[pure_binding.IRIS[pure_binding.IRIS < len(pos)]] = False
+    mask = ~keep
     sym = landmark_edit.symmetrize(pos, plane, mask)
     ntri, nbary = pure_binding.closest_on_triangles(sym[mask], arrays.verts, arrays.tris, skin_ids)
-    tri_verts[mask], bary[mask] = arrays.tris[ntri], nbary
+    binding.verts[mask], binding.bary[mask] = arrays.tris[ntri], nbary
     return True
 
 

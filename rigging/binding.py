@@ -250,7 +250,8 @@ def contour_edges(cam_pos: np.ndarray, verts: np.ndarray, tris: np.ndarray, tri_
 
 
 def snap_to_contour(cam, pixels: np.ndarray, hit_points: np.ndarray, verts: np.ndarray, tris: np.ndarray,
-                    skin: np.ndarray, max_px: float, face_size: float | None = None):
+                    skin: np.ndarray, max_px: float, face_size: float | None = None,
+                    normals: np.ndarray | None = None):
     """Move landmarks seen on the face's outline onto the mesh's occluding contour.
 
     A landmark on the outline (MediaPipe's face oval) is seen where the surface
@@ -269,7 +270,8 @@ def snap_to_contour(cam, pixels: np.ndarray, hit_points: np.ndarray, verts: np.n
     from the front) is kept.
 
     ``cam``: a :class:`~faceforge.rigging.camera.PinholeCamera`; ``pixels`` (L, 2);
-    ``hit_points`` (L, 3) the ray hits; ``skin`` (T,) bool.
+    ``hit_points`` (L, 3) the ray hits; ``skin`` (T,) bool; ``normals`` (V, 3) the
+    skin's vertex normals (``vertex_normals(verts, tris[skin])``) where the caller has them.
     Returns (points (L, 3), snapped (L,) bool).
     """
     pixels = np.asarray(pixels, dtype=np.float64)
@@ -280,7 +282,7 @@ def snap_to_contour(cam, pixels: np.ndarray, hit_points: np.ndarray, verts: np.n
         return out, snapped
     cam_pos = cam.position
     up = cam.cam_to_world[:3, 1]
-    vn = vertex_normals(verts, tris[skin_ids])
+    vn = vertex_normals(verts, tris[skin_ids]) if normals is None else normals
     size = face_size if face_size else float(np.ptp(out, axis=0).max()) or float(np.ptp(verts, axis=0).max())
     gap, reach_3d = 0.05 * size, 0.35 * size
     edges = contour_edges(cam_pos, verts, tris, skin_ids)

@@ -95,7 +95,8 @@ def mesh_mirror_plane(points: np.ndarray, verts: np.ndarray, normals: np.ndarray
         return None
     if len(region) > sample:
         region = region[np.random.default_rng(0).choice(len(region), sample, replace=False)]
-    pool, pool_n = verts[near < 1.25 * radius], np.asarray(normals, dtype=np.float64)[near < 1.25 * radius]
+    in_pool = near < 1.25 * radius
+    pool, pool_n = verts[in_pool], np.asarray(normals, dtype=np.float64)[in_pool]
     tree = cKDTree(pool)
     c, n = symmetry_plane(points)
     e1 = np.cross(n, [0.0, 0.0, 1.0] if abs(n[2]) < 0.9 else [0.0, 1.0, 0.0])
@@ -132,7 +133,8 @@ def symmetrize(points: np.ndarray, plane: tuple[np.ndarray, np.ndarray], mask: n
     """Each landmark averaged with its twin's reflection (midline points go onto
     the plane); only where both twins are in ``mask`` (478,) bool.  (478, 3)."""
     m = mirror_map()
-    mask = np.asarray(mask, bool) & np.asarray(mask, bool)[m]
+    mask = np.asarray(mask, bool)
+    mask = mask & mask[m]
     out = np.array(points, dtype=np.float64)
     out[mask] = (out[mask] + reflect(out[m], plane)[mask]) / 2.0
     return out
