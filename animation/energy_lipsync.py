@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.arkit import ARKIT_NAMES, INDEX
-from .lipsync import LipSyncTrack
+from .lipsync_track import LipSyncTrack, frame_count
 
 RATE = 16000
 HOP = 160
@@ -96,7 +96,7 @@ def energy_to_weights(samples: np.ndarray, fps: float, duration: float | None = 
     fric_s = _attack_release(fric, 0.5, 0.3)
     if duration is None:
         duration = len(samples) / rate
-    n = int(np.ceil(duration * fps - 1e-9)) + 1
+    n = frame_count(duration, fps)
     t = np.arange(n) / fps
     at = lambda v: np.interp(t, f["times"], v, left=0.0, right=0.0)  # noqa: E731
     jaw, rnd, spr, frc = at(open_s), at(rounded_s), at(spread_s), at(fric_s)

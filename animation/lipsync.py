@@ -40,6 +40,8 @@ import numpy as np
 
 from ..core.arkit import ARKIT_NAMES, INDEX
 from . import visemes as vz
+from .energy_lipsync import energy_to_weights, features
+from .lipsync_track import LipSyncTrack, frame_count
 
 # (alpha_jaw, alpha_lips, tau seconds) per viseme
 DOMINANCE: dict[str, tuple[float, float, float]] = {
@@ -73,22 +75,6 @@ _CLOSE_ZERO = [INDEX[n] for n in ("mouthLowerDownLeft", "mouthLowerDownRight", "
                                   "mouthUpperUpRight", "mouthFunnel", "tongueOut", "mouthStretchLeft",
                                   "mouthStretchRight")]
 _PRESS = [INDEX["mouthPressLeft"], INDEX["mouthPressRight"]]
-
-
-@dataclass
-class LipSyncTrack:
-    weights: np.ndarray  # (F, 52) float32, frame k at time k / fps
-    fps: float
-    method: str  # "align", "recognise" or "energy"
-    visemes: np.ndarray | None = None  # (F,) index into VISEMES of the dominant viseme (phone methods)
-
-    @property
-    def times(self) -> np.ndarray:
-        return np.arange(len(self.weights)) / self.fps
-
-
-def frame_count(duration: float, fps: float) -> int:
-    return int(np.ceil(duration * fps - 1e-9)) + 1
 
 
 def phones_to_weights(phones, fps: float, duration: float | None = None, intensity: float = 1.0,
@@ -207,8 +193,6 @@ class Analysis:
 
 def speech_coverage(phones, samples: np.ndarray, rate: int = 16000) -> float:
     """Fraction of the loud (voiced) time that the phones cover with speech (not silence)."""
-    from .energy_lipsync import features
-
     f = features(samples, rate)
     level = f["level"]
     loud = level > np.percentile(level, 97) - 20.0
@@ -232,7 +216,6 @@ def analyse(samples: np.ndarray, fps: float, transcript: str | None = None, meth
     little speech in a loud recording (another language, singing, shouting).
     """
     from . import phonemes as ph
-    from .energy_lipsync import energy_to_weights
 
     from ..core.errors import FaceForgeError
 

@@ -46,3 +46,42 @@ def test_blocker_really_blocks(tmp_path):
     proc = subprocess.run([sys.executable, "-c", BLOCKER, str(bad), "core"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "blocked" in proc.stderr
+
+
+def _relative_imports(path: Path, package: str) -> set[str]:
+    """Modules of this add-on that ``path`` imports (at any level, also inside functions)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = [package] if node.level == 1 else []
+            if node.module:
+                found.add(".".join(base + [node.module]))
+            found.update(".".join(base + ([node.module] if node.module else []) + [a.name]) for a in node.names)
+    return found
+
+
+def test_no_import_cycles():
+    """No two modules import each other, even through imports hidden inside functions."""
+    packages = PURE + ("api", "operators", "panels", "properties", "cli")
+    graph = {}
+    for pkg in packages:
+        for path in sorted((ROOT / pkg).glob("*.py")):
+            graph[f"{pkg}.{path.stem}"] = _relative_imports(path, pkg)
+    for mod in graph:
+        graph[mod] = {m for m in graph[mod] if m in graph and m != mod}
+
+    def reaches(start, goal):
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()]:
+                if nxt == goal:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
+
+    cycles = sorted({tuple(sorted((a, b))) for a in graph for b in graph[a] if reaches(b, a)})
+    assert not cycles, f"import cycles: {cycles}"
