@@ -11,23 +11,11 @@ Shapes: ``verts`` (L, 3) int32, ``bary`` (L, 3) float64 (rows sum to 1),
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..core.errors import FaceForgeError
+from ..rigging.binding import Binding
 from .mesh import vertex_coords
-
-
-@dataclass
-class Binding:
-    verts: np.ndarray  # (L, 3) int32
-    bary: np.ndarray  # (L, 3) float64
-    confidence: np.ndarray  # (L,) float64
-
-    def positions(self, coords: np.ndarray) -> np.ndarray:
-        """Landmark positions (L, 3) on a mesh whose vertices are ``coords`` (N, 3)."""
-        return np.einsum("lk,lkd->ld", self.bary, coords[self.verts])
 
 
 def has_binding(obj) -> bool:

@@ -23,9 +23,8 @@ from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
 from ..inference.views import CANDIDATE_VIEWS, bounding_sphere, face_sphere
 from ..rigging import binding as pure_binding
-from ..rigging.regions import FACE_OVAL
 from . import mesh as mesh_api
-from .binding import Binding, write_binding
+from .binding import write_binding
 from .render import render_view
 
 DETECT_RES = 256
@@ -82,7 +81,7 @@ def detect_landmarks_job(obj, resolution: int = 512, symmetric: bool = True):
             raise FaceForgeError(f"MediaPipe saw a face on '{obj.name}' but could not fit its landmarks; "
                                  "try a higher render size or the manual path")
         origins, dirs = cam.rays(face.points[:, :2])
-        rough = _rough_positions(origins, dirs, arrays, centre, radius)
+        rough = pure_binding.rough_positions(origins, dirs, centre, radius)
         fcentre, fradius = face_sphere(rough)
         yield Progress(0.6, "refining on a close-up")
         img2, cam2 = render_view([obj], fcentre, view, up, fradius, resolution=resolution)
@@ -91,71 +90,17 @@ def detect_landmarks_job(obj, resolution: int = 512, symmetric: bool = True):
             face, cam = face2, cam2
         # 3. bind
         yield Progress(0.7, "binding landmarks to the surface")
-        tri_verts, bary, conf, mirrored = yield Offload(_bind, (cam, face.points, arrays, symmetric))
+        bound, mirrored = yield Offload(pure_binding.bind_landmarks,
+                                        (cam, face.points, arrays.verts, arrays.tris, symmetric))
     finally:
         det.close()
-    conf = conf * face.score
+    bound.confidence = conf = bound.confidence * face.score
     yield Progress(0.98, "storing landmarks")
-    write_binding(obj, Binding(tri_verts, bary, conf), source="DETECTED", score=face.score, view_axis=name,
-                  symmetric=mirrored)
+    write_binding(obj, bound, source="DETECTED", score=face.score, view_axis=name, symmetric=mirrored)
     yield Progress(1.0, "done")
-    return {"object": obj.name, "landmarks": len(tri_verts), "score": face.score, "view": name,
+    return {"object": obj.name, "landmarks": len(bound.verts), "score": face.score, "view": name,
             "on_surface": int((conf > 0).sum()), "fallback": int((conf < 0.75 * face.score).sum()),
             "symmetric": mirrored}
-
-
-def _rough_positions(origins, dirs, arrays, centre, radius):
-    """Where the rays pass the head's centre plane - enough to frame a close-up."""
-    n = dirs.mean(axis=0)
-    n /= np.linalg.norm(n)
-    t = ((centre - origins) @ n) / (dirs @ n)
-    return origins + dirs * t[:, None] - n * radius * 0.5
-
-
-def _bind(cam, points_px, arrays, symmetric=True):
-    parts = pure_binding.mesh_parts(arrays.verts, arrays.tris)
-    skin = parts.skin_mask()
-    skin_ids = np.nonzero(skin)[0]
-    normals = pure_binding.vertex_normals(arrays.verts, arrays.tris[skin_ids])  # the outline and the mirror plane
-    origins, dirs = cam.rays(points_px[:, :2])
-    any_part = np.zeros(len(points_px), bool)
-    any_part[pure_binding.IRIS[pure_binding.IRIS < len(points_px)]] = True
-    up = cam.cam_to_world[:3, 1]
-    tri_verts, bary, conf, hits = pure_binding.bind_rays(origins, dirs, arrays.verts, arrays.tris, skin, any_part,
-                                                         up=up, rim_side=pure_binding.rim_sides(len(points_px)))
-    # The face's outline: grazing rays put the hit in front of the true point.
-    oval = np.array([i for i in FACE_OVAL if i < len(points_px)])
-    if len(oval):
-        iod_px = float(np.linalg.norm(points_px[263, :2] - points_px[33, :2])) if len(points_px) > 263 else 0.0
-        moved, snapped = pure_binding.snap_to_contour(cam, points_px[oval, :2], hits[oval], arrays.verts,
-                                                      arrays.tris, skin, max_px=max(2.0, 0.05 * iod_px),
-                                                      normals=normals)
-        if snapped.any():
-            ids = oval[snapped]
-            ntri, nbary = pure_binding.closest_on_triangles(moved[snapped], arrays.verts, arrays.tris, skin_ids)
-            tri_verts[ids], bary[ids] = arrays.tris[ntri], nbary
-    mirrored = False
-    if symmetric and len(points_px) == 478:
-        mirrored = _symmetrize(Binding(tri_verts, bary, conf), arrays, skin_ids, normals, keep=any_part)
-    return tri_verts, bary, conf, mirrored
-
-
-def _symmetrize(binding, arrays, skin_ids, normals, keep) -> bool:
-    """On a mirror-symmetric face, average each landmark but ``keep`` (the irises,
-    on the eyeball) with its twin's reflection and bind it to the nearest skin
-    again (in place).  Whether the face was symmetric."""
-    from ..rigging import landmark_edit
-
-    skin_verts = np.unique(arrays.tris[skin_ids])
-    pos = binding.positions(arrays.verts)
-    plane = landmark_edit.mesh_mirror_plane(pos, arrays.verts[skin_verts], normals[skin_verts])
-    if plane is None:
-        return False
-    mask = ~keep
-    sym = landmark_edit.symmetrize(pos, plane, mask)
-    ntri, nbary = pure_binding.closest_on_triangles(sym[mask], arrays.verts, arrays.tris, skin_ids)
-    binding.verts[mask], binding.bary[mask] = arrays.tris[ntri], nbary
-    return True
 
 
 def detect_landmarks(obj, **kwargs):
@@ -224,10 +169,7 @@ def begin_edit(obj) -> int:
 def _rebind(obj, world_points, confidence):
     """Bind world points to the nearest skin of ``obj``."""
     arrays = mesh_api.mesh_arrays(obj, world=True)
-    parts = pure_binding.mesh_parts(arrays.verts, arrays.tris)
-    skin = np.nonzero(parts.skin_mask())[0]
-    tri, bary = pure_binding.closest_on_triangles(world_points, arrays.verts, arrays.tris, skin)
-    return Binding(arrays.tris[tri].astype(np.int32), bary, np.asarray(confidence, dtype=np.float64))
+    return pure_binding.bind_to_skin(world_points, arrays.verts, arrays.tris, confidence)
 
 
 def apply_edit(obj, mirror: bool = True) -> int:

@@ -11,7 +11,8 @@ import bpy
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
 from ..rigging.photo_face import build_photo_face
-from .binding import Binding, write_binding
+from ..rigging.binding import Binding
+from .binding import write_binding
 
 
 def read_image(path: str) -> np.ndarray:

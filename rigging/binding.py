@@ -2,7 +2,11 @@
 
 Shapes: ``verts`` (N, 3) float, ``tris`` (T, 3) int, rays (L, 3) origins and
 unit directions.  A binding is, per landmark, the three vertex indices of the
-triangle it lies on and barycentric weights (see ``api/binding.py``).
+triangle it lies on and barycentric weights (:class:`Binding`; ``api/binding.py``
+stores it on the object).  :func:`bind_landmarks` is the whole binding step of
+landmark detection: rays from the camera through the detected pixels, the
+face's outline snapped to the mesh's occluding contour, and (on a
+mirror-symmetric mesh) the landmarks made symmetric.
 """
 
 from __future__ import annotations
@@ -14,6 +18,18 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 IRIS = np.arange(468, 478)
+
+
+@dataclass
+class Binding:
+    """Landmarks bound to a surface: per landmark a triangle and barycentric weights on it."""
+    verts: np.ndarray  # (L, 3) int32 mesh vertex indices of the triangle
+    bary: np.ndarray  # (L, 3) float64 barycentric weights (rows sum to 1)
+    confidence: np.ndarray  # (L,) float64
+
+    def positions(self, coords: np.ndarray) -> np.ndarray:
+        """Landmark positions (L, 3) on a mesh whose vertices are ``coords`` (N, 3)."""
+        return np.einsum("lk,lkd->ld", self.bary, coords[self.verts])
 
 
 @dataclass
@@ -333,3 +349,83 @@ def snap_to_contour(cam, pixels: np.ndarray, hit_points: np.ndarray, verts: np.n
             out[li] = point
             snapped[li] = True
     return out, snapped
+
+
+# --- the binding step of landmark detection -------------------------------------------
+
+def rough_positions(origins: np.ndarray, dirs: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
+    """Where the rays (L, 3) pass the head's centre plane, moved half a ``radius`` towards
+    the camera: enough to frame a close-up of the face (no mesh needed)."""
+    n = dirs.mean(axis=0)
+    n /= np.linalg.norm(n)
+    t = ((centre - origins) @ n) / (dirs @ n)
+    return origins + dirs * t[:, None] - n * radius * 0.5
+
+
+def bind_landmarks(cam, points_px: np.ndarray, verts: np.ndarray, tris: np.ndarray,
+                   symmetric: bool = True) -> tuple[Binding, bool]:
+    """Bind landmarks detected in a render to the mesh they were seen on.
+
+    cam: the render's :class:`rigging.camera.PinholeCamera`; points_px: (L, 2+)
+    pixels (478 Face Mesh points, irises last); verts (N, 3) / tris (T, 3): the
+    mesh in the camera's (world) space.  Each point is cast onto the skin (the
+    big surfaces; the irises may land on the eyeball), the face's outline is
+    snapped to the occluding contour, and with ``symmetric`` on a mirror-symmetric
+    mesh every landmark but the irises is averaged with its twin's reflection.
+    Returns (binding with per-landmark confidence in 0..1, whether it was made symmetric).
+    """
+    from .regions import FACE_OVAL
+
+    parts = mesh_parts(verts, tris)
+    skin = parts.skin_mask()
+    skin_ids = np.nonzero(skin)[0]
+    normals = vertex_normals(verts, tris[skin_ids])  # the outline and the mirror plane
+    origins, dirs = cam.rays(points_px[:, :2])
+    any_part = np.zeros(len(points_px), bool)
+    any_part[IRIS[IRIS < len(points_px)]] = True
+    up = cam.cam_to_world[:3, 1]
+    tri_verts, bary, conf, hits = bind_rays(origins, dirs, verts, tris, skin, any_part,
+                                            up=up, rim_side=rim_sides(len(points_px)))
+    # The face's outline: grazing rays put the hit in front of the true point.
+    oval = np.array([i for i in FACE_OVAL if i < len(points_px)])
+    if len(oval):
+        iod_px = float(np.linalg.norm(points_px[263, :2] - points_px[33, :2])) if len(points_px) > 263 else 0.0
+        moved, snapped = snap_to_contour(cam, points_px[oval, :2], hits[oval], verts, tris, skin,
+                                         max_px=max(2.0, 0.05 * iod_px), normals=normals)
+        if snapped.any():
+            ids = oval[snapped]
+            ntri, nbary = closest_on_triangles(moved[snapped], verts, tris, skin_ids)
+            tri_verts[ids], bary[ids] = tris[ntri], nbary
+    binding = Binding(tri_verts, bary, conf)
+    mirrored = False
+    if symmetric and len(points_px) == 478:
+        mirrored = symmetrize_binding(binding, verts, tris, skin_ids, normals, keep=any_part)
+    return binding, mirrored
+
+
+def symmetrize_binding(binding: Binding, verts: np.ndarray, tris: np.ndarray, skin_ids: np.ndarray,
+                       normals: np.ndarray, keep: np.ndarray) -> bool:
+    """On a mirror-symmetric face, average each landmark but ``keep`` (the irises,
+    on the eyeball) with its twin's reflection and bind it to the nearest skin
+    triangle (``skin_ids``) again, in place.  ``normals``: (N, 3) vertex normals of
+    the skin.  Returns whether the face was symmetric (else nothing changed)."""
+    from . import landmark_edit
+
+    skin_verts = np.unique(tris[skin_ids])
+    pos = binding.positions(verts)
+    plane = landmark_edit.mesh_mirror_plane(pos, verts[skin_verts], normals[skin_verts])
+    if plane is None:
+        return False
+    mask = ~keep
+    sym = landmark_edit.symmetrize(pos, plane, mask)
+    ntri, nbary = closest_on_triangles(sym[mask], verts, tris, skin_ids)
+    binding.verts[mask], binding.bary[mask] = tris[ntri], nbary
+    return True
+
+
+def bind_to_skin(points: np.ndarray, verts: np.ndarray, tris: np.ndarray, confidence) -> Binding:
+    """Bind points (L, 3) to the nearest skin (the mesh's big surfaces) - hand-placed or
+    edited landmarks."""
+    skin = np.nonzero(mesh_parts(verts, tris).skin_mask())[0]
+    tri, bary = closest_on_triangles(points, verts, tris, skin)
+    return Binding(tris[tri].astype(np.int32), bary, np.asarray(confidence, dtype=np.float64))
