@@ -23,11 +23,14 @@ import bpy
 from mathutils import Matrix
 
 from ..animation import solve
+from ..animation.retime import change_basis, retime_take
 from ..core.arkit import ARKIT_NAMES
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
 from . import actions, binding
+from ..rigging.regions import face_frame
 from .mesh import require_mesh, shape_key_coords
+from .scene import scene_fps
 
 EYE_WORDS = ("eye",)
 EYE_EXCLUDE = ("lid", "brow", "lash", "socket", "target")
@@ -35,22 +38,9 @@ EYE_EXCLUDE = ("lid", "brow", "lash", "socket", "target")
 
 # --- the rig -------------------------------------------------------------------------
 
-def face_frame(points: np.ndarray) -> np.ndarray:
-    """(3, 3) columns = the face's x (its left), y (up), z (out of the face) in the points' space.
-
-    From the landmarks themselves (eye corners, forehead, chin), so the
-    character may face any axis.
-    """
-    x = points[263] - points[33]
-    up = points[10] - points[152]
-    x = x / np.linalg.norm(x)
-    y = up - x * (up @ x)
-    y = y / np.linalg.norm(y)
-    return np.stack([x, y, np.cross(x, y)], axis=1)
-
-
 def rig_basis(obj) -> tuple[solve.RigBasis, np.ndarray]:
-    """The character's rig as a :class:`solve.RigBasis` (camera-frame axes) and its face frame (3, 3).
+    """The character's rig as a :class:`solve.RigBasis` (camera-frame axes) and its face axes (3, 3):
+    columns = the face's left, up and forward in the object's space (``rigging.regions.face_frame``).
 
     Raises FaceForgeError when the object has no landmarks or no ARKit shape keys.
     """
@@ -67,10 +57,10 @@ def rig_basis(obj) -> tuple[solve.RigBasis, np.ndarray]:
     ref_name = key.reference_key.name
     base = b.positions(shape_key_coords(obj, ref_name))
     deltas = np.stack([b.positions(shape_key_coords(obj, n)) - base for n in names])
-    frame = face_frame(base)
-    # To camera-frame axes: project onto the face frame's columns.
-    basis = solve.RigBasis(tuple(names), base @ frame, deltas @ frame, b.confidence)
-    return basis, frame
+    axes = face_frame(base).axes.T
+    # To camera-frame axes: project onto the face axes.
+    basis = solve.RigBasis(tuple(names), base @ axes, deltas @ axes, b.confidence)
+    return basis, axes
 
 
 # --- helpers for the bake ----------------------------------------------------------------
@@ -120,26 +110,9 @@ def _rot3(m) -> np.ndarray:
     return nearest_rotation(np.array(m, dtype=np.float64)[:3, :3])
 
 
-def _camera_to_object(rots: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """Rotations (F, 3, 3) in camera-frame axes -> the mesh's object space."""
-    return np.einsum("ij,fjk,lk->fil", frame, rots, frame)
-
-
-def _eye_rotations(yaw_pitch: np.ndarray) -> np.ndarray:
-    """(F, 2) yaw/pitch radians -> (F, 3, 3) camera-frame rotations (yaw about +y, then look up)."""
-    yaw, pitch = yaw_pitch[:, 0], yaw_pitch[:, 1]
-    cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(-pitch), np.sin(-pitch)
-    f = len(yaw)
-    ry = np.zeros((f, 3, 3))
-    ry[:, 0, 0], ry[:, 0, 2], ry[:, 1, 1], ry[:, 2, 0], ry[:, 2, 2] = cy, sy, 1, -sy, cy
-    rx = np.zeros((f, 3, 3))
-    rx[:, 0, 0], rx[:, 1, 1], rx[:, 1, 2], rx[:, 2, 1], rx[:, 2, 2] = 1, cp, -sp, sp, cp
-    return ry @ rx
-
-
-def _to_channels(rots: np.ndarray, rest: np.ndarray, mode: str):
-    """Rotations (F, 3, 3) applied on top of ``rest`` (3, 3) -> (path suffix, values (F, C))."""
-    mats = np.einsum("fij,jk->fik", rots, rest)
+def _to_channels(mats: np.ndarray, mode: str):
+    """Rotation matrices (F, 3, 3) -> (path suffix, values (F, C)) in Blender's ``mode``
+    (``QUATERNION``, ``AXIS_ANGLE`` or an Euler order; Euler angles kept continuous)."""
     if mode == "QUATERNION":
         q = [Matrix(m.tolist()).to_quaternion() for m in mats]
         for i in range(1, len(q)):
@@ -176,8 +149,7 @@ def _bone_space(rots_obj: np.ndarray, obj, arm, pb) -> np.ndarray:
     r_world = _rot3(obj.matrix_world)
     r_arm = _rot3(arm.matrix_world)
     r_bone = _rot3(pb.bone.matrix_local)
-    to_bone = r_bone.T @ r_arm.T @ r_world  # object space -> bone rest space
-    return np.einsum("ij,fjk,lk->fil", to_bone, rots_obj, to_bone)
+    return change_basis(rots_obj, r_bone.T @ r_arm.T @ r_world)  # object space -> bone rest space
 
 
 def _keep(action):
@@ -192,33 +164,6 @@ def _unique_action_name(base: str) -> str:
         i += 1
         name = f"{base}.{i:03d}"
     return name
-
-
-def scene_fps(scene=None) -> float:
-    scene = scene or bpy.context.scene
-    return scene.render.fps / scene.render.fps_base
-
-
-def _retime(take: solve.Take, fps: float, start_frame: int):
-    """Resample the take on whole scene frames: frames (N,), sample times (N,)."""
-    t0, t1 = float(take.times[0]), float(take.times[-1])
-    n = int(np.floor((t1 - t0) * fps + 1e-6)) + 1
-    frames = start_frame + np.arange(n)
-    return frames.astype(np.float64), t0 + np.arange(n) / fps
-
-
-def _interp(values: np.ndarray, times: np.ndarray, at: np.ndarray) -> np.ndarray:
-    flat = values.reshape(len(values), -1)
-    out = np.stack([np.interp(at, times, flat[:, c]) for c in range(flat.shape[1])], axis=1)
-    return out.reshape((len(at),) + values.shape[1:])
-
-
-def _slerp_rotations(rots: np.ndarray, times: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Resample rotations (F, 3, 3) at times ``at``: rotation vectors interpolated (frames are close)."""
-    from ..animation import pose
-
-    rv = pose.matrix_to_rotvec(rots)
-    return pose.rotvec_to_matrix(_interp(rv, times, np.clip(at, times[0], times[-1])))
 
 
 def sequencer_strips(se):
@@ -244,13 +189,13 @@ def add_reference_strip(scene, path: str, frame_start: int, name: str = "FaceFor
 
 # --- bake ------------------------------------------------------------------------------
 
-def bake_take(obj, take: solve.Take, frame: np.ndarray, start_frame: int = 1, replace: bool = False,
+def bake_take(obj, take: solve.Take, face_axes: np.ndarray, start_frame: int = 1, replace: bool = False,
               head: bool = True, eyes: bool = True, action_name: str | None = None, scene=None) -> dict:
-    """Write a solved take into ONE action on the character.  Returns what was written."""
+    """Write a solved take into ONE action on the character (``face_axes`` from :func:`rig_basis`).
+    Returns what was written."""
     scene = scene or bpy.context.scene
-    fps = scene_fps(scene)
-    frames, at = _retime(take, fps, start_frame)
-    weights = np.clip(_interp(take.weights, take.times, at), 0.0, 1.0)
+    timed = retime_take(take, face_axes, scene_fps(scene), start_frame)
+    frames, weights, rots_obj = timed.frames, timed.weights, timed.head
     key = obj.data.shape_keys
     if not replace and key.animation_data is not None:
         _keep(key.animation_data.action)
@@ -259,7 +204,6 @@ def bake_take(obj, take: solve.Take, frame: np.ndarray, start_frame: int = 1, re
     written = {"action": action.name, "frames": len(frames), "first_frame": int(frames[0]),
                "last_frame": int(frames[-1]), "shape_keys": len(take.names), "head": "", "eyes": 0}
     arm = _find_armature(obj)
-    rots_obj = _camera_to_object(_slerp_rotations(take.head_rotation, take.times, at), frame)
     head_pb = _head_bone(arm)
 
     bags = {}
@@ -281,29 +225,28 @@ def bake_take(obj, take: solve.Take, frame: np.ndarray, start_frame: int = 1, re
     if head:
         if head_pb is not None:
             local = _bone_space(rots_obj, obj, arm, head_pb)
-            suffix, vals = _to_channels(local, np.eye(3), head_pb.rotation_mode)
+            suffix, vals = _to_channels(local, head_pb.rotation_mode)
             bag = target_bag(arm)
             path = f'pose.bones["{head_pb.name}"].{suffix}'
             actions.write_curves(bag, [(path, i) for i in range(vals.shape[1])], frames, vals, group=head_pb.name)
             written["head"] = f"bone {head_pb.name}"
         else:
             # The object's rotation becomes rest @ delta (the delta is in object space).
-            suffix, vals = _to_channels(_object_rotations(obj, rots_obj), np.eye(3), obj.rotation_mode)
+            suffix, vals = _to_channels(_object_rotations(obj, rots_obj), obj.rotation_mode)
             bag = target_bag(obj)
             actions.write_curves(bag, [(suffix, i) for i in range(vals.shape[1])], frames, vals, group="Object")
             written["head"] = f"object {obj.name}"
     if eyes and arm is not None:
         eye_pbs = _eye_bones(arm)
-        eye_rot = _interp(take.eye_rotation, take.times, at)  # (N, 2, 2)
         for side, col in (("left", 0), ("right", 1)):
             pb = eye_pbs.get(side)
             if pb is None:
                 continue
-            r_obj = _camera_to_object(_eye_rotations(eye_rot[:, col]), frame)
+            r_obj = timed.eyes[:, col]
             if head and head_pb is not None and head_pb not in pb.parent_recursive:
                 r_obj = np.einsum("fij,fjk->fik", rots_obj, r_obj)  # the eye does not inherit the head's turn
             local = _bone_space(r_obj, obj, arm, pb)
-            suffix, vals = _to_channels(local, np.eye(3), pb.rotation_mode)
+            suffix, vals = _to_channels(local, pb.rotation_mode)
             bag = target_bag(arm)
             path = f'pose.bones["{pb.name}"].{suffix}'
             actions.write_curves(bag, [(path, i) for i in range(vals.shape[1])], frames, vals, group=pb.name)
@@ -337,7 +280,7 @@ def animate_from_video_job(obj, path: str, smoothing: float = 0.5, neutral_frame
     path = bpy.path.abspath(path) if path else ""
     if not path:
         raise FaceForgeError("Choose a driving video first")
-    basis, frame = rig_basis(obj)
+    basis, face_axes = rig_basis(obj)
     first, end = _check_range(frame_range)
     info = probe(path)
     scene = bpy.context.scene
@@ -347,7 +290,7 @@ def animate_from_video_job(obj, path: str, smoothing: float = 0.5, neutral_frame
     take = yield Offload(solve.solve_take, (trk, basis),
                          {"neutral_frame": neutral_frame, "smoothing": smoothing}, report=True, span=(0.85, 0.95))
     yield Progress(0.95, "baking")
-    result = bake_take(obj, take, frame, start_frame=start_frame, replace=replace, head=head, eyes=eyes,
+    result = bake_take(obj, take, face_axes, start_frame=start_frame, replace=replace, head=head, eyes=eyes,
                        action_name=action_name, scene=scene)
     if add_reference:
         fps = scene_fps(scene)
@@ -379,7 +322,7 @@ def animate_from_image_job(obj, path: str, key: bool = False, neutral_path: str 
     path = bpy.path.abspath(path) if path else ""
     if not path:
         raise FaceForgeError("Choose an image of a face first")
-    basis, fframe = rig_basis(obj)
+    basis, face_axes = rig_basis(obj)
     rgb = read_image(path, max_side=1280)
     yield Progress(0.1, "finding the face")
     lm = yield Offload(_detect_image, (rgb,))
@@ -401,14 +344,14 @@ def animate_from_image_job(obj, path: str, key: bool = False, neutral_path: str 
         if key:
             kbs[n].keyframe_insert("value", frame=frame, group="FaceForge")
     if head:
-        rots = _camera_to_object(rot[None], fframe)
+        rots = change_basis(rot[None], face_axes)
         arm = _find_armature(obj)
         pb = _head_bone(arm)
         if pb is not None:
-            suffix, vals = _to_channels(_bone_space(rots, obj, arm, pb), np.eye(3), pb.rotation_mode)
+            suffix, vals = _to_channels(_bone_space(rots, obj, arm, pb), pb.rotation_mode)
             target = pb
         else:
-            suffix, vals = _to_channels(_object_rotations(obj, rots), np.eye(3), obj.rotation_mode)
+            suffix, vals = _to_channels(_object_rotations(obj, rots), obj.rotation_mode)
             target = obj
         setattr(target, suffix, tuple(vals[0]))
         if key:

@@ -29,6 +29,7 @@ from typing import Callable
 from ..core.errors import FaceForgeError
 from ..core.jobs import scaled
 from ..formats.jobfile import BatchPlan, TakeSpec
+from .scene import scene_fps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -155,8 +156,7 @@ def run_take(plan: BatchPlan, take: TakeSpec) -> dict:
             raise FaceForgeError(f"Blender could not open the character {plan.character}: {exc}") from None
         obj = _find_character(plan.object)
         report["object"] = obj.name
-        scene = bpy.context.scene
-        report["fps"] = scene.render.fps / scene.render.fps_base
+        report["fps"] = scene_fps()
         timings["load"] = time.perf_counter() - t
 
         t = time.perf_counter()

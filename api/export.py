@@ -35,6 +35,7 @@ from ..core.arkit import ARKIT_NAMES
 from ..core.errors import FaceForgeError
 from ..core.jobs import Progress, run_sync
 from . import actions as _actions
+from .scene import scene_fps
 
 FORMATS = ("FBX", "GLB", "GLTF")
 PRESETS = ("DEFAULT", "UNREAL", "UNITY", "GODOT")
@@ -281,7 +282,7 @@ def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range
         raise FaceForgeError(f"The frame range {frame_range[0]}-{frame_range[1]} is empty: the end "
                              "must not come before the start")
     scene = bpy.context.scene
-    fps = scene.render.fps / scene.render.fps_base
+    fps = scene_fps(scene)
     infos = [TakeInfo(a.name, *_take_range(a, frame_range)) for a in take_actions]
     result = ExportResult(path=path, files=[], format=fmt, preset=preset, fps=fps, takes=infos,
                           shape_keys=names, warnings=warnings)

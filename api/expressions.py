@@ -26,6 +26,7 @@ from ..core.arkit import ARKIT_NAMES, INDEX
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
 from .mesh import require_mesh
+from .scene import scene_fps
 
 SCALES_PROP = "faceforge_shape_scales"
 
@@ -185,7 +186,7 @@ def timeline_job(obj, text: str, fps: float | None = None, start_frame: int = 1,
         raise FaceForgeError("Subtle life moves every frame: bake dense keys, or turn life off for sparse keys")
     scene = bpy.context.scene
     if fps is None:
-        fps = scene.render.fps / scene.render.fps_base
+        fps = scene_fps(scene)
     steps = timeline.parse(text)
     scales = character_scales(obj)
     yield Progress(0.05, f"{len(steps)} steps")

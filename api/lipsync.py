@@ -36,12 +36,9 @@ from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
 from ..formats import audio as au
 from . import actions
+from .scene import scene_fps
 
 MIN_SPEECH_SHAPES = ("jawOpen",)
-
-
-def scene_fps(scene) -> float:
-    return scene.render.fps / scene.render.fps_base
 
 
 def speech_shapes_on(obj) -> list[str]:

@@ -24,6 +24,7 @@ from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
 from ..formats import livelink as llf
 from . import actions as _actions
+from .scene import scene_fps
 
 
 @dataclass
@@ -38,11 +39,6 @@ class LiveLinkImport:
     @property
     def frames(self) -> int:
         return self.frame_end - self.frame_start + 1
-
-
-def _scene_fps() -> float:
-    r = bpy.context.scene.render
-    return r.fps / r.fps_base
 
 
 def _require_arkit_keys(obj):
@@ -68,9 +64,9 @@ def import_livelink_job(obj, path, start_frame: int = 1, fps: float | None = Non
     """
     names, missing = _require_arkit_keys(obj)
     yield Progress(0.0, f"reading {os.path.basename(str(path))}")
-    scene_fps = _scene_fps()
-    take = yield Offload(llf.read_csv, (os.fspath(path),), dict(fps=fps, default_fps=scene_fps))
-    weights = yield Offload(take.resample, (scene_fps,))
+    rate = scene_fps()
+    take = yield Offload(llf.read_csv, (os.fspath(path),), dict(fps=fps, default_fps=rate))
+    weights = yield Offload(take.resample, (rate,))
     warnings = list(take.warnings)
     if missing:
         warnings.append(f"'{obj.name}' lacks {len(missing)} ARKit shape keys (e.g. {', '.join(missing[:3])}); "
@@ -145,7 +141,7 @@ def _evaluate(fc, frames: np.ndarray) -> np.ndarray:
 def export_livelink(obj, path, action=None, frame_range=None) -> Path:
     """Write a baked take as a Live Link Face CSV at the scene frame rate; returns the path."""
     frames, weights = take_weights(obj, action, frame_range)
-    fps = _scene_fps()
+    fps = scene_fps()
     path = Path(bpy.path.abspath(str(path))).resolve()
     if path.suffix.lower() != ".csv":
         path = path.with_suffix(".csv")

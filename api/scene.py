@@ -71,6 +71,20 @@ def save_blend(path: str) -> str:
     return path
 
 
+def scene_fps(scene=None) -> float:
+    """The scene's frame rate in frames per second (``fps / fps_base``; the current scene by default)."""
+    scene = scene or bpy.context.scene
+    return scene.render.fps / scene.render.fps_base
+
+
+def set_scene_fps(scene, fps: float) -> None:
+    """Set the scene's frame rate, fractional rates too (29.97 = 30 / 1.001)."""
+    if not fps or fps <= 0:
+        raise FaceForgeError(f"The frame rate must be positive, got {fps}")
+    scene.render.fps = int(round(fps))
+    scene.render.fps_base = scene.render.fps / fps
+
+
 def clear_scene() -> None:
     """Empty the current file (objects, meshes, materials, actions...).
 
@@ -87,7 +101,7 @@ def clear_scene() -> None:
         reset_settings(scene.faceforge)
     if scene.sequence_editor is not None:
         scene.sequence_editor_clear()
-    scene.render.fps, scene.render.fps_base = 24, 1.0
+    set_scene_fps(scene, 24)
     scene.frame_start, scene.frame_end, scene.frame_current = 1, 250, 1
 
 

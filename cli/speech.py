@@ -48,7 +48,7 @@ def run(args) -> int:
     scene.open_blend(args.character)
     sc = bpy.context.scene
     if args.fps:
-        sc.render.fps, sc.render.fps_base = int(round(args.fps)), round(args.fps) / args.fps
+        scene.set_scene_fps(sc, args.fps)
     obj = _find_object(args.object)
     result = run_sync(lipsync.lipsync_job(
         obj, args.audio, transcript=args.transcript, method=args.method, intensity=args.intensity,
