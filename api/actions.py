@@ -140,14 +140,34 @@ def bake_shape_keys(obj, names, frames, weights, action_name: str, replace: bool
     return action
 
 
-def sample_shape_key_curves(obj, names, frames) -> np.ndarray:
-    """Evaluate the baked shape-key F-curves at ``frames`` -> (F, K) (for tests and export checks)."""
-    key = obj.data.shape_keys
-    action = key.animation_data.action
+def evaluate_curve(fc, frames) -> np.ndarray:
+    """An F-curve's values at ``frames`` (F,): read straight off the keys when every frame
+    asked for is a whole frame with a key on it (a baked take), else ``fc.evaluate``."""
+    frames = np.asarray(frames, dtype=np.float64)
+    n = len(fc.keyframe_points)
+    co = np.empty(n * 2, dtype=np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    kf, kv = co[0::2].astype(np.float64), co[1::2].astype(np.float64)
+    whole = np.all(np.abs(frames - np.round(frames)) < 1e-6)
+    if n and whole and np.all(np.abs(kf - np.round(kf)) < 1e-4) and n == len(np.unique(np.round(kf))):
+        lookup = dict(zip(np.round(kf).astype(int).tolist(), kv.tolist()))
+        wanted = np.round(frames).astype(int).tolist()
+        if all(f in lookup for f in wanted):
+            return np.array([lookup[f] for f in wanted])
+    return np.array([fc.evaluate(float(f)) for f in frames])
+
+
+def sample_shape_keys(action, names, frames) -> np.ndarray:
+    """(F, K) values of ``action``'s shape-key curves for ``names`` at ``frames`` (0 where unkeyed)."""
     curves = {fc.data_path: fc for fc in all_fcurves(action)}
     out = np.zeros((len(frames), len(names)))
     for k, name in enumerate(names):
         fc = curves.get(f'key_blocks["{name}"].value')
         if fc is not None:
-            out[:, k] = [fc.evaluate(f) for f in frames]
+            out[:, k] = evaluate_curve(fc, frames)
     return out
+
+
+def sample_shape_key_curves(obj, names, frames) -> np.ndarray:
+    """The current take of ``obj`` at ``frames`` -> (F, K) (see :func:`sample_shape_keys`)."""
+    return sample_shape_keys(obj.data.shape_keys.animation_data.action, names, frames)

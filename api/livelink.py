@@ -116,26 +116,7 @@ def take_weights(obj, action=None, frame_range=None) -> tuple[np.ndarray, np.nda
         raise FaceForgeError(f"'{obj.name}' has no baked take: animate it first (or pick an action)")
     lo, hi = frame_range if frame_range is not None else action.frame_range
     frames = np.arange(int(round(lo)), int(round(hi)) + 1)
-    curves = {fc.data_path: fc for fc in _actions.all_fcurves(action)}
-    weights = np.zeros((len(frames), 52))
-    for k, n in enumerate(ARKIT_NAMES):
-        fc = curves.get(f'key_blocks["{n}"].value')
-        if fc is not None:
-            weights[:, k] = _evaluate(fc, frames)
-    return frames, weights
-
-
-def _evaluate(fc, frames: np.ndarray) -> np.ndarray:
-    """F-curve values at integer frames: exact from the keys when one key sits on each frame."""
-    n = len(fc.keyframe_points)
-    co = np.empty(n * 2, dtype=np.float32)
-    fc.keyframe_points.foreach_get("co", co)
-    kf, kv = co[0::2].astype(np.float64), co[1::2].astype(np.float64)
-    if n and np.all(np.abs(kf - np.round(kf)) < 1e-4) and n == len(np.unique(np.round(kf))):
-        lookup = dict(zip(np.round(kf).astype(int).tolist(), kv.tolist()))
-        if all(int(f) in lookup for f in frames):
-            return np.array([lookup[int(f)] for f in frames])
-    return np.array([fc.evaluate(float(f)) for f in frames])
+    return frames, _actions.sample_shape_keys(action, ARKIT_NAMES, frames)
 
 
 def export_livelink(obj, path, action=None, frame_range=None) -> Path:

@@ -3,24 +3,18 @@
 :func:`render_preview_job` renders the character from the front, frame by
 frame, in a throwaway scene (the user's scene, camera and render settings are
 never touched; the previewed take is made the Key's action only while
-rendering), then composes an H.264 MP4 with ffmpeg in a worker thread:
-
-* with a driving **video**: its frames (time-matched) on the left, the face on
-  the right, the video's own sound muxed in;
-* with a driving **audio** file: a waveform strip with a playhead beside the
-  face, and the audio muxed in;
-* a caption with the take and the frame on every frame (for batch QA).
+rendering), then composes the MP4 in a worker thread
+(``formats.preview_video.compose_video``: the driving video or a waveform of
+the driving audio beside the face, its sound muxed in, a caption per frame).
 
 Workbench renders when software OpenGL works (about 0.1 s a frame at 384 px),
-else Cycles on the CPU with a few samples.  Without ffmpeg, OpenCV writes an
-MPEG-4 Part 2 ``.mp4`` with no sound.
+else Cycles on the CPU with a few samples.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -30,10 +24,10 @@ import numpy as np
 
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
+from ..formats.preview_video import compose_video, side_kind
+from ..rigging.camera import axis_direction, facing_rotation
+from .actions import sample_shape_keys
 from .render import has_image_texture
-
-VIDEO_EXTS = {".mp4", ".mov", ".mpg", ".mpeg", ".avi", ".mkv", ".webm", ".m4v"}
-AUDIO_EXTS = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus"}
 
 
 @dataclass
@@ -81,9 +75,6 @@ def _world_points(obj) -> np.ndarray:
     return p @ mw[:3, :3].T + mw[:3, 3]
 
 
-_AXES = {"X": (1, 0, 0), "Y": (0, 1, 0), "Z": (0, 0, 1)}
-
-
 def facing_direction(obj, facing: str = "AUTO") -> np.ndarray:
     """The world direction the face looks along: ``facing`` ("-Y", "+Z", ...), else the
     landmark stage's ``view_axis`` when it names an axis, else -Y (FaceForge's convention)."""
@@ -91,22 +82,10 @@ def facing_direction(obj, facing: str = "AUTO") -> np.ndarray:
     if not text:
         lm = getattr(getattr(obj, "faceforge", None), "landmarks", None)
         text = getattr(lm, "view_axis", "") or "-Y"
-    t = text.strip().upper().replace("NEG_", "-").replace("POS_", "+")
-    sign = -1.0 if t.startswith("-") else 1.0
-    axis = t.lstrip("+-")
-    if axis not in _AXES:
-        raise FaceForgeError(f"Can't tell which way the face looks from '{text}': use -Y, +Z, ...")
-    return sign * np.array(_AXES[axis], dtype=np.float64)
-
-
-def _camera_frame(facing: np.ndarray) -> np.ndarray:
-    """3x3 camera rotation (columns: right, up, back) looking at a face that looks along ``facing``."""
-    forward = -facing  # the camera looks back at the face
-    up = np.array([0.0, 0.0, 1.0]) if abs(facing[2]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    right = np.cross(forward, up)
-    right /= np.linalg.norm(right)
-    up = np.cross(right, forward)
-    return np.stack([right, up, -forward], 1)
+    try:
+        return axis_direction(text)
+    except ValueError:
+        raise FaceForgeError(f"Can't tell which way the face looks from '{text}': use -Y, +Z, ...") from None
 
 
 def _make_scene(obj, size: int, engine: str, samples: int, fps: tuple[int, float], facing: str = "AUTO"):
@@ -117,7 +96,7 @@ def _make_scene(obj, size: int, engine: str, samples: int, fps: tuple[int, float
     for o in _character_objects(obj):
         scene.collection.objects.link(o)
     d = facing_direction(obj, facing)
-    rot = _camera_frame(d)
+    rot = facing_rotation(d)
     pts = _world_points(obj)
     local = pts @ rot  # coordinates along right, up, back
     lo, hi = local.min(0), local.max(0)
@@ -144,7 +123,7 @@ def _make_scene(obj, size: int, engine: str, samples: int, fps: tuple[int, float
     # Key light from the upper left of the camera, towards the face.
     light_dir = rot @ np.array([-0.45, 0.6, 1.0])
     lm = np.eye(4)
-    lm[:3, :3] = _camera_frame(light_dir / np.linalg.norm(light_dir))
+    lm[:3, :3] = facing_rotation(light_dir / np.linalg.norm(light_dir))
     light.matrix_world = Matrix(lm.tolist())
     scene.collection.objects.link(light)
     world = bpy.data.worlds.new("FaceForgePreviewWorld")
@@ -221,9 +200,7 @@ def render_preview_job(obj, path, frame_range=None, side_by_side=None, take=None
         side = Path(bpy.path.abspath(str(side_by_side))).resolve()
         if not side.is_file():
             raise FaceForgeError(f"The driving video/audio for the preview was not found: {side}")
-        if side.suffix.lower() not in VIDEO_EXTS | AUDIO_EXTS:
-            raise FaceForgeError(f"Can't show '{side.suffix}' files beside the preview; use a video "
-                                 f"({', '.join(sorted(VIDEO_EXTS))}) or audio ({', '.join(sorted(AUDIO_EXTS))})")
+        side_kind(side)  # a video or an audio file, else a clear error now
     key = obj.data.shape_keys
     anim = key.animation_data if key is not None else None
     if isinstance(take, str):
@@ -259,7 +236,7 @@ def render_preview_job(obj, path, frame_range=None, side_by_side=None, take=None
     saved_values = [kb.value for kb in blocks]
     saved_action = anim.action if anim is not None else None
     saved_slot = getattr(anim, "action_slot", None) if saved_action is not None else None
-    weights = _sample_take(action, [kb.name for kb in blocks], frames) if action is not None else None
+    weights = sample_shape_keys(action, [kb.name for kb in blocks], frames) if action is not None else None
     scene = objs = datas = None
     warnings = []
     used = None
@@ -321,186 +298,6 @@ def render_preview_job(obj, path, frame_range=None, side_by_side=None, take=None
                          warnings=warnings + info["warnings"])
 
 
-def _sample_take(action, names, frames) -> np.ndarray:
-    """(F, K) values of ``action``'s shape-key curves for ``names`` at ``frames`` (0 when unkeyed)."""
-    from . import actions as _actions
-    from .livelink import _evaluate
-
-    curves = {fc.data_path: fc for fc in _actions.all_fcurves(action)}
-    out = np.zeros((len(frames), len(names)))
-    frames = np.asarray(frames)
-    for k, name in enumerate(names):
-        fc = curves.get(f'key_blocks["{name}"].value')
-        if fc is not None:
-            out[:, k] = _evaluate(fc, frames)
-    return out
-
-
 def render_preview(obj, path_mp4, frame_range=None, side_by_side=None, **kw) -> Path:
     """Render a preview MP4 (see :func:`render_preview_job`); returns its path."""
     return run_sync(render_preview_job(obj, path_mp4, frame_range, side_by_side, **kw), on_progress=None).path
-
-
-# --- composing (pure: no bpy; runs in a worker thread) -------------------------------------
-
-def _ffmpeg() -> str | None:
-    return shutil.which("ffmpeg")
-
-
-def _decode_audio(path: str, rate: int = 8000) -> np.ndarray | None:
-    """Mono float32 samples of a file's audio track (None when it has none)."""
-    ff = _ffmpeg()
-    if ff is None:
-        try:
-            import soundfile
-
-            data, sr = soundfile.read(path, dtype="float32", always_2d=True)
-            mono = data.mean(1)
-            idx = (np.arange(int(len(mono) * rate / sr)) * sr / rate).astype(int)
-            return mono[idx]
-        except Exception:
-            return None
-    proc = subprocess.run([ff, "-v", "error", "-i", path, "-vn", "-ac", "1", "-ar", str(rate), "-f", "f32le",
-                           "-"], capture_output=True)
-    if proc.returncode != 0 or not proc.stdout:
-        return None
-    return np.frombuffer(proc.stdout, dtype=np.float32)
-
-
-def _waveform_panel(samples: np.ndarray, rate: int, t: float, fps: float, size: tuple[int, int],
-                    window: float = 3.0) -> np.ndarray:
-    """A (h, w, 3) image of the audio around time ``t`` (seconds) with a playhead in the middle."""
-    import cv2
-
-    w, h = size
-    img = np.full((h, w, 3), 32, np.uint8)
-    half = window / 2
-    start = int((t - half) * rate)
-    idx = start + (np.arange(w) * window * rate / w).astype(int)
-    seg_lo = np.zeros(w)
-    seg_hi = np.zeros(w)
-    step = max(1, int(window * rate / w))
-    peak = float(np.abs(samples).max()) or 1.0
-    for x, i0 in enumerate(idx):
-        if 0 <= i0 < len(samples):
-            chunk = samples[i0:i0 + step]
-            seg_lo[x], seg_hi[x] = chunk.min() / peak, chunk.max() / peak
-    mid = h // 2
-    for x in range(w):
-        y0, y1 = int(mid - seg_hi[x] * mid * 0.9), int(mid - seg_lo[x] * mid * 0.9)
-        colour = (120, 200, 255) if x < w // 2 else (90, 110, 130)
-        cv2.line(img, (x, y0), (x, max(y0, y1)), colour, 1)
-    cv2.line(img, (w // 2, 0), (w // 2, h - 1), (60, 60, 255), 1)
-    cv2.putText(img, f"{t:6.2f} s", (6, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (220, 220, 220), 1, cv2.LINE_AA)
-    return img
-
-
-class _VideoFrames:
-    """Frames of a driving video by time, read sequentially (cv2)."""
-
-    def __init__(self, path: str):
-        import cv2
-
-        self.cap = cv2.VideoCapture(path)
-        if not self.cap.isOpened():
-            raise FaceForgeError(f"OpenCV could not open the driving video {os.path.basename(path)}")
-        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 25.0
-        self.index = -1
-        self.frame = None
-
-    def at(self, t: float):
-        want = int(round(t * self.fps))
-        while self.index < want:
-            ok, frame = self.cap.read()
-            if not ok:
-                break
-            self.index += 1
-            self.frame = frame
-        return self.frame
-
-    def close(self):
-        self.cap.release()
-
-
-def compose_video(frames_dir: str, count: int, fps: float, out_path, side: str | None = None,
-                  label: str = "", first_frame: int = 1, report=None) -> dict:
-    """Rendered PNGs (f_000000.png ...) [+ video/audio beside] -> an MP4. Returns what was written."""
-    import cv2
-
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    warnings = []
-    kind = ""
-    video = audio = None
-    if side:
-        ext = os.path.splitext(side)[1].lower()
-        kind = "video" if ext in VIDEO_EXTS else "audio"
-        if kind == "video":
-            video = _VideoFrames(side)
-        audio = _decode_audio(side)
-        if kind == "audio" and audio is None:
-            raise FaceForgeError(f"Could not read the audio in {os.path.basename(side)}")
-    first = cv2.imread(os.path.join(frames_dir, "f_000000.png"))
-    h, w = first.shape[:2]
-    panel_w = 0
-    if video is not None:
-        vf = video.at(0.0)
-        panel_w = int(round(vf.shape[1] * h / vf.shape[0])) if vf is not None else w
-    elif kind == "audio":
-        panel_w = w
-    out_w = (w + panel_w + 1) // 2 * 2
-    out_h = (h + 1) // 2 * 2
-    ff = _ffmpeg()
-    has_audio = audio is not None and ff is not None
-    if ff is not None:
-        cmd = [ff, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{out_w}x{out_h}",
-               "-r", f"{fps:.6f}", "-i", "-"]
-        if has_audio:
-            cmd += ["-i", side, "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "96k", "-shortest"]
-        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-                "-movflags", "+faststart", str(out_path)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        sink = proc.stdin.write
-    else:
-        warnings.append("ffmpeg not found: wrote MPEG-4 Part 2 video without sound (OpenCV)")
-        writer = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (out_w, out_h))
-        sink = None
-    try:
-        for i in range(count):
-            face = cv2.imread(os.path.join(frames_dir, f"f_{i:06d}.png"))
-            if face is None:
-                raise FaceForgeError(f"Preview frame {i} is missing")
-            t = i / fps
-            parts = []
-            if video is not None:
-                vf = video.at(t)
-                parts.append(cv2.resize(vf, (panel_w, h), interpolation=cv2.INTER_AREA) if vf is not None
-                             else np.zeros((h, panel_w, 3), np.uint8))
-            elif kind == "audio":
-                parts.append(_waveform_panel(audio, 8000, t, fps, (panel_w, h)))
-            parts.append(face)
-            canvas = np.zeros((out_h, out_w, 3), np.uint8)
-            row = np.hstack(parts)
-            canvas[:row.shape[0], :row.shape[1]] = row
-            if label:
-                text = f"{label}  frame {first_frame + i}"
-                cv2.putText(canvas, text, (7, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-                cv2.putText(canvas, text, (7, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
-                            cv2.LINE_AA)
-            if sink is not None:
-                sink(canvas.tobytes())
-            else:
-                writer.write(canvas)
-            if report is not None and (i % 10 == 0 or i == count - 1):
-                report((i + 1) / count, f"encoding frame {i + 1}/{count}")
-    finally:
-        if video is not None:
-            video.close()
-        if sink is not None:
-            proc.stdin.close()
-            err = proc.stderr.read().decode(errors="replace")
-            if proc.wait() != 0:
-                raise FaceForgeError(f"ffmpeg could not encode the preview: {err.strip()[-300:]}")
-        else:
-            writer.release()
-    return {"size": (out_w, out_h), "side": kind, "audio": has_audio, "warnings": warnings}

@@ -31,6 +31,8 @@ import numpy as np
 from ..core.errors import FaceForgeError
 
 RATE = 16000
+# What FaceForge takes as a speech recording (a batch take, a file beside a preview).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus")
 # Files soundfile reads directly (libsndfile >= 1.1 has mp3).
 SOUNDFILE_EXTS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf"}
 MIN_SECONDS = 0.05

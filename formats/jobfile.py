@@ -30,11 +30,13 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 
 from ..core.errors import FaceForgeError
+from .audio import AUDIO_EXTENSIONS
+from .video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 KIND_BY_EXT: dict[str, str] = {
-    **{e: "video" for e in (".mp4", ".mov", ".mpg", ".mpeg", ".avi", ".mkv", ".webm", ".m4v")},
-    **{e: "image" for e in (".jpg", ".jpeg", ".png", ".webp", ".bmp")},
-    **{e: "speech" for e in (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus")},
+    **{e: "video" for e in VIDEO_EXTENSIONS},
+    **{e: "image" for e in IMAGE_EXTENSIONS},
+    **{e: "speech" for e in AUDIO_EXTENSIONS},
     ".txt": "text",
     ".csv": "livelink",
 }

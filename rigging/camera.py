@@ -61,3 +61,28 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
     m = np.eye(4)
     m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = x, y, z, eye
     return m
+
+
+_AXES = {"X": (1.0, 0.0, 0.0), "Y": (0.0, 1.0, 0.0), "Z": (0.0, 0.0, 1.0)}
+
+
+def axis_direction(text: str) -> np.ndarray:
+    """A signed world axis as a unit vector (3,): ``"-Y"``, ``"+Z"``, ``"X"``, also ``"NEG_Y"``;
+    ValueError for anything else."""
+    t = str(text).strip().upper().replace("NEG_", "-").replace("POS_", "+")
+    sign = -1.0 if t.startswith("-") else 1.0
+    axis = t.lstrip("+-")
+    if axis not in _AXES:
+        raise ValueError(f"not an axis: {text!r}")
+    return sign * np.array(_AXES[axis])
+
+
+def facing_rotation(facing: np.ndarray) -> np.ndarray:
+    """3x3 rotation (columns: right, up, back) of a camera looking at a face that looks along
+    ``facing`` (unit (3,)): up is world +Z, or +Y for a face looking along Z."""
+    forward = -np.asarray(facing, dtype=np.float64)  # the camera looks back at the face
+    up = np.array([0.0, 0.0, 1.0]) if abs(facing[2]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return np.stack([right, up, -forward], 1)
