@@ -24,11 +24,11 @@ from mathutils import Matrix
 
 from ..animation import solve
 from ..animation.retime import change_basis, retime_take
-from ..core.arkit import ARKIT_NAMES
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
 from . import actions, binding
 from ..rigging.regions import face_frame
+from .character import armature_of, require_rigged
 from .mesh import require_mesh, shape_key_coords
 from .scene import scene_fps
 
@@ -49,12 +49,8 @@ def rig_basis(obj) -> tuple[solve.RigBasis, np.ndarray]:
     if len(b.verts) < 468:
         raise FaceForgeError(f"'{obj.name}' has {len(b.verts)} landmarks; the video solve needs the 468 Face Mesh "
                              "landmarks: detect them again")
-    key = obj.data.shape_keys
-    names = [n for n in ARKIT_NAMES if key is not None and n in key.key_blocks]
-    if not names:
-        raise FaceForgeError(f"'{obj.name}' has no ARKit shape keys (jawOpen, eyeBlinkLeft, ...): build the rig "
-                             "first (Rig stage)")
-    ref_name = key.reference_key.name
+    names = require_rigged(obj)
+    ref_name = obj.data.shape_keys.reference_key.name
     base = b.positions(shape_key_coords(obj, ref_name))
     deltas = np.stack([b.positions(shape_key_coords(obj, n)) - base for n in names])
     axes = face_frame(base).axes.T
@@ -64,16 +60,6 @@ def rig_basis(obj) -> tuple[solve.RigBasis, np.ndarray]:
 
 
 # --- helpers for the bake ----------------------------------------------------------------
-
-def _find_armature(obj):
-    """The armature deforming ``obj`` (modifier or parent), or None."""
-    for mod in obj.modifiers:
-        if mod.type == "ARMATURE" and mod.object is not None:
-            return mod.object
-    if obj.parent is not None and obj.parent.type == "ARMATURE":
-        return obj.parent
-    return None
-
 
 def _head_bone(arm):
     if arm is None:
@@ -203,7 +189,7 @@ def bake_take(obj, take: solve.Take, face_axes: np.ndarray, start_frame: int = 1
     action = actions.bake_shape_keys(obj, list(take.names), frames, weights, name, replace=replace)
     written = {"action": action.name, "frames": len(frames), "first_frame": int(frames[0]),
                "last_frame": int(frames[-1]), "shape_keys": len(take.names), "head": "", "eyes": 0}
-    arm = _find_armature(obj)
+    arm = armature_of(obj)
     head_pb = _head_bone(arm)
 
     bags = {}
@@ -345,7 +331,7 @@ def animate_from_image_job(obj, path: str, key: bool = False, neutral_path: str 
             kbs[n].keyframe_insert("value", frame=frame, group="FaceForge")
     if head:
         rots = change_basis(rot[None], face_axes)
-        arm = _find_armature(obj)
+        arm = armature_of(obj)
         pb = _head_bone(arm)
         if pb is not None:
             suffix, vals = _to_channels(_bone_space(rots, obj, arm, pb), pb.rotation_mode)

@@ -1,9 +1,10 @@
 """Headless batch: many takes against one character, in parallel processes.
 
-:func:`run_batch` (the parent) starts one fresh worker process per take, at
-most ``plan.jobs`` at a time: the ``./faceforge`` launcher over the bpy module,
-or ``blender --background --command faceforge`` when a Blender binary is
-given (the extension must be installed there).  Each worker runs
+:func:`run_batch` (the parent; its process pool is ``core/batch.py``) starts
+one fresh worker process per take, at most ``plan.jobs`` at a time: the
+``./faceforge`` launcher over the bpy module, or ``blender --background
+--command faceforge`` when a Blender binary is given (the extension must be
+installed there).  Each worker runs
 :func:`run_take`: open the character .blend, animate the take with the stage
 for its kind (:data:`TAKE_STAGES`), export FBX/glb, render a preview, and
 write ``<out>/<take>/report.json`` - also when it fails.  One broken take
@@ -12,26 +13,25 @@ status is 0 only when every take succeeded.
 
 A stage is ``fn(obj, take_path, spec) -> job generator`` whose result is a
 dict with at least ``action`` (the baked Action's name) and optionally
-``frames``, ``faces_found``, ``solve_residuals``, ``warnings``.  Stages whose
-code is not in this build answer "not available".
+``frames``, ``faces_found``, ``solve_residuals``, ``warnings``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import traceback
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 
+from ..core import batch as pool
+from ..core.batch import write_json
 from ..core.errors import FaceForgeError
 from ..core.jobs import scaled
 from ..formats.jobfile import BatchPlan, TakeSpec
+from .character import find_character
 from .scene import scene_fps
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # --- stages (by take kind) --------------------------------------------------------------
@@ -42,23 +42,6 @@ def _livelink_stage(obj, path, spec):
     result = yield from import_livelink_job(obj, path, start_frame=1, action_name=spec.name)
     return {"action": result.action, "frames": result.frames, "source_fps": result.source_fps,
             "source_rows": result.source_rows, "warnings": result.warnings}
-
-
-def _missing_stage(kind: str, module: str, function: str):
-    """A stage that lives in another module: use it when this build has it."""
-
-    def stage(obj, path, spec):
-        import importlib
-
-        try:
-            fn = getattr(importlib.import_module(f"{__package__}.{module}"), function)
-        except (ImportError, AttributeError):
-            raise FaceForgeError(f"The {kind} stage is not available in this FaceForge build, so "
-                                 f"{os.path.basename(path)} can't be animated yet") from None
-        result = yield from fn(obj, path, spec)
-        return result
-
-    return stage
 
 
 def _video_stage(obj, path, spec):
@@ -97,42 +80,16 @@ def _text_stage(obj, path, spec):
 
 
 # kind -> fn(obj, path, TakeSpec) -> job returning a dict (see the module docstring).
-TAKE_STAGES: dict[str, Callable] = {
+TAKE_STAGES: Mapping[str, Callable] = MappingProxyType({
     "livelink": _livelink_stage,
     "video": _video_stage,
     "image": _image_stage,
     "speech": _speech_stage,
     "text": _text_stage,
-}
-
-
-def register_take_stage(kind: str, fn: Callable) -> None:
-    """Let another stage animate takes of ``kind`` in batches."""
-    TAKE_STAGES[kind] = fn
+})
 
 
 # --- the worker: one take ---------------------------------------------------------------
-
-def _find_character(name: str):
-    import bpy
-
-    from ..core.arkit import ARKIT_NAMES
-
-    if name:
-        obj = bpy.data.objects.get(name)
-        if obj is None or obj.type != "MESH":
-            meshes = [o.name for o in bpy.data.objects if o.type == "MESH"]
-            raise FaceForgeError(f"The character file has no mesh named '{name}' (meshes: "
-                                 f"{', '.join(meshes) or 'none'})")
-        return obj
-    found = [o for o in bpy.data.objects if o.type == "MESH" and o.data.shape_keys is not None
-             and sum(n in o.data.shape_keys.key_blocks for n in ARKIT_NAMES) >= 26]
-    if len(found) != 1:
-        raise FaceForgeError("Pass --object NAME: the character file has "
-                             f"{len(found) or 'no'} meshes with ARKit shape keys"
-                             + (f" ({', '.join(o.name for o in found)})" if found else ""))
-    return found[0]
-
 
 def run_take(plan: BatchPlan, take: TakeSpec) -> dict:
     """Animate, export and preview one take in this process; writes and returns its report."""
@@ -154,7 +111,7 @@ def run_take(plan: BatchPlan, take: TakeSpec) -> dict:
             bpy.ops.wm.open_mainfile(filepath=plan.character)
         except RuntimeError as exc:
             raise FaceForgeError(f"Blender could not open the character {plan.character}: {exc}") from None
-        obj = _find_character(plan.object)
+        obj = find_character(plan.object, "the character file")
         report["object"] = obj.name
         report["fps"] = scene_fps()
         timings["load"] = time.perf_counter() - t
@@ -195,7 +152,7 @@ def run_take(plan: BatchPlan, take: TakeSpec) -> dict:
         report["error"] = f"internal error: {type(exc).__name__}: {exc}"
         report["traceback"] = traceback.format_exc()
     timings["total"] = time.perf_counter() - t_all
-    _write_json(os.path.join(out_dir, "report.json"), report)
+    write_json(os.path.join(out_dir, "report.json"), report)
     return report
 
 
@@ -235,13 +192,6 @@ def deliver_job(obj, out_dir: str, name: str, formats=("fbx", "glb"), preset: st
     return out
 
 
-def _write_json(path: str, data) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2, default=str)
-    os.replace(tmp, path)
-
-
 def run_worker(spec_path: str) -> int:
     """Entry of a worker process (``faceforge batch-take --spec FILE``): exit 0 ok, 1 failed."""
     with open(spec_path) as fh:
@@ -251,117 +201,17 @@ def run_worker(spec_path: str) -> int:
     return 0 if report["status"] == "ok" else 1
 
 
-# --- the parent: many takes, several processes ------------------------------------------
-
-_BOOTSTRAP = """
-import importlib.util, json, sys
-root, path = sys.argv[1], json.loads(sys.argv[2])
-del sys.argv[1:3]
-sys.path[:0] = [p for p in path if p not in sys.path]
-import bpy
-spec = importlib.util.spec_from_file_location('faceforge', root + '/__init__.py', submodule_search_locations=[root])
-ff = importlib.util.module_from_spec(spec); sys.modules['faceforge'] = ff; spec.loader.exec_module(ff)
-ff.register()
-try:
-    from faceforge import cli
-    status = cli.main(sys.argv[1:])
-finally:
-    ff.unregister()
-sys.exit(status)
-"""
 
 
-def worker_command(blender: str | None = None) -> list[str]:
-    """How to start a FaceForge process: a Blender binary, or this Python with the bpy module.
-
-    From the repository that is ``scripts/launch.py`` (what ``./faceforge`` runs); from an
-    installed copy, a small bootstrap that loads this very package the same way.
-    """
-    if blender:
-        return [blender, "--background", "--command", "faceforge"]
-    try:
-        import bpy
-
-        module = bool(getattr(bpy.app, "module", True))
-        binary = bpy.app.binary_path
-    except ImportError:
-        module, binary = True, ""
-    if module:
-        launcher = os.path.join(ROOT, "scripts", "launch.py")
-        if os.path.isfile(launcher):
-            return [sys.executable, launcher]
-        return [sys.executable, "-c", _BOOTSTRAP, ROOT, json.dumps(sys.path)]
-    if binary:
-        return [binary, "--background", "--command", "faceforge"]
-    raise FaceForgeError("Can't start worker processes here: pass --blender /path/to/blender")
-
+# --- the parent: many takes, several processes (core/batch.py) -------------------------
 
 def run_batch(plan: BatchPlan, blender: str | None = None, on_event: Callable[[str], None] = print,
               timeout: float | None = None) -> dict:
-    """Run every take of ``plan`` in worker processes; returns (and writes) the batch report."""
-    os.makedirs(plan.out, exist_ok=True)
-    spec_dir = os.path.join(plan.out, ".specs")
-    os.makedirs(spec_dir, exist_ok=True)
-    cmd = worker_command(blender)
-    pending = list(plan.takes)
-    running: dict = {}
-    reports: dict[str, dict] = {}
-    t0 = time.perf_counter()
-    plan_dict = {k: v for k, v in plan.to_dict().items() if k not in ("takes", "skipped")}
-    for path in plan.skipped:
-        on_event(f"skipped {os.path.basename(path)} (no stage reads this kind of file)")
-    while pending or running:
-        while pending and len(running) < plan.jobs:
-            take = pending.pop(0)
-            spec = os.path.join(spec_dir, f"{take.name}.json")
-            _write_json(spec, {"plan": plan_dict, "take": take.__dict__})
-            log = open(os.path.join(spec_dir, f"{take.name}.log"), "w")
-            proc = subprocess.Popen([*cmd, "batch-take", "--spec", spec], stdout=log, stderr=subprocess.STDOUT,
-                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            running[proc] = (take, log, time.perf_counter())
-            on_event(f"started {take.name} ({take.kind}) [pid {proc.pid}]")
-        time.sleep(0.05)
-        for proc in list(running):
-            take, log, started = running[proc]
-            code = proc.poll()
-            if code is None and timeout is not None and time.perf_counter() - started > timeout:
-                proc.kill()
-                code = proc.wait()
-            if code is None:
-                continue
-            log.close()
-            del running[proc]
-            reports[take.name] = _collect(plan, take, code, log.name)
-            r = reports[take.name]
-            on_event(f"{'done  ' if r['status'] == 'ok' else 'FAILED'} {take.name}"
-                     + (f": {r['error']}" if r["status"] != "ok" else f" ({r.get('frames', 0)} frames)"))
-    ordered = [reports[t.name] for t in plan.takes]
-    failed = [r["take"] for r in ordered if r["status"] != "ok"]
-    summary = {"character": plan.character, "out": plan.out, "jobs": plan.jobs, "takes": len(ordered),
-               "succeeded": len(ordered) - len(failed), "failed": failed,
-               "skipped": plan.skipped, "seconds": time.perf_counter() - t0,
-               "worker": cmd[0], "reports": ordered}
-    _write_json(os.path.join(plan.out, "batch_report.json"), summary)
-    return summary
+    """Run every take of ``plan`` in worker processes (``blender``: a Blender binary with the
+    extension installed, else this Python with the bpy module); returns (and writes) the
+    batch report (see :func:`core.batch.run_batch`)."""
+    import bpy
 
-
-def _collect(plan: BatchPlan, take: TakeSpec, code: int, log_path: str) -> dict:
-    """The take's report.json, or a failure report made from the worker's log when it died."""
-    path = os.path.join(plan.out, take.name, "report.json")
-    report = None
-    if os.path.isfile(path):
-        try:
-            with open(path) as fh:
-                report = json.load(fh)
-        except (OSError, json.JSONDecodeError):
-            report = None
-    if report is None or (code != 0 and report.get("status") == "ok"):
-        with open(log_path, errors="replace") as fh:
-            tail = fh.read()[-1500:]
-        report = {"take": take.name, "source": take.path, "kind": take.kind, "status": "failed",
-                  "error": f"the worker process ended with status {code} before reporting",
-                  "log_tail": tail, "outputs": {}, "timings": {}, "warnings": []}
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_json(path, report)
-    report["exit_code"] = code
-    return report
+    cmd = pool.worker_command(blender, module=bool(getattr(bpy.app, "module", True)),
+                              binary=bpy.app.binary_path)
+    return pool.run_batch(plan, cmd, on_event=on_event, timeout=timeout)

@@ -33,8 +33,10 @@ import bpy
 
 from ..core.arkit import ARKIT_NAMES
 from ..core.errors import FaceForgeError
+from ..core.paths import safe_filename
 from ..core.jobs import Progress, run_sync
 from . import actions as _actions
+from .character import armatures
 from .scene import scene_fps
 
 FORMATS = ("FBX", "GLB", "GLTF")
@@ -219,12 +221,7 @@ class _SceneState:
 def _select_character(obj):
     """Select the mesh, its armature (parent or Armature modifier) and nothing else."""
     view_layer = bpy.context.view_layer
-    chosen = {obj}
-    if obj.parent is not None and obj.parent.type == "ARMATURE":
-        chosen.add(obj.parent)
-    for mod in obj.modifiers:
-        if mod.type == "ARMATURE" and mod.object is not None:
-            chosen.add(mod.object)
+    chosen = {obj, *armatures(obj)}
     for o in view_layer.objects:
         o.select_set(o in chosen)
     view_layer.objects.active = obj
@@ -292,7 +289,7 @@ def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range
         _select_character(obj)
         if fmt == "FBX":
             jobs = [(path, None, None)] if not take_actions else [
-                (path if i == 0 else path.with_name(f"{path.stem}@{_safe(a.name)}{path.suffix}"), a, info)
+                (path if i == 0 else path.with_name(f"{path.stem}@{safe_filename(a.name)}{path.suffix}"), a, info)
                 for i, (a, info) in enumerate(zip(take_actions, infos))]
             for i, (out, action, info) in enumerate(jobs):
                 yield Progress(i / len(jobs), f"writing {out.name}")
@@ -390,10 +387,6 @@ def _shifted_copy(action, offset: float, state: "_SceneState"):
             fc.keyframe_points.foreach_set(prop, co)
         fc.update()
     return copy
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def _run_exporter(op, path: Path, settings: dict):

@@ -22,26 +22,13 @@ import os
 import numpy as np
 
 from ..animation import emotions, text_expression, timeline
-from ..core.arkit import ARKIT_NAMES, INDEX
+from ..core.arkit import INDEX
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
-from .mesh import require_mesh
+from .character import require_rigged
 from .scene import scene_fps
 
 SCALES_PROP = "faceforge_shape_scales"
-
-
-def arkit_keys(obj) -> list[str]:
-    """The ARKit shape keys ``obj`` has (in ARKit order); FaceForgeError when it has none."""
-    require_mesh(obj, "the character's face mesh")
-    key = obj.data.shape_keys
-    have = set(key.key_blocks.keys()) if key is not None else set()
-    names = [n for n in ARKIT_NAMES if n in have]
-    if not names:
-        raise FaceForgeError(
-            f"'{obj.name}' has no ARKit shape keys (jawOpen, mouthSmileLeft, ...): build them in "
-            "the 2 Rig stage first, or select the character that has them")
-    return names
 
 
 def character_scales(obj) -> dict[str, float]:
@@ -73,7 +60,7 @@ def apply_weights(obj, weights: np.ndarray, key_frame: int | None = None) -> dic
     Keying inserts one key per shape into the Key's existing curves (so it
     adds to an animation instead of replacing it).  Returns what was set.
     """
-    names = arkit_keys(obj)
+    names = require_rigged(obj)
     blocks = obj.data.shape_keys.key_blocks
     out = {}
     for n in names:
@@ -95,7 +82,7 @@ def pose_emotion(obj, emotion: str = "happiness", intensity: float = 1.0, blend_
     ``blend_with``).  ``scales`` default to the character's own.  Returns
     ``{"weights": (52,), "set": {name: value}, "mix": {...}}``.
     """
-    arkit_keys(obj)
+    require_rigged(obj)
     if not 0.0 <= blend <= 1.0:
         raise FaceForgeError(f"The blend share must be between 0 and 1, got {blend}")
     mix = {emotions.resolve_emotion(emotion): 1.0 - (blend if blend_with else 0.0)}
@@ -115,7 +102,7 @@ def interpret_prompt(obj, prompt: str, embedder=None) -> text_expression.TextExp
 
 def pose_from_text(obj, prompt: str, key_frame: int | None = None, embedder=None):
     """Pose ``obj`` from a free-text prompt; returns the :class:`TextExpression` (weights + matches)."""
-    arkit_keys(obj)
+    require_rigged(obj)
     result = interpret_prompt(obj, prompt, embedder)
     apply_weights(obj, result.weights, key_frame)
     return result
@@ -123,7 +110,7 @@ def pose_from_text(obj, prompt: str, key_frame: int | None = None, embedder=None
 
 def pose_from_text_job(obj, prompt: str, key_frame: int | None = None):
     """:func:`pose_from_text` as a job (the model loads in a worker thread the first time)."""
-    arkit_keys(obj)
+    require_rigged(obj)
     scales = character_scales(obj)
     yield Progress(0.0, "reading the prompt")
     result = yield Offload(text_expression.interpret, (prompt,), {"scales": scales})
@@ -179,7 +166,7 @@ def timeline_job(obj, text: str, fps: float | None = None, start_frame: int = 1,
 
     from .actions import bake_shape_keys
 
-    names = arkit_keys(obj)
+    names = require_rigged(obj)
     if keys not in ("auto", "dense", "sparse"):
         raise FaceForgeError(f"keys must be auto, dense or sparse, not '{keys}'")
     if keys == "sparse" and life:
@@ -329,7 +316,7 @@ def diffusion_pose_job(obj, prompt: str, worker_python: str, model_dir: str, ste
 
     from ..inference import diffusion_client
 
-    arkit_keys(obj)
+    require_rigged(obj)
     if not prompt.strip():
         raise FaceForgeError("Type a prompt first, e.g. 'make her smile'")
     problem = diffusion_client.setup_problem(worker_python, model_dir)

@@ -24,6 +24,7 @@ from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
 from ..formats import livelink as llf
 from . import actions as _actions
+from .character import require_rigged
 from .scene import scene_fps
 
 
@@ -41,19 +42,6 @@ class LiveLinkImport:
         return self.frame_end - self.frame_start + 1
 
 
-def _require_arkit_keys(obj):
-    from .mesh import require_mesh
-
-    require_mesh(obj, "the character's face mesh")
-    key = obj.data.shape_keys
-    have = set(key.key_blocks.keys()) if key else set()
-    missing = [n for n in ARKIT_NAMES if n not in have]
-    if len(missing) == 52:
-        raise FaceForgeError(f"'{obj.name}' has none of the 52 ARKit shape keys: build them in the Rig "
-                             "stage first")
-    return [n for n in ARKIT_NAMES if n in have], missing
-
-
 def import_livelink_job(obj, path, start_frame: int = 1, fps: float | None = None,
                         action_name: str | None = None, replace: bool = False):
     """Job: bake a Live Link Face CSV onto ``obj``'s ARKit shape keys; returns :class:`LiveLinkImport`.
@@ -62,7 +50,8 @@ def import_livelink_job(obj, path, start_frame: int = 1, fps: float | None = Non
     scene's rate for takes under a second); the take is resampled to the
     scene's frame rate.  ``replace=False`` keeps the current action.
     """
-    names, missing = _require_arkit_keys(obj)
+    names = require_rigged(obj)
+    missing = [n for n in ARKIT_NAMES if n not in names]
     yield Progress(0.0, f"reading {os.path.basename(str(path))}")
     rate = scene_fps()
     take = yield Offload(llf.read_csv, (os.fspath(path),), dict(fps=fps, default_fps=rate))

@@ -27,6 +27,7 @@ from ..core.jobs import Offload, Progress, run_sync
 from ..formats.preview_video import compose_video, side_kind
 from ..rigging.camera import axis_direction, facing_rotation
 from .actions import sample_shape_keys
+from .character import armatures
 from .render import has_image_texture
 
 
@@ -45,16 +46,6 @@ class PreviewResult:
 
 
 # --- Blender side -----------------------------------------------------------------------
-
-def _character_objects(obj):
-    objs = [obj]
-    if obj.parent is not None and obj.parent.type == "ARMATURE":
-        objs.append(obj.parent)
-    for mod in obj.modifiers:
-        if mod.type == "ARMATURE" and mod.object is not None and mod.object not in objs:
-            objs.append(mod.object)
-    return objs
-
 
 def _world_points(obj) -> np.ndarray:
     """World-space points of the mesh and of every one of its shape keys fully on."""
@@ -93,7 +84,7 @@ def _make_scene(obj, size: int, engine: str, samples: int, fps: tuple[int, float
     from mathutils import Matrix
 
     scene = bpy.data.scenes.new("FaceForgePreview")
-    for o in _character_objects(obj):
+    for o in [obj, *armatures(obj)]:
         scene.collection.objects.link(o)
     d = facing_direction(obj, facing)
     rot = facing_rotation(d)

@@ -18,6 +18,7 @@ from ..core.jobs import Offload, Progress, run_sync
 from ..rigging import deform
 from . import mesh as mesh_api
 from .binding import landmark_positions, read_binding
+from .character import arkit_keys
 
 
 def parse_scales(text: str) -> dict[str, float]:
@@ -36,13 +37,6 @@ def parse_scales(text: str) -> dict[str, float]:
     return out
 
 
-def existing_arkit_keys(obj) -> list[str]:
-    key = obj.data.shape_keys
-    if key is None:
-        return []
-    return [n for n in ARKIT_NAMES if n in key.key_blocks]
-
-
 def base_coords(obj) -> np.ndarray:
     """Basis coordinates (the first shape key's, or the mesh's when it has none)."""
     key = obj.data.shape_keys
@@ -56,7 +50,7 @@ def generate_shape_keys_job(obj, intensity: float = 1.0, scales: dict[str, float
     """Generate the ARKit shape keys on ``obj``; returns a summary dict."""
     mesh_api.require_mesh(obj)
     read_binding(obj)  # clear message when there are no landmarks
-    have = existing_arkit_keys(obj)
+    have = arkit_keys(obj)
     if have and not replace:
         raise FaceForgeError(f"'{obj.name}' already has {len(have)} ARKit shape keys; "
                              "turn on Replace Existing to regenerate FaceForge's keys")
@@ -118,10 +112,10 @@ def transfer_shape_keys_job(obj, reference, replace: bool = False):
 
     mesh_api.require_mesh(obj)
     mesh_api.require_mesh(reference, "the reference head")
-    names = existing_arkit_keys(reference)
+    names = arkit_keys(reference)
     if not names:
         raise FaceForgeError(f"'{reference.name}' has no ARKit shape keys to transfer")
-    have = existing_arkit_keys(obj)
+    have = arkit_keys(obj)
     if have and not replace:
         raise FaceForgeError(f"'{obj.name}' already has {len(have)} ARKit shape keys; "
                              "turn on Replace Existing to overwrite them")

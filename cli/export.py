@@ -13,7 +13,7 @@ import os
 
 def _common(p):
     p.add_argument("--character", required=True, help="the character .blend")
-    p.add_argument("--object", help="the face mesh's name (default: the one with ARKit shape keys)")
+    p.add_argument("--object", help="the face mesh's name (default: the one rigged, or with landmarks, or the only mesh)")
 
 
 def add_parser(sub):
@@ -54,11 +54,9 @@ def add_parser(sub):
 
 
 def _open(args):
-    from ..api.batch import _find_character
-    from ..api.scene import open_blend
+    from ..api.character import load_character
 
-    open_blend(args.character)
-    return _find_character(args.object or "")
+    return load_character(blend=args.character, name=args.object)
 
 
 def run_export(args) -> int:

@@ -10,7 +10,7 @@ def add_parser(sub):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--mesh", help="face mesh file (obj/ply/stl/fbx/glb): landmarks are detected first")
     src.add_argument("--character", help="a .blend with the face mesh (use --object to pick it)")
-    p.add_argument("--object", help="mesh object name inside --character (default: the first mesh)")
+    p.add_argument("--object", help="face mesh name in --character (default: the one rigged, or with landmarks, or the only mesh)")
     p.add_argument("--out", required=True, help="output .blend")
     p.add_argument("--intensity", type=float, default=1.0)
     p.add_argument("--replace", action="store_true", help="regenerate existing ARKit keys")
@@ -18,32 +18,11 @@ def add_parser(sub):
     p.set_defaults(func=run)
 
 
-def load_character(args):
-    """The mesh object from --mesh or --character/--object."""
-    import bpy
-
-    from ..api import scene
-    from ..core.errors import FaceForgeError
-
-    if getattr(args, "mesh", None):
-        scene.clear_scene()
-        return scene.import_mesh(args.mesh, name=os.path.splitext(os.path.basename(args.mesh))[0])
-    path = scene.open_blend(args.character)
-    if args.object:
-        obj = bpy.data.objects.get(args.object)
-        if obj is None or obj.type != "MESH":
-            raise FaceForgeError(f"No mesh object named '{args.object}' in {os.path.basename(path)}")
-        return obj
-    meshes = [o for o in bpy.data.objects if o.type == "MESH"]
-    if not meshes:
-        raise FaceForgeError(f"{os.path.basename(path)} has no mesh object")
-    return meshes[0]
-
-
 def run(args) -> int:
     from ..api import binding, contact_sheet, landmarks, scene, shape_keys
+    from ..api.character import load_character
 
-    obj = load_character(args)
+    obj = load_character(mesh=args.mesh, blend=args.character, name=args.object)
     if not binding.has_binding(obj):
         landmarks.detect_landmarks(obj)
     result = shape_keys.generate_shape_keys(obj, intensity=args.intensity, replace=args.replace)

@@ -6,7 +6,7 @@ from __future__ import annotations
 def add_parser(sub):
     p = sub.add_parser("lipsync", help="animate a face's ARKit shape keys from a speech recording")
     p.add_argument("--character", required=True, help="the .blend with the rigged face")
-    p.add_argument("--object", help="the face mesh's name (default: the only mesh with ARKit mouth keys)")
+    p.add_argument("--object", help="the face mesh's name (default: the one rigged, or with landmarks, or the only mesh)")
     p.add_argument("--audio", required=True, help="wav/flac/mp3/ogg/m4a, or a video with sound")
     p.add_argument("--transcript", help="what is said (text or a .txt/.lab path); default: a .txt/.lab "
                                         "next to the audio, else phone recognition")
@@ -21,35 +21,17 @@ def add_parser(sub):
     p.set_defaults(func=run)
 
 
-def _find_object(name):
-    import bpy
-
-    from ..api import lipsync
-    from ..core.errors import FaceForgeError
-
-    if name:
-        obj = bpy.data.objects.get(name)
-        if obj is None:
-            meshes = ", ".join(o.name for o in bpy.data.objects if o.type == "MESH") or "none"
-            raise FaceForgeError(f"No object named '{name}' in the file (meshes: {meshes})")
-        return obj
-    rigged = [o for o in bpy.data.objects if o.type == "MESH" and lipsync.speech_shapes_on(o)]
-    if len(rigged) != 1:
-        raise FaceForgeError(f"{len(rigged)} meshes have ARKit mouth shape keys; name one with --object")
-    return rigged[0]
-
-
 def run(args) -> int:
     import bpy
 
     from ..api import lipsync, scene
+    from ..api.character import load_character
     from ..core.jobs import run_sync
 
-    scene.open_blend(args.character)
+    obj = load_character(blend=args.character, name=args.object)
     sc = bpy.context.scene
     if args.fps:
         scene.set_scene_fps(sc, args.fps)
-    obj = _find_object(args.object)
     result = run_sync(lipsync.lipsync_job(
         obj, args.audio, transcript=args.transcript, method=args.method, intensity=args.intensity,
         start_frame=args.start_frame, replace=args.replace, use_sidecar_transcript=not args.no_sidecar,

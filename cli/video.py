@@ -7,7 +7,7 @@ import os
 
 def _common(p):
     p.add_argument("--character", required=True, help=".blend file with the rigged character")
-    p.add_argument("--object", help="the face mesh object (default: the active object or the only rigged mesh)")
+    p.add_argument("--object", help="the face mesh's name (default: the one rigged, or with landmarks, or the only mesh)")
     p.add_argument("--out", required=True, help="where to save the animated .blend")
 
 
@@ -34,25 +34,9 @@ def add_parser(sub):
 
 
 def _load(args):
-    import bpy
+    from ..api.character import load_character
 
-    from ..api import binding
-    from ..core.errors import FaceForgeError
-
-    from ..api.scene import open_blend
-
-    path = open_blend(args.character)
-    if args.object:
-        obj = bpy.data.objects.get(args.object)
-        if obj is None:
-            names = ", ".join(o.name for o in bpy.data.objects if o.type == "MESH")
-            raise FaceForgeError(f"No object named '{args.object}' in {os.path.basename(path)} (meshes: {names})")
-        return obj
-    rigged = [o for o in bpy.data.objects if binding.has_binding(o)]
-    if len(rigged) == 1:
-        return rigged[0]
-    raise FaceForgeError("Say which face mesh to animate with --object NAME "
-                         f"({len(rigged)} meshes have landmarks)")
+    return load_character(blend=args.character, name=args.object)
 
 
 def run_video(args) -> int:

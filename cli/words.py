@@ -15,14 +15,14 @@ Examples::
 from __future__ import annotations
 
 import json
-import os
 
 from ..core.errors import FaceForgeError
 
 
 def _character_args(p, required=False):
     p.add_argument("--character", required=required, help="a .blend file with the character")
-    p.add_argument("--object", required=required, help="the face mesh object's name in it")
+    p.add_argument("--object", help="the face mesh's name in it (default: the one rigged, or with landmarks, "
+                                    "or the only mesh)")
     p.add_argument("--out", help="where to save the posed .blend (default: overwrite --character)")
 
 
@@ -74,16 +74,9 @@ def add_parser(sub):
 
 
 def _open(args):
-    import bpy
+    from ..api.character import load_character
 
-    from ..api.scene import open_blend
-
-    path = open_blend(args.character)
-    obj = bpy.data.objects.get(args.object or "")
-    if obj is None:
-        meshes = ", ".join(o.name for o in bpy.data.objects if o.type == "MESH") or "none"
-        raise FaceForgeError(f"No object '{args.object}' in {os.path.basename(path)} (meshes: {meshes})")
-    return obj
+    return load_character(blend=args.character, name=args.object)
 
 
 def _save(args) -> str:

@@ -7,6 +7,7 @@ import os
 import bpy
 
 from ..core.errors import FaceForgeError
+from ..core.paths import safe_filename
 from .base import JobOperator, poll_active_mesh
 
 
@@ -16,10 +17,6 @@ def output_dir(context) -> str:
     if raw.startswith("//") and not bpy.data.filepath:
         raise FaceForgeError("Save the .blend file first, or set an absolute Output Folder in Deliver")
     return os.path.abspath(bpy.path.abspath(raw))
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 class FACEFORGE_OT_export(JobOperator, bpy.types.Operator):
@@ -38,7 +35,7 @@ class FACEFORGE_OT_export(JobOperator, bpy.types.Operator):
 
         s = context.scene.faceforge.deliver
         obj = context.active_object
-        path = os.path.join(output_dir(context), _safe(obj.name))
+        path = os.path.join(output_dir(context), safe_filename(obj.name))
         frames = (s.frame_first, s.frame_last) if s.use_frame_range else None
         return export.export_job(obj, path, s.export_format, s.export_preset, frames, s.export_takes,
                                  morph_normals=s.morph_normals)
@@ -69,7 +66,7 @@ class FACEFORGE_OT_render_preview(JobOperator, bpy.types.Operator):
         obj = context.active_object
         key = obj.data.shape_keys
         action = key.animation_data.action if key is not None and key.animation_data else None
-        name = _safe(f"{obj.name}_{action.name}" if action is not None else obj.name)
+        name = safe_filename(f"{obj.name}_{action.name}" if action is not None else obj.name)
         frames = (s.frame_first, s.frame_last) if s.use_frame_range else None
         return preview.render_preview_job(obj, os.path.join(output_dir(context), f"{name}_preview.mp4"), frames,
                                           s.preview_beside or None, size=s.preview_size, engine=s.preview_engine)
@@ -130,7 +127,7 @@ class FACEFORGE_OT_livelink_export(JobOperator, bpy.types.Operator):
         action = key.animation_data.action if key is not None and key.animation_data else None
         if action is None:
             raise FaceForgeError(f"'{obj.name}' has no current take to export")
-        path = os.path.join(output_dir(context), _safe(action.name) + ".csv")
+        path = os.path.join(output_dir(context), safe_filename(action.name) + ".csv")
 
         def job():
             return livelink.export_livelink(obj, path, action=action)

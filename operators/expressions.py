@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from ..core.jobs import Progress
+from ..api.character import is_rigged
 from .base import JobOperator, poll_active_mesh
 
 
@@ -15,9 +16,7 @@ def _words(context):
 def _poll_character(cls, context) -> bool:
     if not poll_active_mesh(cls, context):
         return False
-    key = context.active_object.data.shape_keys
-    if key is None or not any(n in key.key_blocks for n in ("jawOpen", "mouthSmileLeft", "eyeBlinkLeft",
-                                                             "browInnerUp")):
+    if not is_rigged(context.active_object):
         cls.poll_message_set(f"'{context.active_object.name}' has no ARKit shape keys: "
                              "build them in 2 Rig first")
         return False

@@ -2,6 +2,7 @@
 
 import bpy
 from ..api import shape_keys as api_keys
+from ..api.character import arkit_keys
 from .base import JobOperator, active_mesh, poll_active_mesh
 
 
@@ -27,7 +28,7 @@ class FACEFORGE_OT_generate_shape_keys(JobOperator, bpy.types.Operator):
 
     def invoke(self, context, event):
         settings = context.scene.faceforge.rig
-        have = api_keys.existing_arkit_keys(context.active_object)
+        have = arkit_keys(context.active_object)
         if have and settings.replace_existing and not bpy.app.background:
             return context.window_manager.invoke_confirm(self, event)
         return super().invoke(context, event)

@@ -340,7 +340,7 @@ def test_cli_on_a_character_blend(ict, tmp_path):
     assert "ICT_FaceRig" in proc.stdout and out.is_file()
     proc = subprocess.run([str(ROOT / "faceforge"), "armature", "--character", src, "--object", "Nope",
                            "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2 and "No object 'Nope'" in proc.stderr
+    assert proc.returncode == 2 and "No object named 'Nope'" in proc.stderr
 
 
 def test_rigid_and_loose_parts_and_rotated_head(ict):

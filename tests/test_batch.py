@@ -97,18 +97,16 @@ def test_job_file_plans_and_overrides(tmp_path, batch_inputs):
         jobfile.make_plan({"character": "head.blend", "takes": "takes", "preset": "maya"}, str(tmp_path))
 
 
-def test_takes_whose_stage_is_missing_fail_cleanly(batch_inputs, tmp_path, monkeypatch):
-    """A take kind with no stage in this build fails with 'not available', in-process."""
+def test_a_take_no_stage_animates_fails_cleanly(batch_inputs, tmp_path):
+    """A take of a kind no stage animates fails with a clear report, in-process."""
     from faceforge.api import batch
+    from faceforge.formats.jobfile import TakeSpec
 
     blend, takes, _ = batch_inputs
-    clip = tmp_path / "clip.mp4"
-    clip.write_bytes(b"")
-    monkeypatch.setitem(batch.TAKE_STAGES, "video", batch._missing_stage("video", "no_such_module", "job"))
-    plan = jobfile.make_plan({}, ".", character=str(blend), takes=[str(clip)], out=str(tmp_path / "o"),
-                             preview=False)
-    report = batch.run_take(plan, plan.takes[0])
-    assert report["status"] == "failed" and "not available" in report["error"]
+    plan = jobfile.make_plan({}, ".", character=str(blend), takes=[str(takes / "hello.csv")],
+                             out=str(tmp_path / "o"), preview=False)
+    report = batch.run_take(plan, TakeSpec(str(tmp_path / "clip.holo"), "clip", "hologram"))
+    assert report["status"] == "failed" and "No stage animates 'hologram' takes" in report["error"]
     assert json.loads((tmp_path / "o" / "clip" / "report.json").read_text())["status"] == "failed"
 
 

@@ -1,0 +1,144 @@
+"""The batch's parent process: many takes, each in its own worker process (pure: no Blender).
+
+:func:`run_batch` starts one fresh worker per take (:func:`worker_command` +
+``batch-take --spec FILE``), at most ``plan.jobs`` at a time, and collects each
+take's ``report.json`` - or, when a worker dies before writing it, a failure
+report made from its log.  One broken take never stops the others;
+``<out>/batch_report.json`` sums up.  The worker itself (open the character,
+animate, export, preview) is ``api/batch.py``; the plan comes from
+``formats/jobfile.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Callable
+
+from .errors import FaceForgeError
+
+if TYPE_CHECKING:
+    from ..formats.jobfile import BatchPlan, TakeSpec
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def write_json(path: str, data) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+_BOOTSTRAP = """
+import importlib.util, json, sys
+root, path = sys.argv[1], json.loads(sys.argv[2])
+del sys.argv[1:3]
+sys.path[:0] = [p for p in path if p not in sys.path]
+import bpy
+spec = importlib.util.spec_from_file_location('faceforge', root + '/__init__.py', submodule_search_locations=[root])
+ff = importlib.util.module_from_spec(spec); sys.modules['faceforge'] = ff; spec.loader.exec_module(ff)
+ff.register()
+try:
+    from faceforge import cli
+    status = cli.main(sys.argv[1:])
+finally:
+    ff.unregister()
+sys.exit(status)
+"""
+
+
+def worker_command(blender: str | None = None, module: bool = True, binary: str = "") -> list[str]:
+    """How to start a FaceForge process: a Blender binary, or this Python with the bpy module.
+
+    ``blender``: a Blender binary the user chose (the extension must be installed there);
+    else ``module`` (this process runs the bpy module) or the ``binary`` of the Blender
+    running this process.  For the bpy module from the repository that is
+    ``scripts/launch.py`` (what ``./faceforge`` runs); from an installed copy, a small
+    bootstrap that loads this very package the same way.
+    """
+    if blender:
+        return [blender, "--background", "--command", "faceforge"]
+    if module:
+        launcher = os.path.join(ROOT, "scripts", "launch.py")
+        if os.path.isfile(launcher):
+            return [sys.executable, launcher]
+        return [sys.executable, "-c", _BOOTSTRAP, ROOT, json.dumps(sys.path)]
+    if binary:
+        return [binary, "--background", "--command", "faceforge"]
+    raise FaceForgeError("Can't start worker processes here: pass --blender /path/to/blender")
+
+
+def run_batch(plan: BatchPlan, cmd: list[str], on_event: Callable[[str], None] = print,
+              timeout: float | None = None) -> dict:
+    """Run every take of ``plan`` in worker processes ``cmd + ["batch-take", "--spec", FILE]``, at
+    most ``plan.jobs`` at a time; a take running longer than ``timeout`` seconds is stopped.
+    Returns (and writes) the batch report."""
+    os.makedirs(plan.out, exist_ok=True)
+    spec_dir = os.path.join(plan.out, ".specs")
+    os.makedirs(spec_dir, exist_ok=True)
+    pending = list(plan.takes)
+    running: dict = {}
+    reports: dict[str, dict] = {}
+    t0 = time.perf_counter()
+    plan_dict = {k: v for k, v in plan.to_dict().items() if k not in ("takes", "skipped")}
+    for path in plan.skipped:
+        on_event(f"skipped {os.path.basename(path)} (no stage reads this kind of file)")
+    while pending or running:
+        while pending and len(running) < plan.jobs:
+            take = pending.pop(0)
+            spec = os.path.join(spec_dir, f"{take.name}.json")
+            write_json(spec, {"plan": plan_dict, "take": take.__dict__})
+            log = open(os.path.join(spec_dir, f"{take.name}.log"), "w")
+            proc = subprocess.Popen([*cmd, "batch-take", "--spec", spec], stdout=log, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            running[proc] = (take, log, time.perf_counter())
+            on_event(f"started {take.name} ({take.kind}) [pid {proc.pid}]")
+        time.sleep(0.05)
+        for proc in list(running):
+            take, log, started = running[proc]
+            code = proc.poll()
+            if code is None and timeout is not None and time.perf_counter() - started > timeout:
+                proc.kill()
+                code = proc.wait()
+            if code is None:
+                continue
+            log.close()
+            del running[proc]
+            reports[take.name] = collect_report(plan, take, code, log.name)
+            r = reports[take.name]
+            on_event(f"{'done  ' if r['status'] == 'ok' else 'FAILED'} {take.name}"
+                     + (f": {r['error']}" if r["status"] != "ok" else f" ({r.get('frames', 0)} frames)"))
+    ordered = [reports[t.name] for t in plan.takes]
+    failed = [r["take"] for r in ordered if r["status"] != "ok"]
+    summary = {"character": plan.character, "out": plan.out, "jobs": plan.jobs, "takes": len(ordered),
+               "succeeded": len(ordered) - len(failed), "failed": failed,
+               "skipped": plan.skipped, "seconds": time.perf_counter() - t0,
+               "worker": cmd[0], "reports": ordered}
+    write_json(os.path.join(plan.out, "batch_report.json"), summary)
+    return summary
+
+
+def collect_report(plan: BatchPlan, take: TakeSpec, code: int, log_path: str) -> dict:
+    """The take's report.json, or a failure report made from the worker's log when it died."""
+    path = os.path.join(plan.out, take.name, "report.json")
+    report = None
+    if os.path.isfile(path):
+        try:
+            with open(path) as fh:
+                report = json.load(fh)
+        except (OSError, json.JSONDecodeError):
+            report = None
+    if report is None or (code != 0 and report.get("status") == "ok"):
+        with open(log_path, errors="replace") as fh:
+            tail = fh.read()[-1500:]
+        report = {"take": take.name, "source": take.path, "kind": take.kind, "status": "failed",
+                  "error": f"the worker process ended with status {code} before reporting",
+                  "log_tail": tail, "outputs": {}, "timings": {}, "warnings": []}
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_json(path, report)
+    report["exit_code"] = code
+    return report
