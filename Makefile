@@ -1,7 +1,7 @@
 # FaceForge. Quickstart: `make demo` (main job on the built-in default), `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup demo test test-installed extension benchmarks clean
+.PHONY: setup demo test test-fast test-installed extension benchmarks clean
 
 setup:
 	@scripts/setup_env.sh
@@ -11,6 +11,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+
+# Everyday work: the suite without the tests marked slow (what CI runs is `make test`).
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" tests
 
 # The same suite against the built extension zip installed into a throwaway user folder.
 test-installed: setup

@@ -29,7 +29,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, ROOT, load, peak_rss_mb  # noqa: E402
+import numpy as np  # noqa: E402
+from common import DATA, ROOT, load, peak_rss_mb, timed  # noqa: E402
 
 GRID = os.path.join(DATA, "video", "grid", "bbaf2n.mpg")
 
@@ -166,6 +167,12 @@ def main():
     if args.child:
         return memory_child(args)
     ff = load()
+    from faceforge.animation import solve
+
+    rng = np.random.default_rng(0)
+    a, d = rng.normal(size=(478 * 3, 52)), rng.normal(size=(2000, 478 * 3))
+    with timed("bounded least squares alone, 2000 frames x 52 shapes x 1434 coordinates"):
+        solve.solve_bounded(a, d)
     with tempfile.TemporaryDirectory(prefix="ff-bench-video-") as tmp:
         clips = make_clips(tmp, args.seconds)
         from faceforge.inference import face_mesh

@@ -53,7 +53,8 @@ def _install_built_extension():
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: renders or runs MediaPipe on many frames")
+    config.addinivalue_line("markers", "slow: takes seconds (long recordings, many video frames, command-line round "
+                                       "trips in a new process, building the extension); `make test-fast` skips it")
     if INSTALLED:
         _install_built_extension()
     else:

@@ -44,6 +44,7 @@ def batch_inputs(ff, tmp_path):
     return Path(blend), takes, good
 
 
+@pytest.mark.slow
 def test_batch_finishes_good_takes_reports_the_broken_one_and_exits_nonzero(batch_inputs, tmp_path):
     from test_export import assimp_weights, read_with_assimp
 

@@ -4,11 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import bpy
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_launcher_demo_writes_a_blend(tmp_path):
     proc = subprocess.run([str(ROOT / "faceforge"), "demo", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)

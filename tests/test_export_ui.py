@@ -76,6 +76,7 @@ def test_operators_explain_what_is_missing(ff):
         bpy.ops.faceforge.export()
 
 
+@pytest.mark.slow
 def test_cli_export_and_livelink(face, tmp_path):
 
     blend = str(tmp_path / "head.blend")

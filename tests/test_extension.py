@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import build_extension  # noqa: E402
 
+pytestmark = pytest.mark.slow  # builds and installs the extension zip
+
 CHILD = r"""
 import json, os, sys
 import bpy

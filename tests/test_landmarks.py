@@ -195,6 +195,7 @@ def test_bad_selection_messages(ff):
     assert not bpy.ops.faceforge.detect_landmarks.poll()
 
 
+@pytest.mark.slow
 def test_operator_and_cli(tmp_path, data):
     import subprocess
     from pathlib import Path

@@ -209,6 +209,7 @@ def test_cancel_during_analysis_changes_nothing(ff, data):
     assert obj.data.shape_keys.animation_data is None
 
 
+@pytest.mark.slow
 def test_cli_lipsync_writes_animated_blend(ff, data, tmp_path):
     from faceforge.api import scene
 

@@ -56,6 +56,7 @@ def test_textgrid_reader_long_and_short_formats(data, tmp_path):
         [(pytest.approx(i.start), pytest.approx(i.end), i.text) for i in ivs]
 
 
+@pytest.mark.slow
 def test_forced_alignment_timing_vs_mfa(mfa):
     """With the transcript: phone boundaries within ~20 ms of MFA's on average."""
     maes = []
@@ -100,6 +101,7 @@ def test_bilabials_close_with_reference_timing(data, fps):
         assert _opening_at(track, mids).max() < vz.LIPS_CLOSED
 
 
+@pytest.mark.slow
 def test_bilabials_close_with_own_alignment_and_silence_rests(mfa):
     """Our pipeline (audio + transcript): lips shut at >= 85 % of MFA's m/b/p midpoints (the rest are
     timing disagreements: MFA's /m/ of a long "um" etc.); pauses of 0.4 s+ are at rest; no chatter."""

@@ -63,6 +63,7 @@ def test_video_on_the_real_rig_follows_the_mouth(character, data):
     assert r > 0.6
 
 
+@pytest.mark.slow
 def test_batch_of_real_takes(character, data):
     tmp, blend = character
     takes = tmp / "takes"

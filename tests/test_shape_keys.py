@@ -315,6 +315,7 @@ def test_test_pose_sliders_mirror(ff, tmp_path):
     assert all(keys[n].value == 0 for n in ARKIT_NAMES if n in keys)
 
 
+@pytest.mark.slow
 def test_transfer_from_a_reference_head(ff, data, tmp_path):
     """A reference made by our generator on the photo face, transferred onto the ICT head."""
     import cv2

@@ -217,6 +217,7 @@ def test_image_pose_opens_the_jaw_for_an_open_mouth_and_keys(ff, data, tmp_path)
         run_sync(animate_video.animate_from_image_job(obj, str(bad)), on_progress=None)
 
 
+@pytest.mark.slow
 def test_cli_animate_video_writes_an_animated_blend(ff, data, tmp_path):
     import subprocess
     import sys
@@ -333,6 +334,7 @@ def test_neutral_from_the_current_frame_of_the_reference_strip(ff, data):
     assert obj
 
 
+@pytest.mark.slow
 def test_all_grid_clips_jaw_tracks_lip_gap_and_rig_fits(ff, data):
     """Every GRID clip: solved jawOpen vs MediaPipe's lip gap, and the rig's landmark residual."""
     from faceforge.animation import neutral, pose
