@@ -122,11 +122,12 @@ def _object_rotations(obj, rots_obj: np.ndarray) -> np.ndarray:
 
 def _rest_rotation(obj) -> np.ndarray:
     """The object's rotation before FaceForge first drove it (stored on the object), so takes don't compound."""
-    stored = obj.get("faceforge_rest_rotation")
-    if stored is not None and len(stored) == 9:
-        return np.array(stored, dtype=np.float64).reshape(3, 3)
+    state = obj.faceforge.animate
+    if state.has_rest_rotation:
+        return np.array(state.rest_rotation, dtype=np.float64).reshape(3, 3)
     rest = _rot3(obj.matrix_basis)
-    obj["faceforge_rest_rotation"] = [float(x) for x in rest.reshape(-1)]
+    state.rest_rotation = [float(x) for x in rest.reshape(-1)]
+    state.has_rest_rotation = True
     return rest
 
 

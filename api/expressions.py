@@ -9,14 +9,13 @@ Public functions (operators and the command line call these):
 
 A character needs shape keys named as ARKit's 52 blendshapes (the rig stage
 builds them); only the ones it has are driven.  Per-character taste lives in
-the object's custom property ``faceforge_shape_scales`` (``{"mouthSmileLeft":
-0.8, "Brows": 1.2, ...}``; region names from ``core.arkit.REGIONS``), read by
-every function here; see :func:`set_character_scales`.
+``obj.faceforge.animate.expression_scales`` (shape or region name -> scale,
+e.g. mouthSmileLeft 0.8, Brows 1.2; region names from ``core.arkit.REGIONS``),
+read by every function here; see :func:`set_character_scales`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -28,30 +27,20 @@ from ..core.jobs import Offload, Progress
 from .character import require_rigged
 from .scene import scene_fps
 
-SCALES_PROP = "faceforge_shape_scales"
-
-
 def character_scales(obj) -> dict[str, float]:
-    raw = obj.get(SCALES_PROP)
-    if raw is None:
-        return {}
-    try:
-        scales = {str(k): float(v) for k, v in (json.loads(raw) if isinstance(raw, str) else raw).items()}
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise FaceForgeError(f"'{obj.name}' has an unreadable {SCALES_PROP} property ({exc}); "
-                             "remove it or set it with set_character_scales") from exc
-    emotions.scale_vector(scales)  # validates names
-    return scales
+    """The character's stored expression scales ``{shape or region: scale}`` ({} when none)."""
+    return {item.name: float(item.value) for item in obj.faceforge.animate.expression_scales}
 
 
 def set_character_scales(obj, scales: dict[str, float] | None) -> None:
     """Store per-shape / per-region scales on the character (None or {} removes them)."""
-    if not scales:
-        if SCALES_PROP in obj:
-            del obj[SCALES_PROP]
-        return
-    emotions.scale_vector(scales)
-    obj[SCALES_PROP] = json.dumps({k: float(v) for k, v in scales.items()})
+    scales = dict(scales or {})
+    emotions.scale_vector(scales)  # validates the names
+    stored = obj.faceforge.animate.expression_scales
+    stored.clear()
+    for name, value in scales.items():
+        item = stored.add()
+        item.name, item.value = name, float(value)
 
 
 def apply_weights(obj, weights: np.ndarray, key_frame: int | None = None) -> dict[str, float]:

@@ -108,6 +108,23 @@ def detect_landmarks(obj, **kwargs):
     return run_sync(detect_landmarks_job(obj, **kwargs))
 
 
+def clear_landmarks(obj) -> None:
+    """Remove ``obj``'s landmarks (every field of its landmark state back to the default) and any
+    landmark empties being edited."""
+    from .scene import reset_settings
+
+    _remove_edit_collection(obj)
+    reset_settings(obj.faceforge.landmarks)
+
+
+def edited_mesh(obj):
+    """The mesh whose landmarks ``obj`` shows: the mesh itself, or the owner of a landmark-editing
+    empty; None for anything else."""
+    if obj is not None and obj.type == "EMPTY":
+        return obj.faceforge.landmarks.edit_owner
+    return obj if obj is not None and obj.type == "MESH" else None
+
+
 # --- editing and the manual path -------------------------------------------
 
 EDIT_COLLECTION = "FaceForge Landmarks"
@@ -116,13 +133,18 @@ _KEY_PREFIX = "FF_KEY_"
 
 
 def _edit_collection(obj, create=True):
+    """The collection holding ``obj``'s landmark empties (found by their owner, so a renamed mesh
+    keeps them); a new one when ``create``."""
     import bpy
 
-    name = f"{EDIT_COLLECTION} ({obj.name})"
-    coll = bpy.data.collections.get(name)
-    if coll is None and create:
-        coll = bpy.data.collections.new(name)
-        bpy.context.scene.collection.children.link(coll)
+    for coll in bpy.data.collections:
+        if coll.name.startswith(EDIT_COLLECTION) and coll.objects and \
+                coll.objects[0].faceforge.landmarks.edit_owner == obj:
+            return coll
+    if not create:
+        return None
+    coll = bpy.data.collections.new(f"{EDIT_COLLECTION} ({obj.name})")
+    bpy.context.scene.collection.children.link(coll)
     return coll
 
 
@@ -134,7 +156,7 @@ def _make_empties(obj, names, positions, size, shape="SPHERE"):
         e = bpy.data.objects.new(name, None)
         e.empty_display_type, e.empty_display_size = shape, size
         e.location = p
-        e["faceforge_owner"] = obj.name
+        e.faceforge.landmarks.edit_owner = obj
         coll.objects.link(e)
     return coll
 

@@ -7,7 +7,7 @@ main thread) and hands pure, heavy work to the runner by yielding
 
 * :func:`run_sync` - a plain loop (``--background``, the command line,
   scripts, tests);
-* ``operators.base.JobOperator`` - a modal timer in the UI: offloaded work
+* ``operators.base.FaceForgeOperator`` - a modal timer in the UI: offloaded work
   runs in a worker thread, the panel shows a progress bar, and Esc closes the
   generator so its ``finally`` blocks restore the scene as it was.
 
@@ -49,7 +49,9 @@ class Offload:
 Job = Generator[Any, Any, Any]
 
 
-def _scaled_reporter(span, sink, cancelled: Callable[[], bool]):
+def scaled_reporter(span, sink, cancelled: Callable[[], bool]):
+    """The ``report(fraction, message)`` an offloaded function gets: maps its 0..1 into ``span`` of
+    the job, passes :class:`Progress` to ``sink``, raises Cancelled once ``cancelled()``."""
     lo, hi = span
 
     def report(fraction: float, message: str = "") -> None:
@@ -60,17 +62,32 @@ def _scaled_reporter(span, sink, cancelled: Callable[[], bool]):
     return report
 
 
-def print_progress(p: Progress, _state={"t": 0.0, "msg": None}) -> None:
-    """Default headless progress sink: one line, at most ~4 times a second."""
-    now = time.monotonic()
-    if p.message != _state["msg"] or now - _state["t"] > 0.25 or p.fraction >= 1.0:
-        _state["t"], _state["msg"] = now, p.message
-        print(f"[faceforge] {p.fraction * 100:5.1f}%  {p.message}", file=sys.stderr, flush=True)
+class ProgressPrinter:
+    """The headless progress sink: one line on stderr per new message, else at most ~4 a second."""
+
+    def __init__(self, interval: float = 0.25):
+        self.interval = interval
+        self.last_time = 0.0
+        self.last_message: str | None = None
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if p.message != self.last_message or now - self.last_time > self.interval or p.fraction >= 1.0:
+            self.last_time, self.last_message = now, p.message
+            print(f"[faceforge] {p.fraction * 100:5.1f}%  {p.message}", file=sys.stderr, flush=True)
 
 
-def run_sync(job: Job, on_progress: Callable[[Progress], None] | None = print_progress,
+PRINT = "print"  # run_sync's default: a fresh ProgressPrinter for each run
+
+
+def run_sync(job: Job, on_progress: Callable[[Progress], None] | None | str = PRINT,
              cancelled: Callable[[], bool] = lambda: False) -> Any:
-    """Drive a job to completion on this thread and return its result."""
+    """Drive a job to completion on this thread and return its result.
+
+    ``on_progress``: called with each :class:`Progress`; None for silence; by default
+    progress lines go to stderr (:class:`ProgressPrinter`)."""
+    if on_progress == PRINT:
+        on_progress = ProgressPrinter()
     sink = on_progress or (lambda p: None)
     send: Any = None
     throw: BaseException | None = None
@@ -85,7 +102,7 @@ def run_sync(job: Job, on_progress: Callable[[Progress], None] | None = print_pr
         elif isinstance(item, Offload):
             kwargs = dict(item.kwargs)
             if item.report:
-                kwargs["report"] = _scaled_reporter(item.span, sink, cancelled)
+                kwargs["report"] = scaled_reporter(item.span, sink, cancelled)
             try:
                 send = item.fn(*item.args, **kwargs)
             except Exception as exc:  # hand it to the job so its finally/except runs

@@ -5,7 +5,8 @@ import os
 import bpy
 
 from ..api import animate_video
-from .base import JobOperator, active_mesh, poll_active_mesh, poll_not_busy
+from ..core.errors import FaceForgeError
+from .base import FaceForgeOperator, active_mesh
 
 
 def _summary(res: dict) -> str:
@@ -17,21 +18,15 @@ def _summary(res: dict) -> str:
     return s
 
 
-class FACEFORGE_OT_animate_from_video(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_animate_from_video(FaceForgeOperator, bpy.types.Operator):
     """Track the face in a video and bake it into one action of shape-key (and head/eye) keyframes"""
     bl_idname = "faceforge.animate_from_video"
     bl_label = "Animate from Video"
-    bl_options = {"REGISTER", "UNDO"}
     job_label = "Animate from video"
 
     @classmethod
-    def poll(cls, context):
-        if not poll_active_mesh(cls, context):
-            return False
-        if not context.scene.faceforge.animate.video.path:
-            cls.poll_message_set("Choose a driving video first")
-            return False
-        return True
+    def why_not(cls, context):
+        return None if context.scene.faceforge.animate.video.path else "Choose a driving video first"
 
     def make_job(self, context):
         a = context.scene.faceforge.animate
@@ -52,21 +47,15 @@ class FACEFORGE_OT_animate_from_video(JobOperator, bpy.types.Operator):
             self.report({"WARNING"}, "Note: " + result["reference_note"])
 
 
-class FACEFORGE_OT_animate_from_image(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_animate_from_image(FaceForgeOperator, bpy.types.Operator):
     """Pose the character like the face in a photo (and key it on the current frame if asked)"""
     bl_idname = "faceforge.animate_from_image"
     bl_label = "Pose from Image"
-    bl_options = {"REGISTER", "UNDO"}
     job_label = "Pose from image"
 
     @classmethod
-    def poll(cls, context):
-        if not poll_active_mesh(cls, context):
-            return False
-        if not context.scene.faceforge.animate.video.image_path:
-            cls.poll_message_set("Choose an image of a face first")
-            return False
-        return True
+    def why_not(cls, context):
+        return None if context.scene.faceforge.animate.video.image_path else "Choose an image of a face first"
 
     def make_job(self, context):
         v = context.scene.faceforge.animate.video
@@ -93,32 +82,27 @@ def reference_strip(scene, path: str):
     return None
 
 
-class FACEFORGE_OT_video_neutral_from_frame(bpy.types.Operator):
+class FACEFORGE_OT_video_neutral_from_frame(FaceForgeOperator, bpy.types.Operator):
     """Use the video frame shown at the current scene frame (in the reference strip) as the actor's neutral"""
     bl_idname = "faceforge.video_neutral_from_frame"
     bl_label = "Neutral from Current Frame"
-    bl_options = {"REGISTER", "UNDO"}
+    needs = "IDLE"
 
     @classmethod
-    def poll(cls, context):
-        if not poll_not_busy(cls, context):
-            return False
+    def why_not(cls, context):
         if reference_strip(context.scene, context.scene.faceforge.animate.video.path) is None:
-            cls.poll_message_set("Add the video as a reference strip first (Animate from Video with Add Reference)")
-            return False
-        return True
+            return "Add the video as a reference strip first (Animate from Video with Add Reference)"
+        return None
 
-    def execute(self, context):
+    def run(self, context):
         v = context.scene.faceforge.animate.video
         strip = reference_strip(context.scene, v.path)
         frame = context.scene.frame_current - int(strip.frame_start)
         if frame < 0 or context.scene.frame_current >= strip.frame_final_end:
-            self.report({"ERROR"}, "The current frame is outside the reference strip: move into the video")
-            return {"CANCELLED"}
+            raise FaceForgeError("The current frame is outside the reference strip: move into the video")
         v.neutral_mode = "FRAME"
         v.neutral_frame = frame
-        self.report({"INFO"}, f"Neutral: video frame {frame}")
-        return {"FINISHED"}
+        return f"Neutral: video frame {frame}"
 
 
 classes = (FACEFORGE_OT_animate_from_video, FACEFORGE_OT_animate_from_image, FACEFORGE_OT_video_neutral_from_frame)

@@ -1,16 +1,24 @@
-"""Shared operator machinery: poll helpers and the modal job runner.
+"""The one operator base: poll, errors and reports for plain calls and for jobs.
 
-``JobOperator`` drives a job generator (see ``core/jobs.py``):
+Every FaceForge operator is ``FaceForgeOperator`` + ``bpy.types.Operator`` and
+defines either
 
-* in the UI (``invoke``): a window-manager timer steps the generator on the
-  main thread; ``Offload`` work runs in a worker thread; progress shows in
-  the status bar and in the panel (``job_state``); Esc cancels: the worker's
-  next ``report`` raises ``Cancelled`` and the generator is closed, so its
-  ``finally`` blocks leave the scene as it was.
-* in ``--background``, from scripts, or on redo (``execute``): the same
-  generator runs synchronously through ``core.jobs.run_sync``.
+* ``run(self, context)``: a quick, plain call (usually one public ``api``
+  function); its result goes to :meth:`report_result` (a string is reported
+  as it is); or
+* ``make_job(self, context)``: a job generator (see ``core/jobs.py``) for long
+  work.  In the UI (``invoke``) a window-manager timer steps the generator on
+  the main thread; ``Offload`` work runs in a worker thread; progress shows in
+  the status bar and in the panels (``window_manager.faceforge.job``); Esc
+  cancels: the worker's next ``report`` raises ``Cancelled`` and the generator
+  is closed, so its ``finally`` blocks leave the scene as it was.  In
+  ``--background``, from scripts, or on redo (``execute``) the same generator
+  runs synchronously through ``core.jobs.run_sync``.
 
-A ``FaceForgeError`` becomes ``self.report({'ERROR'}, message)``.
+``poll`` checks what ``needs`` says (``"MESH"``: a mesh is active, in Object
+Mode; ``"OBJECT_MODE"``; ``"IDLE"``: no job running; ``None``: always) and then
+:meth:`why_not`, which returns the sentence the tooltip shows when the operator
+can't run.  A ``FaceForgeError`` becomes ``self.report({'ERROR'}, message)``.
 """
 
 from __future__ import annotations
@@ -22,10 +30,13 @@ import time
 import bpy
 
 from ..core.errors import Cancelled, FaceForgeError
-from ..core.jobs import Offload, Progress, _scaled_reporter, run_sync
+from ..core.jobs import Offload, Progress, run_sync, scaled_reporter
 
-# What the panels draw while a job runs (kept out of Blender data: no undo noise).
-job_state = {"running": False, "label": "", "fraction": 0.0, "message": ""}
+
+def job_state(context):
+    """What the panels draw while a job runs (``FACEFORGE_PG_job``: window-manager data, not
+    saved and not undone)."""
+    return context.window_manager.faceforge.job
 
 
 def active_mesh(context):
@@ -33,10 +44,26 @@ def active_mesh(context):
     return obj if obj is not None and obj.type == "MESH" else None
 
 
+def poll_not_busy(cls, context) -> bool:
+    job = job_state(context)
+    if job.running:
+        cls.poll_message_set(f"FaceForge is busy: {job.label} (press Esc to cancel)")
+        return False
+    return True
+
+
+def poll_object_mode(cls, context) -> bool:
+    if not poll_not_busy(cls, context):
+        return False
+    if context.mode != "OBJECT":
+        cls.poll_message_set("Switch to Object Mode first")
+        return False
+    return True
+
+
 def poll_active_mesh(cls, context) -> bool:
-    """True when the active object is a mesh; else says why (tooltip)."""
-    if job_state["running"]:
-        cls.poll_message_set(f"FaceForge is busy: {job_state['label']} (press Esc to cancel)")
+    """True when the active object is a mesh in Object Mode; else says why (tooltip)."""
+    if not poll_not_busy(cls, context):
         return False
     obj = context.active_object
     if obj is None:
@@ -51,11 +78,8 @@ def poll_active_mesh(cls, context) -> bool:
     return True
 
 
-def poll_not_busy(cls, context) -> bool:
-    if job_state["running"]:
-        cls.poll_message_set(f"FaceForge is busy: {job_state['label']} (press Esc to cancel)")
-        return False
-    return True
+_NEEDS = {"MESH": poll_active_mesh, "OBJECT_MODE": poll_object_mode, "IDLE": poll_not_busy,
+          None: lambda cls, context: True}
 
 
 def _redraw(context):
@@ -66,26 +90,47 @@ def _redraw(context):
                 area.tag_redraw()
 
 
-class JobOperator:
-    """Mixin for operators whose work is a job generator."""
+class FaceForgeOperator:
+    """Base of every FaceForge operator (see the module docstring)."""
 
     bl_options = {"REGISTER", "UNDO"}
+    needs: str | None = "MESH"
     job_label = "Working"
 
     # -- to override ---------------------------------------------------------
-    def make_job(self, context):
-        """Return the job generator (usually one public ``api`` function)."""
+    @classmethod
+    def why_not(cls, context) -> str | None:
+        """Why the operator can't run now (the tooltip), or None when it can."""
+        return None
+
+    def run(self, context):
+        """A plain call; its result is reported by :meth:`report_result`."""
         raise NotImplementedError
 
+    make_job = None  # or a method returning the job generator (usually one public ``api`` function)
+
     def report_result(self, context, result) -> None:
-        """Report a finished job's result (override for a better sentence)."""
-        self.report({"INFO"}, f"{self.job_label}: done")
+        """Report a finished call's result (override for a better sentence)."""
+        if isinstance(result, str) and result:
+            self.report({"INFO"}, result)
+        elif self.make_job is not None:
+            self.report({"INFO"}, f"{self.job_label}: done")
+
+    # -- poll ------------------------------------------------------------------
+    @classmethod
+    def poll(cls, context):
+        if not _NEEDS[cls.needs](cls, context):
+            return False
+        reason = cls.why_not(context)
+        if reason:
+            cls.poll_message_set(reason)
+            return False
+        return True
 
     # -- synchronous -----------------------------------------------------------
     def execute(self, context):
         try:
-            job = self.make_job(context)
-            result = run_sync(job)
+            result = run_sync(self.make_job(context)) if self.make_job is not None else self.run(context)
         except FaceForgeError as err:
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
@@ -97,7 +142,7 @@ class JobOperator:
 
     # -- modal -----------------------------------------------------------------
     def invoke(self, context, event):
-        if bpy.app.background or context.window is None:
+        if self.make_job is None or bpy.app.background or context.window is None:
             return self.execute(context)
         try:
             self._job = self.make_job(context)
@@ -110,7 +155,8 @@ class JobOperator:
         self._outcome = None
         self._progress = queue.Queue()
         self._cancel = threading.Event()
-        job_state.update(running=True, label=self.job_label, fraction=0.0, message="starting")
+        job = job_state(context)
+        job.running, job.label, job.fraction, job.message = True, self.job_label, 0.0, "starting"
         wm = context.window_manager
         wm.progress_begin(0, 1000)
         self._timer = wm.event_timer_add(0.05, window=context.window)
@@ -120,7 +166,7 @@ class JobOperator:
     def _start_offload(self, item: Offload):
         kwargs = dict(item.kwargs)
         if item.report:
-            kwargs["report"] = _scaled_reporter(item.span, self._progress.put, self._cancel.is_set)
+            kwargs["report"] = scaled_reporter(item.span, self._progress.put, self._cancel.is_set)
         box = {}
 
         def work():
@@ -134,7 +180,8 @@ class JobOperator:
         self._thread.start()
 
     def _show(self, context, p: Progress):
-        job_state.update(fraction=p.fraction, message=p.message)
+        job = job_state(context)
+        job.fraction, job.message = p.fraction, p.message
         context.window_manager.progress_update(int(p.fraction * 1000))
         if context.workspace:
             context.workspace.status_text_set(
@@ -147,7 +194,8 @@ class JobOperator:
         wm.progress_end()
         if context.workspace:
             context.workspace.status_text_set(None)
-        job_state.update(running=False, label="", fraction=0.0, message="")
+        job = job_state(context)
+        job.running, job.label, job.fraction, job.message = False, "", 0.0, ""
         _redraw(context)
 
     def modal(self, context, event):

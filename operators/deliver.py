@@ -8,7 +8,7 @@ import bpy
 
 from ..core.errors import FaceForgeError
 from ..core.paths import safe_filename
-from .base import JobOperator, poll_active_mesh
+from .base import FaceForgeOperator
 
 
 def output_dir(context) -> str:
@@ -19,16 +19,12 @@ def output_dir(context) -> str:
     return os.path.abspath(bpy.path.abspath(raw))
 
 
-class FACEFORGE_OT_export(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_export(FaceForgeOperator, bpy.types.Operator):
     """Export the face with its 52 ARKit shape keys, armature and baked takes for a game engine"""
 
     bl_idname = "faceforge.export"
     bl_label = "Export Character"
     job_label = "Export"
-
-    @classmethod
-    def poll(cls, context):
-        return poll_active_mesh(cls, context)
 
     def make_job(self, context):
         from ..api import export
@@ -48,16 +44,12 @@ class FACEFORGE_OT_export(JobOperator, bpy.types.Operator):
         self.report({"INFO"}, f"Exported {len(result.takes)} take(s) to {names} in {result.path.parent}")
 
 
-class FACEFORGE_OT_render_preview(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_render_preview(FaceForgeOperator, bpy.types.Operator):
     """Render a preview video of the current take (with the driving video or audio beside it)"""
 
     bl_idname = "faceforge.render_preview"
     bl_label = "Render Preview"
     job_label = "Preview"
-
-    @classmethod
-    def poll(cls, context):
-        return poll_active_mesh(cls, context)
 
     def make_job(self, context):
         from ..api import preview
@@ -78,16 +70,12 @@ class FACEFORGE_OT_render_preview(JobOperator, bpy.types.Operator):
         self.report({"INFO"}, f"Preview: {result.path} ({result.frames} frames, {result.engine.title()})")
 
 
-class FACEFORGE_OT_livelink_import(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_livelink_import(FaceForgeOperator, bpy.types.Operator):
     """Bake a Live Link Face CSV onto the face's ARKit shape keys as a new take"""
 
     bl_idname = "faceforge.livelink_import"
     bl_label = "Import Live Link CSV"
     job_label = "Live Link import"
-
-    @classmethod
-    def poll(cls, context):
-        return poll_active_mesh(cls, context)
 
     def make_job(self, context):
         from ..api import livelink
@@ -107,7 +95,7 @@ class FACEFORGE_OT_livelink_import(JobOperator, bpy.types.Operator):
                               f"(CSV at {result.source_fps:g} fps)")
 
 
-class FACEFORGE_OT_livelink_export(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_livelink_export(FaceForgeOperator, bpy.types.Operator):
     """Write the current take as a Live Link Face CSV (for Unreal's importer or other tools)"""
 
     bl_idname = "faceforge.livelink_export"
@@ -115,11 +103,7 @@ class FACEFORGE_OT_livelink_export(JobOperator, bpy.types.Operator):
     bl_options = {"REGISTER"}
     job_label = "Live Link export"
 
-    @classmethod
-    def poll(cls, context):
-        return poll_active_mesh(cls, context)
-
-    def make_job(self, context):
+    def run(self, context):
         from ..api import livelink
 
         obj = context.active_object
@@ -128,12 +112,7 @@ class FACEFORGE_OT_livelink_export(JobOperator, bpy.types.Operator):
         if action is None:
             raise FaceForgeError(f"'{obj.name}' has no current take to export")
         path = os.path.join(output_dir(context), safe_filename(action.name) + ".csv")
-
-        def job():
-            return livelink.export_livelink(obj, path, action=action)
-            yield  # a generator
-
-        return job()
+        return livelink.export_livelink(obj, path, action=action)
 
     def report_result(self, context, result):
         context.scene.faceforge.deliver.last_output = str(result)

@@ -4,60 +4,50 @@ from __future__ import annotations
 
 import bpy
 
-from ..core.jobs import Progress
 from ..api.character import is_rigged
-from .base import JobOperator, poll_active_mesh
+from .base import FaceForgeOperator
 
 
 def _words(context):
     return context.scene.faceforge.animate.words
 
 
-def _poll_character(cls, context) -> bool:
-    if not poll_active_mesh(cls, context):
-        return False
-    if not is_rigged(context.active_object):
-        cls.poll_message_set(f"'{context.active_object.name}' has no ARKit shape keys: "
-                             "build them in 2 Rig first")
-        return False
-    return True
+class _CharacterOperator(FaceForgeOperator):
+    """Needs the active mesh to have ARKit shape keys."""
+
+    @classmethod
+    def why_not(cls, context):
+        if not is_rigged(context.active_object):
+            return f"'{context.active_object.name}' has no ARKit shape keys: build them in 2 Rig first"
+        return None
 
 
 def _key_frame(context, words):
     return context.scene.frame_current if words.key_pose else None
 
 
-class FACEFORGE_OT_pose_emotion(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_pose_emotion(_CharacterOperator, bpy.types.Operator):
     """Pose the character with an emotion preset (FACS action units -> ARKit), optionally blended"""
 
     bl_idname = "faceforge.pose_emotion"
     bl_label = "Pose Emotion"
     job_label = "Pose emotion"
 
-    @classmethod
-    def poll(cls, context):
-        return _poll_character(cls, context)
-
-    def make_job(self, context):
+    def run(self, context):
         from ..api import expressions
 
         words = _words(context)
-        obj = context.active_object
-
-        def job():
-            yield Progress(0.0, words.emotion)
-            blend_with = None if words.blend_with == "NONE" else words.blend_with
-            return expressions.pose_emotion(obj, words.emotion, words.intensity, blend_with=blend_with,
-                                            blend=words.blend, key_frame=_key_frame(context, words))
-
-        return job()
+        blend_with = None if words.blend_with == "NONE" else words.blend_with
+        return expressions.pose_emotion(context.active_object, words.emotion, words.intensity,
+                                        blend_with=blend_with, blend=words.blend,
+                                        key_frame=_key_frame(context, words))
 
     def report_result(self, context, result):
         mix = " + ".join(f"{share * 100:.0f}% {name}" for name, share in result["mix"].items())
         self.report({"INFO"}, f"Posed {mix} on {len(result['set'])} shape keys")
 
 
-class FACEFORGE_OT_pose_from_text(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_pose_from_text(_CharacterOperator, bpy.types.Operator):
     """Pose the character from a text prompt (all-MiniLM-L6-v2 matches it to described expressions)"""
 
     bl_idname = "faceforge.pose_from_text"
@@ -65,19 +55,17 @@ class FACEFORGE_OT_pose_from_text(JobOperator, bpy.types.Operator):
     job_label = "Pose from text"
 
     @classmethod
-    def poll(cls, context):
-        if not _poll_character(cls, context):
-            return False
+    def why_not(cls, context):
+        if reason := super().why_not(context):
+            return reason
         if not _words(context).prompt.strip():
-            cls.poll_message_set("Type a prompt first, e.g. 'a delighted surprise'")
-            return False
+            return "Type a prompt first, e.g. 'a delighted surprise'"
         from ..inference import text_embed
 
         if not text_embed.available():
-            cls.poll_message_set("The text model is missing (models/minilm-l6.onnx): reinstall the FaceForge "
-                                 "extension, or run scripts/setup_env.sh in a source checkout")
-            return False
-        return True
+            return ("The text model is missing (models/minilm-l6.onnx): reinstall the FaceForge "
+                    "extension, or run scripts/setup_env.sh in a source checkout")
+        return None
 
     def make_job(self, context):
         from ..api import expressions
@@ -94,7 +82,7 @@ class FACEFORGE_OT_pose_from_text(JobOperator, bpy.types.Operator):
         self.report({"INFO"}, f"Reads as {result.emotion}: {top}")
 
 
-class FACEFORGE_OT_bake_timeline(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_bake_timeline(_CharacterOperator, bpy.types.Operator):
     """Bake an expression timeline ('neutral 0.5 s -> happy 1 s -> ...') as shape-key keyframes"""
 
     bl_idname = "faceforge.bake_timeline"
@@ -102,17 +90,15 @@ class FACEFORGE_OT_bake_timeline(JobOperator, bpy.types.Operator):
     job_label = "Bake timeline"
 
     @classmethod
-    def poll(cls, context):
-        if not _poll_character(cls, context):
-            return False
+    def why_not(cls, context):
         words = _words(context)
+        if reason := super().why_not(context):
+            return reason
         if words.timeline_source == "FILE" and not words.timeline_file:
-            cls.poll_message_set("Choose a timeline file (one step per line, e.g. 'happy 1 s')")
-            return False
+            return "Choose a timeline file (one step per line, e.g. 'happy 1 s')"
         if words.timeline_source == "TEXT" and not words.timeline.strip():
-            cls.poll_message_set("Type a timeline, e.g. 'neutral 0.5 s -> happy 1 s -> neutral'")
-            return False
-        return True
+            return "Type a timeline, e.g. 'neutral 0.5 s -> happy 1 s -> neutral'"
+        return None
 
     def make_job(self, context):
         from ..api import expressions
@@ -133,7 +119,7 @@ class FACEFORGE_OT_bake_timeline(JobOperator, bpy.types.Operator):
                               f"frames {first}-{last}")
 
 
-class FACEFORGE_OT_pose_from_diffusion(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_pose_from_diffusion(_CharacterOperator, bpy.types.Operator):
     """Render the face, edit it with a diffusion model from the prompt, and solve ARKit weights from it"""
 
     bl_idname = "faceforge.pose_from_diffusion"
@@ -141,20 +127,16 @@ class FACEFORGE_OT_pose_from_diffusion(JobOperator, bpy.types.Operator):
     job_label = "Diffusion edit"
 
     @classmethod
-    def poll(cls, context):
-        if not _poll_character(cls, context):
-            return False
+    def why_not(cls, context):
+        if reason := super().why_not(context):
+            return reason
         from ..inference import diffusion_client
         from .. import preferences
 
         prefs = preferences.get(context)
-        problem = diffusion_client.setup_problem(
+        return diffusion_client.setup_problem(
             getattr(prefs, "worker_python", "") if prefs else "",
-            getattr(prefs, "diffusion_model_dir", "") if prefs else "")
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        return True
+            getattr(prefs, "diffusion_model_dir", "") if prefs else "") or None
 
     def make_job(self, context):
         from .. import preferences
@@ -174,18 +156,13 @@ _SCALE_PROPS = (("Brows", "scale_brows"), ("Eyes", "scale_eyes"), ("Cheeks & Nos
                 ("Jaw", "scale_jaw"), ("Mouth", "scale_mouth"))
 
 
-class FACEFORGE_OT_store_expression_scales(bpy.types.Operator):
+class FACEFORGE_OT_store_expression_scales(_CharacterOperator, bpy.types.Operator):
     """Store the region strengths on the active character: every emotion, prompt and timeline uses them"""
 
     bl_idname = "faceforge.store_expression_scales"
     bl_label = "Store on Character"
-    bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context):
-        return _poll_character(cls, context)
-
-    def execute(self, context):
+    def run(self, context):
         from ..api import expressions
 
         words = _words(context)
@@ -194,8 +171,7 @@ class FACEFORGE_OT_store_expression_scales(bpy.types.Operator):
                   if abs(getattr(words, prop) - 1.0) > 1e-6}
         expressions.set_character_scales(obj, scales)
         text = ", ".join(f"{k} {v:.2f}" for k, v in scales.items()) or "none (all 1)"
-        self.report({"INFO"}, f"Expression scales on '{obj.name}': {text}")
-        return {"FINISHED"}
+        return f"Expression scales on '{obj.name}': {text}"
 
 
 classes = (FACEFORGE_OT_pose_emotion, FACEFORGE_OT_pose_from_text, FACEFORGE_OT_bake_timeline,

@@ -3,26 +3,21 @@
 import bpy
 
 from ..api import lipsync
-from .base import JobOperator, poll_active_mesh
+from .base import FaceForgeOperator
 
 
-class FACEFORGE_OT_lipsync(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_lipsync(FaceForgeOperator, bpy.types.Operator):
     """Animate the mouth of the active face (ARKit shape keys) from a speech recording"""
 
     bl_idname = "faceforge.lipsync"
     bl_label = "Lip Sync from Audio"
-    bl_options = {"REGISTER", "UNDO"}
     job_label = "Lip sync"
 
     @classmethod
-    def poll(cls, context):
-        if not poll_active_mesh(cls, context):
-            return False
+    def why_not(cls, context):
         if not lipsync.speech_shapes_on(context.active_object):
-            cls.poll_message_set("The active mesh has no ARKit mouth shape keys (jawOpen ...): "
-                                 "build them in the Rig stage first")
-            return False
-        return True
+            return "The active mesh has no ARKit mouth shape keys (jawOpen ...): build them in the Rig stage first"
+        return None
 
     def make_job(self, context):
         settings = context.scene.faceforge.animate

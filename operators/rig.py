@@ -1,30 +1,28 @@
 """Rig operators: generate / transfer ARKit shape keys, test pose, contact sheet."""
 
+import os
+
 import bpy
+
 from ..api import shape_keys as api_keys
 from ..api.character import arkit_keys
-from .base import JobOperator, active_mesh, poll_active_mesh
+from .base import FaceForgeOperator, active_mesh
 
 
-def _poll_with_landmarks(cls, context):
-    if not poll_active_mesh(cls, context):
-        return False
-    if not len(context.active_object.faceforge.landmarks.points):
-        cls.poll_message_set("This mesh has no landmarks yet: run 1 Landmarks > Detect first")
-        return False
-    return True
+class _WithLandmarks(FaceForgeOperator):
+    @classmethod
+    def why_not(cls, context):
+        if not len(context.active_object.faceforge.landmarks.points):
+            return "This mesh has no landmarks yet: run 1 Landmarks > Detect first"
+        return None
 
 
-class FACEFORGE_OT_generate_shape_keys(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_generate_shape_keys(_WithLandmarks, bpy.types.Operator):
     """Generate the 52 ARKit shape keys on the selected face mesh from its landmarks"""
 
     bl_idname = "faceforge.generate_shape_keys"
     bl_label = "Generate Shape Keys"
     job_label = "Generate shape keys"
-
-    @classmethod
-    def poll(cls, context):
-        return _poll_with_landmarks(cls, context)
 
     def invoke(self, context, event):
         settings = context.scene.faceforge.rig
@@ -47,7 +45,7 @@ class FACEFORGE_OT_generate_shape_keys(JobOperator, bpy.types.Operator):
         self.report({"INFO"}, msg)
 
 
-class FACEFORGE_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_transfer_shape_keys(_WithLandmarks, bpy.types.Operator):
     """Transfer ARKit shape keys from a reference head (which has them) onto the selected mesh"""
 
     bl_idname = "faceforge.transfer_shape_keys"
@@ -55,14 +53,13 @@ class FACEFORGE_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
     job_label = "Transfer shape keys"
 
     @classmethod
-    def poll(cls, context):
-        if not _poll_with_landmarks(cls, context):
-            return False
+    def why_not(cls, context):
+        if reason := super().why_not(context):
+            return reason
         ref = bpy.data.objects.get(context.scene.faceforge.rig.reference)
         if ref is None or ref.type != "MESH":
-            cls.poll_message_set("Pick a Reference Head (a mesh with ARKit shape keys and landmarks)")
-            return False
-        return True
+            return "Pick a Reference Head (a mesh with ARKit shape keys and landmarks)"
+        return None
 
     def make_job(self, context):
         settings = context.scene.faceforge.rig
@@ -73,26 +70,17 @@ class FACEFORGE_OT_transfer_shape_keys(JobOperator, bpy.types.Operator):
         self.report({"INFO"}, f"{len(result['transferred'])} shape keys from '{result['reference']}'")
 
 
-class FACEFORGE_OT_reset_pose(bpy.types.Operator):
+class FACEFORGE_OT_reset_pose(FaceForgeOperator, bpy.types.Operator):
     """Set every ARKit shape key back to 0"""
 
     bl_idname = "faceforge.reset_pose"
     bl_label = "Reset Pose"
-    bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context):
-        return poll_active_mesh(cls, context)
-
-    def execute(self, context):
+    def run(self, context):
         api_keys.reset_pose(context.active_object)
-        return {"FINISHED"}
 
 
-classes = (FACEFORGE_OT_generate_shape_keys, FACEFORGE_OT_transfer_shape_keys, FACEFORGE_OT_reset_pose)
-
-
-class FACEFORGE_OT_contact_sheet(JobOperator, bpy.types.Operator):
+class FACEFORGE_OT_contact_sheet(FaceForgeOperator, bpy.types.Operator):
     """Render every ARKit shape of the selected mesh into one labelled PNG grid"""
 
     bl_idname = "faceforge.contact_sheet"
@@ -101,17 +89,12 @@ class FACEFORGE_OT_contact_sheet(JobOperator, bpy.types.Operator):
     job_label = "Contact sheet"
 
     @classmethod
-    def poll(cls, context):
-        if not poll_active_mesh(cls, context):
-            return False
+    def why_not(cls, context):
         if context.active_object.data.shape_keys is None:
-            cls.poll_message_set("This mesh has no shape keys yet: Generate Shape Keys first")
-            return False
-        return True
+            return "This mesh has no shape keys yet: Generate Shape Keys first"
+        return None
 
     def make_job(self, context):
-        import os
-
         from ..api import contact_sheet
 
         out = bpy.path.abspath(context.scene.faceforge.deliver.output_dir) or "//"
@@ -122,4 +105,5 @@ class FACEFORGE_OT_contact_sheet(JobOperator, bpy.types.Operator):
         self.report({"INFO"}, f"{result['shapes']} shapes -> {result['path']}")
 
 
-classes = classes + (FACEFORGE_OT_contact_sheet,)
+classes = (FACEFORGE_OT_generate_shape_keys, FACEFORGE_OT_transfer_shape_keys, FACEFORGE_OT_reset_pose,
+           FACEFORGE_OT_contact_sheet)

@@ -70,9 +70,9 @@ class VIEW3D_PT_faceforge_animate_words(bpy.types.Panel):
             col.prop(words, prop, slider=True)
         box.operator("faceforge.store_expression_scales", icon="CHECKMARK")
         obj = context.active_object
-        stored = obj.get("faceforge_shape_scales") if obj is not None else None
-        if stored:
-            box.label(text=f"Stored: {str(stored).strip('{}').replace(chr(34), '')}")
+        stored = obj.faceforge.animate.expression_scales if obj is not None else ()
+        if len(stored):
+            box.label(text="Stored: " + ", ".join(f"{s.name}: {s.value:g}" for s in stored))
 
         layout.operator("faceforge.pose_from_diffusion", icon="IMAGE_DATA")
 

@@ -7,14 +7,11 @@ first so the parents exist.
 
 import bpy
 
-from ..operators.base import job_state
-
-
-def draw_job_progress(layout):
-    if job_state["running"]:
+def draw_job_progress(layout, context):
+    job = context.window_manager.faceforge.job
+    if job.running:
         box = layout.box()
-        box.progress(factor=job_state["fraction"],
-                     text=f"{job_state['label']}: {job_state['message']}")
+        box.progress(factor=job.fraction, text=f"{job.label}: {job.message}")
         box.label(text="Press Esc to cancel", icon="CANCEL")
 
 
@@ -25,7 +22,7 @@ class _StagePanel:
     stage = ""
 
     def draw(self, context):
-        draw_job_progress(self.layout)
+        draw_job_progress(self.layout, context)
 
 
 class VIEW3D_PT_faceforge_landmarks(_StagePanel, bpy.types.Panel):

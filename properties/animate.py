@@ -1,6 +1,7 @@
 """Animate-stage state: shared take settings plus one sub-group per driver."""
 
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty,
+                       IntProperty, PointerProperty, StringProperty)
 from bpy.types import PropertyGroup
 
 
@@ -141,5 +142,24 @@ class FACEFORGE_PG_animate_settings(PropertyGroup):
     words: PointerProperty(type=FACEFORGE_PG_animate_words)
 
 
+class FACEFORGE_PG_shape_scale(PropertyGroup):
+    """One per-character strength: ``name`` is an ARKit shape or a region (``core.arkit.REGIONS``)."""
+    value: FloatProperty(name="Scale", default=1.0, min=0.0, soft_max=2.0,
+                         description="How strong this shape (or region) is in every expression of the character")
+
+
+class FACEFORGE_PG_object_animate(PropertyGroup):
+    """What the Animate stage keeps on a character (``object.faceforge.animate``)."""
+    expression_scales: CollectionProperty(
+        type=FACEFORGE_PG_shape_scale, name="Expression Scales",
+        description="The character's taste: per-shape or per-region strengths used by every emotion, "
+                    "prompt and timeline (a shape wins over its region)")
+    rest_rotation: FloatVectorProperty(
+        name="Rest Rotation", size=9, subtype="MATRIX",
+        description="The object's rotation before a video take first drove its head, so takes don't compound "
+                    "(3x3, row by row)")
+    has_rest_rotation: BoolProperty(name="Rest Rotation Stored", default=False)
+
+
 classes = (FACEFORGE_PG_animate_video, FACEFORGE_PG_animate_speech, FACEFORGE_PG_animate_words,
-           FACEFORGE_PG_animate_settings)
+           FACEFORGE_PG_animate_settings, FACEFORGE_PG_shape_scale, FACEFORGE_PG_object_animate)

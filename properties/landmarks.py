@@ -1,8 +1,8 @@
 """Landmark-stage state: panel settings and the landmarks bound to a mesh."""
 
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty,
-                       FloatVectorProperty, IntProperty, IntVectorProperty, StringProperty)
-from bpy.types import PropertyGroup
+                       FloatVectorProperty, IntProperty, IntVectorProperty, PointerProperty, StringProperty)
+from bpy.types import Object, PropertyGroup
 
 
 class FACEFORGE_PG_landmarks_settings(PropertyGroup):
@@ -40,6 +40,9 @@ class FACEFORGE_PG_object_landmarks(PropertyGroup):
     score: FloatProperty(name="Detection Score", min=0.0, max=1.0)
     view_axis: StringProperty(name="View Axis", description="Axis the face was found looking along")
     symmetric: BoolProperty(name="Symmetric", description="Detected on a mirror-symmetric mesh and made symmetric")
+    edit_owner: PointerProperty(
+        type=Object, name="Landmarks Of",
+        description="On a landmark-editing empty: the mesh whose landmark (or key point) it shows")
 
 
 classes = (FACEFORGE_PG_landmarks_settings, FACEFORGE_PG_landmark, FACEFORGE_PG_object_landmarks)

@@ -5,11 +5,9 @@ from bpy.types import PropertyGroup
 
 from ..core.arkit import ARKIT_NAMES, mirror_name
 
-_mirroring = set()
-
-
 def _pose_update(name):
-    """Slider -> shape-key value; with Mirror on, the twin slider follows."""
+    """Slider -> shape-key value; with Mirror on, the twin slider follows (its own update stops
+    there: the first slider already has the value)."""
 
     def update(self, context):
         obj = self.id_data
@@ -20,12 +18,8 @@ def _pose_update(name):
         twin = mirror_name(name)
         scene = context.scene if context else None
         if (twin != name and scene is not None and scene.faceforge.rig.mirror_pose
-                and name not in _mirroring and abs(getattr(self, twin) - value) > 1e-6):
-            _mirroring.add(twin)
-            try:
-                setattr(self, twin, value)
-            finally:
-                _mirroring.discard(twin)
+                and abs(getattr(self, twin) - value) > 1e-6):
+            setattr(self, twin, value)
 
     return update
 

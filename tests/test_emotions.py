@@ -271,4 +271,4 @@ def test_store_scales_operator_changes_every_later_pose(ff):
     assert blocks["cheekSquintLeft"].value == pytest.approx(emotions.EMOTION_POSES["happiness"][INDEX["cheekSquintLeft"]])
     words.scale_mouth = 1.0
     bpy.ops.faceforge.store_expression_scales()
-    assert "faceforge_shape_scales" not in obj
+    assert len(obj.faceforge.animate.expression_scales) == 0 and "faceforge_shape_scales" not in obj

@@ -162,3 +162,21 @@ def test_an_asymmetric_mesh_has_no_mirror_plane():
     bent[:, 1] += 0.08 * iod * np.clip(verts[:, 0] / iod, 0, None)  # the left cheek pushed back
     assert mesh_mirror_plane(tpl, verts, normals) is not None
     assert mesh_mirror_plane(tpl, bent, normals) is None
+
+
+def test_edit_empties_know_their_mesh_and_clear_resets_every_field(photo_face):
+    """The edit empties point at their mesh (typed state, survives a rename); Clear Landmarks
+    puts every landmark field back - the symmetric flag too - and drops the empties."""
+    from faceforge.api import landmarks
+
+    obj = photo_face
+    lm = obj.faceforge.landmarks
+    lm.symmetric, lm.view_axis, lm.score = True, "-Y", 0.9
+    landmarks.begin_edit(obj)
+    empty = bpy.data.objects["FF_LM_001"]
+    obj.name = "Renamed"
+    assert landmarks.edited_mesh(empty) == obj and landmarks.edited_mesh(obj) == obj
+    bpy.context.view_layer.objects.active = obj
+    assert bpy.ops.faceforge.clear_landmarks() == {"FINISHED"}
+    assert (len(lm.points), lm.source, lm.score, lm.view_axis, lm.symmetric) == (0, "NONE", 0.0, "", False)
+    assert "FF_LM_001" not in bpy.data.objects

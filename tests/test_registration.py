@@ -59,6 +59,7 @@ def test_unregister_leaves_nothing_and_register_twice_works(ff):
         assert faceforge_types() == set()
         assert not hasattr(bpy.types.Scene, "faceforge")
         assert not hasattr(bpy.types.Object, "faceforge")
+        assert not hasattr(bpy.types.WindowManager, "faceforge")
         with pytest.raises((AttributeError, KeyError)):  # the operator is gone
             bpy.ops.faceforge.check_dependencies.get_rna_type()
     finally:
@@ -92,6 +93,7 @@ def test_poll_explains_why(ff):
     class Ctx:
         active_object = None
         mode = "OBJECT"
+        window_manager = bpy.context.window_manager
 
     assert not poll_active_mesh(Probe, Ctx)
     assert "Select the face mesh" in Probe.messages[-1]
