@@ -2,13 +2,11 @@
 
 import bpy
 
+from .stages import AnimatePanel
 
-class VIEW3D_PT_faceforge_animate_video(bpy.types.Panel):
+
+class VIEW3D_PT_faceforge_animate_video(AnimatePanel, bpy.types.Panel):
     bl_label = "Video & Image"
-    bl_parent_id = "VIEW3D_PT_faceforge_animate"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "FaceForge"
     bl_order = 0
 
     def draw(self, context):

@@ -7,16 +7,10 @@ import bpy
 
 from ..api import armature as api_armature
 from ..rigging import armature as pure_arm
+from .stages import RigPanel
 
 
-class _Sub:
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "FaceForge"
-    bl_parent_id = "VIEW3D_PT_faceforge_rig"
-
-
-class VIEW3D_PT_faceforge_rig_armature(_Sub, bpy.types.Panel):
+class VIEW3D_PT_faceforge_rig_armature(RigPanel, bpy.types.Panel):
     bl_label = "Face Armature"
 
     def draw(self, context):
@@ -31,7 +25,7 @@ class VIEW3D_PT_faceforge_rig_armature(_Sub, bpy.types.Panel):
             box.label(text="Skins: " + ", ".join(o.name for o in meshes))
 
 
-class VIEW3D_PT_faceforge_rig_armature_controls(_Sub, bpy.types.Panel):
+class VIEW3D_PT_faceforge_rig_armature_controls(RigPanel, bpy.types.Panel):
     bl_label = "Bone Controls"
     bl_options = {"DEFAULT_CLOSED"}
 

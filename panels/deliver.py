@@ -2,12 +2,7 @@
 
 import bpy
 
-
-class _DeliverPanel:
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "FaceForge"
-    bl_parent_id = "VIEW3D_PT_faceforge_deliver"
+from .stages import DeliverPanel
 
 
 def _takes_label(obj) -> str:
@@ -34,7 +29,7 @@ def _draw_last_output(layout, s):
     row.operator("wm.path_open", text="Folder", icon="FILE_FOLDER").filepath = os.path.dirname(s.last_output)
 
 
-class VIEW3D_PT_faceforge_deliver_export(_DeliverPanel, bpy.types.Panel):
+class VIEW3D_PT_faceforge_deliver_export(DeliverPanel, bpy.types.Panel):
     bl_label = "Export"
     bl_order = 0
 
@@ -60,7 +55,7 @@ class VIEW3D_PT_faceforge_deliver_export(_DeliverPanel, bpy.types.Panel):
         _draw_last_output(layout, s)
 
 
-class VIEW3D_PT_faceforge_deliver_preview(_DeliverPanel, bpy.types.Panel):
+class VIEW3D_PT_faceforge_deliver_preview(DeliverPanel, bpy.types.Panel):
     bl_label = "Preview Video"
     bl_order = 1
 
@@ -76,7 +71,7 @@ class VIEW3D_PT_faceforge_deliver_preview(_DeliverPanel, bpy.types.Panel):
         _draw_last_output(layout, s)
 
 
-class VIEW3D_PT_faceforge_deliver_livelink(_DeliverPanel, bpy.types.Panel):
+class VIEW3D_PT_faceforge_deliver_livelink(DeliverPanel, bpy.types.Panel):
     bl_label = "Live Link Face CSV"
     bl_order = 2
     bl_options = {"DEFAULT_CLOSED"}

@@ -2,13 +2,11 @@
 
 import bpy
 
+from .stages import AnimatePanel
 
-class VIEW3D_PT_faceforge_animate_words(bpy.types.Panel):
+
+class VIEW3D_PT_faceforge_animate_words(AnimatePanel, bpy.types.Panel):
     bl_label = "Emotions & Text"
-    bl_parent_id = "VIEW3D_PT_faceforge_animate"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "FaceForge"
     bl_order = 30
 
     def draw(self, context):

@@ -2,15 +2,10 @@
 
 import bpy
 
-
-class _Sub:
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "FaceForge"
-    bl_parent_id = "VIEW3D_PT_faceforge_landmarks"
+from .stages import LandmarksPanel
 
 
-class VIEW3D_PT_faceforge_landmarks_detect(_Sub, bpy.types.Panel):
+class VIEW3D_PT_faceforge_landmarks_detect(LandmarksPanel, bpy.types.Panel):
     bl_label = "Detect"
 
     def draw(self, context):
@@ -33,7 +28,7 @@ class VIEW3D_PT_faceforge_landmarks_detect(_Sub, bpy.types.Panel):
                 layout.label(text="No landmarks on this mesh yet", icon="INFO")
 
 
-class VIEW3D_PT_faceforge_landmarks_edit(_Sub, bpy.types.Panel):
+class VIEW3D_PT_faceforge_landmarks_edit(LandmarksPanel, bpy.types.Panel):
     bl_label = "Edit"
     bl_options = {"DEFAULT_CLOSED"}
 
@@ -50,7 +45,7 @@ class VIEW3D_PT_faceforge_landmarks_edit(_Sub, bpy.types.Panel):
         row.operator("faceforge.fit_landmarks_manual", icon="MOD_MESHDEFORM")
 
 
-class VIEW3D_PT_faceforge_landmarks_photo(_Sub, bpy.types.Panel):
+class VIEW3D_PT_faceforge_landmarks_photo(LandmarksPanel, bpy.types.Panel):
     bl_label = "Face from Photo"
     bl_options = {"DEFAULT_CLOSED"}
 

@@ -2,13 +2,11 @@
 
 import bpy
 
+from .stages import AnimatePanel
 
-class VIEW3D_PT_faceforge_animate_speech(bpy.types.Panel):
+
+class VIEW3D_PT_faceforge_animate_speech(AnimatePanel, bpy.types.Panel):
     bl_label = "Speech"
-    bl_parent_id = "VIEW3D_PT_faceforge_animate"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "FaceForge"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw_header(self, context):

@@ -3,16 +3,10 @@
 import bpy
 
 from ..core.arkit import REGIONS
+from .stages import RigPanel
 
 
-class _Sub:
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "FaceForge"
-    bl_parent_id = "VIEW3D_PT_faceforge_rig"
-
-
-class VIEW3D_PT_faceforge_rig_shape_keys(_Sub, bpy.types.Panel):
+class VIEW3D_PT_faceforge_rig_shape_keys(RigPanel, bpy.types.Panel):
     bl_label = "ARKit Shape Keys"
 
     def draw(self, context):
@@ -30,7 +24,7 @@ class VIEW3D_PT_faceforge_rig_shape_keys(_Sub, bpy.types.Panel):
         layout.operator("faceforge.contact_sheet", icon="RENDERLAYERS")
 
 
-class VIEW3D_PT_faceforge_rig_test_pose(_Sub, bpy.types.Panel):
+class VIEW3D_PT_faceforge_rig_test_pose(RigPanel, bpy.types.Panel):
     bl_label = "Test Pose"
     bl_options = {"DEFAULT_CLOSED"}
 

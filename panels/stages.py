@@ -1,8 +1,10 @@
-"""The four stage panels of the FaceForge sidebar tab.
+"""The four stage panels of the FaceForge sidebar tab, and the mixins of their sub-panels.
 
-Stage content comes from sub-panels in the feature modules of this folder
-(``bl_parent_id = "VIEW3D_PT_faceforge_<stage>"``); this module is registered
-first so the parents exist.
+Stage content comes from sub-panels in the feature modules of this folder: a
+sub-panel derives from its stage's mixin (:class:`LandmarksPanel`,
+:class:`RigPanel`, :class:`AnimatePanel`, :class:`DeliverPanel`), which places
+it in the tab under that stage.  This module is registered first so the
+parents exist.
 """
 
 import bpy
@@ -15,12 +17,14 @@ def draw_job_progress(layout, context):
         box.label(text="Press Esc to cancel", icon="CANCEL")
 
 
-class _StagePanel:
+class FaceForgePanel:
+    """Where every FaceForge panel lives: the 3D viewport's sidebar, tab "FaceForge"."""
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "FaceForge"
-    stage = ""
 
+
+class _StagePanel(FaceForgePanel):
     def draw(self, context):
         draw_job_progress(self.layout, context)
 
@@ -28,29 +32,41 @@ class _StagePanel:
 class VIEW3D_PT_faceforge_landmarks(_StagePanel, bpy.types.Panel):
     bl_label = "1 Landmarks"
     bl_order = 0
-    stage = "landmarks"
 
 
 class VIEW3D_PT_faceforge_rig(_StagePanel, bpy.types.Panel):
     bl_label = "2 Rig"
     bl_order = 1
-    stage = "rig"
 
 
 class VIEW3D_PT_faceforge_animate(_StagePanel, bpy.types.Panel):
     bl_label = "3 Animate"
     bl_order = 2
-    stage = "animate"
 
 
 class VIEW3D_PT_faceforge_deliver(_StagePanel, bpy.types.Panel):
     bl_label = "4 Deliver"
     bl_order = 3
-    stage = "deliver"
 
     def draw(self, context):
         super().draw(context)
         self.layout.operator("faceforge.check_dependencies", icon="CHECKMARK")
+
+
+class LandmarksPanel(FaceForgePanel):
+    bl_parent_id = VIEW3D_PT_faceforge_landmarks.__name__
+
+
+class RigPanel(FaceForgePanel):
+    bl_parent_id = VIEW3D_PT_faceforge_rig.__name__
+
+
+class AnimatePanel(FaceForgePanel):
+    bl_parent_id = VIEW3D_PT_faceforge_animate.__name__
+
+
+class DeliverPanel(FaceForgePanel):
+    bl_parent_id = VIEW3D_PT_faceforge_deliver.__name__
 
 
 classes = (VIEW3D_PT_faceforge_landmarks, VIEW3D_PT_faceforge_rig,
