@@ -15,10 +15,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..api import pipeline
+    from ..api import demo
     from ..core.jobs import run_sync
 
-    result = run_sync(pipeline.demo_job(out_dir=os.path.abspath(args.out), mesh_path=args.mesh,
+    result = run_sync(demo.demo_job(out_dir=os.path.abspath(args.out), mesh_path=args.mesh,
                                          photo_path=args.photo, preview=not args.no_preview))
     for key, value in result.items():
         print(f"{key}: {value}")

@@ -9,7 +9,7 @@ from .base import FaceForgeOperator
 
 
 def _words(context):
-    return context.scene.faceforge.animate.words
+    return context.scene.faceforge.animate.expressions
 
 
 class _CharacterOperator(FaceForgeOperator):

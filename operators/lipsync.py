@@ -21,7 +21,7 @@ class FACEFORGE_OT_lipsync(FaceForgeOperator, bpy.types.Operator):
 
     def make_job(self, context):
         settings = context.scene.faceforge.animate
-        s = settings.speech
+        s = settings.lipsync
         return lipsync.lipsync_job(
             context.active_object, s.audio_path, transcript=s.transcript, method=s.method,
             intensity=s.intensity, start_frame=settings.start_frame, replace=settings.replace_action,
@@ -29,7 +29,7 @@ class FACEFORGE_OT_lipsync(FaceForgeOperator, bpy.types.Operator):
 
     def report_result(self, context, result):
         line = lipsync.summary(result)
-        context.scene.faceforge.animate.speech.last_result = line
+        context.scene.faceforge.animate.lipsync.last_result = line
         self.report({"INFO"}, line)
 
 

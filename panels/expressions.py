@@ -5,13 +5,13 @@ import bpy
 from .stages import AnimatePanel
 
 
-class VIEW3D_PT_faceforge_animate_words(AnimatePanel, bpy.types.Panel):
+class VIEW3D_PT_faceforge_animate_expressions(AnimatePanel, bpy.types.Panel):
     bl_label = "Emotions & Text"
     bl_order = 30
 
     def draw(self, context):
         layout = self.layout
-        words = context.scene.faceforge.animate.words
+        words = context.scene.faceforge.animate.expressions
         settings = context.scene.faceforge.animate
 
         box = layout.box()
@@ -75,4 +75,4 @@ class VIEW3D_PT_faceforge_animate_words(AnimatePanel, bpy.types.Panel):
         layout.operator("faceforge.pose_from_diffusion", icon="IMAGE_DATA")
 
 
-classes = (VIEW3D_PT_faceforge_animate_words,)
+classes = (VIEW3D_PT_faceforge_animate_expressions,)

@@ -5,7 +5,7 @@ import bpy
 from .stages import AnimatePanel
 
 
-class VIEW3D_PT_faceforge_animate_speech(AnimatePanel, bpy.types.Panel):
+class VIEW3D_PT_faceforge_animate_lipsync(AnimatePanel, bpy.types.Panel):
     bl_label = "Speech"
     bl_options = {"DEFAULT_CLOSED"}
 
@@ -14,7 +14,7 @@ class VIEW3D_PT_faceforge_animate_speech(AnimatePanel, bpy.types.Panel):
 
     def draw(self, context):
         settings = context.scene.faceforge.animate
-        s = settings.speech
+        s = settings.lipsync
         layout = self.layout
         layout.use_property_split = True
         layout.use_property_decorate = False
@@ -36,4 +36,4 @@ class VIEW3D_PT_faceforge_animate_speech(AnimatePanel, bpy.types.Panel):
                 col.label(text=part, icon="INFO" if k == 0 else "BLANK1")
 
 
-classes = (VIEW3D_PT_faceforge_animate_speech,)
+classes = (VIEW3D_PT_faceforge_animate_lipsync,)

@@ -46,7 +46,7 @@ class FACEFORGE_PG_animate_video(PropertyGroup):
     last_summary: StringProperty(name="Last Result", description="What the last solve did")
 
 
-class FACEFORGE_PG_animate_speech(PropertyGroup):
+class FACEFORGE_PG_animate_lipsync(PropertyGroup):
     """Speech recording -> lip sync."""
 
     audio_path: StringProperty(
@@ -77,7 +77,7 @@ class FACEFORGE_PG_animate_speech(PropertyGroup):
         description="What the last lip sync did: method used and why, frames, action")
 
 
-class FACEFORGE_PG_animate_words(PropertyGroup):
+class FACEFORGE_PG_animate_expressions(PropertyGroup):
     """Emotion presets, text prompts, timelines."""
 
     _EMOTION_ITEMS = [
@@ -138,8 +138,8 @@ class FACEFORGE_PG_animate_settings(PropertyGroup):
         name="Replace Action", default=False,
         description="Overwrite the character's current action instead of keeping it")
     video: PointerProperty(type=FACEFORGE_PG_animate_video)
-    speech: PointerProperty(type=FACEFORGE_PG_animate_speech)
-    words: PointerProperty(type=FACEFORGE_PG_animate_words)
+    lipsync: PointerProperty(type=FACEFORGE_PG_animate_lipsync)
+    expressions: PointerProperty(type=FACEFORGE_PG_animate_expressions)
 
 
 class FACEFORGE_PG_shape_scale(PropertyGroup):
@@ -161,5 +161,5 @@ class FACEFORGE_PG_object_animate(PropertyGroup):
     has_rest_rotation: BoolProperty(name="Rest Rotation Stored", default=False)
 
 
-classes = (FACEFORGE_PG_animate_video, FACEFORGE_PG_animate_speech, FACEFORGE_PG_animate_words,
+classes = (FACEFORGE_PG_animate_video, FACEFORGE_PG_animate_lipsync, FACEFORGE_PG_animate_expressions,
            FACEFORGE_PG_animate_settings, FACEFORGE_PG_shape_scale, FACEFORGE_PG_object_animate)

@@ -1,6 +1,6 @@
 """Carry the expression library onto a dense mesh: per-vertex attributes, then the shapes.
 
-The library (:mod:`rigging.expressions`) is a set of smooth deformation
+The library (:mod:`rigging.shape_library`) is a set of smooth deformation
 fields in the face-local frame.  To evaluate them on a mesh, every vertex
 needs the attributes that say what moves independently:
 
@@ -33,7 +33,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from ..core.arkit import ARKIT_NAMES
-from . import expressions as X
+from . import shape_library as X
 from . import regions as R
 from .binding import vertex_normals
 from .parts import boundary_vertices, fit_sphere

@@ -8,7 +8,7 @@ Face-local frame (:class:`FaceFrame`): origin between the eye centres, ``x``
 along the eye line toward the subject's left, ``y`` up (chin -> forehead,
 made orthogonal to ``x``), ``z = x cross y`` forward (out of the face); the
 unit is the inter-ocular distance (IOD, between the eye centres).  Every
-expression in :mod:`rigging.expressions` is written in this frame, so it
+expression in :mod:`rigging.shape_library` is written in this frame, so it
 adapts to any face's size, proportions and placement.
 """
 

@@ -163,7 +163,7 @@ def test_operator_poses_the_active_character(ff):
     import bpy
 
     obj = make_character()
-    words = bpy.context.scene.faceforge.animate.words
+    words = bpy.context.scene.faceforge.animate.expressions
     words.emotion = "anger"
     words.intensity = 0.5
     words.blend_with = "NONE"
@@ -258,7 +258,7 @@ def test_store_scales_operator_changes_every_later_pose(ff):
     import bpy
 
     obj = make_character()
-    words = bpy.context.scene.faceforge.animate.words
+    words = bpy.context.scene.faceforge.animate.expressions
     words.scale_mouth, words.scale_brows = 0.5, 1.0
     assert bpy.ops.faceforge.store_expression_scales() == {"FINISHED"}
     from faceforge.api import expressions

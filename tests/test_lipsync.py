@@ -120,7 +120,7 @@ def test_replace_edits_action_in_place_without_tongue(ff, data):
 def test_operator_runs_from_panel_settings(ff, data):
     obj = make_character()
     bpy.context.view_layer.objects.active = obj
-    s = bpy.context.scene.faceforge.animate.speech
+    s = bpy.context.scene.faceforge.animate.lipsync
     s.audio_path = str(data / "audio" / "mfa" / "mfa_the.flac")
     s.transcript = "the montreal forced aligner"
     s.method = "phonemes"

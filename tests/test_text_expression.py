@@ -150,7 +150,7 @@ def test_pose_from_text_on_a_character_and_panel_readout(ff):
     from test_emotions import make_character
 
     obj = make_character()
-    words = bpy.context.scene.faceforge.animate.words
+    words = bpy.context.scene.faceforge.animate.expressions
     words.prompt = "very happy"
     assert bpy.ops.faceforge.pose_from_text() == {"FINISHED"}
     assert obj.data.shape_keys.key_blocks["mouthSmileLeft"].value > 0.8

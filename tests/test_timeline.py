@@ -176,7 +176,7 @@ def test_timeline_operator_from_file_and_text_prompts(ff, tmp_out):
     obj = make_character()
     path = tmp_out / "take.txt"
     path.write_text("neutral 0.5 s\nvery happy 1 s\nnot smiling 1 s\n")
-    words = bpy.context.scene.faceforge.animate.words
+    words = bpy.context.scene.faceforge.animate.expressions
     words.timeline_source, words.timeline_file, words.life = "FILE", str(path), True
     bpy.context.scene.faceforge.animate.start_frame = 1
     assert bpy.ops.faceforge.bake_timeline() == {"FINISHED"}
@@ -241,9 +241,9 @@ def test_panel_draws_settings_and_the_matches(ff):
 
     import bpy
 
-    from faceforge.panels.expressions import VIEW3D_PT_faceforge_animate_words as Panel
+    from faceforge.panels.expressions import VIEW3D_PT_faceforge_animate_expressions as Panel
 
-    words = bpy.context.scene.faceforge.animate.words
+    words = bpy.context.scene.faceforge.animate.expressions
     words.matches = "Happiness|0.820|0|a person smiling\nSmile (AU6+12)|0.180|0|a | odd clause"
     words.reads_as = "happiness"
     log = []

@@ -1,4 +1,4 @@
-"""FaceForge's built-in expression library: the 52 ARKit blendshapes, written by us.
+"""FaceForge's shape library: the 52 ARKit blendshapes as deformation fields, written by us.
 
 Every shape is a smooth *deformation field* written in the face-local frame
 (:class:`rigging.regions.FaceFrame`: origin between the eyes, x = subject's
