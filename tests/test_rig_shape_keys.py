@@ -173,7 +173,8 @@ def test_mirrored_pairs_agree(rigged):
         mirrored = R.mirror_landmarks(dr)
         size = max(np.abs(dl).max(), 1e-6)
         # the ICT head is nearly symmetric: each landmark's motion matches its twin's mirror
-        assert np.abs(dl[:468] - mirrored[:468]).max() < 0.25 * size + 0.01, name
+        # (measured: at most 1.8 % of the shape's largest motion, noseSneer)
+        assert np.abs(dl[:468] - mirrored[:468]).max() < 0.03 * size, name
 
 
 def test_rigid_parts(rigged):

@@ -240,7 +240,8 @@ def test_left_right_pairs_are_mirrors(ict_rig):
         mirrored = dl[twin] * [-1, 1, 1]
         err = np.linalg.norm(mirrored - dr, axis=1)
         scale = np.linalg.norm(dr, axis=1).max()
-        assert np.percentile(err, 99) < 0.25 * scale, (name, np.percentile(err, 99), scale)
+        # measured: the 99th percentile is at most 1.3 % of the shape's largest motion (eyeBlink)
+        assert np.percentile(err, 99) < 0.025 * scale, (name, np.percentile(err, 99), scale)
 
 
 def test_no_triangle_flips(ict_rig):
