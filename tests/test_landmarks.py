@@ -208,3 +208,12 @@ def test_operator_and_cli(tmp_path, data):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "478 landmarks" in proc.stdout and out.is_file()
     assert "made symmetric" not in proc.stdout  # --asymmetric keeps them as detected
+
+
+def test_ict_landmarks_match_the_snapshot(ict_result):
+    """The ICT head's detected landmarks (object space) stay where they were (tests/snapshots/)."""
+    import snapshot
+
+    iod = float(np.linalg.norm(ict_result["gt"][36] - ict_result["gt"][45]))
+    worst = snapshot.check("ict_landmarks", {"positions": ict_result["pos"]}, {"positions": 0.005 * iod})
+    print("largest landmark change, % of the eye distance:", round(100 * worst["positions"] / iod, 4))

@@ -358,3 +358,25 @@ def test_all_grid_clips_jaw_tracks_lip_gap_and_rig_fits(ff, data):
     print("median landmark residual (IOD):", {k: round(v, 4) for k, v in resid.items()})
     assert min(corr.values()) > 0.55 and np.mean(list(corr.values())) > 0.75
     assert max(resid.values()) < 0.03
+
+
+def test_grid_take_matches_the_snapshot(ff, data):
+    """One solved GRID take (bbaf2n, the fixture rig, 25 fps = the video's): the baked shape-key
+    weights and head rotation per frame stay as they were (tests/snapshots/)."""
+    import snapshot
+
+    from faceforge.api import actions, animate_video
+    from faceforge.core.jobs import run_sync
+
+    obj = fixture_character(data)
+    bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = 25, 1.0
+    res = run_sync(animate_video.animate_from_video_job(obj, str(data / GRID / "bbaf2n.mpg"), add_reference=False),
+                   on_progress=None)
+    frames = np.arange(res["first_frame"], res["last_frame"] + 1)
+    names = [n for n in ff.core.arkit.ARKIT_NAMES if n in SHAPES]
+    weights = actions.sample_shape_key_curves(obj, names, frames)
+    curves = {(fc.data_path, fc.array_index): fc for fc in actions.all_fcurves(obj.animation_data.action)}
+    head = np.stack([actions.evaluate_curve(curves["rotation_euler", i], frames) for i in range(3)], axis=1)
+    worst = snapshot.check("grid_bbaf2n_take", {"names": np.array(names), "weights": weights, "head": head},
+                           {"names": 0, "weights": 0.01, "head": 0.005})
+    print("largest change: weight", worst["weights"], "head (rad)", worst["head"])
