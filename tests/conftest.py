@@ -5,7 +5,10 @@ The suite imports FaceForge as the package ``faceforge``:
 * by default straight from this repository (as ``scripts/launch.py`` does);
 * with ``FACEFORGE_TEST_INSTALLED=1`` from the built extension zip, installed
   with ``bpy.ops.extensions.package_install_files`` into a throwaway Blender
-  user folder (``BLENDER_USER_RESOURCES``) - the same tests, the shipped copy.
+  user folder (``BLENDER_USER_RESOURCES``) - the same tests, the shipped copy;
+* with ``FACEFORGE_BLOCK_BLENDER=1`` with ``bpy``/``mathutils`` blocked and the
+  package not registered: for the tests of the pure packages
+  (``tests/test_pure_logic.py``; ``test_pure_layers.py`` runs them that way).
 
 Blender is reset to an empty scene before each test.  Real third-party data
 is read in place from ``../shared/data`` (see its README); it is never copied
@@ -24,6 +27,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 INSTALLED = os.environ.get("FACEFORGE_TEST_INSTALLED") == "1"
+BLOCKED = os.environ.get("FACEFORGE_BLOCK_BLENDER") == "1"
+BLENDER_MODULES = ("bpy", "mathutils", "bmesh", "bpy_extras", "_bpy", "aud")
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -52,10 +57,24 @@ def _install_built_extension():
     return module
 
 
+class _BlockBlender:
+    """An import hook: Blender's modules can't be imported (the pure packages must not need them)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLENDER_MODULES:
+            raise ImportError(f"{name} is blocked: pure packages must not import Blender")
+        return None
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes seconds (long recordings, many video frames, command-line round "
                                        "trips in a new process, building the extension); `make test-fast` skips it")
-    if INSTALLED:
+    if BLOCKED:
+        sys.meta_path.insert(0, _BlockBlender())
+        import launch
+
+        launch.load_package()
+    elif INSTALLED:
         _install_built_extension()
     else:
         import launch
@@ -74,7 +93,7 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
     ff = sys.modules.get("faceforge")
-    if ff is not None and not INSTALLED:
+    if ff is not None and not INSTALLED and not BLOCKED:
         try:
             ff.unregister()
         except Exception:

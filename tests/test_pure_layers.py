@@ -85,3 +85,15 @@ def test_no_import_cycles():
 
     cycles = sorted({tuple(sorted((a, b))) for a in graph for b in graph[a] if reaches(b, a)})
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_pure_logic_runs_with_blender_blocked():
+    """tests/test_pure_logic.py again, in a fresh process where bpy & co. can't be imported."""
+    import os
+
+    env = {**os.environ, "FACEFORGE_BLOCK_BLENDER": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(ROOT / "tests" / "test_pure_logic.py")], capture_output=True, text=True,
+                          timeout=600, env=env, cwd=str(ROOT))
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "passed" in proc.stdout and "skipped" not in proc.stdout.splitlines()[-1], proc.stdout[-500:]
