@@ -118,7 +118,7 @@ def generate_armature_job(objs, mode: str = "BONES"):
     notes = []
     arm_obj = None
     try:
-        _remove_rig(objs)
+        remove_rig(objs)
         arm_obj = _build_armature(face, plan.skeleton)  # no yield from here on: Esc cannot stop it half-way
         for i, o in enumerate(objs):
             _write_groups(o, plan.weights, offsets[i], offsets[i + 1])
@@ -128,7 +128,7 @@ def generate_armature_job(objs, mode: str = "BONES"):
         driven = _set_mode(face, arm_obj, plan.skeleton, mode, plan.weights, offsets[1])
     except BaseException:
         if arm_obj is not None:
-            _remove_rig(objs)
+            remove_rig(objs)
         raise
     counts = plan.parts.counts()
     for o in objs:
@@ -146,7 +146,7 @@ def generate_armature(objs, mode: str = "BONES", on_progress=None) -> dict:
 
 # --- building ---------------------------------------------------------------
 
-def _remove_rig(objs):
+def remove_rig(objs):
     """Remove what a previous run made for these objects: armature, modifier, our groups, our mutes."""
     rigs = set()
     for o in objs:

@@ -43,7 +43,7 @@ def main():
     print(f"  pure plan_rig ICT: {time.perf_counter() - t:.3f} s")
 
     # Dense copy: subdivide twice (about 16x the faces), re-bind the landmarks by position.
-    armature._remove_rig([obj])
+    armature.remove_rig([obj])
     dense = obj.copy()
     dense.data = obj.data.copy()
     dense.name = "ICT_dense"

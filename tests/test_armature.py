@@ -196,7 +196,7 @@ def test_separate_eye_objects_and_no_eyeballs(ict):
     # Split the eyeball shells off into their own objects.
     plan_parts = armature.generate_armature(obj)["parts"]
     w = weights_of(obj, ["eye.L", "eye.R"])
-    armature._remove_rig([obj])
+    armature.remove_rig([obj])
     old_coords = mesh.vertex_coords(obj.data)
     for v in obj.data.vertices:
         v.select = bool(w[v.index].max() == 1.0)
@@ -263,7 +263,7 @@ def test_existing_armature_modifier_and_groups_are_kept(ict):
     assert not obj.modifiers["Armature"].show_viewport and result["notes"]
     assert "OldRig" in bpy.data.objects
     # A vertex group of ours' name that FaceForge did not make: explained, nothing changed.
-    armature._remove_rig([obj])
+    armature.remove_rig([obj])
     obj.vertex_groups.new(name="jaw")
     with pytest.raises(FaceForgeError, match="rename"):
         armature.generate_armature(obj)

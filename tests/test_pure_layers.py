@@ -97,3 +97,28 @@ def test_pure_logic_runs_with_blender_blocked():
                           timeout=600, env=env, cwd=str(ROOT))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "passed" in proc.stdout and "skipped" not in proc.stdout.splitlines()[-1], proc.stdout[-500:]
+
+
+def test_no_private_names_cross_modules():
+    """A module uses another module's public names only (``from .x import _y`` or ``x._y`` is a
+    sign that the name should be public, or the code should move)."""
+    import ast
+
+    packages = PURE + ("api", "operators", "panels", "properties", "cli")
+    found = []
+    for pkg in packages:
+        for path in sorted((ROOT / pkg).glob("*.py")):
+            tree = ast.parse(path.read_text())
+            modules = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.level:
+                    for alias in node.names:
+                        if alias.name.startswith("_") and not alias.name.startswith("__"):
+                            found.append(f"{pkg}/{path.name}: imports {alias.name}")
+                        modules.add(alias.asname or alias.name)
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                        and node.value.id in modules and node.attr.startswith("_")
+                        and not node.attr.startswith("__")):
+                    found.append(f"{pkg}/{path.name}: uses {node.value.id}.{node.attr}")
+    assert not found, found
