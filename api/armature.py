@@ -35,9 +35,6 @@ from . import mesh as mesh_api
 from .binding import has_binding, landmark_positions
 
 MODIFIER = "FaceForge Armature"
-RIG_TAG = "faceforge_rig"  # custom property on our armature object: the face object's name
-GROUPS_TAG = "faceforge_groups"  # custom property on a mesh: the vertex groups we wrote
-MUTED_TAG = "faceforge_muted_keys"  # custom property on a mesh: shape keys we muted (BONES mode)
 MODES = ("BONES", "SHAPE_KEYS")
 
 # Driven bone rotations (radians at shape-key value 1).
@@ -81,7 +78,7 @@ def _check_objects(objs):
 
 
 def _foreign_groups(obj, names):
-    ours = set(obj.get(GROUPS_TAG, []))
+    ours = {g.name for g in obj.faceforge.armature.groups}
     return [n for n in names if n in obj.vertex_groups and n not in ours]
 
 
@@ -155,29 +152,33 @@ def remove_rig(objs):
             if mod.object is not None:
                 rigs.add(mod.object)
             o.modifiers.remove(mod)
-        for name in list(o.get(GROUPS_TAG, [])):
-            g = o.vertex_groups.get(name)
+        for item in o.faceforge.armature.groups:
+            g = o.vertex_groups.get(item.name)
             if g is not None:
                 o.vertex_groups.remove(g)
-        if GROUPS_TAG in o:
-            del o[GROUPS_TAG]
+        o.faceforge.armature.groups.clear()
         _unmute(o)
-    names = {o.name for o in objs}
     for a in list(bpy.data.objects):
-        if a.type == "ARMATURE" and (a in rigs or a.get(RIG_TAG) in names):
+        if a.type == "ARMATURE" and (a in rigs or a.faceforge.armature.face in objs):
             data = a.data
             bpy.data.objects.remove(a)
             if data is not None and data.users == 0:
                 bpy.data.armatures.remove(data)
 
 
+def _set_names(collection, names) -> None:
+    """Replace the items of a name list (``FACEFORGE_PG_name``) with ``names``."""
+    collection.clear()
+    for name in names:
+        collection.add().name = name
+
+
 def _unmute(o):
     keys = o.data.shape_keys
-    for name in list(o.get(MUTED_TAG, [])):
-        if keys is not None and name in keys.key_blocks:
-            keys.key_blocks[name].mute = False
-    if MUTED_TAG in o:
-        del o[MUTED_TAG]
+    for item in o.faceforge.armature.muted_keys:
+        if keys is not None and item.name in keys.key_blocks:
+            keys.key_blocks[item.name].mute = False
+    o.faceforge.armature.muted_keys.clear()
 
 
 def _build_armature(face, sk):
@@ -185,7 +186,7 @@ def _build_armature(face, sk):
     data = bpy.data.armatures.new(name)
     data.display_type = "STICK"
     arm = bpy.data.objects.new(name, data)
-    arm[RIG_TAG] = face.name
+    arm.faceforge.armature.face = face
     arm.show_in_front = True
     for coll in face.users_collection or [bpy.context.scene.collection]:
         coll.objects.link(arm)
@@ -236,7 +237,7 @@ def _write_groups(o, w, start, end):
         for chunk, val in zip(np.split(nz[order], cuts), qs[np.r_[0, cuts]] if len(qs) else []):
             if val > 0:
                 g.add(chunk.tolist(), float(val) / 4096.0, "REPLACE")
-    o[GROUPS_TAG] = written
+    _set_names(o.faceforge.armature.groups, written)
 
 
 def _add_modifier(o, arm):
@@ -359,7 +360,7 @@ def _set_mode(face, arm, sk, mode, weights=None, count=0):
         done.append(bone)
     for n in muted:
         blocks[n].mute = True
-    face[MUTED_TAG] = muted
+    _set_names(face.faceforge.armature.muted_keys, muted)
     return done
 
 

@@ -3,8 +3,8 @@
 ``scene.faceforge`` (:class:`FACEFORGE_PG_scene`) holds the panel settings,
 one sub-group per stage; ``object.faceforge`` (:class:`FACEFORGE_PG_object`)
 holds what belongs to an object (a mesh's bound landmarks, its rig settings,
-its expression scales and rest rotation; on a landmark-editing empty, the mesh
-it belongs to).  Nothing is kept in loose custom properties.
+its expression scales and rest rotation, what the face armature changed on it;
+on a landmark-editing empty, the mesh it belongs to).  Nothing is kept in loose custom properties.
 ``window_manager.faceforge`` (:class:`FACEFORGE_PG_window_manager`) holds the
 running job the panels show (window-manager data is neither saved nor undone).
 Each stage's groups live in their own module here; ``register_properties``
@@ -30,6 +30,7 @@ class FACEFORGE_PG_object(PropertyGroup):
     landmarks: PointerProperty(type=landmarks.FACEFORGE_PG_object_landmarks)
     rig: PointerProperty(type=rig.FACEFORGE_PG_object_rig)
     animate: PointerProperty(type=animate.FACEFORGE_PG_object_animate)
+    armature: PointerProperty(type=armature.FACEFORGE_PG_object_armature)
 
 
 class FACEFORGE_PG_job(PropertyGroup):
