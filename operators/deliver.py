@@ -19,6 +19,25 @@ def output_dir(context) -> str:
     return os.path.abspath(bpy.path.abspath(raw))
 
 
+def _clip(s):
+    """The Deliver panel's frame range, or None (each take's own)."""
+    return (s.frame_first, s.frame_last) if s.use_frame_range else None
+
+
+def _current_take(obj):
+    key = obj.data.shape_keys
+    return key.animation_data.action if key is not None and key.animation_data else None
+
+
+def _report(op, context, result, line: str, output=None) -> None:
+    """The result's warnings, then ``line``; ``output`` becomes the panel's Last Output."""
+    for w in getattr(result, "warnings", ()):
+        op.report({"WARNING"}, w)
+    if output is not None:
+        context.scene.faceforge.deliver.last_output = str(output)
+    op.report({"INFO"}, line)
+
+
 class FACEFORGE_OT_export(FaceForgeOperator, bpy.types.Operator):
     """Export the face with its 52 ARKit shape keys, armature and baked takes for a game engine"""
 
@@ -32,16 +51,13 @@ class FACEFORGE_OT_export(FaceForgeOperator, bpy.types.Operator):
         s = context.scene.faceforge.deliver
         obj = context.active_object
         path = os.path.join(output_dir(context), safe_filename(obj.name))
-        frames = (s.frame_first, s.frame_last) if s.use_frame_range else None
-        return export.export_job(obj, path, s.export_format, s.export_preset, frames, s.export_takes,
+        return export.export_job(obj, path, s.export_format, s.export_preset, _clip(s), s.export_takes,
                                  morph_normals=s.morph_normals)
 
     def report_result(self, context, result):
-        for w in result.warnings:
-            self.report({"WARNING"}, w)
         names = ", ".join(p.name for p in result.files)
-        context.scene.faceforge.deliver.last_output = str(result.path)
-        self.report({"INFO"}, f"Exported {len(result.takes)} take(s) to {names} in {result.path.parent}")
+        _report(self, context, result, f"Exported {len(result.takes)} take(s) to {names} in {result.path.parent}",
+                output=result.path)
 
 
 class FACEFORGE_OT_render_preview(FaceForgeOperator, bpy.types.Operator):
@@ -56,18 +72,15 @@ class FACEFORGE_OT_render_preview(FaceForgeOperator, bpy.types.Operator):
 
         s = context.scene.faceforge.deliver
         obj = context.active_object
-        key = obj.data.shape_keys
-        action = key.animation_data.action if key is not None and key.animation_data else None
+        action = _current_take(obj)
         name = safe_filename(f"{obj.name}_{action.name}" if action is not None else obj.name)
-        frames = (s.frame_first, s.frame_last) if s.use_frame_range else None
-        return preview.render_preview_job(obj, os.path.join(output_dir(context), f"{name}_preview.mp4"), frames,
-                                          s.preview_beside or None, size=s.preview_size, engine=s.preview_engine)
+        return preview.render_preview_job(obj, os.path.join(output_dir(context), f"{name}_preview.mp4"),
+                                          _clip(s), s.preview_beside or None, size=s.preview_size,
+                                          engine=s.preview_engine)
 
     def report_result(self, context, result):
-        for w in result.warnings:
-            self.report({"WARNING"}, w)
-        context.scene.faceforge.deliver.last_output = str(result.path)
-        self.report({"INFO"}, f"Preview: {result.path} ({result.frames} frames, {result.engine.title()})")
+        _report(self, context, result, f"Preview: {result.path} ({result.frames} frames, {result.engine.title()})",
+                output=result.path)
 
 
 class FACEFORGE_OT_livelink_import(FaceForgeOperator, bpy.types.Operator):
@@ -89,10 +102,8 @@ class FACEFORGE_OT_livelink_import(FaceForgeOperator, bpy.types.Operator):
                                             replace=animate.replace_action)
 
     def report_result(self, context, result):
-        for w in result.warnings:
-            self.report({"WARNING"}, w)
-        self.report({"INFO"}, f"Baked '{result.action}': frames {result.frame_start}-{result.frame_end} "
-                              f"(CSV at {result.source_fps:g} fps)")
+        _report(self, context, result, f"Baked '{result.action}': frames {result.frame_start}-{result.frame_end} "
+                                       f"(CSV at {result.source_fps:g} fps)")
 
 
 class FACEFORGE_OT_livelink_export(FaceForgeOperator, bpy.types.Operator):
@@ -107,16 +118,14 @@ class FACEFORGE_OT_livelink_export(FaceForgeOperator, bpy.types.Operator):
         from ..api import livelink
 
         obj = context.active_object
-        key = obj.data.shape_keys
-        action = key.animation_data.action if key is not None and key.animation_data else None
+        action = _current_take(obj)
         if action is None:
             raise FaceForgeError(f"'{obj.name}' has no current take to export")
         path = os.path.join(output_dir(context), safe_filename(action.name) + ".csv")
         return livelink.export_livelink(obj, path, action=action)
 
     def report_result(self, context, result):
-        context.scene.faceforge.deliver.last_output = str(result)
-        self.report({"INFO"}, f"Wrote {result}")
+        _report(self, context, None, f"Wrote {result}", output=result)
 
 
 classes = (FACEFORGE_OT_export, FACEFORGE_OT_render_preview, FACEFORGE_OT_livelink_import,

@@ -2,7 +2,7 @@
 
 import bpy
 
-from .stages import AnimatePanel
+from .stages import AnimatePanel, settings_layout
 
 
 class VIEW3D_PT_faceforge_animate_video(AnimatePanel, bpy.types.Panel):
@@ -10,11 +10,9 @@ class VIEW3D_PT_faceforge_animate_video(AnimatePanel, bpy.types.Panel):
     bl_order = 0
 
     def draw(self, context):
-        layout = self.layout
         a = context.scene.faceforge.animate
         v = a.video
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout = settings_layout(self.layout)
         col = layout.column()
         col.prop(v, "path")
         col.prop(v, "smoothing", slider=True)

@@ -2,7 +2,7 @@
 
 import bpy
 
-from .stages import DeliverPanel
+from .stages import DeliverPanel, settings_layout
 
 
 def _takes_label(obj) -> str:
@@ -34,14 +34,8 @@ class VIEW3D_PT_faceforge_deliver_export(DeliverPanel, bpy.types.Panel):
     bl_order = 0
 
     def draw(self, context):
-        layout = self.layout
         s = context.scene.faceforge.deliver
-        layout.use_property_split = True
-        layout.use_property_decorate = False
-        layout.prop(s, "output_dir")
-        layout.prop(s, "export_format")
-        layout.prop(s, "export_preset")
-        layout.prop(s, "export_takes")
+        layout = settings_layout(self.layout, s, ("output_dir", "export_format", "export_preset", "export_takes"))
         if s.export_format != "FBX":
             layout.prop(s, "morph_normals")
         layout.label(text=_takes_label(context.active_object), icon="ACTION")
@@ -60,13 +54,8 @@ class VIEW3D_PT_faceforge_deliver_preview(DeliverPanel, bpy.types.Panel):
     bl_order = 1
 
     def draw(self, context):
-        layout = self.layout
         s = context.scene.faceforge.deliver
-        layout.use_property_split = True
-        layout.use_property_decorate = False
-        layout.prop(s, "preview_beside")
-        layout.prop(s, "preview_engine")
-        layout.prop(s, "preview_size")
+        layout = settings_layout(self.layout, s, ("preview_beside", "preview_engine", "preview_size"))
         layout.operator("faceforge.render_preview", icon="RENDER_ANIMATION")
         _draw_last_output(layout, s)
 
@@ -77,12 +66,7 @@ class VIEW3D_PT_faceforge_deliver_livelink(DeliverPanel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
-        layout = self.layout
-        s = context.scene.faceforge.deliver
-        layout.use_property_split = True
-        layout.use_property_decorate = False
-        layout.prop(s, "livelink_csv")
-        layout.prop(s, "livelink_fps")
+        layout = settings_layout(self.layout, context.scene.faceforge.deliver, ("livelink_csv", "livelink_fps"))
         row = layout.row(align=True)
         row.operator("faceforge.livelink_import", icon="IMPORT")
         row.operator("faceforge.livelink_export", icon="EXPORT")

@@ -2,7 +2,7 @@
 
 import bpy
 
-from .stages import AnimatePanel
+from .stages import AnimatePanel, settings_layout
 
 
 class VIEW3D_PT_faceforge_animate_lipsync(AnimatePanel, bpy.types.Panel):
@@ -15,13 +15,7 @@ class VIEW3D_PT_faceforge_animate_lipsync(AnimatePanel, bpy.types.Panel):
     def draw(self, context):
         settings = context.scene.faceforge.animate
         s = settings.lipsync
-        layout = self.layout
-        layout.use_property_split = True
-        layout.use_property_decorate = False
-        layout.prop(s, "audio_path")
-        layout.prop(s, "transcript")
-        layout.prop(s, "use_sidecar_transcript")
-        layout.prop(s, "method")
+        layout = settings_layout(self.layout, s, ("audio_path", "transcript", "use_sidecar_transcript", "method"))
         layout.prop(s, "intensity", slider=True)
         col = layout.column(heading="Take")
         col.prop(settings, "start_frame")

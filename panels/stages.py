@@ -9,6 +9,16 @@ parents exist.
 
 import bpy
 
+def settings_layout(layout, group=None, names=()):
+    """``layout`` in Blender's settings style (labels on the left, no keyframe dots), with the
+    properties ``names`` of ``group`` drawn in it."""
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    for name in names:
+        layout.prop(group, name)
+    return layout
+
+
 def draw_job_progress(layout, context):
     job = context.window_manager.faceforge.job
     if job.running:
@@ -49,7 +59,7 @@ class VIEW3D_PT_faceforge_deliver(_StagePanel, bpy.types.Panel):
     bl_order = 3
 
     def draw(self, context):
-        super().draw(context)
+        draw_job_progress(self.layout, context)
         self.layout.operator("faceforge.check_dependencies", icon="CHECKMARK")
 
 

@@ -104,3 +104,30 @@ def test_poll_explains_why(ff):
 
 def test_check_dependencies_operator(ff):
     assert bpy.ops.faceforge.check_dependencies() == {"FINISHED"}
+
+
+def test_every_panel_draws_with_nothing_and_with_a_rigged_face(ff):
+    """Each panel (and sub-panel) draws on an empty scene and with a rigged face active, with
+    stored expression scales and a last lip-sync result to show."""
+    from fixtures_character import make_character
+    from ui_recorder import draw
+
+    from faceforge import addon
+    from faceforge.api import expressions
+
+    panels = [c for c in addon.classes() if issubclass(c, bpy.types.Panel)]
+    for setup in ("empty", "rigged"):
+        if setup == "rigged":
+            obj = make_character()
+            bpy.context.view_layer.objects.active = obj
+            expressions.set_character_scales(obj, {"Mouth": 0.5})
+            bpy.context.scene.faceforge.animate.lipsync.last_result = "Lip sync on 'Face'; frames 1-10"
+        drawn = 0
+        for cls in panels:
+            if hasattr(cls, "poll") and not cls.poll(bpy.context):
+                continue
+            calls = draw(cls, bpy.context)
+            drawn += 1
+            if cls.__name__ == "VIEW3D_PT_faceforge_animate_expressions" and setup == "rigged":
+                assert any(c[0] == "label" and "Mouth: 0.5" in c[2].get("text", "") for c in calls)
+        assert drawn >= len(panels) - 2  # the bone controls and test pose need an armature / shape keys
