@@ -21,6 +21,11 @@ import sys
 
 from ..core.errors import FaceForgeError
 
+# Every subcommand that opens a character file picks its face mesh the same way
+# (api.character.find_character).
+OBJECT_HELP = ("the face mesh's name in the character file (default: the only mesh with ARKit shape keys, "
+               "else the only one with landmarks, else the only mesh)")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faceforge", description="FaceForge facial animation, headless.")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from . import OBJECT_HELP
+
 import os
 
 
 def _common(p):
     p.add_argument("--character", required=True, help=".blend file with the rigged character")
-    p.add_argument("--object", help="the face mesh's name (default: the one rigged, or with landmarks, or the only mesh)")
+    p.add_argument("--object", help=OBJECT_HELP)
     p.add_argument("--out", required=True, help="where to save the animated .blend")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import OBJECT_HELP
+
 import os
 
 
@@ -10,7 +12,7 @@ def add_parser(sub):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--mesh", help="face mesh file (obj/ply/stl/fbx/glb); landmarks are detected first")
     src.add_argument("--character", help=".blend holding the face mesh (with landmarks, or they are detected)")
-    p.add_argument("--object", default="", help="face mesh name in --character (default: the one rigged, or with landmarks, or the only mesh)")
+    p.add_argument("--object", help=OBJECT_HELP)
     p.add_argument("--extra", action="append", default=[], help="more objects to skin (eyes...), by name")
     p.add_argument("--mode", choices=("BONES", "SHAPE_KEYS"), default="BONES",
                    help="jaw/eyes animate by bone (driven by jawOpen/eyeLook* keys) or by shape key")

@@ -8,12 +8,14 @@
 
 from __future__ import annotations
 
+from . import OBJECT_HELP
+
 import os
 
 
 def _common(p):
     p.add_argument("--character", required=True, help="the character .blend")
-    p.add_argument("--object", help="the face mesh's name (default: the one rigged, or with landmarks, or the only mesh)")
+    p.add_argument("--object", help=OBJECT_HELP)
 
 
 def add_parser(sub):
@@ -59,6 +61,13 @@ def _open(args):
     return load_character(blend=args.character, name=args.object)
 
 
+def _warnings(result) -> int:
+    """Print the result's warnings; the exit status (0: done)."""
+    for w in result.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
 def run_export(args) -> int:
     from ..api import export
     from ..core.jobs import run_sync
@@ -71,9 +80,7 @@ def run_export(args) -> int:
         print(path)
     for t in result.takes:
         print(f"take {t.name}: frames {t.frame_start}-{t.frame_end} at {result.fps:g} fps")
-    for w in result.warnings:
-        print(f"warning: {w}")
-    return 0
+    return _warnings(result)
 
 
 def run_preview(args) -> int:
@@ -84,7 +91,7 @@ def run_preview(args) -> int:
     result = run_sync(preview.render_preview_job(obj, os.path.abspath(args.out), args.frames, args.beside,
                                                  take=args.take, size=args.size, engine=args.engine.upper()))
     print(f"{result.path}: {result.frames} frames, {result.engine}, {result.size[0]}x{result.size[1]}")
-    return 0
+    return _warnings(result)
 
 
 def run_livelink_import(args) -> int:
@@ -98,9 +105,7 @@ def run_livelink_import(args) -> int:
     assign_action(obj.data.shape_keys, bpy.data.actions[result.action])  # the new take plays
     out = scene.save_blend(os.path.abspath(args.save or args.character))
     print(f"baked '{result.action}': frames {result.frame_start}-{result.frame_end} -> {out}")
-    for w in result.warnings:
-        print(f"warning: {w}")
-    return 0
+    return _warnings(result)
 
 
 def run_livelink_export(args) -> int:

@@ -14,6 +14,8 @@ Examples::
 
 from __future__ import annotations
 
+from . import OBJECT_HELP
+
 import json
 
 from ..core.errors import FaceForgeError
@@ -21,8 +23,7 @@ from ..core.errors import FaceForgeError
 
 def _character_args(p, required=False):
     p.add_argument("--character", required=required, help="a .blend file with the character")
-    p.add_argument("--object", help="the face mesh's name in it (default: the one rigged, or with landmarks, "
-                                    "or the only mesh)")
+    p.add_argument("--object", help=OBJECT_HELP)
     p.add_argument("--out", help="where to save the posed .blend (default: overwrite --character)")
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from . import OBJECT_HELP
+
 
 def add_parser(sub):
     p = sub.add_parser("lipsync", help="animate a face's ARKit shape keys from a speech recording")
     p.add_argument("--character", required=True, help="the .blend with the rigged face")
-    p.add_argument("--object", help="the face mesh's name (default: the one rigged, or with landmarks, or the only mesh)")
+    p.add_argument("--object", help=OBJECT_HELP)
     p.add_argument("--audio", required=True, help="wav/flac/mp3/ogg/m4a, or a video with sound")
     p.add_argument("--transcript", help="what is said (text or a .txt/.lab path); default: a .txt/.lab "
                                         "next to the audio, else phone recognition")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import OBJECT_HELP
+
 import os
 
 
@@ -10,7 +12,7 @@ def add_parser(sub):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--mesh", help="face mesh file (obj/ply/stl/fbx/glb): landmarks are detected first")
     src.add_argument("--character", help="a .blend with the face mesh (use --object to pick it)")
-    p.add_argument("--object", help="face mesh name in --character (default: the one rigged, or with landmarks, or the only mesh)")
+    p.add_argument("--object", help=OBJECT_HELP)
     p.add_argument("--out", required=True, help="output .blend")
     p.add_argument("--intensity", type=float, default=1.0)
     p.add_argument("--replace", action="store_true", help="regenerate existing ARKit keys")
