@@ -6,9 +6,13 @@ points (:func:`guide_from_mediapipe`) and the 68 iBUG points
 source's index order: they are decided geometrically (subject's left = +X of
 the face frame), so a mirrored mesh gives a mirrored rig.
 
-The face frame (:class:`FaceFrame`) is the armature object's transform: its
-origin lies on the face's mid-plane between the eyes, local +X = subject's
-left, -Y = where the face looks, +Z = up, scale 1 (world units).  Bones are
+The head frame (:class:`HeadFrame`, :func:`head_frame`) is the armature
+object's transform: its origin lies on the face's mid-plane between the eyes,
+local +X = subject's left, -Y = where the face looks, +Z = up (Blender's axes
+for a face looking down -Y), scale 1 (world units); it is upright (forward
+from the Frankfort-like line, snapped to the world axes when close).  It is
+not the landmark face frame (``rigging.regions.face_frame``: rows left, up,
+forward; unit = eye distance), which describes expressions.  Bones are
 placed in that local space, so Blender's X-mirror and pose mirroring work even
 when the face is not at the world origin, rotated, or scaled 100x.  All
 offsets are fractions of the inter-ocular distance ``frame.size``.
@@ -119,8 +123,8 @@ def _unit(v):
 
 
 @dataclass
-class FaceFrame:
-    """Rigid frame of the face.  ``rotation`` columns = local X (subject's left),
+class HeadFrame:
+    """The rig's upright frame of the head.  ``rotation`` columns = local X (subject's left),
     local Y (backwards), local Z (up) in world space; ``size`` = inter-ocular distance."""
     origin: np.ndarray  # (3,)
     rotation: np.ndarray  # (3, 3)
@@ -139,7 +143,7 @@ class FaceFrame:
         return m
 
 
-def face_frame(guide: FaceGuide) -> FaceFrame:
+def head_frame(guide: FaceGuide) -> HeadFrame:
     """The face's frame from its landmarks (any position, rotation, scale).
 
     Forward runs from the top ends of the jaw line (beside the ears) to the
@@ -161,7 +165,7 @@ def face_frame(guide: FaceGuide) -> FaceFrame:
     size = float(np.linalg.norm(e1 - e0))
     rot = snap_rotation(np.stack([left, -fwd, up], axis=1))
     # Origin on the mid-plane between the eyes (a symmetric point for mirrored input).
-    return FaceFrame(origin=eyes_mid, rotation=rot, size=size)
+    return HeadFrame(origin=eyes_mid, rotation=rot, size=size)
 
 
 SNAP_DEGREES = 25.0
@@ -186,8 +190,8 @@ def snap_rotation(rot: np.ndarray, max_degrees: float = SNAP_DEGREES) -> np.ndar
     return snap if np.degrees(np.arccos(cos)) <= max_degrees else rot
 
 
-def centre_on_mesh(frame: FaceFrame, skin_verts: np.ndarray, iterations: int = 4,
-                   max_samples: int = 20000) -> FaceFrame:
+def centre_on_mesh(frame: HeadFrame, skin_verts: np.ndarray, iterations: int = 4,
+                   max_samples: int = 20000) -> HeadFrame:
     """Slide the frame along its X axis onto the mesh's own mirror plane.
 
     Landmarks sit a millimetre or so off a symmetric mesh's mid-plane; for a
@@ -214,7 +218,7 @@ def centre_on_mesh(frame: FaceFrame, skin_verts: np.ndarray, iterations: int = 4
         c = float(np.median((p[:, 0] + p[nn, 0]) / 2))
     if abs(c) > 0.1 * frame.size:
         return frame
-    return FaceFrame(origin=frame.origin + frame.rotation[:, 0] * c, rotation=frame.rotation, size=frame.size)
+    return HeadFrame(origin=frame.origin + frame.rotation[:, 0] * c, rotation=frame.rotation, size=frame.size)
 
 
 @dataclass
@@ -229,7 +233,7 @@ class Bone:
 
 @dataclass
 class Skeleton:
-    frame: FaceFrame
+    frame: HeadFrame
     bones: list  # of Bone, parents first
     eye_radius: dict  # name -> radius (world units) of the eyeball sphere
     eye_source: str  # "mesh" (fitted eyeballs) or "landmarks"
@@ -243,13 +247,13 @@ class Skeleton:
         return [b.name for b in self.bones]
 
 
-def sided(frame: FaceFrame, a, b):
+def sided(frame: HeadFrame, a, b):
     """Order two points as (right, left) of the subject by local X."""
     la, lb = frame.to_local(a), frame.to_local(b)
     return (a, b) if la[0] < lb[0] else (b, a)
 
 
-def mouth_line(frame: FaceFrame, guide: FaceGuide):
+def mouth_line(frame: HeadFrame, guide: FaceGuide):
     """The line where the lips meet, as (xs, zs) sorted by local x."""
     up = frame.to_local(guide.lip_upper_inner)
     lo = frame.to_local(guide.lip_lower_inner)
@@ -270,7 +274,7 @@ def _sorted_xz(p):
 
 
 def place_bones(guide: FaceGuide, skin_local_extent=None, eyeballs=None, tongue_points=None,
-                frame: FaceFrame | None = None) -> Skeleton:
+                frame: HeadFrame | None = None) -> Skeleton:
     """Place the face bones.
 
     ``skin_local_extent``: optional (2, 3) min/max of the skin in *frame-local*
@@ -278,11 +282,11 @@ def place_bones(guide: FaceGuide, skin_local_extent=None, eyeballs=None, tongue_
     ``eyeballs``: optional {"L"/"R": (centre world (3,), radius)} fitted from the mesh.
     ``tongue_points``: optional (k, 3) world positions of tongue vertices.
     """
-    frame = frame or face_frame(guide)
+    frame = frame or head_frame(guide)
     if eyeballs and "L" in eyeballs and "R" in eyeballs:
         # Centre the frame on the mesh's own symmetry (the eyeball pair), not on noisy landmarks.
         mid = frame.to_local((np.asarray(eyeballs["L"][0]) + np.asarray(eyeballs["R"][0])) / 2)
-        frame = FaceFrame(origin=frame.origin + frame.rotation[:, 0] * mid[0], rotation=frame.rotation,
+        frame = HeadFrame(origin=frame.origin + frame.rotation[:, 0] * mid[0], rotation=frame.rotation,
                           size=frame.size)
     s = frame.size
     L = frame.to_local

@@ -24,7 +24,6 @@ from . import regions as R
 INNER_LIPS = R.LOWER_LIP_INNER + R.UPPER_LIP_INNER[-2:0:-1]
 EYE_CENTRE_RIGHT = (33, 133)
 EYE_CENTRE_LEFT = (263, 362)
-CHIN, FOREHEAD = 152, 10
 AVERAGE_IOD_M = 0.063  # adult distance between the eye centres, metres
 
 
@@ -40,21 +39,6 @@ def _inside(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:
     from matplotlib.path import Path
 
     return Path(poly).contains_points(pts)
-
-
-def face_frame(points: np.ndarray) -> np.ndarray:
-    """Rotation (3, 3) whose rows are the face's x (to its left), up and forward axes,
-    in MediaPipe's pixel frame made right-handed (x right, y up, z toward the camera)."""
-    p = points * np.array([1.0, -1.0, -1.0])  # y up, z toward the camera
-    right = p[list(EYE_CENTRE_RIGHT)].mean(0)
-    left = p[list(EYE_CENTRE_LEFT)].mean(0)
-    x = left - right
-    x /= np.linalg.norm(x)
-    up = p[FOREHEAD] - p[CHIN]
-    up -= x * (up @ x)
-    up /= np.linalg.norm(up)
-    forward = np.cross(x, up)
-    return np.stack([x, up, forward])
 
 
 def triangulate(points2d: np.ndarray) -> np.ndarray:
@@ -83,8 +67,8 @@ def build_photo_face(points: np.ndarray, image_size: tuple[int, int],
     if points.shape != (478, 3):
         raise ValueError(f"expected (478, 3) landmarks, got {points.shape}")
     w, h = image_size
-    rot = face_frame(points)
-    p = points * np.array([1.0, -1.0, -1.0])
+    p = points * np.array([1.0, -1.0, -1.0])  # MediaPipe's pixels made right-handed: y up, z toward the camera
+    rot = R.face_frame(p).axes  # rows: the face's left, up and forward
     centre = (p[list(EYE_CENTRE_RIGHT)].mean(0) + p[list(EYE_CENTRE_LEFT)].mean(0)) / 2
     local = (p - centre) @ rot.T  # x to the face's left, y up, z forward
     iod_px = np.linalg.norm(local[list(EYE_CENTRE_LEFT)].mean(0) - local[list(EYE_CENTRE_RIGHT)].mean(0))

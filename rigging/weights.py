@@ -240,7 +240,7 @@ def plan_rig(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, report=
     space (478/468 MediaPipe or 68 iBUG), or a ready ``guide``.
     """
     guide = guide or arm.guide_from_landmarks(landmarks)
-    frame = arm.face_frame(guide)
+    frame = arm.head_frame(guide)
     report(0.0, "finding the mesh parts")
     parts = P.classify(verts, tris, frame, guide)
     skin = parts.mask(P.SKIN)
