@@ -64,6 +64,8 @@ DOMINANCE: dict[str, tuple[float, float, float]] = {
 LEAD = 0.04  # s: visible articulation leads the sound (GRID videos vs their audio: best at ~40 ms)
 CORE = 0.7  # fraction of a phone's half-duration at full dominance
 REACH = 5.0  # a phone's influence is cut at REACH * tau outside it
+PAUSE = 0.25  # s: a silence this long is a pause, where the mouth comes to rest
+PAUSE_TAU = 0.03  # s: how fast a phone's influence fades into a neighbouring pause
 
 _LIP_SHAPES = {"mouthFunnel", "mouthPucker", "mouthStretchLeft", "mouthStretchRight", "mouthSmileLeft",
                "mouthSmileRight", "mouthPressLeft", "mouthPressRight", "mouthRollLower", "mouthRollUpper",
@@ -75,15 +77,22 @@ _CLOSE_ZERO = [INDEX[n] for n in ("mouthLowerDownLeft", "mouthLowerDownRight", "
                                   "mouthUpperUpRight", "mouthFunnel", "tongueOut", "mouthStretchLeft",
                                   "mouthStretchRight")]
 _PRESS = [INDEX["mouthPressLeft"], INDEX["mouthPressRight"]]
+# the jaw's opening and the lips that follow it (mouthClose too, so closed lips stay closed)
+_OPENING = [INDEX[n] for n in ("jawOpen", "mouthClose", "mouthLowerDownLeft", "mouthLowerDownRight",
+                               "mouthUpperUpLeft", "mouthUpperUpRight")]
 
 
 def phones_to_weights(phones, fps: float, duration: float | None = None, intensity: float = 1.0,
-                      tongue: bool = True, method: str = "align", lead: float = LEAD) -> LipSyncTrack:
+                      tongue: bool = True, method: str = "align", lead: float = LEAD,
+                      loudness: np.ndarray | None = None) -> LipSyncTrack:
     """``[(phone, start_s, end_s)]`` (or :class:`Phone` objects) -> :class:`LipSyncTrack` at ``fps``.
 
     ``lead``: the mouth shapes anticipate the sound by this many seconds (lips and jaw move
     before the acoustic boundary; measured on the GRID videos); bilabial closures stay on the
-    acoustic timing of the m/b/p, where the lips really are shut."""
+    acoustic timing of the m/b/p, where the lips really are shut.
+
+    ``loudness`` (F,) 0..1 per frame (:func:`speech_loudness`), when given, scales the jaw's
+    opening from ``1 - LOUDNESS_MIX / 2`` (murmured) to ``1 + LOUDNESS_MIX / 2`` (shouted)."""
     if fps <= 0:
         raise ValueError("fps must be positive")
     items = [(p.phone, p.start, p.end) if hasattr(p, "phone") else tuple(p) for p in phones]
@@ -96,19 +105,24 @@ def phones_to_weights(phones, fps: float, duration: float | None = None, intensi
     den = np.zeros((n, 2))  # jaw, lips
     best = np.zeros(n)
     best_v = np.zeros(n, dtype=np.int16)
-    for phone, start, end in items:
+    pause = [p.upper() == "SIL" and e - s >= PAUSE for p, s, e in items]
+    for k, (phone, start, end) in enumerate(items):
         if end <= start:
             continue
         start, end = start - lead, end - lead
         v = vz.viseme_of(phone)
         vi = vz.VISEME_INDEX[v]
         a_jaw, a_lips, tau = DOMINANCE[v]
+        # into a pause the mouth settles faster than between phones
+        tau_l = min(tau, PAUSE_TAU) if k > 0 and pause[k - 1] else tau
+        tau_r = min(tau, PAUSE_TAU) if k + 1 < len(items) and pause[k + 1] else tau
         c, h = 0.5 * (start + end), 0.5 * (end - start) * CORE
-        lo = max(0, int(np.floor((c - h - REACH * tau) * fps)))
-        hi = min(n, int(np.ceil((c + h + REACH * tau) * fps)) + 1)
+        lo = max(0, int(np.floor((c - h - REACH * tau_l) * fps)))
+        hi = min(n, int(np.ceil((c + h + REACH * tau_r) * fps)) + 1)
         if hi <= lo:
             continue
-        d = np.exp(-np.maximum(0.0, np.abs(t[lo:hi] - c) - h) / tau)
+        x = t[lo:hi] - c
+        d = np.exp(-np.maximum(0.0, np.abs(x) - h) / np.where(x < 0, tau_l, tau_r))
         dj, dl = a_jaw * d, a_lips * d
         pose = poses[vi]
         num[lo:hi] += np.where(LIP_GROUP, dl[:, None], dj[:, None]) * pose
@@ -119,6 +133,9 @@ def phones_to_weights(phones, fps: float, duration: float | None = None, intensi
         best_v[lo:hi] = np.where(better, vi, best_v[lo:hi])
     den_c = np.where(LIP_GROUP, den[:, 1:2], den[:, 0:1])
     w = np.divide(num, den_c, out=np.zeros_like(num), where=den_c > 1e-9)
+    if loudness is not None:
+        gain = 1.0 + LOUDNESS_MIX * (np.asarray(loudness, dtype=np.float64)[:n] - 0.5)
+        w[:len(gain), _OPENING] *= gain[:, None]
     w = np.clip(w * float(intensity), 0.0, 1.0)
     close_bilabials(w, items, fps)
     return LipSyncTrack(w.astype(np.float32), float(fps), method, best_v)
@@ -175,6 +192,8 @@ def chatter_rate(opening: np.ndarray, fps: float, min_swing: float = 0.08) -> fl
 # -- the whole analysis: audio -> track, choosing the method ------------------
 
 METHODS = ("auto", "phonemes", "energy")
+SUNG = 0.5  # a voice holding notes for this fraction of its voiced time is singing
+LOUDNESS_MIX = 0.4  # jaw opening x (1 - mix/2 .. 1 + mix/2) from the quietest to the loudest syllables
 
 
 @dataclass
@@ -184,6 +203,8 @@ class Analysis:
     reason: str  # one sentence: why this method
     phones: list | None = None  # [Phone] for the phone methods
     oov: list | None = None  # words pronounced by letter-to-sound rules
+    segments: list | None = None  # [(start_s, end_s)] where the voice-activity model hears speech
+    sung: float = 0.0  # fraction of the voiced time on held notes (prosody.sung_fraction)
 
     @property
     def method_label(self) -> str:
@@ -191,31 +212,57 @@ class Analysis:
                 "energy": "energy/spectrum (no speech model)"}[self.method]
 
 
-def speech_coverage(phones, samples: np.ndarray, rate: int = 16000) -> float:
-    """Fraction of the loud (voiced) time that the phones cover with speech (not silence)."""
+def voice_segments(samples: np.ndarray, rate: int = 16000) -> list[tuple[float, float]]:
+    """Where someone speaks: Silero VAD when its model is installed, else a loudness gate."""
+    from ..inference import vad
+
+    if vad.available():
+        return vad.speech_segments(samples)
+    from .phonemes import _voiced_frames
+
+    voiced = _voiced_frames(samples).astype(np.float32)  # 10 ms frames above the speech threshold
+    return vad.segments_from_probability(voiced, duration=len(samples) / rate, frame_s=0.01)
+
+
+def speech_loudness(samples: np.ndarray, times: np.ndarray, segments, rate: int = 16000) -> np.ndarray:
+    """(len(times),) 0..1 loudness of the voice at each time, relative to this recording's own
+    speech (its 10th..97th percentiles inside the speech segments): shouted syllables 1,
+    murmured ones 0."""
+    from scipy.ndimage import uniform_filter1d
+
+    from ..inference.vad import speech_mask
+
     f = features(samples, rate)
-    level = f["level"]
-    loud = level > np.percentile(level, 97) - 20.0
-    if not loud.any():
-        return 0.0
-    speech = np.zeros(len(level), dtype=bool)
-    for p in phones:
-        if p.phone != "SIL":
-            speech |= (f["times"] >= p.start) & (f["times"] < p.end)
-    return float((speech & loud).sum() / loud.sum())
+    level = uniform_filter1d(f["level"], 5)
+    inside = speech_mask(segments, f["times"])
+    ref = level[inside] if inside.sum() > 10 else level
+    lo, hi = np.percentile(ref, 10), np.percentile(ref, 97)
+    x = np.clip((level - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+    return np.interp(times, f["times"], x)
 
 
 def analyse(samples: np.ndarray, fps: float, transcript: str | None = None, method: str = "auto",
             intensity: float = 1.0, tongue: bool = True, report=None, rate: int = 16000) -> Analysis:
     """16 kHz mono speech -> :class:`Analysis` (weights at ``fps`` + which method was used and why).
 
-    ``method``: ``"phonemes"`` (PocketSphinx: forced alignment with a
-    transcript, phone recognition without), ``"energy"`` (no speech model),
-    or ``"auto"``: phonemes, falling back to recognition if the transcript
-    can't be aligned and to energy when the English phone model finds
-    little speech in a loud recording (another language, singing, shouting).
+    ``method``: ``"phonemes"`` (PocketSphinx: forced alignment with a transcript, phone
+    recognition without), ``"energy"`` (no speech model), or ``"auto"``, which decides
+    from the audio and the transcript:
+
+    * a voice that holds notes (singing, :func:`prosody.sung_fraction` >= ``SUNG``), or in
+      which the voice-activity model hears no speech, uses the energy method;
+    * a transcript is aligned when it is English (:func:`phonemes.transcript_language`);
+      a transcript in another language is not used: phones are recognised instead;
+    * without a transcript, phones are recognised.  The recogniser's phone set is
+      English, but its visemes (open, closed, rounded, spread) hold across languages:
+      on GRID it follows real lips better than the energy method does (docs/lipsync.md).
+
+    Every phone method is gated by voice activity: outside speech the mouth returns to
+    rest, whatever the recogniser heard in breaths and noise.  Jaw opening grows with
+    the voice's loudness (``LOUDNESS_MIX``).
     """
     from . import phonemes as ph
+    from . import prosody
 
     from ..core.errors import FaceForgeError
 
@@ -223,32 +270,50 @@ def analyse(samples: np.ndarray, fps: float, transcript: str | None = None, meth
         raise FaceForgeError(f"Unknown lip sync method {method!r}; use one of {', '.join(METHODS)}")
     duration = len(samples) / rate
     report = report or (lambda f, m="": None)
-    if method == "energy":
+    report(0.02, "finding speech")
+    segments = voice_segments(samples, rate)
+
+    def energy(reason: str, sung: float = 0.0) -> Analysis:
         report(0.1, "energy analysis")
         track = energy_to_weights(samples, fps, duration, intensity, rate)
-        return Analysis(track, "energy", "the energy method was chosen")
+        return Analysis(track, "energy", reason, segments=segments, sung=sung)
+
+    if method == "energy":
+        return energy("the energy method was chosen")
+    sung = 0.0
+    if method == "auto":
+        if not segments:
+            return energy("the voice-activity model hears no speech in this recording (singing, humming or "
+                          "noise?), so the energy method was used")
+        sung = prosody.sung_fraction(prosody.pitch(samples, rate))
+        if sung >= SUNG:
+            return energy(f"the voice holds notes for {sung:.0%} of its voiced time (singing), so the energy "
+                          "method was used", sung)
     result, reason = None, ""
     if transcript and transcript.strip():
-        try:
-            result = ph.align(samples, transcript, report=lambda f, m="": report(0.9 * f, m))
-            reason = "a transcript was given"
-            if result.fallback_pieces:
-                reason += (f" ({result.fallback_pieces} of {result.pieces} pieces of the long recording "
-                           "could not be aligned and were phone-recognised)")
-        except FaceForgeError as exc:
-            if method == "phonemes" and "no words" in str(exc):
-                raise
-            reason = f"the transcript could not be aligned ({exc}), so phones were recognised instead"
+        english, why = ph.transcript_language(transcript)
+        if not english and method == "auto":
+            reason = (f"the transcript does not read as English ({why}), so phones were recognised from the "
+                      "audio instead (English phone set: the visemes are approximate)")
+        else:
+            try:
+                result = ph.align(samples, transcript, report=lambda f, m="": report(0.9 * f, m))
+                reason = "a transcript was given"
+                if result.fallback_pieces:
+                    reason += (f" ({result.fallback_pieces} of {result.pieces} pieces of the long recording "
+                               "could not be aligned and were phone-recognised)")
+            except FaceForgeError as exc:
+                if method == "phonemes" and "no words" in str(exc):
+                    raise
+                reason = f"the transcript could not be aligned ({exc}), so phones were recognised instead"
     if result is None:
         result = ph.recognise(samples, report=lambda f, m="": report(0.9 * f, m))
-        reason = reason or "no transcript was given"
-        if method == "auto":
-            cov = speech_coverage(result.phones, samples, rate)
-            if cov < 0.35:
-                track = energy_to_weights(samples, fps, duration, intensity, rate)
-                return Analysis(track, "energy",
-                                f"the English phone model found speech in only {cov:.0%} of the voiced audio "
-                                "(another language, singing or shouting?), so the energy method was used")
+        reason = reason or ("no transcript was given, so phones were recognised from the audio (in a language "
+                            "other than English the visemes are approximate)")
     report(0.95, "coarticulation")
-    track = phones_to_weights(result.phones, fps, duration, intensity, tongue, result.method)
-    return Analysis(track, result.method, reason, result.phones, result.oov)
+    phones = ph.gate_to_speech(result.phones, segments) if segments else \
+        [ph.Phone("SIL", 0.0, duration)]
+    n = frame_count(duration, fps)
+    loud = speech_loudness(samples, np.arange(n) / fps + LEAD, segments, rate)
+    track = phones_to_weights(phones, fps, duration, intensity, tongue, result.method, loudness=loud)
+    return Analysis(track, result.method, reason, phones, result.oov, segments, sung)

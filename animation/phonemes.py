@@ -169,6 +169,62 @@ def prepare_words(dec, words: list[str]) -> list[str]:
     return oov
 
 
+def transcript_language(transcript: str) -> tuple[bool, str]:
+    """Whether ``transcript`` reads as English to the aligner, and why not.
+
+    Two tests on the text alone.  Its letters are plain Latin: English prose has almost
+    no accented letters (a loan word like "cafe" now and then), French, German or Spanish
+    prose has 1-5 %, Chinese, Japanese or Cyrillic text is all other letters.  And, for a
+    transcript of at least 5 words, at least ``ENGLISH_KNOWN`` of them are in the English
+    pronouncing dictionary.  CMUdict holds many foreign names, so this second test only
+    catches texts that are clearly not English; a short or unaccented foreign text can
+    pass, and then the aligner decides (a transcript it cannot align is not used)."""
+    letters = [c for c in transcript if c.isalpha()]
+    if not letters:
+        return False, "it has no letters"
+    other = 1.0 - sum(c.isascii() for c in letters) / len(letters)
+    if other > MAX_ACCENTED:
+        return False, f"{other:.0%} of its letters are accented or not Latin"
+    words = g2p.transcript_words(transcript)
+    if not words:
+        return False, "it has no words"
+    if len(words) >= 5:
+        with _lock:
+            dec = _decoder("align")
+            known = sum(dec.lookup_word(w) is not None for w in words) / len(words)
+        if known < ENGLISH_KNOWN:
+            return False, f"only {known:.0%} of its words are English words"
+    return True, ""
+
+
+ENGLISH_KNOWN = 0.6
+MAX_ACCENTED = 0.015
+
+
+def gate_to_speech(phones: list[Phone], segments, min_inside: float = 0.3) -> list[Phone]:
+    """Phones outside speech become silence: ``segments`` ``[(start_s, end_s)]`` are where the
+    voice-activity model hears speech.  A speech phone less than ``min_inside`` of which lies
+    in speech is silence (breath, noise, clicks the recogniser read as phones); one that
+    crosses a segment's edge is cut back to it."""
+    out: list[Phone] = []
+    for p in phones:
+        if p.phone == "SIL" or p.end <= p.start:
+            out.append(Phone(p.phone, p.start, p.end, p.word))
+            continue
+        parts = [(max(a, p.start), min(b, p.end)) for a, b in segments if b > p.start and a < p.end]
+        inside = sum(b - a for a, b in parts)
+        if inside < min_inside * (p.end - p.start):
+            out.append(Phone("SIL", p.start, p.end))
+            continue
+        a, b = parts[0][0], parts[-1][1]
+        if a > p.start:
+            out.append(Phone("SIL", p.start, a))
+        out.append(Phone(p.phone, a, b, p.word))
+        if b < p.end:
+            out.append(Phone("SIL", b, p.end))
+    return _merge_silence(out, max((p.end for p in phones), default=0.0))
+
+
 def _align_piece(samples: np.ndarray, words: list[str], t0: float, kinds=("align", "align_wide")):
     """Align ``words`` to one piece of audio (caller holds the lock); phones and words offset by t0."""
     pcm = _pcm(samples)

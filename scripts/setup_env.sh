@@ -7,8 +7,9 @@ cd "$ROOT"
 PY="${PYTHON:-python3}"
 
 # --- Debian packages the tests use: software OpenGL for Workbench/EEVEE,
-#     ffmpeg for odd audio/video containers, assimp as an independent FBX/glTF reader.
-APT_PKGS=(libegl1 libgl1-mesa-dri libglu1-mesa libxi6 libxkbcommon0 libsm6 ffmpeg assimp-utils libassimp-dev)
+#     ffmpeg for odd audio/video containers, assimp as an independent FBX/glTF reader,
+#     espeak-ng to speak test sentences in other languages (lip sync tests).
+APT_PKGS=(libegl1 libgl1-mesa-dri libglu1-mesa libxi6 libxkbcommon0 libsm6 ffmpeg assimp-utils libassimp-dev espeak-ng)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -52,6 +53,9 @@ if [ ! -f models/minilm-l6.onnx ] || [ ! -f models/minilm-l6-vocab.txt ]; then
   echo "[setup] exporting the text model to models/minilm-l6.onnx"
   .venv-build/bin/python scripts/export_text_model.py
 fi
+
+# --- Silero VAD (voice activity for lip sync): the ONNX file from the pinned PyPI package.
+.venv-build/bin/python scripts/fetch_vad_model.py
 
 # --- npm tools (Khronos glTF validator) into .tools/
 if command -v npm >/dev/null 2>&1 && [ -f package.json ]; then

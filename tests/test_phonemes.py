@@ -243,7 +243,7 @@ def test_auto_falls_back_to_energy_for_singing():
 def test_auto_keeps_speech_model_for_english(mfa):
     audio = mfa["acoustic_corpus"][0]
     a = ls.analyse(audio.samples, 30, None, "auto")
-    assert a.method == "recognise" and a.reason == "no transcript was given"
+    assert a.method == "recognise" and a.reason.startswith("no transcript was given")
     e = ls.analyse(audio.samples, 30, None, "energy")
     r = np.corrcoef(vz.lip_opening(a.track.weights), vz.lip_opening(e.track.weights))[0, 1]
     assert r > 0.5  # the fallback moves the mouth in time with the same speech
