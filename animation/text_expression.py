@@ -26,6 +26,12 @@ How a prompt becomes a pose (documented in docs/expressions.md):
    share-weighted blend of those entries' ARKit weights times the clause
    intensity.  "no emotion" / "without expression" mean neutral.
 
+6. **Named mouth actions** (laugh, shout, scream, gasp, yawn, kiss and their word
+   stems, :data:`MOUTH_ACTIONS`) add their mouth in full to their clause, whatever
+   else the clause matched ("terrified scream" = fear's brows and eyes + a screaming
+   mouth); lips cannot press or roll in while the jaw hangs open.
+7. **Reads as** is computed from the final pose (:func:`reads_as`), never from the words.
+
 The result lists every matched entry with its share (the panel shows them).
 """
 
@@ -141,6 +147,33 @@ LIBRARY: tuple[Entry, ...] = (
           _pose({"mouthSmileLeft": 0.7, "mouthDimpleLeft": 0.3, "cheekSquintLeft": 0.2}), hint="happiness"),
     Entry("grimace", "Grimace (AU20)", ("grimace", "teeth clenched", "lips stretched tight"),
           _pose(aus={20: 1.0, 25: 0.6}, d={"mouthUpperUpLeft": 0.3, "mouthUpperUpRight": 0.3})),
+    # -- mouth actions (also named by word: MOUTH_ACTIONS) and one-sided expressions --
+    Entry("laugh", "Laugh (AU6+12+25+26)", ("laughing", "a big laugh", "roaring with laughter",
+                                             "giggling", "cracking up"),
+          _pose(aus={6: 1.0, 12: 1.0, 25: 1.0, 26: 0.8}), hint="happiness"),
+    Entry("shout", "Shout (AU25+27)", ("shouting", "yelling", "hollering", "bellowing at someone"),
+          _pose(aus={25: 1.0, 27: 0.7, 10: 0.5, 16: 0.4}), hint="anger"),
+    Entry("scream", "Scream (AU20+25+27)", ("screaming", "a scream", "shrieking", "screeching"),
+          _pose(aus={20: 0.8, 25: 1.0, 27: 0.95, 10: 0.4, 16: 0.6}), hint="fear"),
+    Entry("gasp", "Gasp (AU5+25+26)", ("a gasp", "gasping for air", "a sharp intake of breath"),
+          _pose(aus={5: 0.6, 25: 1.0, 26: 0.9, 22: 0.3}), hint="surprise"),
+    Entry("kiss", "Kiss (AU18+22, lids lowered)", ("kissing", "a kiss", "blowing a kiss", "smooching",
+                                                   "lips puckered for a kiss"),
+          _pose({"mouthPucker": 1.0, "mouthFunnel": 0.35, "eyeBlinkLeft": 0.35, "eyeBlinkRight": 0.35,
+                 "cheekSquintLeft": 0.2, "cheekSquintRight": 0.2})),
+    # Contempt is Ekman's one-sided expression: the lip corner tightened and raised on one side.
+    Entry("contempt", "Contempt (L12+L14)", ("contempt", "contemptuous", "disdain", "scorn", "scornful",
+                                             "looking down on someone"),
+          _pose({"mouthDimpleLeft": 0.8, "mouthSmileLeft": 0.35, "mouthPressLeft": 0.2,
+                 "eyeSquintLeft": 0.2, "browDownLeft": 0.15}), hint="contempt"),
+    Entry("confused", "Confused (one brow up, one down)", ("confused", "puzzled", "perplexed",
+                                                            "baffled", "bewildered frown"),
+          _pose({"browDownRight": 0.7, "browOuterUpLeft": 0.6, "browInnerUp": 0.2, "eyeSquintRight": 0.3,
+                 "mouthLeft": 0.25, "mouthPressLeft": 0.2, "mouthPressRight": 0.2})),
+    Entry("suspicious", "Suspicious (squint, brow lowered)", ("suspicious", "distrustful", "wary look",
+                                                               "skeptical side-eye"),
+          _pose({"eyeSquintLeft": 0.8, "eyeSquintRight": 0.6, "browDownLeft": 0.45, "browDownRight": 0.3,
+                 "mouthPressLeft": 0.3, "mouthPressRight": 0.3, "mouthLeft": 0.15})),
     Entry("look_up", "Look up", ("looking up", "eyes up"), _pose({"eyeLookUpLeft": 1.0, "eyeLookUpRight": 1.0})),
     Entry("look_down", "Look down", ("looking down", "eyes down"),
           _pose({"eyeLookDownLeft": 1.0, "eyeLookDownRight": 1.0})),
@@ -286,6 +319,40 @@ _NOTHING = {"emotion", "emotions", "expression", "expressions", "feeling", "feel
             "any emotion", "any expression", "any feeling", "facial expression"}
 
 
+# Mouth actions a clause names keep their mouth, whatever else the clause matched: "terrified
+# scream" is fear's brows and eyes *and* a screaming mouth.  Word stems -> library entry.
+MOUTH_ACTIONS: dict[str, tuple[str, ...]] = {
+    "laugh": ("laugh", "giggl", "chuckl", "cackl", "guffaw"),
+    "shout": ("shout", "yell", "holler", "bellow"),
+    "scream": ("scream", "shriek", "screech", "wail"),
+    "gasp": ("gasp",),
+    "yawn": ("yawn",),
+    "kiss": ("kiss", "smooch"),
+}
+# Lips cannot press, roll in or close while the jaw hangs open: an open mouth from one clause
+# fades those out (between jawOpen 0.15 and 0.4).
+_CLOSED_LIPS = [INDEX[n] for n in ("mouthPressLeft", "mouthPressRight", "mouthRollLower", "mouthRollUpper",
+                                   "mouthClose")]
+READS_AS_MIN = 0.4  # an emotion must explain this much of the pose (norm of its part) to be read
+
+
+_ACTION_MASK = np.array([e.key in MOUTH_ACTIONS for e in LIBRARY])
+
+
+def named_actions(text: str) -> list[str]:
+    """Library keys of the mouth actions ``text`` names (:data:`MOUTH_ACTIONS`)."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return [key for key, stems in MOUTH_ACTIONS.items() if any(w.startswith(st) for w in words for st in stems)]
+
+
+def open_mouth_wins(pose: np.ndarray) -> np.ndarray:
+    """Fade lip press / roll / close out as the jaw opens (see ``_CLOSED_LIPS``)."""
+    out = np.asarray(pose, dtype=np.float64).copy()
+    k = float(np.clip(1.0 - (out[INDEX["jawOpen"]] - 0.15) / 0.25, 0.0, 1.0))
+    out[_CLOSED_LIPS] *= k
+    return out
+
+
 def interpret(prompt: str, embedder=None, top_k: int = 3, temperature: float = 0.05,
               scales: Mapping[str, float] | None = None) -> TextExpression:
     """Map a free-text prompt to ARKit weights (52,) plus the library entries it matched.
@@ -305,7 +372,7 @@ def interpret(prompt: str, embedder=None, top_k: int = 3, temperature: float = 0
         total = sum(mix.values()) or 1.0
         matches = [Match(n, ENTRY_BY_KEY[n].label, s / max(total, 1.0), 1.0, prompt, False, level)
                    for n, s in mix.items()]
-        return TextExpression(prompt, pose, matches, reads_as(matches, pose))
+        return TextExpression(prompt, pose, matches, reads_as(pose))
     clauses = parse_clauses(prompt)
     if not clauses:
         raise FaceForgeError(f"'{prompt}' has no words to match; describe an expression, "
@@ -322,7 +389,11 @@ def interpret(prompt: str, embedder=None, top_k: int = 3, temperature: float = 0
         if clause.negated and clause.text in _NOTHING:
             clause = Clause("neutral", clause.source, False, clause.intensity)
             vec = embedder.embed([clause.text])[0]
-        picked = _match_clause(entry_scores(vec, embedder), top_k, temperature)
+        scores = entry_scores(vec, embedder)
+        named = named_actions(clause.text)
+        if named:  # the named mouth comes in full below; the rest of the clause picks the face
+            scores = np.where(_ACTION_MASK, -1.0, scores)
+        picked = _match_clause(scores, top_k, temperature)
         total = sum(s for _, s, _ in picked)
         blend = np.zeros(len(ARKIT_NAMES))
         for i, share, sim in picked:
@@ -331,6 +402,11 @@ def interpret(prompt: str, embedder=None, top_k: int = 3, temperature: float = 0
             blend += share * e.weights
             matches.append(Match(e.key, e.label, share, sim, clause.source, clause.negated,
                                  clause.intensity))
+        for key in named:  # the clause's own mouth action, in full
+            e = ENTRY_BY_KEY[key]
+            blend = np.maximum(blend, e.weights)
+            if not any(m.key == key and m.clause == clause.source for m in matches):
+                matches.append(Match(e.key, e.label, 1.0, 1.0, clause.source, clause.negated, clause.intensity))
         if clause.negated:
             # Suppress what the clause names, in proportion to how strongly it names it.
             peak = blend.max()
@@ -339,24 +415,46 @@ def interpret(prompt: str, embedder=None, top_k: int = 3, temperature: float = 0
                 keep *= 1.0 - np.clip(blend / peak, 0.0, 1.0) * strength
         else:
             positive += clause.intensity * blend
-    pose = emotions.apply_scales(np.clip(positive * np.clip(keep, 0.0, 1.0), 0.0, 1.0), scales)
-    return TextExpression(prompt, pose, matches, reads_as(matches, pose))
+    pose = np.clip(positive * np.clip(keep, 0.0, 1.0), 0.0, 1.0)
+    pose = emotions.apply_scales(open_mouth_wins(pose), scales)
+    return TextExpression(prompt, pose, matches, reads_as(pose))
 
 
-def reads_as(matches: list[Match], pose: np.ndarray) -> str:
-    """The basic emotion a result reads as.
+def reads_as(pose: np.ndarray) -> str:
+    """The emotion a pose reads as, from the pose alone (not from the words that made it).
 
-    Matched entries vote with share x intensity: an emotion entry for itself,
-    a feature entry for its hint (a smile for happiness, a sneer for disgust...);
-    negated clauses do not vote.  Without votes, the pose's nearest emotion
-    prototype decides (:func:`animation.emotions.classify`).
+    The pose is explained as a non-negative mix of the library's poses (NNLS over the 52
+    channels: the seven emotion prototypes and the feature entries).  Each part votes with
+    its size (weight x norm of the entry's pose) for its emotion: an emotion entry for
+    itself, a feature for the emotion it signals (a smile for happiness, a scream for fear,
+    a one-sided lip corner for contempt); parts that signal none (a kiss, a yawn, a gaze)
+    do not vote.  The winner must explain at least ``READS_AS_MIN`` of the pose, else it
+    reads as neutral.
     """
+    from scipy.optimize import nnls
+
+    pose = np.asarray(pose, dtype=np.float64)
+    if not np.any(pose > 1e-6):
+        return "neutral"
+    basis, targets = _reads_as_basis()
+    coef, _ = nnls(basis, pose)
     votes: dict[str, float] = {}
-    for m in matches:
-        e = ENTRY_BY_KEY.get(m.key)
-        target = e and (e.emotion or e.hint)
-        if target and not m.negated:
-            votes[target] = votes.get(target, 0.0) + m.share * m.intensity
-    if votes:
-        return max(votes, key=votes.get)
-    return emotions.classify(pose)[0]
+    for c, (target, size) in zip(coef, targets):
+        if target and c > 0:
+            votes[target] = votes.get(target, 0.0) + c * size
+    if not votes:
+        return "neutral"
+    best = max(votes, key=votes.get)
+    return best if votes[best] >= READS_AS_MIN else "neutral"
+
+
+_basis_cache: list = []
+
+
+def _reads_as_basis():
+    if not _basis_cache:
+        entries = [e for e in LIBRARY if np.any(e.weights > 0)]
+        basis = np.stack([e.weights for e in entries], axis=1)  # (52, E)
+        targets = [((e.emotion or e.hint), float(np.linalg.norm(e.weights))) for e in entries]
+        _basis_cache.extend([basis, targets])
+    return _basis_cache[0], _basis_cache[1]

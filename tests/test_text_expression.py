@@ -98,7 +98,9 @@ def test_negation_removes_what_it_names(embedder):
     assert smile(happy) > 0.5 and smile(happy_not_smiling) < 0.1
     # the rest of the happy face stays (cheeks partly; the lower-lid squint fully)
     assert happy_not_smiling.weights[INDEX["cheekSquintLeft"]] > 0.2
-    assert happy_not_smiling.emotion == "happiness"
+    # "reads as" comes from the pose: without its smile, what is left of happy (cheeks, lower
+    # lids) is too little of any emotion, so it no longer reads as happiness
+    assert happy_not_smiling.emotion == te.reads_as(happy_not_smiling.weights) == "neutral"
     assert te.interpret("not angry", embedder=embedder).weights[INDEX["browDownLeft"]] < 0.05
 
 
@@ -169,7 +171,44 @@ def test_cli_text_reports_matches(ff, capsys):
 
     assert cli.main(["text", "happy but not smiling", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["reads_as"] == "happiness"
+    assert out["reads_as"] == "neutral"  # from the pose (see test_negation_removes_what_it_names)
     assert any(m["entry"] == "smile" and m["negated"] for m in out["matches"])
     assert out["weights"].get("mouthSmileLeft", 0) < 0.1
     assert cli.main(["text", "  "]) == 2
+
+
+def test_prompts_keep_every_part(embedder):
+    """Each clause keeps its own parts: the mouth a prompt names comes with the emotion's
+    brows and eyes; one-sided expressions stay one-sided; "reads as" follows the pose."""
+    def w(r, *names):
+        return min(r.weights[INDEX[n]] for n in names)
+
+    for prompt in ("laughing out loud", "terrified scream", "furious and shouting", "screaming",
+                   "shouting at the kids"):
+        r = te.interpret(prompt, embedder=embedder)
+        assert r.weights[INDEX["jawOpen"]] >= 0.3, (prompt, r.weights[INDEX["jawOpen"]])
+    scream = te.interpret("terrified scream", embedder=embedder)
+    assert w(scream, "browInnerUp", "eyeWideLeft", "eyeWideRight") > 0.5  # fear's brows and eyes kept
+    assert scream.emotion == "fear"
+    laugh = te.interpret("laughing out loud", embedder=embedder)
+    assert w(laugh, "mouthSmileLeft", "mouthSmileRight") > 0.5 and laugh.emotion == "happiness"
+    furious = te.interpret("furious and shouting", embedder=embedder)
+    assert w(furious, "browDownLeft", "browDownRight") > 0.5 and furious.emotion == "anger"
+    # lips cannot press while the jaw hangs open (anger presses them; shouting opens them)
+    assert furious.weights[INDEX["mouthPressLeft"]] < 0.1
+    contempt = te.interpret("contempt", embedder=embedder)
+    lr = contempt.weights[INDEX["mouthDimpleLeft"]] - contempt.weights[INDEX["mouthDimpleRight"]]
+    assert lr > 0.3 and contempt.emotion == "contempt"
+    for prompt in ("confused", "kissing face"):
+        assert np.linalg.norm(te.interpret(prompt, embedder=embedder).weights) > 0.6, prompt
+    confused = te.interpret("confused", embedder=embedder)
+    assert abs(confused.weights[INDEX["browDownRight"]] - confused.weights[INDEX["browDownLeft"]]) > 0.3
+    # reads as: from the final pose, never an emotion the face does not show
+    assert te.interpret("kissing face", embedder=embedder).emotion != "fear"
+    assert te.interpret("sleepy and yawning", embedder=embedder).emotion not in ("anger", "surprise")
+    assert te.interpret("suspicious squint", embedder=embedder).emotion != "sadness"
+    for prompt in ("very happy", "terrified", "disgusted"):
+        r = te.interpret(prompt, embedder=embedder)
+        assert r.emotion == te.reads_as(r.weights)
+    # negated mouth actions are suppressed like any other match
+    assert te.interpret("happy but not laughing", embedder=embedder).weights[INDEX["jawOpen"]] < 0.1
