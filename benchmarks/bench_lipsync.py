@@ -86,6 +86,66 @@ def main():
               f"({e1['within_50ms']:.0%} within 50 ms); without: nearest-boundary MAE "
               f"{e2['nearest_mae_ms']:5.1f} ms")
 
+    # pauses at rest (JFK: reference silences from the alignment to the transcript, 0.1 s edges left
+    # to the lips' own movement) and the life layers' cost
+    from faceforge.animation import speech_life
+    from faceforge.animation import visemes as vz
+
+    jfk = load_audio(os.path.join(DATA, "audio", "jfk", "jfk.flac")).samples
+    jfk_text = open(os.path.join(DATA, "audio", "jfk", "jfk.txt")).read()
+    ref = ls.analyse(jfk, 30, jfk_text, "phonemes")
+    t = np.arange(len(ref.track.weights)) / 30
+    pause = np.zeros(len(t), dtype=bool)
+    for p in ref.phones:
+        if p.phone == "SIL" and p.end - p.start >= 0.3:
+            pause |= (t >= p.start + 0.1) & (t <= p.end - 0.1)
+    for label, transcript in (("with transcript", jfk_text), ("without transcript", None)):
+        a = ls.analyse(jfk, 30, transcript, "phonemes")
+        closed = np.mean(vz.lip_opening(a.track.weights)[pause] <= vz.LIPS_CLOSED)
+        print(f"JFK pauses, {label:18s}: mouth closed in {closed:.1%} of {pause.sum()} pause frames (goal >= 90 %)")
+    t0 = time.perf_counter()
+    life = speech_life.speech_life(x, 30, dur, ls.voice_segments(x))
+    print(f"life layers on the 60 s clip: {time.perf_counter() - t0:.2f} s, {len(life.blinks)} blinks "
+          f"({len(life.blinks) / dur * 60:.0f}/min), {len(life.accents)} brow raises")
+
+    # GRID: audio-driven mouth opening vs the lip gap the face tracker measures in the same video
+    import csv
+
+    import cv2
+
+    from faceforge.inference.face_mesh import FaceMeshDetector
+
+    rows = [r for r in csv.reader(open(os.path.join(DATA, "alignments", "grid", "transcripts.tsv")), delimiter="\t")
+            if r and not r[0].startswith("#")]
+    scores = {"align": [], "recognise": [], "energy": []}
+    for file, _code, sentence in rows:
+        path = os.path.join(DATA, "video", "grid", file)
+        det, cap, gaps = FaceMeshDetector(video=True), cv2.VideoCapture(path), []
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            lm = det.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            p = None if lm is None else lm.points
+            gaps.append(np.nan if p is None else
+                        np.linalg.norm(p[13, :2] - p[14, :2]) / np.linalg.norm(p[468, :2] - p[473, :2]))
+        cap.release()
+        gap = np.array(gaps)
+        audio = load_audio(path).samples
+        line = f"  {file:20s}"
+        for method, transcript in (("align", sentence), ("recognise", None), ("energy", None)):
+            a = ls.analyse(audio, fps, transcript, "energy" if method == "energy" else "phonemes")
+            op = vz.lip_opening(a.track.weights)
+            n = min(len(op), len(gap))
+            ok = ~np.isnan(gap[:n])
+            r = float(np.corrcoef(op[:n][ok], gap[:n][ok])[0, 1])
+            scores[method].append(r)
+            line += f" {method} r={r:5.2f}"
+        print(line)
+    print("GRID mean r(lip opening, video lip gap): " +
+          ", ".join(f"{k} {np.mean(v):.3f}" for k, v in scores.items()) + " (goal >= 0.7)")
+
     # the whole Blender job on a fixture face (read + analyse + bake + sound strip)
     import bpy
     import soundfile as sf
