@@ -218,9 +218,9 @@ def voice_segments(samples: np.ndarray, rate: int = 16000) -> list[tuple[float, 
 
     if vad.available():
         return vad.speech_segments(samples)
-    from .phonemes import _voiced_frames
+    from .phonemes import voiced_frames
 
-    voiced = _voiced_frames(samples).astype(np.float32)  # 10 ms frames above the speech threshold
+    voiced = voiced_frames(samples).astype(np.float32)  # 10 ms frames above the speech threshold
     return vad.segments_from_probability(voiced, duration=len(samples) / rate, frame_s=0.01)
 
 

@@ -311,7 +311,7 @@ def trim_to_voice(phones: list[Phone], samples: np.ndarray, min_quiet: float = 0
     speech phone bordering silence whose edge is quiet for >= ``min_quiet`` s is cut back to
     ``keep`` s past its last (or before its first) loud frame.
     """
-    voiced = _voiced_frames(samples)
+    voiced = voiced_frames(samples)
     if not len(voiced):
         return phones
     fr = 100.0
@@ -339,7 +339,7 @@ def trim_to_voice(phones: list[Phone], samples: np.ndarray, min_quiet: float = 0
     return out
 
 
-def _voiced_frames(samples: np.ndarray) -> np.ndarray:
+def voiced_frames(samples: np.ndarray) -> np.ndarray:
     """(n10ms,) bool: frames louder than the recording's speech threshold."""
     hop = RATE // 100
     n = len(samples) // hop
@@ -397,7 +397,7 @@ def _align_long(samples: np.ndarray, words: list[str], size_s: float, report=Non
     n = len(samples)
     size = int(size_s * RATE)
     margin = LONG_MARGIN
-    voiced = _voiced_frames(samples)
+    voiced = voiced_frames(samples)
     hop = RATE // 100
     rate = len(words) / max(1.0, voiced.sum() / 100.0)  # words per voiced second
     phones: list[Phone] = []
