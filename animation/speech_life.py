@@ -166,3 +166,19 @@ def speech_life(samples: np.ndarray, fps: float, duration: float, segments, laye
         head *= k
     np.clip(w, 0.0, 1.0, out=w)
     return SpeechLife(w, head.astype(np.float32), float(fps), blinks, acc, tuple(layers))
+
+
+def head_matrices(head: np.ndarray) -> np.ndarray:
+    """(F, 3) (pitch, yaw, roll) radians -> (F, 3, 3) rotations in the face frame (columns/axes:
+    x the face's left, y up, z forward), as ``yaw @ pitch @ roll``.  Positive pitch raises the
+    chin, positive yaw turns the face to its left, positive roll tilts its left side up."""
+    h = np.asarray(head, dtype=np.float64).reshape(-1, 3)
+    p, y, r = -h[:, 0], h[:, 1], h[:, 2]  # chin up = the up axis tips back: -pitch about the left axis
+    one, zero = np.ones(len(h)), np.zeros(len(h))
+    rx = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, np.cos(p), -np.sin(p)], -1),
+                   np.stack([zero, np.sin(p), np.cos(p)], -1)], 1)
+    ry = np.stack([np.stack([np.cos(y), zero, np.sin(y)], -1), np.stack([zero, one, zero], -1),
+                   np.stack([-np.sin(y), zero, np.cos(y)], -1)], 1)
+    rz = np.stack([np.stack([np.cos(r), -np.sin(r), zero], -1), np.stack([np.sin(r), np.cos(r), zero], -1),
+                   np.stack([zero, zero, one], -1)], 1)
+    return np.einsum("fij,fjk,fkl->fil", ry, rx, rz)

@@ -16,6 +16,7 @@ landmarks (``api.binding``) - see :func:`rig_basis`.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from ..core.jobs import Offload, Progress
 from . import actions, binding
 from ..rigging.regions import face_frame
 from .character import armature_of, require_rigged
-from .mesh import require_mesh, shape_key_coords
+from .mesh import require_mesh, shape_key_coords, vertex_coords
 from .scene import scene_fps
 
 EYE_WORDS = ("eye",)
@@ -139,6 +140,42 @@ def _bone_space(rots_obj: np.ndarray, obj, arm, pb) -> np.ndarray:
     return change_basis(rots_obj, r_bone.T @ r_arm.T @ r_world)  # object space -> bone rest space
 
 
+@dataclass
+class HeadChannels:
+    owner: object  # the ID the curves animate: the armature (head bone) or the mesh object
+    channels: list  # [(data_path, index)]
+    values: np.ndarray  # (F, C) in the owner's rotation mode
+    group: str
+    label: str  # "bone head" / "object Face", for reports
+
+
+def head_channels(obj, rots_obj: np.ndarray) -> HeadChannels:
+    """Where and how a head rotation (F, 3, 3, object space of ``obj``, relative to rest) is keyed:
+    the head bone of the character's armature when it has one, else the object's own rotation
+    (rest @ delta, the rest stored once so takes do not compound)."""
+    arm = armature_of(obj)
+    head_pb = _head_bone(arm)
+    if head_pb is not None:
+        suffix, vals = _to_channels(_bone_space(rots_obj, obj, arm, head_pb), head_pb.rotation_mode)
+        path = f'pose.bones["{head_pb.name}"].{suffix}'
+        return HeadChannels(arm, [(path, i) for i in range(vals.shape[1])], vals, head_pb.name,
+                            f"bone {head_pb.name}")
+    suffix, vals = _to_channels(_object_rotations(obj, rots_obj), obj.rotation_mode)
+    return HeadChannels(obj, [(suffix, i) for i in range(vals.shape[1])], vals, "Object", f"object {obj.name}")
+
+
+def face_axes(obj) -> tuple[np.ndarray, bool]:
+    """(3, 3) columns = the face's left, up and forward in ``obj``'s space, from its bound
+    landmarks (``rigging.regions.face_frame``); without landmarks Blender's front view
+    (left +X, up +Z, forward -Y).  Second value: whether landmarks were used."""
+    if len(obj.faceforge.landmarks.points) >= 468:
+        b = binding.read_binding(obj)
+        key = obj.data.shape_keys
+        coords = shape_key_coords(obj, key.reference_key.name) if key else vertex_coords(obj.data)
+        return face_frame(b.positions(coords)).axes.T, True
+    return np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]).T, False
+
+
 def _keep(action):
     """Give an action about to lose its user a fake user, so it survives saving."""
     if action is not None and not action.use_fake_user:
@@ -210,19 +247,9 @@ def bake_take(obj, take: solve.Take, face_axes: np.ndarray, start_frame: int = 1
         return bag
 
     if head:
-        if head_pb is not None:
-            local = _bone_space(rots_obj, obj, arm, head_pb)
-            suffix, vals = _to_channels(local, head_pb.rotation_mode)
-            bag = target_bag(arm)
-            path = f'pose.bones["{head_pb.name}"].{suffix}'
-            actions.write_curves(bag, [(path, i) for i in range(vals.shape[1])], frames, vals, group=head_pb.name)
-            written["head"] = f"bone {head_pb.name}"
-        else:
-            # The object's rotation becomes rest @ delta (the delta is in object space).
-            suffix, vals = _to_channels(_object_rotations(obj, rots_obj), obj.rotation_mode)
-            bag = target_bag(obj)
-            actions.write_curves(bag, [(suffix, i) for i in range(vals.shape[1])], frames, vals, group="Object")
-            written["head"] = f"object {obj.name}"
+        hc = head_channels(obj, rots_obj)
+        actions.write_curves(target_bag(hc.owner), hc.channels, frames, hc.values, group=hc.group)
+        written["head"] = hc.label
     if eyes and arm is not None:
         eye_pbs = _eye_bones(arm)
         for side, col in (("left", 0), ("right", 1)):

@@ -17,13 +17,17 @@ read by every function here; see :func:`set_character_scales`.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
+
+import bpy
 
 from ..animation import emotions, text_expression, timeline
 from ..core.arkit import INDEX
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
+from . import actions
 from .character import require_rigged
 from .scene import scene_fps
 
@@ -43,14 +47,34 @@ def set_character_scales(obj, scales: dict[str, float] | None) -> None:
         item.name, item.value = name, float(value)
 
 
-def apply_weights(obj, weights: np.ndarray, key_frame: int | None = None) -> dict[str, float]:
+@dataclass
+class Applied:
+    """What posing did: the values set, the frame keyed (None: not keyed) and why it was keyed
+    when nobody asked (``note``: the character plays an action that would override the pose)."""
+
+    values: dict[str, float]
+    key_frame: int | None
+    note: str = ""
+
+
+def apply_weights(obj, weights: np.ndarray, key_frame: int | None = None, scene=None) -> Applied:
     """Set the ARKit shape-key values of ``obj`` from ``weights`` (52,); optionally key them.
 
-    Keying inserts one key per shape into the Key's existing curves (so it
-    adds to an animation instead of replacing it).  Returns what was set.
+    Keying inserts one key per shape into the Key's existing curves (so it adds to an
+    animation instead of replacing it).  A character whose shape keys play an action would
+    lose a plain pose at the next frame change (and in the saved file): then the pose is
+    keyed at the current frame, and :attr:`Applied.note` says so.
     """
     names = require_rigged(obj)
-    blocks = obj.data.shape_keys.key_blocks
+    key = obj.data.shape_keys
+    blocks = key.key_blocks
+    note = ""
+    action = key.animation_data.action if key.animation_data is not None else None
+    if key_frame is None and action is not None and any(
+            fc.data_path.startswith("key_blocks[") for fc in actions.all_fcurves(action)):
+        key_frame = (scene or bpy.context.scene).frame_current
+        note = (f"'{obj.name}' plays the action '{action.name}', which would override a plain pose, "
+                f"so the pose was keyed at frame {key_frame}")
     out = {}
     for n in names:
         v = float(np.clip(weights[INDEX[n]], 0.0, 1.0))
@@ -60,7 +84,7 @@ def apply_weights(obj, weights: np.ndarray, key_frame: int | None = None) -> dic
         if key_frame is not None:
             kb.keyframe_insert("value", frame=key_frame, group="FaceForge")
     obj.data.update()
-    return out
+    return Applied(out, key_frame, note)
 
 
 def pose_emotion(obj, emotion: str = "happiness", intensity: float = 1.0, blend_with: str | None = None,
@@ -69,7 +93,8 @@ def pose_emotion(obj, emotion: str = "happiness", intensity: float = 1.0, blend_
 
     ``blend`` is the second emotion's share (0.3 = 70 % ``emotion`` + 30 %
     ``blend_with``).  ``scales`` default to the character's own.  Returns
-    ``{"weights": (52,), "set": {name: value}, "mix": {...}}``.
+    ``{"weights": (52,), "set": {name: value}, "mix": {...}, "key_frame": int | None,
+    "note": str}`` (see :func:`apply_weights`).
     """
     require_rigged(obj)
     if not 0.0 <= blend <= 1.0:
@@ -81,7 +106,8 @@ def pose_emotion(obj, emotion: str = "happiness", intensity: float = 1.0, blend_
     scales = character_scales(obj) if scales is None else scales
     weights = emotions.blend_emotions(mix, intensity=intensity, scales=scales)
     applied = apply_weights(obj, weights, key_frame)
-    return {"weights": weights, "set": applied, "mix": mix}
+    return {"weights": weights, "set": applied.values, "mix": mix, "key_frame": applied.key_frame,
+            "note": applied.note}
 
 
 def interpret_prompt(obj, prompt: str, embedder=None) -> text_expression.TextExpression:
@@ -90,11 +116,10 @@ def interpret_prompt(obj, prompt: str, embedder=None) -> text_expression.TextExp
 
 
 def pose_from_text(obj, prompt: str, key_frame: int | None = None, embedder=None):
-    """Pose ``obj`` from a free-text prompt; returns the :class:`TextExpression` (weights + matches)."""
+    """Pose ``obj`` from a free-text prompt; returns ``(TextExpression, Applied)``."""
     require_rigged(obj)
     result = interpret_prompt(obj, prompt, embedder)
-    apply_weights(obj, result.weights, key_frame)
-    return result
+    return result, apply_weights(obj, result.weights, key_frame)
 
 
 def pose_from_text_job(obj, prompt: str, key_frame: int | None = None):
@@ -103,9 +128,9 @@ def pose_from_text_job(obj, prompt: str, key_frame: int | None = None):
     scales = character_scales(obj)
     yield Progress(0.0, "reading the prompt")
     result = yield Offload(text_expression.interpret, (prompt,), {"scales": scales})
-    apply_weights(obj, result.weights, key_frame)
+    applied = apply_weights(obj, result.weights, key_frame)
     yield Progress(1.0, "posed")
-    return result
+    return result, applied
 
 
 def read_timeline_file(path: str) -> str:

@@ -30,7 +30,9 @@ import bpy
 
 from ..animation import lipsync as ls
 from ..animation import phonemes as ph
+from ..animation import speech_life
 from ..animation import visemes as vz
+from ..animation.retime import change_basis
 from ..core.arkit import INDEX
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
@@ -96,20 +98,29 @@ def resolve_transcript(audio_path: str, transcript: str | None, use_sidecar: boo
     return None, ""
 
 
-def _analyse(path, fps, transcript, method, intensity, tongue, report):
+def _analyse(path, fps, transcript, method, intensity, tongue, life, report):
     t0 = time.perf_counter()
     report(0.0, "reading audio")
     audio = read_audio(path)
     report(0.05, f"{audio.duration:.1f} s of audio")
     result = ls.analyse(audio.samples, fps, transcript, method, intensity, tongue,
-                        report=lambda f, m="": report(0.05 + 0.95 * f, m))
-    return audio, result, time.perf_counter() - t0
+                        report=lambda f, m="": report(0.05 + 0.9 * f, m))
+    layers = None
+    if life:
+        report(0.96, "blinks, brows and nods")
+        layers = speech_life.speech_life(audio.samples, fps, audio.duration, result.segments or [], life,
+                                         intensity=intensity)
+    return audio, result, layers, time.perf_counter() - t0
 
 
 def _splice_channel(bag, name: str, frames: np.ndarray, values: np.ndarray):
     """Replace the keys of one shape-key channel within [frames[0], frames[-1]], keep the rest."""
-    path = f'key_blocks["{name}"].value'
-    old = bag.fcurves.find(path, index=0)
+    splice_curve(bag, f'key_blocks["{name}"].value', 0, frames, values, SPEECH_GROUP)
+
+
+def splice_curve(bag, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str):
+    """Replace the keys of one F-curve within [frames[0], frames[-1]], keep the keys outside."""
+    old = bag.fcurves.find(path, index=index)
     f_all, v_all = frames, values
     if old is not None and len(old.keyframe_points):
         co = np.empty(len(old.keyframe_points) * 2, dtype=np.float32)
@@ -120,7 +131,65 @@ def _splice_channel(bag, name: str, frames: np.ndarray, values: np.ndarray):
         v_all = np.concatenate([ov[keep], values])
         order = np.argsort(f_all, kind="stable")
         f_all, v_all = f_all[order], v_all[order]
-    actions.write_curves(bag, [(path, 0)], f_all, v_all[:, None], group="FaceForge Speech")
+    actions.write_curves(bag, [(path, index)], f_all, v_all[:, None], group=group)
+
+
+SPEECH_GROUP = "FaceForge Speech"  # F-curve group of everything lip sync writes
+
+
+def keyed_in(action, path: str, first: float, last: float) -> bool:
+    """Whether ``action`` has a key on an F-curve of ``path`` between ``first`` and ``last``
+    that another take wrote (lip sync's own curves, group ``SPEECH_GROUP``, do not count)."""
+    if action is None:
+        return False
+    for fc in actions.all_fcurves(action):
+        if fc.group is not None and fc.group.name == SPEECH_GROUP:
+            continue
+        if fc.data_path == path and len(fc.keyframe_points):
+            co = np.empty(len(fc.keyframe_points) * 2, dtype=np.float32)
+            fc.keyframe_points.foreach_get("co", co)
+            if np.any((co[0::2] >= first - 0.5) & (co[0::2] <= last + 0.5)):
+                return True
+    return False
+
+
+def _write_life(obj, action, bag, life, frames, have: set[str]) -> dict:
+    """The life layers into the take, each only where nothing else animates it already
+    (a video take's eyes, brows and head, an emotion's brows win).  Returns what was written."""
+    out = {"blinks": 0, "brows": 0, "head": "", "kept": []}
+    first, last = float(frames[0]), float(frames[-1])
+    for layer, names in (("blinks", speech_life.BLINK_SHAPES), ("brows", speech_life.BROW_SHAPES)):
+        if layer not in life.layers:
+            continue
+        for n in names:
+            if n not in have:
+                continue
+            if keyed_in(action, f'key_blocks["{n}"].value', first, last):
+                out["kept"].append(n)
+                continue
+            splice_curve(bag, f'key_blocks["{n}"].value', 0, frames, life.weights[:, INDEX[n]], SPEECH_GROUP)
+            out[layer] += 1
+    if "head" in life.layers:
+        from .animate_video import face_axes, head_channels
+
+        axes, _from_landmarks = face_axes(obj)
+        rots = change_basis(speech_life.head_matrices(life.head), axes)
+        hc = head_channels(obj, rots)
+        anim = hc.owner.animation_data
+        own = anim.action if anim is not None else None
+        if any(keyed_in(own, p, first, last) for p, _i in hc.channels[:1]):
+            out["kept"].append(hc.label)
+        else:
+            if own is not None:
+                hbag = actions.channels_for(own, hc.owner)
+            elif actions.SLOTTED:  # the speech action animates the head too, through its own slot
+                hbag = actions.channels_for(action, hc.owner)
+            else:
+                hbag = actions.channels_for(bpy.data.actions.new(f"{action.name}_head"), hc.owner)
+            for c, (path, index) in enumerate(hc.channels):
+                splice_curve(hbag, path, index, frames, hc.values[:, c], SPEECH_GROUP)
+            out["head"] = hc.label
+    return out
 
 
 def target_action(obj, replace: bool):
@@ -158,13 +227,16 @@ def add_sound_strip(scene, path: str, start_frame: int):
 
 def lipsync_job(obj, audio_path: str, transcript: str | None = None, method: str = "auto",
                 intensity: float = 1.0, start_frame: int = 1, replace: bool = False,
-                use_sidecar_transcript: bool = True, add_sound: bool = True, scene=None):
+                use_sidecar_transcript: bool = True, add_sound: bool = True, scene=None,
+                life=speech_life.LAYERS):
     """Lip sync ``obj`` (ARKit shape keys) to the speech in ``audio_path``.
 
     transcript: the words said (text, or a .txt/.lab path); None/empty =
     the ``.txt``/``.lab`` next to the audio when ``use_sidecar_transcript``,
     else phone recognition.  method: ``auto`` | ``phonemes`` | ``energy``.
-    Returns a dict: method used and why, frames, action, sound strip, timing.
+    life: the life layers to add while speaking (``speech_life.LAYERS``: blinks, brows,
+    head; empty = mouth only); each is written only where the take has no keys of its own.
+    Returns a dict: method used and why, frames, action, sound strip, timing, life layers.
     """
     scene = scene or bpy.context.scene
     names = check_character(obj)
@@ -179,8 +251,12 @@ def lipsync_job(obj, audio_path: str, transcript: str | None = None, method: str
     fps = scene_fps(scene)
     tongue = "tongueOut" in names
     yield Progress(0.0, "analysing speech")
-    audio, result, seconds = yield Offload(_analyse, (audio_path, fps, text, method, intensity, tongue),
-                                           report=True, span=(0.0, 0.9))
+    life = tuple(life or ())
+    unknown = set(life) - set(speech_life.LAYERS)
+    if unknown:
+        raise FaceForgeError(f"Unknown life layers {sorted(unknown)}; use {', '.join(speech_life.LAYERS)}")
+    audio, result, layers, seconds = yield Offload(
+        _analyse, (audio_path, fps, text, method, intensity, tongue, life), report=True, span=(0.0, 0.9))
     yield Progress(0.92, "baking keyframes")
     w = result.track.weights
     frames = start_frame + np.arange(len(w), dtype=np.float32)
@@ -191,6 +267,7 @@ def lipsync_job(obj, audio_path: str, transcript: str | None = None, method: str
     bag = actions.channels_for(action, key, slot_name=key.name)
     for k, name in enumerate(names):
         _splice_channel(bag, name, frames, values[:, k])
+    lived = _write_life(obj, action, bag, layers, frames, set(key.key_blocks.keys())) if layers else None
     strip = None
     if add_sound:
         try:
@@ -219,6 +296,7 @@ def lipsync_job(obj, audio_path: str, transcript: str | None = None, method: str
         "duration_s": audio.duration,
         "analysis_s": seconds,
         "realtime": audio.duration / max(seconds, 1e-9),
+        "life": lived,
     }
 
 
@@ -227,6 +305,13 @@ def summary(result: dict) -> str:
     s = (f"Lip sync on '{result['object']}': {result['duration_s']:.1f} s, frames "
          f"{result['frames'][0]}-{result['frames'][1]}, by {result['method_label']} "
          f"({result['reason']}); action '{result['action']}'")
+    lived = result.get("life")
+    if lived:
+        parts = [n for n in ("blinks", "brows") if lived[n]] + ([f"head ({lived['head']})"] if lived["head"] else [])
+        if parts:
+            s += f"; life: {', '.join(parts)}"
+        if lived["kept"]:
+            s += f"; kept the take's own {', '.join(lived['kept'])}"
     if result["oov"]:
         s += f"; letter-to-sound for: {', '.join(result['oov'][:8])}"
     return s

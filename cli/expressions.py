@@ -17,6 +17,7 @@ from __future__ import annotations
 from . import OBJECT_HELP
 
 import json
+import sys
 
 from ..core.errors import FaceForgeError
 
@@ -109,7 +110,10 @@ def run_emotion(args) -> int:
         obj = _open(args)
         result = expressions.pose_emotion(obj, args.name, args.intensity, blend_with=blend_with, blend=share,
                                           scales=scales or None, key_frame=args.key_frame)
-        print(f"posed {len(result['set'])} shape keys; saved {_save(args)}")
+        keyed = f" (keyed at frame {result['key_frame']})" if result["key_frame"] is not None else ""
+        if result["note"]:
+            print(f"note: {result['note']}")
+        print(f"posed {len(result['set'])} shape keys{keyed}; saved {_save(args)}")
         return 0
     mix = {args.name: 1.0 - share}
     if blend_with:
@@ -126,7 +130,9 @@ def run_text(args) -> int:
         from ..api import expressions
 
         obj = _open(args)
-        result = expressions.pose_from_text(obj, args.prompt, key_frame=args.key_frame)
+        result, applied = expressions.pose_from_text(obj, args.prompt, key_frame=args.key_frame)
+        if applied.note:
+            print(f"note: {applied.note}", file=sys.stderr if args.json else sys.stdout)
     else:
         result = text_expression.interpret(args.prompt)
     if args.json:

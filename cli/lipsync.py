@@ -19,8 +19,17 @@ def add_parser(sub):
     p.add_argument("--fps", type=float, help="set the scene frame rate first (default: the file's)")
     p.add_argument("--replace", action="store_true", help="edit the current action in place")
     p.add_argument("--no-sound", action="store_true", help="don't add a sound strip")
+    p.add_argument("--life", default="blinks,brows,head",
+                   help="what else moves while speaking: any of blinks, brows, head (comma-separated), "
+                        "or 'none' for the mouth only (default: all three)")
     p.add_argument("--out", required=True, help="where to save the animated .blend")
     p.set_defaults(func=run)
+
+
+def life_layers(text: str) -> tuple[str, ...]:
+    """``--life`` -> layer names (validated by the job: an unknown one is a clear error)."""
+    words = [w.strip().lower() for w in (text or "").split(",") if w.strip()]
+    return () if words in ([], ["none"]) else tuple(words)
 
 
 def run(args) -> int:
@@ -37,7 +46,7 @@ def run(args) -> int:
     result = run_sync(lipsync.lipsync_job(
         obj, args.audio, transcript=args.transcript, method=args.method, intensity=args.intensity,
         start_frame=args.start_frame, replace=args.replace, use_sidecar_transcript=not args.no_sidecar,
-        add_sound=not args.no_sound, scene=sc))
+        add_sound=not args.no_sound, scene=sc, life=life_layers(args.life)))
     out = scene.save_blend(args.out)
     print(lipsync.summary(result))
     print(f"realtime: {result['realtime']:.1f}x  saved: {out}")

@@ -44,7 +44,8 @@ class FACEFORGE_OT_pose_emotion(_CharacterOperator, bpy.types.Operator):
 
     def report_result(self, context, result):
         mix = " + ".join(f"{share * 100:.0f}% {name}" for name, share in result["mix"].items())
-        self.report({"INFO"}, f"Posed {mix} on {len(result['set'])} shape keys")
+        note = f" ({result['note']})" if result["note"] else ""
+        self.report({"INFO"}, f"Posed {mix} on {len(result['set'])} shape keys{note}")
 
 
 class FACEFORGE_OT_pose_from_text(_CharacterOperator, bpy.types.Operator):
@@ -74,12 +75,14 @@ class FACEFORGE_OT_pose_from_text(_CharacterOperator, bpy.types.Operator):
         return expressions.pose_from_text_job(context.active_object, words.prompt,
                                               key_frame=_key_frame(context, words))
 
-    def report_result(self, context, result):
+    def report_result(self, context, posed):
+        result, applied = posed
         words = _words(context)
         words.matches = "\n".join(f"{m.label}|{m.share:.3f}|{int(m.negated)}|{m.clause}" for m in result.matches)
         words.reads_as = result.emotion
         top = ", ".join(f"{'not ' if m.negated else ''}{m.label} {m.share * 100:.0f}%" for m in result.top(3))
-        self.report({"INFO"}, f"Reads as {result.emotion}: {top}")
+        note = f" ({applied.note})" if applied.note else ""
+        self.report({"INFO"}, f"Reads as {result.emotion}: {top}{note}")
 
 
 class FACEFORGE_OT_bake_timeline(_CharacterOperator, bpy.types.Operator):

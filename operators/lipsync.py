@@ -25,7 +25,8 @@ class FACEFORGE_OT_lipsync(FaceForgeOperator, bpy.types.Operator):
         return lipsync.lipsync_job(
             context.active_object, s.audio_path, transcript=s.transcript, method=s.method,
             intensity=s.intensity, start_frame=settings.start_frame, replace=settings.replace_action,
-            use_sidecar_transcript=s.use_sidecar_transcript, add_sound=s.add_sound, scene=context.scene)
+            use_sidecar_transcript=s.use_sidecar_transcript, add_sound=s.add_sound, scene=context.scene,
+            life=s.life_layers())
 
     def report_result(self, context, result):
         line = lipsync.summary(result)

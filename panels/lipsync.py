@@ -21,6 +21,9 @@ class VIEW3D_PT_faceforge_animate_lipsync(AnimatePanel, bpy.types.Panel):
         col.prop(settings, "start_frame")
         col.prop(settings, "replace_action")
         col.prop(s, "add_sound")
+        row = layout.row(heading="While Speaking", align=True)
+        for name in ("blinks", "brows", "head"):
+            row.prop(s, name, toggle=True)
         layout.operator("faceforge.lipsync", icon="SPEAKER")
         if s.last_result:
             box = layout.box()

@@ -72,6 +72,22 @@ class FACEFORGE_PG_animate_lipsync(PropertyGroup):
     add_sound: BoolProperty(
         name="Add Sound Strip", default=True,
         description="Add the audio to the sequencer at the start frame so playback is in sync")
+    blinks: BoolProperty(
+        name="Blinks", default=True,
+        description="Blink while speaking (about 20 a minute, and at the ends of phrases); "
+                    "a take that already animates the eyelids keeps its own")
+    brows: BoolProperty(
+        name="Brows", default=True,
+        description="Raise the brows a little on stressed, high-pitched syllables; "
+                    "a take that already animates the brows keeps its own")
+    head: BoolProperty(
+        name="Head", default=True,
+        description="Small nods on stressed syllables and a slow sway while speaking (head bone, "
+                    "else the object); a take that already turns the head keeps its own")
+
+    def life_layers(self) -> tuple[str, ...]:
+        """The life layers switched on, for ``api.lipsync.lipsync_job(life=...)``."""
+        return tuple(n for n in ("blinks", "brows", "head") if getattr(self, n))
     last_result: StringProperty(
         name="Last Lip Sync", default="",
         description="What the last lip sync did: method used and why, frames, action")

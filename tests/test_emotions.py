@@ -272,3 +272,34 @@ def test_store_scales_operator_changes_every_later_pose(ff):
     words.scale_mouth = 1.0
     bpy.ops.faceforge.store_expression_scales()
     assert len(obj.faceforge.animate.expression_scales) == 0 and "faceforge_shape_scales" not in obj
+
+
+def test_pose_onto_an_animated_character_is_keyed_and_survives_saving(ff, tmp_path):
+    """A character whose shape keys play an action would drop a plain pose at the next frame
+    change and in the saved file: the pose is keyed at the current frame, and the result says so."""
+    import bpy
+
+    from faceforge.api import actions, expressions, scene
+
+    obj = make_character()
+    key = obj.data.shape_keys
+    take = bpy.data.actions.new("Take")
+    bag = actions.channels_for(take, key, slot_name=key.name)
+    actions.write_curves(bag, actions.shape_key_channels(["mouthSmileLeft"]), np.array([1.0, 50.0]),
+                         np.array([[0.0], [0.0]]))
+    bpy.context.scene.frame_set(20)
+    r = expressions.pose_emotion(obj, "surprise")
+    assert r["key_frame"] == 20 and "keyed at frame 20" in r["note"] and "'Take'" in r["note"]
+    path = scene.save_blend(str(tmp_path / "posed.blend"))
+    scene.open_blend(path)
+    bpy.context.scene.frame_set(20)
+    blocks = bpy.data.objects["Face"].data.shape_keys.key_blocks
+    assert blocks["browInnerUp"].value > 0.5 and blocks["jawOpen"].value > 0.3
+    bpy.context.scene.frame_set(1)  # the take's own frames are untouched (frame 1: the pose was keyed at 20)
+    assert blocks["mouthSmileLeft"].value < 0.01
+    result, applied = expressions.pose_from_text(bpy.data.objects["Face"], "very happy")
+    assert applied.key_frame == 1 and "keyed at frame 1" in applied.note and result.emotion == "happiness"
+    # without an action nothing is keyed
+    obj2 = make_character("Still")
+    r2 = expressions.pose_emotion(obj2, "happy")
+    assert r2["key_frame"] is None and r2["note"] == "" and obj2.data.shape_keys.animation_data is None

@@ -233,3 +233,74 @@ def test_cli_lipsync_writes_animated_blend(ff, data, tmp_path):
                           "--audio", str(data / "audio" / "mfa" / "mfa_the.flac"), "--out", str(out)],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "No object named 'Nobody'" in bad.stderr
+    layer = subprocess.run([str(ROOT / "faceforge"), "lipsync", "--character", char, "--object", "Hero",
+                            "--audio", str(data / "audio" / "mfa" / "mfa_the.flac"), "--life", "blinks,dance",
+                            "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert layer.returncode == 2 and "Unknown life layers" in layer.stderr and "Traceback" not in layer.stderr
+
+
+def _armature_with_head(obj):
+    """An armature with a 'head' bone, bound to ``obj`` by an Armature modifier."""
+    arm_data = bpy.data.armatures.new("Rig")
+    arm = bpy.data.objects.new("Rig", arm_data)
+    bpy.context.scene.collection.objects.link(arm)
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="EDIT")
+    b = arm_data.edit_bones.new("head")
+    b.head, b.tail = (0, 0, 0), (0, 0, 0.1)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    mod = obj.modifiers.new("Armature", "ARMATURE")
+    mod.object = arm
+    return arm
+
+
+def test_life_layers_blink_raise_brows_and_nod_while_speaking(ff, data):
+    """Blinks, brow raises and nods come with the mouth; each only where the take has nothing
+    of its own; the head goes on the head bone when there is one, else on the object."""
+    from faceforge.api import actions, lipsync
+
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    audio = str(data / "audio" / "jfk" / "jfk.flac")
+    obj = make_character()
+    r = run(lipsync.lipsync_job(obj, audio, add_sound=False))
+    f0, f1 = r["frames"]
+    frames = np.arange(f0, f1 + 1)
+    life = r["life"]
+    assert life["blinks"] == 2 and life["brows"] == 3 and life["head"] == f"object {obj.name}"
+    w = actions.sample_shape_key_curves(obj, ["eyeBlinkLeft", "eyeBlinkRight", "browInnerUp"], frames)
+    assert w[:, 0].max() > 0.99 and np.array_equal(w[:, 0], w[:, 1]) and np.mean(w[:, 0] > 0.5) < 0.1
+    assert w[:, 2].max() > 0.05
+    rot = [fc for fc in actions.all_fcurves(obj.animation_data.action) if fc.data_path == "rotation_euler"]
+    assert len(rot) == 3
+    angles = np.array([[fc.evaluate(float(f)) for fc in rot] for f in frames])
+    assert 0.2 < np.degrees(np.abs(angles).max()) < 6.0
+    np.testing.assert_allclose(angles[-1], 0.0, atol=1e-4)  # rest again after the last words
+    assert "life: blinks, brows, head" in lipsync.summary(r)
+
+    # a take that animates the eyelids and has a head bone: blinks kept, nods on the bone
+    obj2 = make_character("Face2")
+    arm = _armature_with_head(obj2)
+    key = obj2.data.shape_keys
+    take = bpy.data.actions.new("EyesTake")
+    bag = actions.channels_for(take, key, slot_name=key.name)
+    actions.write_curves(bag, actions.shape_key_channels(["eyeBlinkLeft", "eyeBlinkRight"]),
+                         np.array([1.0, 400.0]), np.array([[0.2, 0.2], [0.2, 0.2]]))
+    r2 = run(lipsync.lipsync_job(obj2, audio, add_sound=False))
+    assert r2["life"]["blinks"] == 0 and "eyeBlinkLeft" in r2["life"]["kept"]
+    assert r2["life"]["head"] == "bone head" and obj2.animation_data is None
+    blink = actions.sample_shape_key_curves(obj2, ["eyeBlinkLeft"], frames)[:, 0]
+    np.testing.assert_allclose(blink, 0.2, atol=1e-5)
+    assert any(fc.data_path.startswith('pose.bones["head"]') for fc in actions.all_fcurves(arm.animation_data.action))
+    # running again replaces lip sync's own life curves (they do not count as the take's)
+    r3 = run(lipsync.lipsync_job(obj2, audio, add_sound=False))
+    assert r3["life"]["head"] == "bone head"
+
+    # mouth only
+    obj3 = make_character("Face3")
+    r4 = run(lipsync.lipsync_job(obj3, audio, add_sound=False, life=()))
+    assert r4["life"] is None and obj3.animation_data is None
+    paths = {fc.data_path for fc in actions.all_fcurves(obj3.data.shape_keys.animation_data.action)}
+    assert 'key_blocks["eyeBlinkLeft"].value' not in paths and 'key_blocks["jawOpen"].value' in paths
+    with pytest.raises(FaceForgeError, match="Unknown life layers"):
+        run(lipsync.lipsync_job(obj3, audio, life=("dance",)))
