@@ -100,5 +100,8 @@ def open_session(model_path: str, provider: str | None = None, threads: int = 1)
         with _lock:
             if message not in _messages:
                 _messages.append(message)
+                import sys
+
+                print(f"[faceforge] {message}", file=sys.stderr)
     sess = ort.InferenceSession(model_path, sess_options=opts, providers=["CPUExecutionProvider"])
     return sess, message

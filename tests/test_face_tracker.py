@@ -196,3 +196,23 @@ def test_runtime_never_imports_mediapipe():
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")][-1]
     assert line.startswith("RESULT [True, True, True] 478 []"), line
+
+
+def test_preference_choice_reaches_new_detectors(ff):
+    """The add-on preference sets the process-wide provider; a missing one falls back to the CPU."""
+    from types import SimpleNamespace
+
+    from faceforge import preferences
+    from faceforge.inference import onnx_session
+    from faceforge.inference.face_mesh import FaceMeshDetector
+
+    missing = [p for p in ("CUDA", "DirectML", "CoreML") if p not in onnx_session.available_providers()]
+    try:
+        preferences._apply_provider(SimpleNamespace(execution_provider=missing[0]))
+        assert onnx_session.default_provider() == missing[0]
+        with FaceMeshDetector(video=True, max_faces=1) as det:
+            assert missing[0] in det.message and det._tracker.provider == "CPUExecutionProvider"
+    finally:
+        preferences._apply_provider(SimpleNamespace(execution_provider="CPU"))
+    with FaceMeshDetector(video=True, max_faces=1) as det:
+        assert det.message == ""
