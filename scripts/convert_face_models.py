@@ -12,8 +12,8 @@ Why our own converter: the landmark model uses three MediaPipe custom ops
 (``Landmarks2TransformMatrix``, ``TransformTensorBilinear``,
 ``TransformLandmarks``) that generic converters (tf2onnx, tflite2onnx) do not
 know, and both models use only a dozen builtin ops.  The custom ops are written
-with standard ONNX ops (an affine matrix from the landmarks, ``GridSample`` for
-the bilinear crop, a ``MatMul`` for the landmark transform) following the
+with standard ONNX ops (an affine matrix from the landmarks, four ``Gather`` reads for
+the bilinear crop (four ``Gather`` reads), a ``MatMul`` for the landmark transform) following the
 semantics of MediaPipe's CPU kernels (``mediapipe/util/tflite/operations``).
 
 Layout: TFLite is NHWC, ONNX convolutions are NCHW.  Every 4-D activation is
@@ -284,8 +284,18 @@ class Converter:
             self.nchw.add(outs[0])
 
     def op_PRELU(self, op, ins, outs):
+        """PReLU as ``x * a + Relu(x) * (1 - a)``: the same function, but onnxruntime fuses
+        the Relu into the convolution before it and runs the rest in its blocked layout -
+        the landmark model runs in 3.3 ms instead of 6.9 ms with ``PRelu`` (1 thread)."""
         four_d = ins[0] in self.nchw
-        self.node("PRelu", [self.value(ins[0]), self.value(ins[1], layout_for_4d=four_d)], [self.out_name(outs[0])])
+        x = self.value(ins[0])
+        slope = self.value(ins[1], layout_for_4d=four_d)
+        raw = self.consts[ins[1]].astype(np.float32)
+        if four_d:
+            raw = raw.reshape((1,) * (4 - raw.ndim) + raw.shape).transpose(NHWC_TO_NCHW)
+        rest = self.init((1.0 - raw).astype(np.float32), "one_minus_slope")
+        self.node("Add", [self.node("Mul", [x, slope]), self.node("Mul", [self.node("Relu", [x]), rest])],
+                  [self.out_name(outs[0])])
         if four_d:
             self.nchw.add(outs[0])
 
@@ -412,25 +422,45 @@ class Converter:
         tc = self.node("Sub", [self.node("MatMul", [m2, self.init(coords)]), self.init(np.float32(0.5))])  # (1, 2, P)
         tx = self.node("Gather", [tc, self.init(np.array(0, np.int64))], axis=1)  # (1, P)
         ty = self.node("Gather", [tc, self.init(np.array(1, np.int64))], axis=1)
-        gx = self.node("Sub", [self.node("Mul", [tx, self.init(np.float32(2.0 / (w_in - 1)))]), self.init(np.float32(1))])
-        gy = self.node("Sub", [self.node("Mul", [ty, self.init(np.float32(2.0 / (h_in - 1)))]), self.init(np.float32(1))])
-        grid = self.node("Concat", [self.node("Unsqueeze", [v, self.init(np.array([2], np.int64))]) for v in (gx, gy)],
-                         axis=2)  # (1, P, 2)
-        grid = self.node("Reshape", [grid, self.init(np.array([1, oh, ow, 2], np.int64))])
-        sampled = self.node("GridSample", [self.value(feat), grid], mode="bilinear", padding_mode="zeros",
-                            align_corners=1)
-        # MediaPipe zeroes the whole sample when the point leaves [0, size-1]
-        one = self.init(np.float32(1.0))
-        inside = self.node("And", [
-            self.node("And", [self.node("GreaterOrEqual", [gx, self.init(np.float32(-1))]),
-                              self.node("LessOrEqual", [gx, one])]),
-            self.node("And", [self.node("GreaterOrEqual", [gy, self.init(np.float32(-1))]),
-                              self.node("LessOrEqual", [gy, one])])])
+        # bilinear read of the four neighbours (Gather on the flattened map; onnxruntime's
+        # GridSample took a quarter of the model's time), zero outside the map like MediaPipe
         from onnx import TensorProto
 
-        mask = self.node("Reshape", [self.node("Cast", [inside], to=TensorProto.FLOAT),
-                                     self.init(np.array([1, 1, oh, ow], np.int64))])
-        self.node("Mul", [sampled, mask], [self.out_name(outs[0])])
+        c_in = self.shape(feat)[3]
+        flat = self.node("Reshape", [self.value(feat), self.init(np.array([1, c_in, h_in * w_in], np.int64))])
+        rows = self.node("Transpose", [flat], perm=[0, 2, 1])  # (1, H*W, C): one contiguous row per read
+        x0, y0 = self.node("Floor", [tx]), self.node("Floor", [ty])
+        fx, fy = self.node("Sub", [tx, x0]), self.node("Sub", [ty, y0])
+        one = self.init(np.float32(1.0))
+        gx, gy = self.node("Sub", [one, fx]), self.node("Sub", [one, fy])
+        total = None
+        for dx, dy, wx, wy in ((0, 0, gx, gy), (1, 0, fx, gy), (0, 1, gx, fy), (1, 1, fx, fy)):
+            cx = self.node("Add", [x0, self.init(np.float32(dx))]) if dx else x0
+            cy = self.node("Add", [y0, self.init(np.float32(dy))]) if dy else y0
+            valid = self.node("And", [
+                self.node("And", [self.node("GreaterOrEqual", [cx, self.init(np.float32(0))]),
+                                  self.node("LessOrEqual", [cx, self.init(np.float32(w_in - 1))])]),
+                self.node("And", [self.node("GreaterOrEqual", [cy, self.init(np.float32(0))]),
+                                  self.node("LessOrEqual", [cy, self.init(np.float32(h_in - 1))])])])
+            ix = self.node("Clip", [cx, self.init(np.float32(0)), self.init(np.float32(w_in - 1))])
+            iy = self.node("Clip", [cy, self.init(np.float32(0)), self.init(np.float32(h_in - 1))])
+            idx = self.node("Cast", [self.node("Add", [self.node("Mul", [iy, self.init(np.float32(w_in))]), ix])],
+                            to=TensorProto.INT64)
+            idx = self.node("Reshape", [idx, self.init(np.array([-1], np.int64))])  # (P,)
+            weight = self.node("Mul", [self.node("Mul", [wx, wy]),
+                                       self.node("Cast", [valid], to=TensorProto.FLOAT)])  # (1, P)
+            term = self.node("Mul", [self.node("Gather", [rows, idx], axis=1),
+                                     self.node("Unsqueeze", [weight, self.init(np.array([2], np.int64))])])  # (1, P, C)
+            total = term if total is None else self.node("Add", [total, term])
+        inside = self.node("And", [
+            self.node("And", [self.node("GreaterOrEqual", [tx, self.init(np.float32(0))]),
+                              self.node("LessOrEqual", [tx, self.init(np.float32(w_in - 1))])]),
+            self.node("And", [self.node("GreaterOrEqual", [ty, self.init(np.float32(0))]),
+                              self.node("LessOrEqual", [ty, self.init(np.float32(h_in - 1))])])])
+        mask = self.node("Unsqueeze", [self.node("Cast", [inside], to=TensorProto.FLOAT),
+                                       self.init(np.array([2], np.int64))])  # (1, P, 1)
+        out = self.node("Transpose", [self.node("Mul", [total, mask])], perm=[0, 2, 1])  # (1, C, P)
+        self.node("Reshape", [out, self.init(np.array([1, c_in, oh, ow], np.int64))], [self.out_name(outs[0])])
         self.nchw.add(outs[0])
 
     def op_TransformLandmarks(self, op, ins, outs, opts):
