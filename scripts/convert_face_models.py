@@ -373,46 +373,35 @@ class Converter:
         lm = self.value(ins[0])  # (1, N, 3)
         xy = self.node("Slice", [lm, self.init(np.array([0], np.int64)), self.init(np.array([2], np.int64)),
                                  self.init(np.array([2], np.int64))])  # (1, N, 2)
-        left = self.node("Gather", [xy, self.init(np.array(opts["left_rotation_idx"], np.int64))], axis=1)
-        right = self.node("Gather", [xy, self.init(np.array(opts["right_rotation_idx"], np.int64))], axis=1)
-        d = self.node("Sub", [right, left])  # (1, 2): dx, dy
+        pair = self.node("Gather", [xy, self.init(np.array([opts["left_rotation_idx"], opts["right_rotation_idx"]],
+                                                           np.int64))], axis=1)  # (1, 2, 2)
+        d = self.node("MatMul", [self.init(np.array([[-1.0, 1.0]], np.float32)), pair])  # (1, 1, 2): dx, dy
         norm = self.node("Sqrt", [self.node("ReduceSum", [self.node("Mul", [d, d]),
-                                                          self.init(np.array([1], np.int64))], keepdims=1)])
-        unit = self.node("Div", [d, norm])  # rotation r = -atan2(dy, dx): cos r = dx/n, sin r = -dy/n
-        c = self.node("Gather", [unit, self.init(np.array(0, np.int64))], axis=1)  # (1,)
-        s = self.node("Neg", [self.node("Gather", [unit, self.init(np.array(1, np.int64))], axis=1)])
+                                                          self.init(np.array([2], np.int64))], keepdims=1)])
+        u = self.node("Div", [d, norm])  # rotation r = -atan2(dy, dx): (cos r, -sin r) = (dx, dy) / n
+        # rt = [[cos r, sin r], [-sin r, cos r]]: row vectors rotated by r are p @ rt, back by -r
+        # p @ rt^T; rt is also the linear part of the output matrix before scaling
+        rt = self.node("Reshape", [self.node("MatMul", [u, self.init(np.array([[1, 0, 0, 1], [0, -1, 1, 0]],
+                                                                               np.float32))]),
+                                   self.init(np.array([1, 2, 2], np.int64))])
+        rt_t = self.node("Transpose", [rt], perm=[0, 2, 1])
         idx = np.array(opts["subset_idxs"], np.int64)  # pairs; an odd tail is used as (i, i): same set
-        pts = self.node("Gather", [xy, self.init(idx)], axis=1)  # (1, K, 2)
-        px = self.node("Gather", [pts, self.init(np.array(0, np.int64))], axis=2)  # (1, K)
-        py = self.node("Gather", [pts, self.init(np.array(1, np.int64))], axis=2)
-        c2, s2 = (self.node("Unsqueeze", [v, self.init(np.array([1], np.int64))]) for v in (c, s))  # (1, 1)
-        rx = self.node("Sub", [self.node("Mul", [c2, px]), self.node("Mul", [s2, py])])
-        ry = self.node("Add", [self.node("Mul", [s2, px]), self.node("Mul", [c2, py])])
+        rotated = self.node("MatMul", [self.node("Gather", [xy, self.init(idx)], axis=1), rt])  # (1, K, 2)
         ax1 = self.init(np.array([1], np.int64))
-        xmax, xmin = self.node("ReduceMax", [rx, ax1], keepdims=0), self.node("ReduceMin", [rx, ax1], keepdims=0)
-        ymax, ymin = self.node("ReduceMax", [ry, ax1], keepdims=0), self.node("ReduceMin", [ry, ax1], keepdims=0)
-        half = self.init(np.array([0.5], np.float32))
-        mx = self.node("Mul", [self.node("Add", [xmax, xmin]), half])
-        my = self.node("Mul", [self.node("Add", [ymax, ymin]), half])
-        cx = self.node("Add", [self.node("Mul", [c, mx]), self.node("Mul", [s, my])])  # R(-r) back
-        cy = self.node("Sub", [self.node("Mul", [c, my]), self.node("Mul", [s, mx])])
+        hi = self.node("ReduceMax", [rotated, ax1], keepdims=1)  # (1, 1, 2)
+        lo = self.node("ReduceMin", [rotated, ax1], keepdims=1)
+        mid = self.node("Mul", [self.node("Add", [hi, lo]), self.init(np.float32(0.5))])
+        centre = self.node("MatMul", [mid, rt_t])  # rotated back: (1, 1, 2)
         ow, oh = float(opts["output_width"]), float(opts["output_height"])
-        sx = self.node("Mul", [self.node("Sub", [xmax, xmin]), self.init(np.array([opts["scale_x"] / ow], np.float32))])
-        sy = self.node("Mul", [self.node("Sub", [ymax, ymin]), self.init(np.array([opts["scale_y"] / oh], np.float32))])
-        # t = shift(cx, cy) . R(-r) . scale(sx, sy) . shift(-ow/2, -oh/2)
-        a00 = self.node("Mul", [c, sx])
-        a01 = self.node("Mul", [s, sy])
-        a10 = self.node("Neg", [self.node("Mul", [s, sx])])
-        a11 = self.node("Mul", [c, sy])
-        tx = self.node("Add", [cx, self.node("Add", [self.node("Mul", [a00, self.init(np.array([-ow / 2], np.float32))]),
-                                                     self.node("Mul", [a01, self.init(np.array([-oh / 2], np.float32))])])])
-        ty = self.node("Add", [cy, self.node("Add", [self.node("Mul", [a10, self.init(np.array([-ow / 2], np.float32))]),
-                                                     self.node("Mul", [a11, self.init(np.array([-oh / 2], np.float32))])])])
-        zero = self.init(np.array([0.0], np.float32))
-        one = self.init(np.array([1.0], np.float32))
-        row = [a00, a01, zero, tx, a10, a11, zero, ty, zero, zero, one, zero, zero, zero, zero, one]
-        flat = self.node("Concat", row, axis=0)
-        self.node("Reshape", [flat, self.init(np.array([1, 4, 4], np.int64))], [self.out_name(outs[0])])
+        scale = self.node("Mul", [self.node("Sub", [hi, lo]),
+                                  self.init(np.array([[[opts["scale_x"] / ow, opts["scale_y"] / oh]]], np.float32))])
+        a = self.node("Mul", [rt, scale])  # (1, 2, 2): columns scaled
+        # t = shift(centre) . R(-r) . scale . shift(-ow/2, -oh/2): translation a @ (-ow/2, -oh/2) + centre
+        shift = self.node("Add", [self.node("MatMul", [a, self.init(np.array([[-ow / 2], [-oh / 2]], np.float32))]),
+                                  self.node("Transpose", [centre], perm=[0, 2, 1])])  # (1, 2, 1)
+        top = self.node("Concat", [a, self.init(np.zeros((1, 2, 1), np.float32)), shift], axis=2)  # (1, 2, 4)
+        bottom = self.init(np.array([[[0, 0, 1, 0], [0, 0, 0, 1]]], np.float32))
+        self.node("Concat", [top, bottom], [self.out_name(outs[0])], axis=1)
 
     def op_TransformTensorBilinear(self, op, ins, outs, opts):
         """v2: bilinear sample of an NHWC feature map at matrix-mapped crop pixels
@@ -430,45 +419,42 @@ class Converter:
         coords = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5, np.zeros(oh * ow, np.float32),
                            np.ones(oh * ow, np.float32)])  # (4, P)
         tc = self.node("Sub", [self.node("MatMul", [m2, self.init(coords)]), self.init(np.float32(0.5))])  # (1, 2, P)
-        tx = self.node("Gather", [tc, self.init(np.array(0, np.int64))], axis=1)  # (1, P)
-        ty = self.node("Gather", [tc, self.init(np.array(1, np.int64))], axis=1)
-        # bilinear read of the four neighbours (Gather on the flattened map; onnxruntime's
-        # GridSample took a quarter of the model's time), zero outside the map like MediaPipe
+        # bilinear read of the four neighbours, all four at once (one Gather on the map's rows;
+        # onnxruntime's GridSample took a quarter of the model's time), zero outside the map
+        # like MediaPipe: a neighbour outside reads 0, a point outside [0, size-1] is 0
         from onnx import TensorProto
 
         c_in = self.shape(feat)[3]
+        p = oh * ow
         flat = self.node("Reshape", [self.value(feat), self.init(np.array([1, c_in, h_in * w_in], np.int64))])
         rows = self.node("Transpose", [flat], perm=[0, 2, 1])  # (1, H*W, C): one contiguous row per read
-        x0, y0 = self.node("Floor", [tx]), self.node("Floor", [ty])
-        fx, fy = self.node("Sub", [tx, x0]), self.node("Sub", [ty, y0])
-        one = self.init(np.float32(1.0))
-        gx, gy = self.node("Sub", [one, fx]), self.node("Sub", [one, fy])
-        total = None
-        for dx, dy, wx, wy in ((0, 0, gx, gy), (1, 0, fx, gy), (0, 1, gx, fy), (1, 1, fx, fy)):
-            cx = self.node("Add", [x0, self.init(np.float32(dx))]) if dx else x0
-            cy = self.node("Add", [y0, self.init(np.float32(dy))]) if dy else y0
-            valid = self.node("And", [
-                self.node("And", [self.node("GreaterOrEqual", [cx, self.init(np.float32(0))]),
-                                  self.node("LessOrEqual", [cx, self.init(np.float32(w_in - 1))])]),
-                self.node("And", [self.node("GreaterOrEqual", [cy, self.init(np.float32(0))]),
-                                  self.node("LessOrEqual", [cy, self.init(np.float32(h_in - 1))])])])
-            ix = self.node("Clip", [cx, self.init(np.float32(0)), self.init(np.float32(w_in - 1))])
-            iy = self.node("Clip", [cy, self.init(np.float32(0)), self.init(np.float32(h_in - 1))])
-            idx = self.node("Cast", [self.node("Add", [self.node("Mul", [iy, self.init(np.float32(w_in))]), ix])],
-                            to=TensorProto.INT64)
-            idx = self.node("Reshape", [idx, self.init(np.array([-1], np.int64))])  # (P,)
-            weight = self.node("Mul", [self.node("Mul", [wx, wy]),
-                                       self.node("Cast", [valid], to=TensorProto.FLOAT)])  # (1, P)
-            term = self.node("Mul", [self.node("Gather", [rows, idx], axis=1),
-                                     self.node("Unsqueeze", [weight, self.init(np.array([2], np.int64))])])  # (1, P, C)
-            total = term if total is None else self.node("Add", [total, term])
-        inside = self.node("And", [
-            self.node("And", [self.node("GreaterOrEqual", [tx, self.init(np.float32(0))]),
-                              self.node("LessOrEqual", [tx, self.init(np.float32(w_in - 1))])]),
-            self.node("And", [self.node("GreaterOrEqual", [ty, self.init(np.float32(0))]),
-                              self.node("LessOrEqual", [ty, self.init(np.float32(h_in - 1))])])])
-        mask = self.node("Unsqueeze", [self.node("Cast", [inside], to=TensorProto.FLOAT),
-                                       self.init(np.array([2], np.int64))])  # (1, P, 1)
+        limit = self.init(np.array([[w_in - 1], [h_in - 1]], np.float32))  # (2, 1): x, y
+        zero = self.init(np.float32(0))
+        base = self.node("Floor", [tc])  # (1, 2, P)
+        frac = self.node("Sub", [tc, base])
+        offsets = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], np.float32)[:, :, None]  # (4, 2, 1)
+        corner = self.node("Add", [base, self.init(offsets)])  # (4, 2, P)
+        # per-axis weight: 1 - frac for the low neighbour, frac for the high one
+        axis_w = self.node("Add", [self.node("Sub", [self.init(np.float32(1)), frac]),
+                                   self.node("Mul", [self.init(offsets),
+                                                     self.node("Sub", [self.node("Mul", [frac, self.init(np.float32(2))]),
+                                                                       self.init(np.float32(1))])])])
+        ax1 = self.init(np.array([1], np.int64))
+        weight = self.node("ReduceProd", [axis_w, ax1], keepdims=0)  # (4, P)
+        ok = self.node("And", [self.node("GreaterOrEqual", [corner, zero]), self.node("LessOrEqual", [corner, limit])])
+        valid = self.node("ReduceMin", [self.node("Cast", [ok], to=TensorProto.FLOAT), ax1], keepdims=0)  # (4, P)
+        clipped = self.node("Min", [self.node("Max", [corner, zero]), limit])
+        index = self.node("ReduceSum", [self.node("Mul", [clipped, self.init(np.array([[1], [w_in]], np.float32))]),
+                                        ax1], keepdims=0)  # (4, P): y * W + x
+        index = self.node("Reshape", [self.node("Cast", [index], to=TensorProto.INT64),
+                                      self.init(np.array([-1], np.int64))])  # (4P,)
+        read = self.node("Reshape", [self.node("Gather", [rows, index], axis=1),
+                                     self.init(np.array([1, 4, p, c_in], np.int64))])  # (1, 4, P, C)
+        w4 = self.node("Reshape", [self.node("Mul", [weight, valid]), self.init(np.array([1, 4, p, 1], np.int64))])
+        total = self.node("ReduceSum", [self.node("Mul", [read, w4]), ax1], keepdims=0)  # (1, P, C)
+        inside_ok = self.node("And", [self.node("GreaterOrEqual", [tc, zero]), self.node("LessOrEqual", [tc, limit])])
+        inside = self.node("ReduceMin", [self.node("Cast", [inside_ok], to=TensorProto.FLOAT), ax1], keepdims=0)  # (1, P)
+        mask = self.node("Unsqueeze", [inside, self.init(np.array([2], np.int64))])  # (1, P, 1)
         out = self.node("Transpose", [self.node("Mul", [total, mask])], perm=[0, 2, 1])  # (1, C, P)
         self.node("Reshape", [out, self.init(np.array([1, c_in, oh, ow], np.int64))], [self.out_name(outs[0])])
         self.nchw.add(outs[0])
