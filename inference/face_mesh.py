@@ -87,7 +87,6 @@ class FaceMeshDetector:
         from .face_tracker import FaceTracker
 
         self.video = video
-        self._min_confidence = min_confidence
         self._tracker = FaceTracker(video=video, max_faces=max_faces, min_detection_confidence=min_confidence,
                                     min_tracking_confidence=0.5, provider=provider)
         self.message = self._tracker.message
@@ -107,7 +106,7 @@ class FaceMeshDetector:
         return self._tracker
 
     def detection_score(self, image: np.ndarray) -> float:
-        """Best face-detector confidence in the image (0 when none below ``DETECTION_SCORE_MIN``)."""
+        """Best face-detector confidence in the image (0 when no face scores ``DETECTION_SCORE_MIN``)."""
         image = _check_image(image)
         dets = self._live().detect_faces(image, min_score=DETECTION_SCORE_MIN)
         return float(dets[0].score) if dets else 0.0

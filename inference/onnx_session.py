@@ -29,6 +29,7 @@ PROVIDERS = {
 _default = {"provider": os.environ.get("FACEFORGE_EXECUTION_PROVIDER", "CPU")}
 _messages: list[str] = []
 _lock = threading.Lock()
+_sessions: dict[tuple, tuple] = {}  # (path, mtime, provider, threads) -> (session, message): load once
 
 
 def set_default_provider(name: str) -> None:
@@ -67,13 +68,26 @@ def _ort():
 def open_session(model_path: str, provider: str | None = None, threads: int = 1):
     """``(session, message)``: an ``onnxruntime.InferenceSession`` on ``provider`` (default: the
     process-wide choice), or on the CPU with ``message`` saying why.  ``threads``: intra-op
-    threads for the CPU provider (0 = onnxruntime's default, one per core)."""
-    ort = _ort()
+    threads for the CPU provider (0 = onnxruntime's default, one per core).  Sessions are
+    loaded once per process and shared (``run`` is thread-safe)."""
     if not os.path.isfile(model_path):
         raise FaceForgeError(f"Model file missing: {model_path}. Reinstall the FaceForge extension.")
     provider = provider or default_provider()
     if provider not in PROVIDERS:
         raise FaceForgeError(f"Unknown execution provider '{provider}' (one of {', '.join(PROVIDERS)})")
+    key = (os.path.abspath(model_path), os.path.getmtime(model_path), provider, int(threads))
+    with _lock:
+        cached = _sessions.get(key)
+    if cached is not None:
+        return cached
+    result = _load(model_path, provider, threads)
+    with _lock:
+        _sessions[key] = result
+    return result
+
+
+def _load(model_path: str, provider: str, threads: int):
+    ort = _ort()
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = max(0, int(threads))
