@@ -41,6 +41,7 @@ def register():
     _register_classes()
     _registered = True
     properties.register_properties()
+    preferences.apply()
     if bpy.app.module:
         # The bpy module hangs or crashes at interpreter exit while Python
         # classes are still registered; scripts rarely unregister, so we do.

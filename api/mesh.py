@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.errors import FaceForgeError
+from . import compat
 
 
 @dataclass
@@ -64,7 +65,7 @@ def mesh_arrays(obj, world: bool = False) -> MeshArrays:
 
 def ensure_basis(obj):
     if obj.data.shape_keys is None:
-        obj.shape_key_add(name="Basis", from_mix=False)
+        compat.new_shape_key(obj, "Basis")
     return obj.data.shape_keys.key_blocks[0]
 
 
@@ -80,7 +81,7 @@ def set_shape_key(obj, name: str, coords: np.ndarray):
     """Create or overwrite shape key ``name`` with absolute local coordinates (N, 3)."""
     ensure_basis(obj)
     keys = obj.data.shape_keys.key_blocks
-    kb = keys.get(name) or obj.shape_key_add(name=name, from_mix=False)
+    kb = keys.get(name) or compat.new_shape_key(obj, name)
     coords = np.asarray(coords, dtype=np.float32).reshape(-1)
     if coords.size != len(kb.data) * 3:
         raise ValueError(f"shape key {name}: expected {len(kb.data)} x 3 coordinates, got {coords.size}")

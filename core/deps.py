@@ -15,8 +15,7 @@ RUNTIME = {
     "numpy": "arrays (ships with Blender)",
     "scipy": "solvers, spatial search, RBF",
     "cv2": "images and video (OpenCV, headless)",
-    "mediapipe": "Face Mesh landmarks",
-    "onnxruntime": "text-to-expression model",
+    "onnxruntime": "Face Mesh tracker and text-to-expression model",
     "pocketsphinx": "phonemes for lip sync",
     "soundfile": "audio files",
 }

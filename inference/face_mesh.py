@@ -9,10 +9,13 @@ Shapes and units
   Points 0..467 are the Face Mesh topology, 468..477 the irises (468 = right
   iris centre *in the image*, i.e. the subject's left eye in an un-mirrored
   photo ... see ``IRIS_*`` below).
-* ``score``: face detection confidence 0..1 (MediaPipe face detector).
+* ``score``: face detection confidence 0..1 (the short-range face detector).
 
-MediaPipe is imported lazily (the add-on registers without it) and each
-detector loads its model once; reuse one ``FaceMeshDetector`` for a video.
+The models are MediaPipe's Face Mesh models converted to ONNX
+(``scripts/convert_face_models.py``) and run by FaceForge's own tracker on
+onnxruntime (:mod:`.face_tracker`); MediaPipe itself is not needed at run
+time.  onnxruntime is imported lazily (the add-on registers without it) and
+each detector loads its models once; reuse one ``FaceMeshDetector`` for a video.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ IRIS_CENTER_RIGHT = 468
 # Outer/inner eye corners (subject's side), for the inter-ocular distance.
 EYE_OUTER_LEFT, EYE_INNER_LEFT = 263, 362
 EYE_OUTER_RIGHT, EYE_INNER_RIGHT = 33, 133
+# detection_score's floor: MediaPipe's FaceDetection solution, which scored views before,
+# kept its graph's 0.5 whatever min_detection_confidence it was given (measured on 0.10.21).
+DETECTION_SCORE_MIN = 0.5
 
 
 @dataclass
@@ -54,16 +60,6 @@ class FaceLandmarks:
         return float(np.linalg.norm(left - right))
 
 
-def _mp():
-    try:
-        import mediapipe as mp
-    except Exception as exc:  # pragma: no cover - depends on the install
-        raise FaceForgeError(
-            f"MediaPipe could not be loaded ({exc}). Reinstall the FaceForge extension for your platform."
-        ) from exc
-    return mp
-
-
 def _check_image(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] not in (3, 4):
         raise FaceForgeError("Expected an RGB image (H, W, 3)")
@@ -75,21 +71,25 @@ def _check_image(image: np.ndarray) -> np.ndarray:
 
 
 class FaceMeshDetector:
-    """Reusable Face Mesh + face detector.
+    """Reusable Face Mesh (478 points with irises) and face detector.
 
-    ``video=True`` uses MediaPipe's tracking mode (frames must come in order);
-    otherwise each image is independent.  Use as a context manager or call
-    :meth:`close`.
+    ``video=True`` uses tracking mode (frames must come in order: the ROI comes
+    from the previous frame, the detector runs again when the face is lost);
+    otherwise each image is independent.  Runs FaceForge's own tracker
+    (:mod:`.face_tracker`, MediaPipe's models on onnxruntime).  ``provider``:
+    execution provider name (``onnx_session.PROVIDERS``; default the add-on
+    preference); ``message`` says when it fell back to the CPU.  Use as a
+    context manager or call :meth:`close`.
     """
 
-    def __init__(self, video: bool = False, max_faces: int = 4, min_confidence: float = 0.5):
-        mp = _mp()
+    def __init__(self, video: bool = False, max_faces: int = 4, min_confidence: float = 0.5,
+                 provider: str | None = None):
+        from .face_tracker import FaceTracker
+
         self.video = video
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=not video, max_num_faces=max_faces, refine_landmarks=True,
-            min_detection_confidence=min_confidence, min_tracking_confidence=0.5)
-        self._detector = mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=min(min_confidence, 0.3))
+        self._tracker = FaceTracker(video=video, max_faces=max_faces, min_detection_confidence=min_confidence,
+                                    min_tracking_confidence=0.5, provider=provider)
+        self.message = self._tracker.message
 
     def __enter__(self):
         return self
@@ -98,35 +98,33 @@ class FaceMeshDetector:
         self.close()
 
     def close(self):
-        for attr in ("_mesh", "_detector"):
-            obj = getattr(self, attr, None)
-            if obj is not None:
-                obj.close()
-                setattr(self, attr, None)
+        self._tracker = None
+
+    def _live(self):
+        if self._tracker is None:
+            raise FaceForgeError("The face detector was closed")
+        return self._tracker
 
     def detection_score(self, image: np.ndarray) -> float:
-        """Best face-detector confidence in the image (0 when none)."""
+        """Best face-detector confidence in the image (0 when no face scores ``DETECTION_SCORE_MIN``)."""
         image = _check_image(image)
-        res = self._detector.process(image)
-        if not res.detections:
-            return 0.0
-        return float(max(d.score[0] for d in res.detections))
+        dets = self._live().detect_faces(image, min_score=DETECTION_SCORE_MIN)
+        return float(dets[0].score) if dets else 0.0
 
     def detect(self, image: np.ndarray, with_score: bool = True) -> FaceLandmarks | None:
         """Landmarks of the largest face, or None when no face is found."""
         image = _check_image(image)
         h, w = image.shape[:2]
-        res = self._mesh.process(image)
-        if not res.multi_face_landmarks:
+        tracker = self._live()
+        faces = tracker.process(image)
+        if not faces:
             return None
-        faces = []
-        for lm in res.multi_face_landmarks:
-            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark], dtype=np.float32)
-            area = np.ptp(pts[:, 0]) * np.ptp(pts[:, 1])
-            faces.append((area, pts))
-        faces.sort(key=lambda f: -f[0])
-        score = self.detection_score(image) if with_score else 1.0
-        return FaceLandmarks(points=faces[0][1], score=score, image_size=(w, h), num_faces=len(faces))
+        faces.sort(key=lambda f: -float(np.ptp(f.points[:, 0]) * np.ptp(f.points[:, 1])))
+        score = 1.0
+        if with_score:
+            dets = tracker.last_detections  # None when tracking skipped the detector this frame
+            score = float(dets[0].score) if dets else self.detection_score(image)
+        return FaceLandmarks(points=faces[0].points, score=score, image_size=(w, h), num_faces=len(faces))
 
 
 def detect_landmarks(image: np.ndarray) -> FaceLandmarks | None:

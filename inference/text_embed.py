@@ -24,7 +24,12 @@ from ..core.errors import FaceForgeError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_DIR = os.path.join(ROOT, "models")
-MODEL_PATH = os.path.join(MODEL_DIR, "minilm-l6.onnx")
+# fp16-stored weights (what the extension ships; same results as fp32, see
+# scripts/export_text_model.py); the fp32 export where only it exists (a fresh checkout
+# before setup has converted it).
+MODEL_PATH = os.path.join(MODEL_DIR, "minilm-l6-fp16.onnx")
+if not os.path.isfile(MODEL_PATH) and os.path.isfile(os.path.join(MODEL_DIR, "minilm-l6.onnx")):
+    MODEL_PATH = os.path.join(MODEL_DIR, "minilm-l6.onnx")
 VOCAB_PATH = os.path.join(MODEL_DIR, "minilm-l6-vocab.txt")
 MAX_TOKENS = 256  # as sentence-transformers (max_seq_length) for this model
 DIM = 384

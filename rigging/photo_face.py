@@ -36,9 +36,11 @@ class PhotoFace:
 
 
 def _inside(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    from matplotlib.path import Path
+    """Which points (N, 2) lie strictly inside the polygon (K, 2)."""
+    import cv2
 
-    return Path(poly).contains_points(pts)
+    contour = np.asarray(poly, np.float32).reshape(-1, 1, 2)
+    return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) > 0 for x, y in pts], bool)
 
 
 def triangulate(points2d: np.ndarray) -> np.ndarray:

@@ -1,16 +1,28 @@
-"""Build the FaceForge extension zip with Blender's own extension command line.
+"""Build the FaceForge extension zips with Blender's own extension command line.
 
-1. Download the runtime wheels (pinned, see BUNDLE) for each platform into
-   ``wheels/<platform>/`` (cached: a second run downloads nothing).
-2. Stage the add-on source into ``build/stage/`` and write its manifest with
-   the wheel list and the platforms whose wheels all exist.
-3. ``blender_ext.py build`` (from the bpy wheel) writes ``dist/*.zip``;
-   ``blender_ext.py validate`` checks it.
+One zip per platform and per Python line, each with ``blender_version_min``/``max``
+so that every Blender takes the right one:
 
-numpy is not bundled: Blender ships it.  Usage::
+=========  ===============  ==================================
+line       Blender          wheels / pins
+=========  ===============  ==================================
+``cp311``  4.2 - 5.0        ``requirements.txt``
+``cp313``  5.1 and later    ``requirements-313.txt``
+=========  ===============  ==================================
 
-    python scripts/build_extension.py                 # linux-x64 (fast; used by tests)
-    python scripts/build_extension.py --all-platforms # + windows-x64, macos-arm64
+1. Download the runtime wheels (``BUNDLE_NAMES``, pinned) for each platform and
+   Python into ``wheels/<line>/<platform>/`` (cached: a second run downloads nothing).
+2. Stage the add-on source into ``build/stage/`` and write its manifest with the
+   wheel list, the platforms whose wheels all exist and the Blender range.
+3. ``blender_ext.py build`` (from the bpy wheel) writes the zips;
+   ``blender_ext.py validate`` checks each.  Names: ``faceforge-<version>-<line>-<platform>.zip``.
+
+numpy is not bundled: Blender ships it.  MediaPipe is not bundled either: the
+tracker runs MediaPipe's models on onnxruntime (``inference/face_tracker.py``).
+Usage::
+
+    python scripts/build_extension.py                  # linux-x64, this interpreter's line (tests)
+    python scripts/build_extension.py --python all --all-platforms   # every zip (make extension)
 """
 
 from __future__ import annotations
@@ -24,13 +36,22 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Runtime wheels bundled in the extension (pins from requirements*.txt).
+# Runtime wheels bundled in the extension (pins from the line's requirements file).
 BUNDLE_NAMES = (
-    "mediapipe", "absl-py", "attrs", "flatbuffers", "protobuf", "matplotlib", "contourpy", "cycler",
-    "fonttools", "kiwisolver", "pillow", "pyparsing", "python-dateutil", "packaging",
     "opencv-python-headless", "scipy", "onnxruntime", "pocketsphinx", "sounddevice", "soundfile",
     "cffi", "pycparser", "typing_extensions", "tzdata",
 )
+
+# Python line -> (python version, requirements file, blender_version_min, blender_version_max or None).
+# Blender's max is exclusive: the first version the zip does not install on.
+LINES = {
+    "cp311": ("3.11", "requirements.txt", "4.2.0", "5.1.0"),
+    "cp313": ("3.13", "requirements-313.txt", "5.1.0", None),
+}
+
+
+def current_line() -> str:
+    return f"cp{sys.version_info.major}{sys.version_info.minor}"
 
 # Blender platform -> pip --platform tags (pip matches each tag exactly).
 PLATFORMS = {
@@ -48,13 +69,12 @@ EXCLUDE = {".git", ".ci", ".venv", "build", "dist", "wheels", "tests", "benchmar
            "package.json", "package-lock.json", ".gitignore"}
 
 
-def pins() -> dict[str, str]:
+def pins(line: str = "cp311") -> dict[str, str]:
     found = {}
-    for name in ("requirements.txt", "requirements-mediapipe.txt"):
-        for line in open(os.path.join(ROOT, name)):
-            m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s#]+)", line)
-            if m:
-                found[m.group(1).lower().replace("_", "-")] = m.group(2)
+    for row in open(os.path.join(ROOT, LINES[line][1])):
+        m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s#]+)", row)
+        if m:
+            found[m.group(1).lower().replace("_", "-")] = m.group(2)
     return found
 
 
@@ -72,11 +92,12 @@ def blender_ext_cli() -> str:
     sys.exit("build_extension: bl_pkg/cli/blender_ext.py not found inside the bpy wheel")
 
 
-def download(platform: str, tags: list[str]) -> list[str] | None:
-    """Wheels for one platform, or None when one package has none for it."""
-    out = os.path.join(ROOT, "wheels", platform)
+def download(platform: str, tags: list[str], line: str = "cp311") -> list[str] | None:
+    """Wheels for one platform and Python line, or None when one package has none for it."""
+    out = os.path.join(ROOT, "wheels", line, platform)
     os.makedirs(out, exist_ok=True)
-    versions = pins()
+    versions = pins(line)
+    pyver = LINES[line][0]
     wheels = []
     for name in BUNDLE_NAMES:
         version = versions[name.lower().replace("_", "-")]
@@ -86,11 +107,11 @@ def download(platform: str, tags: list[str]) -> list[str] | None:
                 and f.split("-")[1] == version]
         if not have:
             cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                   "--python-version", "3.11", "--implementation", "cp", "-d", out, f"{name}=={version}"]
+                   "--python-version", pyver, "--implementation", "cp", "-d", out, f"{name}=={version}"]
             for tag in tags:
                 cmd += ["--platform", tag]
             if subprocess.run(cmd, capture_output=True, text=True).returncode != 0:
-                print(f"[extension] {platform}: no wheel of {name}=={version}; platform skipped")
+                print(f"[extension] {line} {platform}: no wheel of {name}=={version}; platform skipped")
                 return None
             have = [f for f in os.listdir(out)
                     if f.endswith(".whl") and re.sub(r"[-_.]+", "_", f.split("-")[0]).lower() == norm
@@ -99,8 +120,8 @@ def download(platform: str, tags: list[str]) -> list[str] | None:
     return wheels
 
 
-def stage(platform_wheels: dict[str, list[str]]) -> str:
-    stage_dir = os.path.join(ROOT, "build", "stage", "faceforge")
+def stage(platform_wheels: dict[str, list[str]], line: str = "cp311") -> str:
+    stage_dir = os.path.join(ROOT, "build", "stage", line, "faceforge")
     shutil.rmtree(stage_dir, ignore_errors=True)
     os.makedirs(stage_dir)
     for entry in os.listdir(ROOT):
@@ -108,8 +129,10 @@ def stage(platform_wheels: dict[str, list[str]]) -> str:
             continue
         src = os.path.join(ROOT, entry)
         if os.path.isdir(src):
-            shutil.copytree(src, os.path.join(stage_dir, entry),
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            skip = ["__pycache__", "*.pyc"]
+            if entry == "models" and os.path.isfile(os.path.join(src, "minilm-l6-fp16.onnx")):
+                skip.append("minilm-l6.onnx")  # the fp32 export: the fp16-stored copy ships instead
+            shutil.copytree(src, os.path.join(stage_dir, entry), ignore=shutil.ignore_patterns(*skip))
         elif entry.endswith((".py", ".toml", ".md", ".txt", ".json", ".onnx")) and not entry.startswith("requirements"):
             shutil.copy2(src, stage_dir)
     wheel_dir = os.path.join(stage_dir, "wheels")
@@ -126,35 +149,53 @@ def stage(platform_wheels: dict[str, list[str]]) -> str:
     wheel_list = ",\n".join(f'  "./wheels/{w}"' for w in sorted(listed))
     manifest = re.sub(r"^platforms = .*$", f"platforms = [{plats}]", manifest, flags=re.M)
     manifest = re.sub(r"^wheels = \[\]$", f"wheels = [\n{wheel_list},\n]", manifest, flags=re.M)
+    _pyver, _req, bl_min, bl_max = LINES[line]
+    bl_range = f'blender_version_min = "{bl_min}"' + (f'\nblender_version_max = "{bl_max}"' if bl_max else "")
+    manifest = re.sub(r'^blender_version_min = .*$', bl_range, manifest, flags=re.M)
     with open(os.path.join(stage_dir, "blender_manifest.toml"), "w") as fh:
         fh.write(manifest)
     return stage_dir
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--all-platforms", action="store_true", help="also windows-x64 and macos-arm64")
-    ap.add_argument("--out", default=os.path.join(ROOT, "dist"))
-    args = ap.parse_args(argv)
-    wanted = list(PLATFORMS) if args.all_platforms else ["linux-x64"]
+def build_line(line: str, platforms: list[str], out: str) -> list[str]:
+    """The zips of one Python line (one per platform with all its wheels); returns their paths."""
     platform_wheels = {}
-    for platform in wanted:
-        wheels = download(platform, PLATFORMS[platform])
+    for platform in platforms:
+        wheels = download(platform, PLATFORMS[platform], line)
         if wheels:
             platform_wheels[platform] = wheels
     if "linux-x64" not in platform_wheels:
-        sys.exit("build_extension: could not get the linux-x64 wheels")
-    stage_dir = stage(platform_wheels)
+        sys.exit(f"build_extension: could not get the linux-x64 wheels for {line}")
+    stage_dir = stage(platform_wheels, line)
     cli = blender_ext_cli()
+    tmp = os.path.join(ROOT, "build", "zips", line)
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    subprocess.run([sys.executable, cli, "build", "--source-dir", stage_dir, "--output-dir", tmp,
+                    "--split-platforms"], check=True, stdout=subprocess.DEVNULL)
+    made = []
+    for z in sorted(f for f in os.listdir(tmp) if f.startswith("faceforge-") and f.endswith(".zip")):
+        stem = z[:-len(".zip")]
+        version_part, _, plat = stem.rpartition("-")  # faceforge-<version>-<platform>
+        dst = os.path.join(out, f"{version_part}-{line}-{plat}.zip")
+        shutil.move(os.path.join(tmp, z), dst)
+        subprocess.run([sys.executable, cli, "validate", dst], check=True, stdout=subprocess.DEVNULL)
+        made.append(dst)
+    return made
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--all-platforms", action="store_true", help="also windows-x64 and macos-arm64")
+    ap.add_argument("--python", default=current_line() if current_line() in LINES else "cp311",
+                    choices=[*LINES, "all"], help="Python line (default: this interpreter's)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "dist"))
+    args = ap.parse_args(argv)
+    platforms = list(PLATFORMS) if args.all_platforms else ["linux-x64"]
     os.makedirs(args.out, exist_ok=True)
-    cmd = [sys.executable, cli, "build", "--source-dir", stage_dir, "--output-dir", args.out]
-    if len(platform_wheels) > 1:
-        cmd.append("--split-platforms")
-    subprocess.run(cmd, check=True)
-    zips = sorted(f for f in os.listdir(args.out) if f.startswith("faceforge-") and f.endswith(".zip"))
-    for z in zips:
-        subprocess.run([sys.executable, cli, "validate", os.path.join(args.out, z)], check=True)
-        print(os.path.join(args.out, z))
+    for line in (list(LINES) if args.python == "all" else [args.python]):
+        for path in build_line(line, platforms, args.out):
+            print(f"{path}  {os.path.getsize(path) / 2**20:.1f} MiB")
     return 0
 
 

@@ -22,6 +22,13 @@ import numpy as np
 from faceforge.core.arkit import ARKIT_NAMES
 
 
+
+def new_shape_key(obj, name):
+    """A shape key at value 0 on every Blender line (5.x creates new keys at 1.0)."""
+    from faceforge.api.compat import new_shape_key as _new
+
+    return _new(obj, name)
+
 def _patch_centres(n: int) -> np.ndarray:
     """``n`` unit directions spread over the front (-Y) half of a sphere."""
     i = np.arange(n) + 0.5
@@ -58,12 +65,12 @@ def make_character(name: str = "Face", radius: float = 0.1, segments: int = 32, 
     obj.data.vertices.foreach_get("co", base)
     base = base.reshape(n, 3).astype(np.float64)
     unit = base / np.linalg.norm(base, axis=1, keepdims=True)
-    obj.shape_key_add(name="Basis", from_mix=False)
+    new_shape_key(obj, "Basis")
     for k, (sk_name, centre) in enumerate(zip(ARKIT_NAMES, shape_centres())):
         fall = np.exp(-(np.linalg.norm(unit - centre, axis=1) / 0.35) ** 2)
         sign = 1.0 if k % 2 == 0 else -0.6
         coords = base + unit * (sign * 0.3 * radius * fall)[:, None]
-        kb = obj.shape_key_add(name=sk_name, from_mix=False)
+        kb = new_shape_key(obj, sk_name)
         kb.data.foreach_set("co", coords.astype(np.float32).ravel())
     obj.data.update()
     if armature:

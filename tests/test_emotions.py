@@ -8,6 +8,13 @@ from faceforge.core.arkit import ARKIT_NAMES, INDEX, MIRROR_INDEX
 from faceforge.core.errors import FaceForgeError
 
 
+
+def new_shape_key(obj, name):
+    """A shape key at value 0 on every Blender line (5.x creates new keys at 1.0)."""
+    from faceforge.api.compat import new_shape_key as _new
+
+    return _new(obj, name)
+
 def make_character(name="Face", arkit=ARKIT_NAMES):
     """A small grid mesh with one shape key per ARKit name (key k lifts vertex k by 1 cm)."""
     import bpy
@@ -20,9 +27,9 @@ def make_character(name="Face", arkit=ARKIT_NAMES):
     mesh.from_pydata(verts, [], faces)
     obj = bpy.data.objects.new(name, mesh)
     bpy.context.scene.collection.objects.link(obj)
-    obj.shape_key_add(name="Basis", from_mix=False)
+    new_shape_key(obj, "Basis")
     for k, shape in enumerate(arkit):
-        kb = obj.shape_key_add(name=shape, from_mix=False)
+        kb = new_shape_key(obj, shape)
         kb.data[k % len(verts)].co.y -= 0.01
     bpy.context.view_layer.objects.active = obj
     obj.select_set(True)

@@ -31,6 +31,13 @@ R_NOSE, L_NOSE = (129, 64, 98, 48), (358, 294, 327, 278)
 R_CHEEK, L_CHEEK = (117, 118, 101, 50), (346, 347, 330, 280)
 
 
+
+def new_shape_key(obj, name):
+    """A shape key at value 0 on every Blender line (5.x creates new keys at 1.0)."""
+    from faceforge.api.compat import new_shape_key as _new
+
+    return _new(obj, name)
+
 def _sided(right, left, d, r, mirror_x=True):
     dx, dy = d
     return {"Right": [(right, (-dx if mirror_x else dx, dy), r)], "Left": [(left, (dx, dy), r)]}
@@ -119,7 +126,7 @@ def add_stand_in_shape_keys(obj, verts, points, iod_px, scale):
     from faceforge.core.arkit import ARKIT_NAMES
 
     p2 = points[:468, :2].astype(np.float64)
-    obj.shape_key_add(name="Basis", from_mix=False)
+    new_shape_key(obj, "Basis")
     for name, parts in ((n, stand_in_rig().get(n, [])) for n in ARKIT_NAMES):
         disp = np.zeros((468, 2))
         if parts == "JAW":
@@ -137,7 +144,7 @@ def add_stand_in_shape_keys(obj, verts, points, iod_px, scale):
         co = verts.copy()
         co[:, 0] += disp[:, 0] * scale
         co[:, 2] -= disp[:, 1] * scale  # image y down = Blender -Z
-        kb = obj.shape_key_add(name=name, from_mix=False)
+        kb = new_shape_key(obj, name)
         kb.data.foreach_set("co", co.astype(np.float32).ravel())
 
 
