@@ -8,9 +8,9 @@ head (``facemodel.load_model()``), in metres, facing -Y, Z up, the subject's lef
 * one vertex group per part (``face``, ``head_neck``, ``mouth_socket``, ``eye_socket_L``...,
   ``eyeball_L`` / ``eyeball_R`` = sclera + iris, ``iris_L`` ...: ``facemodel.model.PARTS``
   and the eyeball groups) - vertex indices are the model's, so any model array indexes it;
-* one material slot per look (skin, mouth, gums and tongue, teeth, sclera, iris,
-  pupil, eyelashes, clear eye films and corneas), flat colours that render in
-  Workbench, EEVEE and Cycles;
+* one material slot per look (skin, eyebrows, lips, mouth, gums and tongue, teeth,
+  sclera, iris, pupil, eyelashes, clear eye films and corneas), flat colours that
+  render in Workbench, EEVEE and Cycles (``FaceModel.polygon_looks``);
 * its 478 landmarks already bound (source ``MODEL``: the model's own correspondence);
 * optionally the 52 ARKit shape keys for this head (``shape_keys=True``; the eyeLook
   keys turn the eyeballs linearly, see ``FaceModel.shape_deltas``).
@@ -35,6 +35,7 @@ LOOK_COLOURS = {
     "skin": (0.80, 0.58, 0.47, 1.0), "mouth": (0.35, 0.08, 0.08, 1.0), "gums_tongue": (0.70, 0.25, 0.27, 1.0),
     "teeth": (0.90, 0.88, 0.80, 1.0), "sclera": (0.88, 0.86, 0.83, 1.0), "iris": (0.25, 0.14, 0.07, 1.0),
     "pupil": (0.02, 0.02, 0.02, 1.0), "eyelashes": (0.05, 0.04, 0.03, 0.25), "clear": (1.0, 1.0, 1.0, 0.0),
+    "brows": (0.10, 0.07, 0.05, 1.0), "lips": (0.60, 0.30, 0.28, 1.0),
 }
 VERTEX_GROUPS = PART_NAMES + ("eyeball_L", "eyeball_R")
 

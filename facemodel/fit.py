@@ -7,8 +7,11 @@ Inputs
 * 3D points on a mesh (any scale, rotation, position) - ``depth_weight=1``;
 * an image's MediaPipe output ``FaceLandmarks.points`` (x, y pixels, y down, z relative
   depth at x's scale) as they are: a weak-perspective 3D observation whose depth is
-  less certain - ``depth_weight=IMAGE_DEPTH_WEIGHT`` (0.2; weighs the third axis of
-  the observation frame).
+  much less certain - ``depth_weight=IMAGE_DEPTH_WEIGHT`` (0.02; weighs the third axis
+  of the observation frame: MediaPipe's depth is biased enough round the mouth to fake
+  mouthShrugLower at higher weights) - and, when the camera is known,
+  ``camera=(focal_px, cx, cy)`` to undo the perspective (POSIT: the points are moved to
+  where a weak-perspective camera would see them, from the current fit's depths).
 
 ``weights`` (478,) or (F, 478) per-point confidence >= 0 (None: all 1); a NaN coordinate
 marks a missing point (weight 0).
@@ -19,7 +22,10 @@ Model
 (:class:`Pose`: scale, rotation, translation; model frame -> observation frame), ``S``
 (478, 3, K) and ``E`` (478, 3, 52) the landmark rows of the model
 (:meth:`FaceModel.landmark_basis`; at the irises ``E`` holds the eyeball turn,
-linearised).  Minimised, in model metres with landmark noise ``noise`` (default 2 mm)::
+linearised).  By default (``detector=True``) ``E``'s x and y are how MediaPipe's points
+move for each shape, measured on renders of the model (MediaPipe follows subtle shapes
+only partly: cheekSquint 0.2, eyeSquint 0.3, mouthFrown 0.35 of the surface's motion);
+``detector=False`` uses the surface's own motion (exact points on a head of this model).  Minimised, in model metres with landmark noise ``noise`` (default 2 mm)::
 
     sum_l  c_l rho(|D R^T (y_l - pose(x_l))| / scale) / noise^2      data (Huber IRLS, D = depth weight)
     + |identity|^2                                                    Gaussian prior (unit-variance modes)
@@ -29,6 +35,7 @@ linearised).  Minimised, in model metres with landmark noise ``noise`` (default 
       end the weaker of a pair still both on is switched off and the rest re-solved
     + gaze/2 (yaw_L - yaw_R)^2 + gaze/2 (pitch_L - pitch_R)^2         both eyes look one way
     + smooth/2 |w - w_previous|^2                                     video (``previous``)
+    subject to mouthClose <= jawOpen (ARKit's mouthClose closes the lips of an open jaw)
 
 solved by alternation: pose (Gauss-Newton on the similarity), expression (a 52-variable
 bounded QP, projected Newton on the free set), identity (linear least squares with
@@ -37,7 +44,8 @@ residual, scale from the median residual; points beyond ``reject`` scales get 0)
 
 Outputs (:class:`ExpressionFit`, :class:`IdentityFit`): weights (52,), identity (K,),
 :class:`Pose` per frame, the fitted landmarks in the observation frame, the final
-per-point weights and the residual per region (mean distance / IOD of the fitted head;
+per-point weights and the residual per region (mean distance / IOD of the fitted head over
+the points kept: missing and rejected ones are left out;
 in the observation's x-y plane when ``depth_weight < 1``).
 """
 
@@ -47,6 +55,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg.lapack import dposv as _posv
 
 from ..core.arkit import ARKIT_NAMES, INDEX
 from ..core.errors import FaceForgeError
@@ -54,7 +63,7 @@ from ..rigging import regions as R
 from .model import FaceModel, Pose
 
 NUM_LANDMARKS = 478
-IMAGE_DEPTH_WEIGHT = 0.2
+IMAGE_DEPTH_WEIGHT = 0.02
 NOISE_M = 0.002
 
 ANTAGONISTS: tuple[tuple[str, str], ...] = (
@@ -130,7 +139,7 @@ class Settings:
 
     depth_weight: float = 1.0
     noise: float = NOISE_M
-    sparsity: float = 1.0
+    sparsity: float = 4.0
     ridge: float = 0.5
     antagonist: float = 20.0
     exclusive: bool = True
@@ -141,6 +150,8 @@ class Settings:
     reject: float = 6.0
     scale: float | None = None
     n_modes: int | None = None
+    camera: tuple | None = None  # (focal_px, cx, cy): image points under a pinhole camera
+    detector: bool = True  # MediaPipe's points (how they follow each shape); False: surface points
 
 
 # --- small solvers ----------------------------------------------------------------------
@@ -177,65 +188,45 @@ def _umeyama(src: np.ndarray, dst: np.ndarray, c: np.ndarray, scale: float | Non
     return s, rot, md - s * rot @ ms
 
 
-def _pose_gn(x: np.ndarray, y: np.ndarray, c: np.ndarray, dvec: np.ndarray, pose: Pose, fixed_scale: bool,
-             steps: int = 2) -> Pose:
-    """Gauss-Newton on the similarity: min sum c |D (y - s R x - t)|^2 (left-multiplied updates)."""
-    s, rot, t = pose.scale, pose.rotation, pose.translation
-    for _ in range(steps):
-        p = s * x @ rot.T  # (L, 3)
-        r = (y - p - t) * dvec
-        # d(pred)/d(omega) = -[p]x, d/d(log s) = p, d/dt = I; J = D * those
-        jw = -_skew(p) * dvec[None, :, None]
-        jk = (p * dvec)[:, :, None]
-        jt = np.broadcast_to(np.diag(dvec), (len(p), 3, 3))
-        j = np.concatenate([jw, jk, jt], axis=2)  # (L, 3, 7)
-        if fixed_scale:
-            j = j[:, :, [0, 1, 2, 4, 5, 6]]
-        jc = j * c[:, None, None]
-        a = np.einsum("lik,lim->km", jc, j)
-        b = np.einsum("lik,li->k", jc, r)
-        a += np.eye(len(a)) * 1e-9 * max(np.trace(a), 1e-12)
-        delta = np.linalg.solve(a, b)
-        rot = _rodrigues(delta[:3]) @ rot
-        if fixed_scale:
-            t = t + delta[3:]
-        else:
-            s = s * float(np.exp(np.clip(delta[3], -0.5, 0.5)))
-            t = t + delta[4:]
-    u, _, vt = np.linalg.svd(rot)
-    return Pose(s, u @ vt, t)
+def _spd_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Solve a x = b for a symmetric positive definite ``a`` (LAPACK posv: ~10x faster than
+    ``np.linalg.solve`` at this size); None when ``a`` is not positive definite."""
+    _, x, info = _posv(a, b, lower=False, overwrite_a=False, overwrite_b=False)
+    return x if info == 0 else None
 
 
-def box_qp(h: np.ndarray, g: np.ndarray, x0: np.ndarray, hi: np.ndarray, iters: int = 40) -> np.ndarray:
-    """min 1/2 x'Hx - g'x subject to 0 <= x <= hi (projected Newton on the free variables, Armijo
-    search along the projected path).  H (n, n) symmetric positive definite."""
-    x = np.clip(x0, 0.0, hi)
-    f = 0.5 * x @ h @ x - g @ x
+def box_qp(h: np.ndarray, g: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+           iters: int = 30) -> np.ndarray:
+    """min 1/2 x'Hx - g'x subject to lo <= x <= hi (+-inf: unbounded; projected Newton on the free
+    variables, Armijo search along the projected path).  H (n, n) symmetric positive definite."""
+    x = np.minimum(np.maximum(x0, lo), hi)
+    hx = h @ x
+    f = 0.5 * x @ hx - g @ x
     for _ in range(iters):
-        grad = h @ x - g
-        free = ~(((x <= 0.0) & (grad > 0)) | ((x >= hi) & (grad < 0)))
+        grad = hx - g
+        free = ~(((x <= lo) & (grad > 0)) | ((x >= hi) & (grad < 0)))
         if not free.any():
             break
         step = np.zeros_like(x)
-        hf = h[np.ix_(free, free)]
-        try:
-            step[free] = -np.linalg.solve(hf, grad[free])
-        except np.linalg.LinAlgError:
-            step[free] = -grad[free] / np.maximum(np.diag(hf), 1e-12)
+        ids = np.flatnonzero(free)
+        sol = _spd_solve(h[np.ix_(ids, ids)], grad[ids])
+        step[ids] = -sol if sol is not None else -grad[ids] / np.maximum(np.diag(h)[ids], 1e-12)
         t = 1.0
         while True:
-            xn = np.clip(x + t * step, 0.0, hi)
-            fn = 0.5 * xn @ h @ xn - g @ xn
+            xn = np.minimum(np.maximum(x + t * step, lo), hi)
+            hxn = h @ xn
+            fn = 0.5 * xn @ hxn - g @ xn
             if fn <= f + 1e-4 * grad @ (xn - x) or t < 1e-3:
                 break
             t *= 0.5
         if fn > f:  # no progress along Newton: a projected gradient step
-            xn = np.clip(x - grad / max(np.abs(np.diag(h)).max(), 1e-12), 0.0, hi)
-            fn = 0.5 * xn @ h @ xn - g @ xn
+            xn = np.minimum(np.maximum(x - grad / max(np.abs(np.diag(h)).max(), 1e-12), lo), hi)
+            hxn = h @ xn
+            fn = 0.5 * xn @ hxn - g @ xn
             if fn >= f:
                 break
         done = np.abs(xn - x).max() < 1e-6
-        x, f = xn, fn
+        x, hx, f = xn, hxn, fn
         if done:
             break
     return x
@@ -269,7 +260,7 @@ class _Frame:
     """What the per-frame solves need for one head (identity): landmark rows and regulariser matrices."""
 
     def __init__(self, model: FaceModel, identity: np.ndarray | None, st: Settings):
-        self.base, self.s_rows, self.e_rows = model.landmark_basis(identity)
+        self.base, self.s_rows, self.e_rows = model.landmark_basis(identity, detector=st.detector)
         self.st = st
         n = 52
         reg = np.eye(n) * st.ridge
@@ -283,35 +274,103 @@ class _Frame:
                 a[INDEX[k]] = v
             reg += st.gaze * np.outer(a, a)
         self.reg = reg
+        self._e_flat = np.ascontiguousarray(self.e_rows.reshape(-1, n))
+        self._ref = None
         self.pairs = np.array([(INDEX[a], INDEX[b]) for a, b in ANTAGONISTS])
 
     def shape(self, w: np.ndarray) -> np.ndarray:
         return self.base + self.e_rows @ w
 
-    def solve_expression(self, y, c, dvec, pose: Pose, w0, previous, smooth):
-        """Bounded QP for the 52 weights given the pose (residuals in model metres / noise)."""
+    def _gram(self, c: np.ndarray) -> np.ndarray:
+        """sum_l c_l E_l' E_l (52, 52): cached for one weight vector, corrected on the rows that differ."""
+        if self._ref is None or len(self._ref[0]) != len(c):
+            self._ref = (c.copy(), self._e_flat.T @ (self._e_flat * np.repeat(c, 3)[:, None]))
+        ref_c, ref_a = self._ref
+        diff = np.flatnonzero(c != ref_c)
+        if len(diff) > 0.3 * len(c):  # many changed (a new frame's confidences): new reference
+            self._ref = (c.copy(), self._e_flat.T @ (self._e_flat * np.repeat(c, 3)[:, None]))
+            return self._ref[1]
+        if not len(diff):
+            return ref_a
+        ed = self.e_rows[diff].reshape(-1, 52)
+        return ref_a + ed.T @ (ed * np.repeat(c[diff] - ref_c[diff], 3)[:, None])
+
+    def solve(self, y, c, dvec, pose: Pose, w, previous, smooth, fixed_scale: bool):
+        """One Gauss-Newton step on pose and expression together, in the model frame: a bounded QP
+        in the similarity's update (rotation, log-scale, translation; free) and the 52 weights (0..1).
+        Residuals in model metres / noise.  Returns (pose, w)."""
         st = self.st
-        dr = dvec[:, None] * pose.rotation  # D R
-        z = ((y - pose.translation) / pose.scale) * dvec - self.base @ dr.T  # (L, 3)
-        m = np.einsum("ij,ljk->lik", dr, self.e_rows)  # (L, 3, 52)
-        sq = np.sqrt(c / st.noise ** 2)
-        mw = (m * sq[:, None, None]).reshape(-1, 52)
-        h = mw.T @ mw + self.reg
-        g = mw.T @ (z * sq[:, None]).ravel() - st.sparsity
+        rot, s = pose.rotation, pose.scale
+        xt = (y - pose.translation) @ rot / s  # observations in the model frame (L, 3)
+        x = self.base + self.e_rows @ w  # current shape (L, 3)
+        beta = 1.0 - dvec[2] ** 2  # G = R' D^2 R = I - beta r r'  (r: the observation's depth axis)
+        r = rot[2]
+        gm = np.eye(3) - beta * np.outer(r, r)
+        # pose Jacobian (model frame): X + w x X + k X + tau
+        jp = np.concatenate([-_skew(x),
+                             x[:, :, None], np.broadcast_to(np.eye(3), (len(x), 3, 3))], axis=2)
+        if fixed_scale:
+            jp = jp[:, :, [0, 1, 2, 4, 5, 6]]
+        np_ = jp.shape[2]
+        cw = c / st.noise ** 2
+        gjp = gm @ jp  # (L, 3, np_)
+        gjc = gjp * cw[:, None, None]
+        hpp = np.einsum("lik,lim->km", gjc, jp)
+        hpe = gjc.reshape(-1, np_).T @ self._e_flat
+        hee = self._gram(cw)
+        if beta > 0:
+            q = np.einsum("ldk,d->lk", self.e_rows, r)  # E_l' r
+            hee = hee - beta * q.T @ (q * cw[:, None])
+        u = (xt - self.base) @ gm  # G (x~ - B)
+        gp = np.einsum("lik,li->k", gjc, xt - self.base)
+        ge = self._e_flat.T @ (u * cw[:, None]).ravel()
+        n = np_ + 52
+        h = np.empty((n, n))
+        h[:np_, :np_] = hpp + np.eye(np_) * 1e-9 * max(np.trace(hpp), 1e-12)
+        h[:np_, np_:] = hpe
+        h[np_:, :np_] = hpe.T
+        h[np_:, np_:] = hee + self.reg
+        g = np.concatenate([gp, ge - st.sparsity])
         if previous is not None and smooth > 0:
-            h = h + smooth * np.eye(52)
-            g = g + smooth * previous
-        hi = np.ones(52)
-        w = box_qp(h, g, w0, hi)
+            h[np_:, np_:] += smooth * np.eye(52)
+            g[np_:] += smooth * previous
+        lo = np.r_[np.full(np_, -np.inf), np.zeros(52)]
+        hi = np.r_[np.full(np_, np.inf), np.ones(52)]
+        xq = _qp_close(h, g, np.r_[np.zeros(np_), w], lo, hi, np_)
         if st.exclusive:
             for _ in range(3):
-                both = (w[self.pairs[:, 0]] > 0.02) & (w[self.pairs[:, 1]] > 0.02)
+                wx = xq[np_:]
+                both = (wx[self.pairs[:, 0]] > 0.02) & (wx[self.pairs[:, 1]] > 0.02)
                 if not both.any():
                     break
                 for a, b in self.pairs[both]:
-                    hi[b if w[a] >= w[b] else a] = 0.0
-                w = box_qp(h, g, w, hi)
-        return w
+                    hi[np_ + (b if wx[a] >= wx[b] else a)] = 0.0
+                xq = _qp_close(h, g, xq, lo, hi, np_)
+        d = xq[:np_]
+        rot_new = rot @ _rodrigues(d[:3])
+        s_new = s if fixed_scale else s * float(np.exp(np.clip(d[3], -0.5, 0.5)))
+        t_new = pose.translation + s * rot @ d[-3:]
+        u_, _, vt = np.linalg.svd(rot_new)
+        return Pose(s_new, u_ @ vt, t_new), xq[np_:]
+
+
+_JAW, _CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
+
+
+def _qp_close(h, g, x0, lo, hi, offset: int) -> np.ndarray:
+    """:func:`box_qp` with ARKit's mouthClose <= jawOpen (mouthClose closes the lips of an open jaw;
+    alone it would push them through each other): where the bound QP breaks it, the two are tied
+    (the constraint is active) and the QP solved again."""
+    x = box_qp(h, g, x0, lo, hi)
+    jaw, close = offset + _JAW, offset + _CLOSE
+    if x[close] <= x[jaw] + 1e-6:
+        return x
+    n = len(x)
+    keep = np.r_[0:close, close + 1:n]
+    t = np.eye(n)[:, keep]
+    t[close, jaw if jaw < close else jaw - 1] = 1.0
+    y = box_qp(t.T @ h @ t, t.T @ g, x[keep], lo[keep], hi[keep])
+    return t @ y
 
 
 def _robust(e: np.ndarray, c0: np.ndarray, st: Settings) -> np.ndarray:
@@ -325,6 +384,7 @@ def _robust(e: np.ndarray, c0: np.ndarray, st: Settings) -> np.ndarray:
 
 
 def _residuals(y, fitted, c0, dvec, s, iod_model):
+    """Mean distance per region / IOD over the points still weighted (missing and rejected left out)."""
     planar = dvec[2] < 1.0
     d = (y - fitted)[:, :2] if planar else (y - fitted)
     e = np.linalg.norm(d, axis=1) / (s * iod_model)
@@ -346,22 +406,38 @@ def _settings(depth_weight, kwargs) -> Settings:
     return st
 
 
-def _fit_frame(fr: _Frame, y, c0, dvec, pose: Pose | None, w0, previous, smooth, iters: int, fixed_scale):
-    """Alternate pose / expression / robust weights for one frame; returns (w, pose, c)."""
-    st = fr.st
+def _fit_frame(fr: _Frame, st: Settings, y, c0, dvec, pose: Pose | None, w0, previous, smooth, iters: int,
+               fixed_scale):
+    """Gauss-Newton steps on pose + expression, then robust weights, for one frame; returns (w, pose, c).
+    ``st``: this call's settings (the camera may differ from the cached frame's)."""
     w = np.zeros(52) if w0 is None else np.array(w0, float)
     c = c0.copy()
     if pose is None:
         s, rot, t = _umeyama(fr.shape(w), y, c0, scale=st.scale)
         pose = Pose(s, rot, t)
     for it in range(iters):
-        pose = _pose_gn(fr.shape(w), y, c, dvec, pose, fixed_scale)
-        w = fr.solve_expression(y, c, dvec, pose, w, previous, smooth)
+        yy = y if st.camera is None else _weak(y, st.camera, pose, fr.shape(w))
+        pose, w = fr.solve(yy, c, dvec, pose, w, previous, smooth, fixed_scale)
         if it >= 1 or w0 is not None:
             fitted = pose.apply(fr.shape(w))
-            e = np.linalg.norm((y - fitted) * dvec, axis=1) / pose.scale
+            e = np.linalg.norm((yy - fitted) * dvec, axis=1) / pose.scale
             c = _robust(e, c0, st)
     return w, pose, c
+
+
+def _weak(y: np.ndarray, camera, pose: Pose, shape: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """Image points under a pinhole camera (focal_px, cx, cy) -> the weak-perspective points the
+    similarity models (POSIT): each point moves away from the principal point by its depth behind
+    the model's origin over the origin's distance, ``1 + d / f`` (``inverse``: back to the image)."""
+    f, cx, cy = camera
+    d = pose.scale * (shape @ pose.rotation[2])  # depth offsets (pixels), observation z = away
+    k = 1.0 + d / f
+    if inverse:
+        k = 1.0 / k
+    out = np.array(y, dtype=np.float64, copy=True)
+    out[:, 0] = cx + (out[:, 0] - cx) * k
+    out[:, 1] = cy + (out[:, 1] - cy) * k
+    return out
 
 
 # --- public --------------------------------------------------------------------------------
@@ -371,7 +447,7 @@ _FRAMES: OrderedDict = OrderedDict()
 
 def _frame_for(model: FaceModel, identity, st: Settings) -> _Frame:
     key = (id(model), None if identity is None else np.asarray(identity, np.float64).tobytes(),
-           tuple(sorted((k, v) for k, v in vars(st).items() if k not in ("smooth",))))
+           tuple(sorted((k, v) for k, v in vars(st).items() if k not in ("smooth", "camera"))))
     fr = _FRAMES.get(key)
     if fr is None:
         fr = _Frame(model, None if identity is None else np.asarray(identity, np.float64), st)
@@ -384,17 +460,19 @@ def _frame_for(model: FaceModel, identity, st: Settings) -> _Frame:
 
 
 def fit_expression(model: FaceModel, landmarks, identity=None, weights=None, previous: ExpressionFit | None = None,
-                   smooth: float | None = None, depth_weight: float = 1.0, iterations: int | None = None,
-                   **settings) -> ExpressionFit:
+                   smooth: float | None = None, depth_weight: float = 1.0, camera=None,
+                   iterations: int | None = None, **settings) -> ExpressionFit:
     """Pose + 52 ARKit weights of one frame for a known head.
 
     ``landmarks`` (478, 3) (see the module docstring for frames and units), ``identity`` (K,)
     (None: the average head), ``weights`` (478,) confidences (NaN points are missing),
     ``previous``: the last frame's fit (video): warm start + temporal smoothness ``smooth``
     (default 2, in units of the data term; 0 turns it off), ``depth_weight``: 1 for 3D points,
-    :data:`IMAGE_DEPTH_WEIGHT` for an image.  ``settings``: fields of :class:`Settings`
-    (``sparsity``, ``antagonist``, ``noise``, ``scale`` (fix the similarity's scale)...)."""
-    st = _settings(depth_weight, settings)
+    :data:`IMAGE_DEPTH_WEIGHT` for an image; ``camera`` ``(focal_px, cx, cy)`` when the points are
+    pixels of a pinhole image (perspective is undone POSIT-style; None: weak perspective).
+    ``settings``: fields of :class:`Settings` (``sparsity``, ``antagonist``, ``noise``, ``scale``
+    (fix the similarity's scale)...)."""
+    st = _settings(depth_weight, dict(settings, camera=camera))
     if smooth is not None:
         st.smooth = float(smooth)
     y, c0, _ = _observations(landmarks, weights)
@@ -403,29 +481,32 @@ def fit_expression(model: FaceModel, landmarks, identity=None, weights=None, pre
     dvec = np.array([1.0, 1.0, np.sqrt(st.depth_weight)])
     if previous is not None:
         n = 2 if iterations is None else iterations
-        w, pose, c = _fit_frame(fr, y, c0, dvec, previous.pose.copy(), previous.expression, previous.expression,
+        w, pose, c = _fit_frame(fr, st, y, c0, dvec, previous.pose.copy(), previous.expression, previous.expression,
                                 st.smooth, n, st.scale is not None)
     else:
         n = 5 if iterations is None else iterations
-        w, pose, c = _fit_frame(fr, y, c0, dvec, None, None, None, 0.0, n, st.scale is not None)
+        w, pose, c = _fit_frame(fr, st, y, c0, dvec, None, None, None, 0.0, n, st.scale is not None)
     shape = fr.shape(w)
     fitted = pose.apply(shape)
-    res = _residuals(y, fitted, c0, dvec, pose.scale, _iod(shape))
+    if st.camera is not None:  # where the camera sees the fitted points
+        fitted = _weak(fitted, st.camera, pose, shape, inverse=True)
+    res = _residuals(y, fitted, c, dvec, pose.scale, _iod(shape))
     return ExpressionFit(w, pose, fitted, c, res, identity=None if identity is None else np.asarray(identity))
 
 
-def fit_identity(model: FaceModel, landmarks, weights=None, depth_weight: float = 1.0, iterations: int = 8,
-                 max_frames: int = 24, **settings) -> IdentityFit:
+def fit_identity(model: FaceModel, landmarks, weights=None, depth_weight: float = 1.0, camera=None,
+                 iterations: int = 8, max_frames: int = 24, **settings) -> IdentityFit:
     """Identity (K,) shared by one or several frames, with each frame's pose and expression.
 
-    ``landmarks`` (478, 3) or (F, 478, 3); ``weights`` (478,) / (F, 478); ``depth_weight`` as in
-    :func:`fit_expression`.  The identity is solved on at most ``max_frames`` frames (evenly
-    spread); every frame then gets its own pose and expression on that identity."""
-    st = _settings(depth_weight, settings)
+    ``landmarks`` (478, 3) or (F, 478, 3); ``weights`` (478,) / (F, 478); ``depth_weight`` and
+    ``camera`` as in :func:`fit_expression`.  The identity is solved on at most ``max_frames``
+    frames (evenly spread); every frame then gets its own pose and expression on that identity."""
+    st = _settings(depth_weight, dict(settings, camera=camera))
     y_all, c_all, _ = _observations(landmarks, weights)
     nf = len(y_all)
     sel = np.unique(np.linspace(0, nf - 1, min(nf, max_frames)).round().astype(int))
     y, c0 = y_all[sel], c_all[sel]
+    y_raw = y
     k = model.n_identity if st.n_modes is None else int(st.n_modes)
     dvec = np.array([1.0, 1.0, np.sqrt(st.depth_weight)])
     fixed_scale = st.scale is not None
@@ -445,9 +526,10 @@ def fit_identity(model: FaceModel, landmarks, weights=None, depth_weight: float 
             fr = _Frame(model, alpha, st)
             fr.base = base0 + s_rows @ alpha
         # per frame: pose, expression
+        if st.camera is not None:
+            y = np.stack([_weak(y_raw[i], st.camera, poses[i], fr.shape(w[i])) for i in range(f)])
         for i in range(f):
-            poses[i] = _pose_gn(fr.shape(w[i]), y[i], c[i], dvec, poses[i], fixed_scale)
-            w[i] = fr.solve_expression(y[i], c[i], dvec, poses[i], w[i], None, 0.0)
+            poses[i], w[i] = fr.solve(y[i], c[i], dvec, poses[i], w[i], None, 0.0, fixed_scale)
         # identity: sum_f sum_l c (x~ - S a)' G_f (x~ - S a) / noise^2 + prior |a|^2
         hsum = np.zeros((k, k))
         gsum = np.zeros(k)
@@ -481,14 +563,16 @@ def fit_identity(model: FaceModel, landmarks, weights=None, depth_weight: float 
     for j in range(nf):
         if j in where:
             i = where[j]
-            wj, pj, cj = _fit_frame(fr_final, y_all[j], c_all[j], dvec, poses[i], w[i], None, 0.0, 2, fixed_scale)
+            wj, pj, cj = _fit_frame(fr_final, st, y_all[j], c_all[j], dvec, poses[i], w[i], None, 0.0, 2, fixed_scale)
         else:
-            wj, pj, cj = _fit_frame(fr_final, y_all[j], c_all[j], dvec, None, None, None, 0.0, 5, fixed_scale)
+            wj, pj, cj = _fit_frame(fr_final, st, y_all[j], c_all[j], dvec, None, None, None, 0.0, 5, fixed_scale)
         out_w[j], out_c[j] = wj, cj
         out_pose.append(pj)
         shape = fr_final.shape(wj)
         out_fit[j] = pj.apply(shape)
-        for name, v in _residuals(y_all[j], out_fit[j], c_all[j], dvec, pj.scale, _iod(shape)).items():
+        if st.camera is not None:
+            out_fit[j] = _weak(out_fit[j], st.camera, pj, shape, inverse=True)
+        for name, v in _residuals(y_all[j], out_fit[j], cj, dvec, pj.scale, _iod(shape)).items():
             res[name][j] = v
     return IdentityFit(full, out_w, out_pose, out_fit, out_c, res, iterations=iterations)
 

@@ -57,7 +57,10 @@ PARTS: dict[str, tuple[int, int]] = {
 }
 PART_NAMES: tuple[str, ...] = tuple(PARTS)
 # What a polygon looks like (flat-colour materials; :meth:`FaceModel.polygon_looks`).
-LOOKS: tuple[str, ...] = ("skin", "mouth", "gums_tongue", "teeth", "sclera", "iris", "pupil", "eyelashes", "clear")
+LOOKS: tuple[str, ...] = ("skin", "mouth", "gums_tongue", "teeth", "sclera", "iris", "pupil", "eyelashes", "clear",
+                          "brows", "lips")
+# Eyebrow height below ICT's iBUG brow points (their upper edge), inner end -> tail (m).
+BROW_HEIGHT = (0.009, 0.004)
 # Names for unions of parts.
 PART_GROUPS: dict[str, tuple[str, ...]] = {
     "skin": ("face", "head_neck"),
@@ -161,6 +164,16 @@ def _max_turns() -> dict[str, tuple[int, np.ndarray]]:
 MAX_TURNS = _max_turns()
 
 
+def _inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Even-odd test: which 2D ``points`` (N, 2) lie inside the closed ``polygon`` (M, 2)."""
+    x, y = points[:, 0][:, None], points[:, 1][:, None]
+    a, b = polygon, np.roll(polygon, -1, axis=0)
+    crosses = (a[:, 1] > y) != (b[:, 1] > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xc = a[:, 0] + (y - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1])
+    return (crosses & (x < xc)).sum(axis=1) % 2 == 1
+
+
 # --- the model --------------------------------------------------------------------
 
 
@@ -192,7 +205,9 @@ class FaceModel:
     ``expression_basis`` (52, V, 3) float32, ARKit order (``eyeLook*``: ICT's lid/lash/film part only).
     Topology: ``polygon_sizes`` (P,) (3 or 4), ``polygon_vertices`` (sum of sizes,) flat vertex indices,
     ``polygon_uv`` the same length, indices into ``uv`` (U, 2) (so per-loop UVs are
-    ``uv[polygon_uv]``), ``polygon_part`` (P,) index into :data:`PART_NAMES`, ``triangles`` (T, 3) and
+    ``uv[polygon_uv]``; ICT's layout is UDIM-like: the face skin in u 0..1, head and neck, mouth
+    and eye sockets in 1..2, gums and tongue 2..3, teeth 3..4, tear lines 4..6, lashes 6..7; the
+    eyeballs and eye films reuse 0..1 with their own textures), ``polygon_part`` (P,) index into :data:`PART_NAMES`, ``triangles`` (T, 3) and
     ``triangle_polygon`` (T,).  ``eye_centres`` (2, 3): the neutral eyeballs' centres [left, right].
     Landmarks: ``landmark_triangles`` (478,) + ``landmark_bary`` (478, 3) on the surface (irises on
     the eyeballs), ``landmark_spread`` (478,) how far single detections scattered (IOD units),
@@ -216,6 +231,7 @@ class FaceModel:
     ibug68: np.ndarray
     stored_shapes: dict  # ICT name (+ "tongueOut") -> (vertex ids (n,), deltas (n, 3) float32)
     info: dict = field(default_factory=dict)
+    landmark_response: np.ndarray | None = None  # (478, 3, 52): how MediaPipe's points follow each shape
 
     # -- sizes and parts --
     @property
@@ -251,14 +267,19 @@ class FaceModel:
 
     def eye_axes(self) -> np.ndarray:
         """(2, 3) unit optical axes of the neutral eyes [L, R]: from each eyeball's centre through its
-        pupil (the centre of what ICT's ``PupilDilate`` moves); about 7 deg outward of +z."""
+        pupil (the centre of the iris vertices ICT's ``PupilDilate`` moves), made mirror-symmetric;
+        about 7 deg outward of +z (the anatomical axis is a few degrees temporal of the gaze)."""
         out = np.empty((2, 3))
         for k, side in enumerate("LR"):
+            a, b = PARTS[f"iris_{side}"]
             idx = self.stored_shapes.get(f"PupilDilate_{side}", (np.zeros(0, np.int64),))[0]
-            pupil = self.neutral[idx].mean(0) if len(idx) else self.neutral[slice(*PARTS[f"iris_{side}"])].max(0)
+            idx = idx[(idx >= a) & (idx < b)]
+            pupil = self.neutral[idx].mean(0) if len(idx) else self.neutral[a:b].max(0)
             axis = np.asarray(pupil, np.float64) - self.eye_centres[k]
             out[k] = axis / np.linalg.norm(axis)
-        return out
+        sym = (out[0] + out[1] * [-1.0, 1.0, 1.0]) / 2  # the left axis, from both eyes
+        sym /= np.linalg.norm(sym)
+        return np.stack([sym, sym * [-1.0, 1.0, 1.0]])
 
     def polygon_looks(self, iris_deg: float = 21.0, pupil_deg: float = 9.0) -> np.ndarray:
         """(P,) what each polygon looks like, for flat-colour materials: an index into :data:`LOOKS`.
@@ -266,13 +287,25 @@ class FaceModel:
         The eyeball is two closed shells: the outer one (``sclera_*``) is white with a clear cornea
         in front; the inner one (``iris_*``) shows the iris within ``iris_deg`` of the eye's axis
         (:meth:`eye_axes`) and the pupil within ``pupil_deg``; its back half is dark.  Eye films
-        (tear lines, blend, occlusion) are clear; eyelashes are a dark, mostly clear fringe."""
+        (tear lines, blend, occlusion) are clear; eyelashes are a dark, mostly clear fringe.
+        On the skin, the lips are inside ICT's iBUG outer-lip contour and the eyebrows hang
+        :data:`BROW_HEIGHT` below its iBUG brow points (a face with brows and lips is what
+        MediaPipe is trained on)."""
         part_look = {"face": "skin", "head_neck": "skin", "eye_socket_L": "skin", "eye_socket_R": "skin",
                      "mouth_socket": "mouth", "gums_tongue": "gums_tongue", "teeth_upper": "teeth",
                      "teeth_lower": "teeth", "eyelashes_L": "eyelashes", "eyelashes_R": "eyelashes"}
         look = np.array([LOOKS.index(part_look.get(n, "clear")) for n in PART_NAMES])[self.polygon_part]
         centre = np.add.reduceat(self.neutral[self.polygon_vertices].astype(np.float64), self.polygon_starts) \
             / self.polygon_sizes[:, None]
+        face = self.polygon_part == PART_NAMES.index("face")
+        g = self.ibug68_points()
+        lips = _inside(centre[:, :2], g[48:60, :2]) & face & (centre[:, 2] > g[48:60, 2].min() - 0.005)
+        look[lips] = LOOKS.index("lips")
+        for ids in ([21, 20, 19, 18, 17], [22, 23, 24, 25, 26]):  # inner end first
+            upper = g[ids, :2]
+            lower = upper - np.c_[np.zeros(5), np.linspace(*BROW_HEIGHT, 5)]
+            brow = _inside(centre[:, :2], np.vstack([upper, lower[::-1]])) & face
+            look[brow & (centre[:, 2] > g[ids, 2].min() - 0.01)] = LOOKS.index("brows")
         axes = self.eye_axes()
         for k, side in enumerate("LR"):
             rel = centre - self.eye_centres[k]
@@ -389,12 +422,15 @@ class FaceModel:
         e = np.einsum("lk,jlkd->ldj", b, self.expression_basis[:, lv].astype(np.float64))
         return n0, s, e
 
-    def landmark_basis(self, identity: np.ndarray | None = None):
+    def landmark_basis(self, identity: np.ndarray | None = None, detector: bool = False):
         """Linear landmark model for fitting: ``(base (L, 3), identity rows (L, 3, K), expression rows
         (L, 3, 52))``, float64 m.  Landmarks = base + rows_id @ identity + rows_expr @ expression.
 
         ``base`` is the landmarks of the head of ``identity`` (neutral expression); the expression
-        rows are :meth:`shape_deltas`' (the eyeball turn linear at the iris landmarks) on that head."""
+        rows are :meth:`shape_deltas`' (the eyeball turn linear at the iris landmarks) on that head:
+        how the surface points move.  With ``detector``, their x and y are how MediaPipe's points
+        move instead (``landmark_response``, measured on renders of the model: MediaPipe follows
+        subtle shapes only partly, e.g. cheekSquint at 0.2 of the surface's motion)."""
         n0, s, e = self._landmark_rows
         base = n0 if identity is None else n0 + s[:, :, :len(identity)] @ np.asarray(identity, np.float64)
         e = e.copy()
@@ -413,6 +449,10 @@ class FaceModel:
             on = np.all((lv >= a) & (lv < b), axis=1)
             if on.any():
                 e[on, :, INDEX[name]] += (base[on] - pivots[k]) @ (rot - np.eye(3)).T
+        if detector:
+            if self.landmark_response is None:
+                raise FaceForgeError("this face model file has no detector response: rebuild it")
+            e[:, :2, :] = self.landmark_response[:, :2, :]
         return base, s, e
 
 
@@ -445,7 +485,8 @@ def _decode(z) -> FaceModel:
         landmark_triangles=z["landmark_tri"].astype(np.int64) if "landmark_tri" in z else np.zeros(0, np.int64),
         landmark_bary=z["landmark_bary"].astype(np.float64) if "landmark_bary" in z else np.zeros((0, 3)),
         landmark_spread=z["landmark_spread"].astype(np.float64) if "landmark_spread" in z else np.zeros(0),
-        ibug68=z["ibug68"].astype(np.int64), stored_shapes=stored, info=info)
+        ibug68=z["ibug68"].astype(np.int64), stored_shapes=stored, info=info,
+        landmark_response=z["landmark_response"].astype(np.float64) if "landmark_response" in z else None)
     for a in (m.neutral, m.identity_basis, m.expression_basis):
         a.setflags(write=False)
     return m

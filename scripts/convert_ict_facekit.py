@@ -166,6 +166,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--landmarks", action="store_true",
                     help="recompute the landmark correspondence (Blender + MediaPipe, minutes)")
+    ap.add_argument("--response", action="store_true",
+                    help="recompute only MediaPipe's response to each shape (Blender + MediaPipe, minutes)")
     ap.add_argument("--identities", type=int, default=48, help="random heads for the landmark correspondence")
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--geometry-only", action="store_true",
@@ -214,22 +216,34 @@ def main(argv=None) -> int:
         print(f"wrote {args.out} (geometry only)")
         return 0
     # landmarks: recompute, or keep the existing file's
-    lm = {}
-    if args.landmarks or not os.path.isfile(args.out):
-        tmp = args.out + ".geometry.npz"
-        sh = sparse(deltas)
-        np.savez_compressed(tmp, **geometry, shape_names=sh[0], shape_offsets=sh[1], shape_index=sh[2],
-                            shape_delta=sh[3], info_json=json.dumps(info))
-        import facemodel_landmarks
+    import facemodel_landmarks
 
-        lm, lm_info = facemodel_landmarks.correspondence(tmp, identities=args.identities, seed=args.seed)
-        os.remove(tmp)
-        info["landmarks"] = lm_info
+    old = dict(np.load(args.out)) if os.path.isfile(args.out) else {}
+    old_info = json.loads(str(old["info_json"])) if "info_json" in old else {}
+    sh = sparse(deltas)
+    tmp = args.out + ".tmp.npz"
+    draft = dict(**geometry, shape_names=sh[0], shape_offsets=sh[1], shape_index=sh[2], shape_delta=sh[3])
+    lm = {}
+    if args.landmarks or "landmark_tri" not in old:
+        np.savez_compressed(tmp, **draft, info_json=json.dumps(info))
+        lm, info["landmarks"] = facemodel_landmarks.correspondence(tmp, identities=args.identities, seed=args.seed)
     else:
-        with np.load(args.out) as old:
-            lm = {k: old[k] for k in ("landmark_tri", "landmark_bary", "landmark_spread")}
-            info["landmarks"] = json.loads(str(old["info_json"])).get("landmarks", {})
+        lm = {k: old[k] for k in ("landmark_tri", "landmark_bary", "landmark_spread")}
+        info["landmarks"] = old_info.get("landmarks", {})
         print("kept the landmark correspondence of the existing model file (--landmarks recomputes it)")
+    if args.landmarks or args.response or "landmark_response" not in old:
+        np.savez_compressed(tmp, **draft, **lm, info_json=json.dumps(info))
+        from faceforge.facemodel.model import _load_cached
+
+        draft_model = _load_cached(os.path.abspath(tmp), os.stat(tmp).st_mtime)
+        resp, info["detector_response"] = facemodel_landmarks.detector_response(draft_model)
+        lm["landmark_response"] = resp
+    else:
+        lm["landmark_response"] = old["landmark_response"]
+        info["detector_response"] = old_info.get("detector_response", {})
+        print("kept MediaPipe's response of the existing model file (--response recomputes it)")
+    if os.path.isfile(tmp):
+        os.remove(tmp)
 
     # tongueOut, on the landmarks
     tri_v = tris[lm["landmark_tri"]]

@@ -32,7 +32,9 @@ enabled = 'bl_ext.user_default.faceforge' in {m.__name__ for m in addon_utils.mo
 ran = bpy.ops.faceforge.check_dependencies()
 import mediapipe, cv2, scipy
 from mediapipe.python.solutions import face_mesh
-print('RESULT', json.dumps({'install': sorted(result), 'enabled': bool(enabled), 'ran': sorted(ran),
+from bl_ext.user_default.faceforge.facemodel import load_model
+model = load_model()
+print('RESULT', json.dumps({'facemodel': model.n_vertices, 'install': sorted(result), 'enabled': bool(enabled), 'ran': sorted(ran),
                   'mediapipe': mediapipe.__file__, 'cv2': cv2.__file__, 'scipy': scipy.__file__,
                   'user': os.environ['BLENDER_USER_RESOURCES']}))
 """
@@ -71,6 +73,7 @@ def test_zip_has_manifest_wheels_and_no_tests(built_zip):
         manifest = z.read("blender_manifest.toml").decode()
     assert "blender_manifest.toml" in names and "__init__.py" in names
     assert any(n.startswith("wheels/mediapipe-0.10.21") for n in names)
+    assert {"models/facemodel_ict.npz", "models/ICT-FaceKit-LICENSE.txt"} <= set(names)  # the face model + licence
     assert not any(n.startswith(("tests/", ".git/", ".venv/", "scripts/")) for n in names)
     assert not any(n.startswith("wheels/numpy") for n in names), "Blender ships numpy"
     assert 'platforms = ["linux-x64"]' in manifest
@@ -90,3 +93,4 @@ def test_installed_zip_runs_with_its_bundled_wheels(built_zip, tmp_path):
     assert report["install"] == ["FINISHED"] and report["enabled"] and report["ran"] == ["FINISHED"]
     for lib in ("mediapipe", "cv2", "scipy"):
         assert report[lib].startswith(str(user)), f"{lib} came from {report[lib]}, not the extension"
+    assert report["facemodel"] == 26719  # the shipped face model loads from the installed copy
