@@ -5,10 +5,12 @@ Prints:
 * ``fit_expression`` per frame with the identity known: a 300-frame synthetic video
   (``previous`` given) and single frames (no previous), 3D points and image-like points;
 * ``fit_identity``: one frame and five frames;
-* the rendered round trip: random heads x random sparse expressions (Workbench render,
-  MediaPipe, fit with the render's camera), weight MAE over the shapes a camera can see,
-  identity unknown and known; and a contact sheet of a few of them with the fitted head
-  rendered beside each (``out/bench_facemodel/contact_sheet.png``).
+* the rendered round trip: random heads, each in 5 renders (neutral + random sparse
+  expressions; Workbench, MediaPipe, fit with the render's camera): weight MAE over the
+  shapes a camera can see (and what answering all zeros would score), over the shapes
+  that were on, recall; identity from the 5 frames, from one frame, or known; and a
+  contact sheet with the fitted head rendered beside a few renders
+  (``out/bench_facemodel/contact_sheet.png``).
 """
 
 import os
@@ -20,7 +22,8 @@ import numpy as np
 from common import ROOT, load
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-HEADS = 12
+HEADS = 10
+FRAMES = 5
 
 
 def synthetic_video(model, rng, frames=300):
@@ -39,7 +42,7 @@ def synthetic_video(model, rng, frames=300):
 
 def main():
     ff = load()
-    from facemodel_roundtrip import render_head, roundtrip, visible_shapes
+    from facemodel_roundtrip import render_head, scores, sequence, visible_shapes
 
     from faceforge.facemodel import MODEL_PATH, fit_expression, fit_identity, load_model
     from faceforge.facemodel.fit import IMAGE_DEPTH_WEIGHT
@@ -61,58 +64,60 @@ def main():
 
     rng = np.random.default_rng(0)
     a, truth, lm = synthetic_video(model, rng)
-    fit_expression(model, lm[0], identity=a)  # prepare this head once
+    fit_expression(model, lm[0], identity=a, detector=False)  # prepare this head once
     for label, obs, dw in (("3D points", lm, 1.0), ("image-like", lm @ rot_x(np.pi).T, IMAGE_DEPTH_WEIGHT)):
         prev, times, out = None, [], []
         for y in obs:
             t0 = time.perf_counter()
-            prev = fit_expression(model, y, identity=a, previous=prev, depth_weight=dw)
+            prev = fit_expression(model, y, identity=a, previous=prev, depth_weight=dw, detector=False)
             times.append(time.perf_counter() - t0)
             out.append(prev.expression)
         single = []
         for y in obs[::30]:
             t0 = time.perf_counter()
-            fit_expression(model, y, identity=a, depth_weight=dw)
+            fit_expression(model, y, identity=a, depth_weight=dw, detector=False)
             single.append(time.perf_counter() - t0)
         print(f"fit_expression ({label}): video {1000 * np.mean(times):.2f} ms/frame (median "
               f"{1000 * np.median(times):.2f}), single frame {1000 * np.mean(single):.1f} ms; "
               f"weight MAE {np.abs(np.array(out) - truth).mean():.4f} at 1 mm landmark noise")
     for frames in (1, 5):
         t0 = time.perf_counter()
-        fit_identity(model, lm[::60][:frames])
+        fit_identity(model, lm[::60][:frames], detector=False)
         print(f"fit_identity, {frames} frame(s): {time.perf_counter() - t0:.3f} s")
 
     vis = visible_shapes(model)
-    print(f"rendered round trip: {HEADS} random heads x sparse expressions, {len(vis)} visible shapes")
+    vis_mp = visible_shapes(model, detector=True)
+    print(f"rendered round trip: {HEADS} random heads x {FRAMES} renders (neutral + random sparse expressions, "
+          f"turned up to 12 deg), {len(vis)} visible shapes")
     import bpy  # noqa: F401
 
     from faceforge.api import scene
 
     scene.clear_scene()
     rng = np.random.default_rng(1)
-    rows, unknown, known, det_err = [], [], [], []
+    runs, rows = [], []
     with FaceMeshDetector(video=False, max_faces=1, min_confidence=0.3) as det:
         t0 = time.perf_counter()
         for h in range(HEADS):
-            state = rng.bit_generator.state
-            r = roundtrip(model, det, rng)
+            r = sequence(model, det, rng, frames=FRAMES)
             if r is None:
-                print(f"  head {h}: MediaPipe found no face")
+                print(f"  head {h}: MediaPipe missed a frame")
                 continue
-            rng2 = np.random.default_rng()
-            rng2.bit_generator.state = state
-            rk = roundtrip(model, det, rng2, known_identity=True)
-            unknown.append(r["mae_visible"])
-            known.append(rk["mae_visible"] if rk else np.nan)
-            det_err.append(np.median(r["detect_err"]))
-            if len(rows) < 4:
-                fitted, _, _ = render_head(model, r["fit"].identity, r["weights"], r["yaw"], r["pitch"])
-                rows.append(np.hstack([r["image"], fitted]))
+            runs.append(r)
+            for f in range(len(r["truth"])):
+                if len(rows) < 4 and f == 0:
+                    fitted, _, _ = render_head(model, r["fitted_identity"], r["joint"][f])
+                    rows.append(np.hstack([r["images"][f], fitted]))
         dt = time.perf_counter() - t0
-    print(f"  weight MAE (visible shapes): identity unknown {np.mean(unknown):.3f} "
-          f"(heads: {', '.join(f'{x:.3f}' for x in unknown)}); identity known {np.nanmean(known):.3f}")
-    print(f"  MediaPipe vs the model's landmarks in the image: median {np.mean(det_err):.3f} IOD; "
-          f"{dt / max(len(unknown), 1):.1f} s per head (two renders and fits)")
+    for key, label in (("joint", "identity from the head's 5 frames (video)"), ("single", "identity from one frame"),
+                       ("known", "identity known")):
+        truth, got = np.concatenate([r["truth"] for r in runs]), np.concatenate([r[key] for r in runs])
+        sc, sd = scores(truth, got, vis), scores(truth, got, vis_mp)
+        print(f"  {label}: weight MAE over the {len(vis)} visible shapes {sc['visible']:.3f} (all zeros would score "
+              f"{sc['zero']:.3f}), over the {len(vis_mp)} MediaPipe sees {sd['visible']:.3f} ({sd['zero']:.3f}); "
+              f"over the shapes that were on {sc['active']:.3f}, recall {sc['recall']:.2f}, "
+              f"mean false weight {sc['false_on']:.3f}")
+    print(f"  {dt / max(len(runs), 1):.1f} s per head ({FRAMES} renders, detections and three fits)")
     if rows:
         import cv2
 
@@ -120,7 +125,7 @@ def main():
         os.makedirs(out, exist_ok=True)
         sheet = np.vstack([cv2.resize(r, (r.shape[1] // 2, r.shape[0] // 2)) for r in rows])
         cv2.imwrite(os.path.join(out, "contact_sheet.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-        print(f"  contact sheet (render | fitted head): {os.path.join(out, 'contact_sheet.png')}")
+        print(f"  contact sheet (render | fitted head, frontal): {os.path.join(out, 'contact_sheet.png')}")
     ff.unregister()
 
 

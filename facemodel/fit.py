@@ -37,10 +37,11 @@ only partly: cheekSquint 0.2, eyeSquint 0.3, mouthFrown 0.35 of the surface's mo
     + smooth/2 |w - w_previous|^2                                     video (``previous``)
     subject to mouthClose <= jawOpen (ARKit's mouthClose closes the lips of an open jaw)
 
-solved by alternation: pose (Gauss-Newton on the similarity), expression (a 52-variable
-bounded QP, projected Newton on the free set), identity (linear least squares with
-the prior; :func:`fit_identity` only), robust weights (Huber on each landmark's
-residual, scale from the median residual; points beyond ``reject`` scales get 0).
+solved by Gauss-Newton steps on pose and expression together (each a bounded QP in the
+similarity's update and the 52 weights, in the model frame: projected Newton on the free
+variables, LAPACK Cholesky solves), robust weights in between (Huber on each landmark's
+residual, scale from the median residual; points beyond ``reject`` scales get 0) and, in
+:func:`fit_identity`, the identity by linear least squares with its prior, alternating.
 
 Outputs (:class:`ExpressionFit`, :class:`IdentityFit`): weights (52,), identity (K,),
 :class:`Pose` per frame, the fitted landmarks in the observation frame, the final

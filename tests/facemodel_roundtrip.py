@@ -48,12 +48,14 @@ def random_expression(rng: np.random.Generator, groups: int = 3) -> np.ndarray:
     return w
 
 
-def visible_shapes(model, min_iod: float = 0.05) -> np.ndarray:
+def visible_shapes(model, min_iod: float = 0.05, detector: bool = False) -> np.ndarray:
     """Indices of the ARKit shapes that move some landmark by ``min_iod`` of the eye distance in
-    the image plane of a frontal camera (excludes ``tongueOut`` and ``jawForward``)."""
+    the image plane of a frontal camera: on the surface (48 shapes: not ``tongueOut``,
+    ``jawForward``, ``eyeSquint*``), or with ``detector`` as MediaPipe's points move (36: also not
+    cheekSquint, eyeWide, mouthPress, cheekPuff, mouthFrown, mouthDimple, browDownLeft...)."""
     from faceforge.facemodel.fit import _iod
 
-    base, _, e = model.landmark_basis(None)
+    base, _, e = model.landmark_basis(None, detector=detector)
     d2 = np.linalg.norm(e[:, :2, :], axis=1).max(axis=0) / _iod(base)
     return np.flatnonzero(d2 >= min_iod)
 
@@ -118,3 +120,46 @@ def describe(r) -> str:
     w, e = r["weights"], r["expression"]
     ids = np.flatnonzero((np.abs(w - e) > 0.1) | (e > 0))
     return ", ".join(f"{ARKIT_NAMES[i]} {e[i]:.2f}->{w[i]:.2f}" for i in ids)
+
+
+def sequence(model, det, rng, frames: int = 5):
+    """One random head in ``frames`` renders (the first neutral, then random sparse expressions,
+    each turned a little), detected and fitted three ways: ``joint`` (``fit_identity`` on all
+    frames: the video case), ``single`` (``fit_identity`` on each frame alone) and ``known``
+    (``fit_expression`` with the true identity).  Returns a dict of (F - 1, 52) weight arrays for
+    the expression frames plus ``truth``, or None when MediaPipe misses a frame."""
+    from faceforge.facemodel import fit_expression, fit_identity
+    from faceforge.facemodel.fit import IMAGE_DEPTH_WEIGHT
+
+    identity = model.random_identity(rng)
+    truth = np.array([np.zeros(52)] + [random_expression(rng) for _ in range(frames - 1)])
+    points, camera, images = [], None, []
+    for w in truth:
+        img, cam, _ = render_head(model, identity, w, rng.uniform(-12, 12), rng.uniform(-8, 8))
+        face = det.detect(img)
+        if face is None:
+            return None
+        points.append(face.points)
+        images.append(img)
+        camera = (cam.focal_px, cam.width / 2.0, cam.height / 2.0)
+    pts = np.array(points)
+    kw = dict(depth_weight=IMAGE_DEPTH_WEIGHT, camera=camera)
+    joint = fit_identity(model, pts, **kw)
+    single = np.array([fit_identity(model, p, **kw).expression[0] for p in pts[1:]])
+    known = np.array([fit_expression(model, p, identity=identity, **kw).expression for p in pts[1:]])
+    return {"truth": truth[1:], "joint": joint.expression[1:], "single": single, "known": known,
+            "identity": identity, "fitted_identity": joint.identity, "images": images[1:],
+            "poses": joint.poses[1:]}
+
+
+def scores(truth: np.ndarray, fitted: np.ndarray, visible: np.ndarray) -> dict:
+    """Weight errors over frames (F, 52): ``visible`` MAE over the shapes a camera can see (the
+    issue's figure; zeros included), ``active`` MAE over the shapes that were on, ``zero``: the
+    visible MAE of answering all zeros (the floor a sparse truth gives), ``recall``: fitted / true
+    weight summed over the active shapes."""
+    on = truth > 0
+    return {"visible": float(np.abs(fitted - truth)[:, visible].mean()),
+            "active": float(np.abs(fitted - truth)[on].mean()),
+            "zero": float(np.abs(truth)[:, visible].mean()),
+            "recall": float(np.minimum(fitted, truth)[on].sum() / truth[on].sum()),
+            "false_on": float(fitted[~on & np.isin(np.arange(52), visible)[None].repeat(len(truth), 0)].mean())}

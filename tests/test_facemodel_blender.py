@@ -111,21 +111,25 @@ def test_rendered_head_reads_back(model):
 
 @pytest.mark.slow
 def test_rendered_round_trip_many_heads(model):
-    """Random heads x random sparse expressions, turned up to 12 deg: weight MAE over the shapes
-    a camera can see."""
-    from facemodel_roundtrip import describe, roundtrip
+    """Random heads, each in 5 renders (neutral + random sparse expressions, turned up to 12 deg),
+    read by MediaPipe and fitted as a video would be (identity from the 5 frames).  Weight MAE over
+    the shapes a camera can see, over the shapes that were on, recall and false weights (figures:
+    benchmarks/bench_facemodel.py)."""
+    from facemodel_roundtrip import scores, sequence, visible_shapes
 
     from faceforge.inference.face_mesh import FaceMeshDetector
 
     rng = np.random.default_rng(1)
-    results = []
+    runs = []
     with FaceMeshDetector(video=False, max_faces=1, min_confidence=0.3) as det:
-        for _ in range(10):
-            r = roundtrip(model, det, rng)
+        for _ in range(6):
+            r = sequence(model, det, rng)
             if r is not None:
-                results.append(r)
-                print(f"MAE {r['mae_visible']:.3f}: {describe(r)}")
-    assert len(results) >= 8
-    mae = np.mean([r["mae_visible"] for r in results])
-    print(f"rendered round trip: MAE over visible shapes {mae:.3f} ({len(results)} heads)")
-    assert mae < 0.08
+                runs.append(r)
+    assert len(runs) >= 5
+    truth = np.concatenate([r["truth"] for r in runs])
+    got = np.concatenate([r["joint"] for r in runs])
+    sc = scores(truth, got, visible_shapes(model))
+    print(f"rendered round trip ({len(runs)} heads x 4 expressions): {sc}")
+    assert sc["visible"] < 0.065 and sc["false_on"] < 0.05
+    assert sc["recall"] > 0.3 and sc["active"] < 0.45
