@@ -45,9 +45,10 @@ def _material(name: str, rgba) -> "bpy.types.Material":
     if mat is not None:
         return mat
     mat = bpy.data.materials.new(name)
-    mat.diffuse_color = rgba
-    mat.use_nodes = True
-    bsdf = mat.node_tree.nodes.get("Principled BSDF")
+    mat.diffuse_color = rgba  # Workbench's colour
+    if not getattr(mat, "use_nodes", True):  # Blender 5 always uses nodes
+        mat.use_nodes = True
+    bsdf = mat.node_tree.nodes.get("Principled BSDF") if mat.node_tree else None
     if bsdf is not None:
         bsdf.inputs["Base Color"].default_value = rgba
         bsdf.inputs["Alpha"].default_value = rgba[3]
