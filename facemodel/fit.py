@@ -25,7 +25,8 @@ Model
 linearised).  By default (``detector=True``) ``E``'s x and y are how MediaPipe's points
 move for each shape, measured on renders of the model (MediaPipe follows subtle shapes
 only partly: cheekSquint 0.2, eyeSquint 0.3, mouthFrown 0.35 of the surface's motion);
-``detector=False`` uses the surface's own motion (exact points on a head of this model).  Minimised, in model metres with landmark noise ``noise`` (default 2 mm)::
+``detector=False`` uses the surface's own motion (exact points on a head of this model).
+Minimised, in model metres with landmark noise ``noise`` (default 2 mm)::
 
     sum_l  c_l rho(|D R^T (y_l - pose(x_l))| / scale) / noise^2      data (Huber IRLS, D = depth weight)
     + |identity|^2                                                    Gaussian prior (unit-variance modes)

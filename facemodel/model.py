@@ -145,7 +145,8 @@ def gaze_angles(expression: np.ndarray) -> np.ndarray:
 
 
 def gaze_rotation(yaw: float, pitch: float) -> np.ndarray:
-    """Eye rotation: pitch up about x, then yaw toward +x about y (forward (0,0,1) -> (cos p sin y, sin p, cos p cos y))."""
+    """Eye rotation: pitch up about x, then yaw toward +x about y
+    (forward (0, 0, 1) -> (cos p sin y, sin p, cos p cos y))."""
     return rot_y(yaw) @ rot_x(-pitch)
 
 
@@ -207,8 +208,9 @@ class FaceModel:
     ``polygon_uv`` the same length, indices into ``uv`` (U, 2) (so per-loop UVs are
     ``uv[polygon_uv]``; ICT's layout is UDIM-like: the face skin in u 0..1, head and neck, mouth
     and eye sockets in 1..2, gums and tongue 2..3, teeth 3..4, tear lines 4..6, lashes 6..7; the
-    eyeballs and eye films reuse 0..1 with their own textures), ``polygon_part`` (P,) index into :data:`PART_NAMES`, ``triangles`` (T, 3) and
-    ``triangle_polygon`` (T,).  ``eye_centres`` (2, 3): the neutral eyeballs' centres [left, right].
+    eyeballs and eye films reuse 0..1 with their own textures), ``polygon_part`` (P,) index into
+    :data:`PART_NAMES`, ``triangles`` (T, 3) and ``triangle_polygon`` (T,).
+    ``eye_centres`` (2, 3): the neutral eyeballs' centres [left, right].
     Landmarks: ``landmark_triangles`` (478,) + ``landmark_bary`` (478, 3) on the surface (irises on
     the eyeballs), ``landmark_spread`` (478,) how far single detections scattered (IOD units),
     ``ibug68`` (68,) ICT's own iBUG-68 landmark vertices.  ``info``: provenance and figures.

@@ -63,7 +63,8 @@ def credits_text() -> str:
             "B. Kishore, M. Ramos (USC Institute for Creative Technologies, Vision and Graphics Lab).\n"
             "Light-stage scans; see ICT-FaceKit's README for the papers to cite.\n\n"
             "FaceForge's changes: units converted to metres; deltas stored as float16 (expression shapes sparse);\n"
-            "a tongueOut shape, MediaPipe landmark correspondences and MediaPipe's measured response added by FaceForge.\n")
+            "a tongueOut shape, MediaPipe landmark correspondences and MediaPipe's measured response added\n"
+            "by FaceForge.\n")
 
 
 # --- reading ICT's OBJs ----------------------------------------------------------------
