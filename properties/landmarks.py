@@ -35,7 +35,8 @@ class FACEFORGE_PG_object_landmarks(PropertyGroup):
         items=(("NONE", "None", "No landmarks yet"),
                ("DETECTED", "Detected", "Found by MediaPipe on a render of the mesh"),
                ("PHOTO", "Photo", "Built from a photo: vertex i is landmark i"),
-               ("MANUAL", "Manual", "Fitted to points placed by hand")),
+               ("MANUAL", "Manual", "Fitted to points placed by hand"),
+               ("MODEL", "Face Model", "A head built from FaceForge's face model: its own landmark correspondence")),
         default="NONE")
     score: FloatProperty(name="Detection Score", min=0.0, max=1.0)
     view_axis: StringProperty(name="View Axis", description="Axis the face was found looking along")

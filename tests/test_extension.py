@@ -42,10 +42,12 @@ try:
 except ImportError:
     mediapipe_visible = False
 ext = importlib.import_module('bl_ext.user_default.faceforge.inference.face_mesh')
+from bl_ext.user_default.faceforge.facemodel import load_model
+model = load_model()
 rgb = cv2.cvtColor(cv2.imread(sys.argv[2]), cv2.COLOR_BGR2RGB)
 with ext.FaceMeshDetector(video=False, max_faces=1) as det:
     face = det.detect(rgb)
-print('RESULT', json.dumps({'install': sorted(result), 'enabled': bool(enabled), 'ran': sorted(ran),
+print('RESULT', json.dumps({'facemodel': model.n_vertices, 'install': sorted(result), 'enabled': bool(enabled), 'ran': sorted(ran),
                   'cv2': cv2.__file__, 'scipy': scipy.__file__, 'onnxruntime': onnxruntime.__file__,
                   'tracker': ext.__file__, 'points': None if face is None else len(face.points),
                   'mediapipe_visible': mediapipe_visible, 'user': os.environ['BLENDER_USER_RESOURCES']}))
@@ -96,6 +98,7 @@ def test_zip_has_manifest_wheels_and_no_tests(built_zip):
         names = z.namelist()
         manifest = z.read("blender_manifest.toml").decode()
     assert "blender_manifest.toml" in names and "__init__.py" in names
+    assert {"models/facemodel_ict.npz", "models/ICT-FaceKit-LICENSE.txt"} <= set(names)  # the face model + licence
     assert not any(n.startswith(("tests/", ".git/", ".venv/", "scripts/")) for n in names)
     assert not any(n.startswith("wheels/numpy") for n in names), "Blender ships numpy"
     for gone in ("mediapipe", "matplotlib", "protobuf", "absl"):
@@ -135,3 +138,4 @@ def test_installed_zip_runs_with_its_bundled_wheels(built_zip, tmp_path):
     for lib in ("cv2", "scipy", "onnxruntime", "tracker"):
         assert report[lib].startswith(str(user)), f"{lib} came from {report[lib]}, not the extension"
     assert report["points"] == 478 and not report["mediapipe_visible"]
+    assert report["facemodel"] == 26719  # the shipped face model loads from the installed copy

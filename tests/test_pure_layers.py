@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PURE = ("core", "inference", "rigging", "animation", "formats")
+PURE = ("core", "inference", "rigging", "animation", "formats", "facemodel")
 
 BLOCKER = r"""
 import importlib, importlib.util, os, pkgutil, sys

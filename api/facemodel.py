@@ -1,0 +1,148 @@
+"""The face model as a Blender object: the one place that turns :mod:`facemodel` into a mesh.
+
+``build_face_object(identity, expression, ...)`` makes a mesh object of the scan-based
+head (``facemodel.load_model()``), in metres, facing -Y, Z up, the subject's left +X
+(:func:`facemodel.to_blender`).  The object has
+
+* ICT's polygons (quads kept) and per-loop UVs (layer ``UVMap``), smooth shading;
+* one vertex group per part (``face``, ``head_neck``, ``mouth_socket``, ``eye_socket_L``...,
+  ``eyeball_L`` / ``eyeball_R`` = sclera + iris, ``iris_L`` ...: ``facemodel.model.PARTS``
+  and the eyeball groups) - vertex indices are the model's, so any model array indexes it;
+* one material slot per look (skin, eyebrows, lips, mouth, gums and tongue, teeth,
+  sclera, iris, pupil, eyelashes, clear eye films and corneas), flat colours that
+  render in Workbench, EEVEE and Cycles (``FaceModel.polygon_looks``);
+* its 478 landmarks already bound (source ``MODEL``: the model's own correspondence);
+* optionally the 52 ARKit shape keys for this head (``shape_keys=True``; the eyeLook
+  keys turn the eyeballs linearly, see ``FaceModel.shape_deltas``).
+
+``set_face_vertices(obj, identity, expression)`` re-poses an existing head object (same
+topology) in place.  Custom properties: ``faceforge_identity`` (K floats).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import bpy
+
+from ..core.arkit import ARKIT_NAMES
+from ..core.errors import FaceForgeError
+from ..facemodel.model import LOOKS, PART_GROUPS, PART_NAMES, load_model, to_blender
+from .binding import Binding, write_binding
+
+# Flat colours (linear RGBA) per look; the clear films and corneas are fully transparent.
+LOOK_COLOURS = {
+    "skin": (0.80, 0.58, 0.47, 1.0), "mouth": (0.35, 0.08, 0.08, 1.0), "gums_tongue": (0.70, 0.25, 0.27, 1.0),
+    "teeth": (0.90, 0.88, 0.80, 1.0), "sclera": (0.88, 0.86, 0.83, 1.0), "iris": (0.25, 0.14, 0.07, 1.0),
+    "pupil": (0.02, 0.02, 0.02, 1.0), "eyelashes": (0.05, 0.04, 0.03, 0.25), "clear": (1.0, 1.0, 1.0, 0.0),
+    "brows": (0.10, 0.07, 0.05, 1.0), "lips": (0.60, 0.30, 0.28, 1.0),
+}
+VERTEX_GROUPS = PART_NAMES + ("eyeball_L", "eyeball_R")
+
+
+def _material(name: str, rgba) -> "bpy.types.Material":
+    mat = bpy.data.materials.get(name)
+    if mat is not None:
+        return mat
+    mat = bpy.data.materials.new(name)
+    mat.diffuse_color = rgba  # Workbench's colour
+    if not getattr(mat, "use_nodes", True):  # Blender 5 always uses nodes
+        mat.use_nodes = True
+    bsdf = mat.node_tree.nodes.get("Principled BSDF") if mat.node_tree else None
+    if bsdf is not None:
+        bsdf.inputs["Base Color"].default_value = rgba
+        bsdf.inputs["Alpha"].default_value = rgba[3]
+        bsdf.inputs["Roughness"].default_value = 0.2 if name.endswith(("sclera", "iris", "pupil")) else 0.6
+    if rgba[3] < 1.0:
+        if hasattr(mat, "surface_render_method"):
+            mat.surface_render_method = "BLENDED"
+        if hasattr(mat, "blend_method"):
+            mat.blend_method = "BLEND"
+    return mat
+
+
+def _check_lengths(model, identity, expression):
+    if identity is not None and len(np.ravel(identity)) > model.n_identity:
+        raise FaceForgeError(f"identity has {len(np.ravel(identity))} values; the face model has "
+                             f"{model.n_identity} modes")
+    if expression is not None and np.shape(expression) != (52,):
+        raise FaceForgeError(f"expression must hold the 52 ARKit weights, got shape {np.shape(expression)}")
+
+
+def build_face_object(identity=None, expression=None, *, name: str = "FaceForge Head", shape_keys: bool = False,
+                      landmarks: bool = True, model=None, collection=None):
+    """A new mesh object of the face model (see the module docstring); returns the object.
+
+    ``identity`` (K,) unit-variance coefficients (None: the average head), ``expression``
+    (52,) ARKit weights baked into the base mesh (None: neutral), ``shape_keys``: add Basis
+    + the 52 ARKit keys for this identity's head (an ``expression`` stays baked in the Basis)."""
+    model = model or load_model()
+    _check_lengths(model, identity, expression)
+    verts = to_blender(model.evaluate(identity, expression)).astype(np.float32)
+    me = bpy.data.meshes.new(name)
+    me.vertices.add(model.n_vertices)
+    me.vertices.foreach_set("co", verts.ravel())
+    me.loops.add(len(model.polygon_vertices))
+    me.loops.foreach_set("vertex_index", model.polygon_vertices.astype(np.int32))
+    me.polygons.add(len(model.polygon_sizes))
+    me.polygons.foreach_set("loop_start", model.polygon_starts.astype(np.int32))
+    me.polygons.foreach_set("loop_total", model.polygon_sizes.astype(np.int32))
+    me.update(calc_edges=True)
+    uv = me.uv_layers.new(name="UVMap")
+    uv.data.foreach_set("uv", model.loop_uv.astype(np.float32).ravel())
+    me.polygons.foreach_set("use_smooth", np.ones(len(model.polygon_sizes), dtype=bool))
+    for look in LOOKS:
+        me.materials.append(_material(f"FaceForge_{look}", LOOK_COLOURS[look]))
+    me.polygons.foreach_set("material_index", model.polygon_looks().astype(np.int32))
+    me.update()
+    obj = bpy.data.objects.new(name, me)
+    (collection or bpy.context.scene.collection).objects.link(obj)
+    for group in VERTEX_GROUPS:
+        vg = obj.vertex_groups.new(name=group)
+        vg.add(model.part(group).tolist(), 1.0, "REPLACE")
+    obj["faceforge_identity"] = [float(x) for x in (np.ravel(identity) if identity is not None else [])]
+    if landmarks and len(model.landmark_triangles):
+        write_binding(obj, Binding(model.landmark_vertices.astype(np.int32), model.landmark_bary,
+                                   np.ones(len(model.landmark_triangles))), source="MODEL", score=1.0,
+                      view_axis="-Y", symmetric=False)
+    if shape_keys:
+        add_shape_keys(obj, identity, model=model)
+    return obj
+
+
+def add_shape_keys(obj, identity=None, names=ARKIT_NAMES, model=None) -> int:
+    """Add (or overwrite) the ARKit shape keys of the face model on a head object it built.
+    Returns how many keys were written."""
+    from .mesh import ensure_basis
+
+    model = model or load_model()
+    if obj.type != "MESH" or len(obj.data.vertices) != model.n_vertices:
+        raise FaceForgeError(f"'{obj.name}' is not a face-model head (vertex count differs)")
+    ensure_basis(obj)
+    base = np.empty(model.n_vertices * 3, np.float32)
+    obj.data.shape_keys.key_blocks[0].data.foreach_get("co", base)
+    base = base.reshape(-1, 3)
+    deltas = model.shape_deltas(identity, names=names)
+    keys = obj.data.shape_keys.key_blocks
+    for name, d in zip(names, deltas):
+        kb = keys.get(name) or obj.shape_key_add(name=name, from_mix=False)
+        kb.data.foreach_set("co", (base + to_blender(d)).astype(np.float32).ravel())
+        kb.slider_min, kb.slider_max = 0.0, 1.0
+    obj.data.update()
+    return len(names)
+
+
+def set_face_vertices(obj, identity=None, expression=None, model=None) -> None:
+    """Re-pose a head object made by :func:`build_face_object` (its base mesh; shape keys untouched)."""
+    model = model or load_model()
+    _check_lengths(model, identity, expression)
+    if obj.type != "MESH" or len(obj.data.vertices) != model.n_vertices:
+        raise FaceForgeError(f"'{obj.name}' is not a face-model head (vertex count differs)")
+    verts = to_blender(model.evaluate(identity, expression)).astype(np.float32)
+    obj.data.vertices.foreach_set("co", verts.ravel())
+    if obj.data.shape_keys is not None:
+        obj.data.shape_keys.key_blocks[0].data.foreach_set("co", verts.ravel())
+    obj.data.update()
+
+
+__all__ = ["build_face_object", "add_shape_keys", "set_face_vertices", "VERTEX_GROUPS", "PART_GROUPS"]
