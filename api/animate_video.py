@@ -279,7 +279,8 @@ def animate_from_video_job(obj, path: str, smoothing: float = 0.5, neutral_frame
     if info.fps and info.frame_count:  # what the header claims, before decoding anything
         count = min(info.frame_count, end if end is not None else info.frame_count) - first
         if count > 0:
-            limits.check_take((count - 1) / info.fps, scene_fps(scene), name, samples=count, unit="frame")
+            limits.check_take((count - 1) / info.fps, scene_fps(scene),
+                              f"{name} (by its header: {count:,} frames at {info.fps:g} fps)")
     yield Progress(0.0, f"tracking {name}")
     trk = yield Offload(solve.track_file, (path,), {"start": first, "end": end, "max_side": max_side},
                         report=True, span=(0.0, 0.85))

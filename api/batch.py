@@ -173,8 +173,10 @@ def deliver_job(obj, out_dir: str, name: str, formats=("fbx", "glb"), preset: st
     steps = len(formats) + (1 if preview else 0)
     for i, fmt in enumerate(formats):
         t = time.perf_counter()
-        res = yield from scaled(export.export_job(obj, os.path.join(out_dir, name), fmt.upper(), preset.upper(),
-                                                   takes=takes), i / steps, (i + 1) / steps)
+        # the extension is given: a name with a dot ("take.v2") must not lose its end to with_suffix
+        target = os.path.join(out_dir, f"{name}.{fmt.lower()}")
+        res = yield from scaled(export.export_job(obj, target, fmt.upper(), preset.upper(), takes=takes),
+                                i / steps, (i + 1) / steps)
         out["outputs"][fmt.lower()] = [str(p) for p in res.files]
         out["warnings"] += res.warnings
         out["timings"][f"export_{fmt.lower()}"] = time.perf_counter() - t

@@ -266,6 +266,7 @@ def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range
     path = Path(bpy.path.abspath(str(path))).resolve()
     if path.suffix.lower() != _EXT[fmt]:
         path = path.with_suffix(_EXT[fmt])
+    paths.check_output(str(path), "The export file")  # before any work
     path.parent.mkdir(parents=True, exist_ok=True)
     take_actions = find_takes(obj, takes)
     key = obj.data.shape_keys
