@@ -804,3 +804,19 @@ def test_operators_report_bad_input_and_leave_the_scene_as_it_was(ui_character, 
     from faceforge.api import scene as scene_api
 
     scene_api.reset_settings(scene.faceforge)
+
+
+def test_a_batch_hands_its_limits_to_the_workers(tmp_path, inputs):
+    """--max-seconds given to `batch` reaches each worker through the plan."""
+    from faceforge.api import batch
+
+    plan = jobfile.make_plan({}, ".", character=str(inputs / "head.blend"), takes=[str(inputs / "ok.csv")],
+                             out=str(tmp_path / "o"), preview=False, limits={"seconds": 1.0, "frames": 5})
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"plan": {k: v for k, v in plan.to_dict().items() if k not in ("takes", "skipped")},
+                                "take": plan.takes[0].__dict__}))
+    with scene_settings_kept():
+        assert batch.run_worker(str(spec)) == 1
+    report = json.loads((tmp_path / "o" / "ok" / "report.json").read_text())
+    assert "ok.csv spans" in report["error"] and "12 frames" in report["error"] and "/ 5 frames" in report["error"]
+    assert limits.current() == limits.Limits()
