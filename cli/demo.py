@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 
 def add_parser(sub):
     p = sub.add_parser("demo", help="run the whole pipeline on the built-in default (or --mesh)")

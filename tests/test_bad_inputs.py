@@ -321,7 +321,7 @@ LIMITS = [
     ("timeline-too-many-frames", ["timeline", *CHAR, "--timeline", "happy 3000 s -> neutral", "--fps", "1000",
                                   "--out", "{o}/t.blend"], "3,000,001 frames at 1000 fps"),
     ("timeline-lowered-limit", ["timeline", *CHAR, "--timeline", "happy 10 s -> neutral", "--max-frames", "100",
-                                "--out", "{o}/t.blend"], "at most 0.0 s / 100 frames".replace("0.0 s", "1 h 0 min")),
+                                "--out", "{o}/t.blend"], "at most 1 h 0 min / 100 frames"),
     ("lipsync-header-10-hours", ["lipsync", *CHAR, "--audio", "{i}/long.wav", "--out", "{o}/s.blend"],
      "long.wav lasts 10 h 0 min"),
     ("livelink-past-blender-frames", ["livelink-import", *CHAR, "--csv", "{i}/ok.csv", "--save", "{o}/l.blend",
@@ -625,8 +625,9 @@ with cli._terminate_cleanly():
         print("stopped", stop.code, flush=True)
 launch.remove_session_tempdir()
 """
+    (tmp_path / "tmp").mkdir()
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                            env=_limited_env(tmp_path / "tmp") if (tmp_path / "tmp").mkdir() is None else None)
+                            env=_limited_env(tmp_path / "tmp"))
     assert proc.stdout.readline().strip() == "writing"
     proc.terminate()
     out, _ = proc.communicate(timeout=60)
@@ -820,3 +821,22 @@ def test_a_batch_hands_its_limits_to_the_workers(tmp_path, inputs):
     report = json.loads((tmp_path / "o" / "ok" / "report.json").read_text())
     assert "ok.csv spans" in report["error"] and "12 frames" in report["error"] and "/ 5 frames" in report["error"]
     assert limits.current() == limits.Limits()
+
+
+def test_a_save_that_fails_after_the_work_is_a_failure_with_one_line(box, capsys, monkeypatch):
+    """The input was fine but the disk filled up while saving: exit status 1, one line, no file."""
+    import errno
+    from contextlib import contextmanager
+
+    real = paths.writing
+
+    @contextmanager
+    def disk_fills(path):
+        with real(path) as tmp:
+            yield tmp
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(paths, "writing", disk_fills)
+    rc, _out, err = run_cli(capsys, *_fill(["emotion", "happy", *CHAR, "--out", "{o}/e.blend"], box))
+    assert_one_clear_line(rc, err, 1, "No space left on device")
+    assert list(box["out"].iterdir()) == []
