@@ -45,6 +45,8 @@ _ARROW = re.compile(r"\s*(?:->|→|=>|⟶|\n)\s*")
 _DURATION = re.compile(
     r"(?:\s+for)?\s+(\d+(?:\.\d+)?|\.\d+)\s*(ms|msec|milliseconds?|s|sec|secs|seconds?)\s*$", re.I)
 
+_NEGATIVE = re.compile(r"\s-\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|msec|milliseconds?|s|sec|secs|seconds?)\s*$", re.I)
+
 
 @dataclass
 class Step:
@@ -88,6 +90,8 @@ def parse(text: str) -> list[Step]:
             body = (" " + chunk)[:m.start()].strip()
         if not body:
             raise FaceForgeError(f"Step {n} ('{chunk}') has a duration but no expression")
+        if duration is None and _NEGATIVE.search(" " + chunk):
+            raise FaceForgeError(f"Step {n} ('{chunk}') has a negative duration: a step must last more than 0 s")
         if duration is None and n < len(chunks):
             raise FaceForgeError(f"Step {n} ('{chunk}') needs a duration, e.g. '{body} 1 s' "
                                  "(only the last step may leave it out)")

@@ -17,6 +17,10 @@ import numpy as np
 
 import bpy
 
+from ..core import limits
+from ..core.errors import FaceForgeError
+from ..core.params import FRAME_MAX, FRAME_MIN
+
 SLOTTED = hasattr(bpy.types, "ActionSlot")  # Blender 4.4+
 
 _ID_TYPE = {bpy.types.Key: "KEY", bpy.types.Object: "OBJECT", bpy.types.Mesh: "MESH"}
@@ -79,6 +83,19 @@ def all_fcurves(action):
 _INTERP = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}
 
 
+def check_keys(frames, values=None, what: str = "The take") -> None:
+    """The last guard before keys are written: at most the frame limit (``core/limits.py``), inside
+    Blender's frame range, finite values; a FaceForgeError otherwise (the stages check their
+    inputs earlier, with better messages)."""
+    frames = np.asarray(frames, dtype=np.float64)
+    limits.check_frames(len(frames), what)
+    if len(frames) and not (np.isfinite(frames).all() and FRAME_MIN <= frames.min() and frames.max() <= FRAME_MAX):
+        raise FaceForgeError(f"{what} would be keyed from frame {frames.min():g} to {frames.max():g}, outside "
+                             f"Blender's frames {FRAME_MIN:,}..{FRAME_MAX:,}: choose another start frame")
+    if values is not None and not np.isfinite(np.asarray(values, dtype=np.float64)).all():
+        raise FaceForgeError(f"{what} has values that are not numbers (NaN or infinite); nothing was keyed")
+
+
 def write_curves(bag, channels, frames, values, group: str | None = None,
                  interpolation: str = "LINEAR"):
     """Write one F-curve per channel, replacing any existing curve of that channel.
@@ -86,6 +103,7 @@ def write_curves(bag, channels, frames, values, group: str | None = None,
     bag: from :func:`channels_for`; channels: list of ``(data_path, array_index)``;
     frames: (F,); values: (F, C).
     """
+    check_keys(frames, values)
     fcurves = bag.fcurves
     grp = None
     if group:

@@ -25,6 +25,7 @@ from mathutils import Matrix
 
 from ..animation import solve
 from ..animation.retime import change_basis, retime_take
+from ..core import limits, params
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
 from . import actions, binding
@@ -272,8 +273,8 @@ def bake_take(obj, take: solve.Take, face_axes: np.ndarray, start_frame: int = 1
 
 def _check_range(frame_range):
     start, end = (frame_range or (0, None))
-    start = max(0, int(start or 0))
-    end = None if end is None or int(end) < 0 else int(end) + 1  # inclusive -> exclusive
+    start = params.check("video.frame", start or 0, "The first video frame")
+    end = None if end is None or int(end) < 0 else params.check("video.frame", end, "The last video frame") + 1
     if end is not None and end <= start:
         raise FaceForgeError(f"The frame range {start}-{end - 1} is empty: the last frame must be after the first")
     return start, end
@@ -294,13 +295,25 @@ def animate_from_video_job(obj, path: str, smoothing: float = 0.5, neutral_frame
     path = bpy.path.abspath(path) if path else ""
     if not path:
         raise FaceForgeError("Choose a driving video first")
+    smoothing = params.check("video.smoothing", smoothing)
+    start_frame = params.check("start_frame", start_frame)
+    neutral_frame = params.check_optional("video.frame", neutral_frame, "The neutral frame")
     basis, face_axes = rig_basis(obj)
     first, end = _check_range(frame_range)
     info = probe(path)
     scene = bpy.context.scene
-    yield Progress(0.0, f"tracking {os.path.basename(path)}")
+    name = os.path.basename(path)
+    if info.fps and info.frame_count:  # what the header claims, before decoding anything
+        count = min(info.frame_count, end if end is not None else info.frame_count) - first
+        if count > 0:
+            limits.check_take((count - 1) / info.fps, scene_fps(scene),
+                              f"{name} (by its header: {count:,} frames at {info.fps:g} fps)")
+    yield Progress(0.0, f"tracking {name}")
     trk = yield Offload(solve.track_file, (path,), {"start": first, "end": end, "max_side": max_side},
                         report=True, span=(0.0, 0.85))
+    # what the frames' timestamps say (variable frame rate, gaps), before anything is baked
+    limits.check_take(float(trk.times[-1] - trk.times[0]), scene_fps(scene), name, samples=len(trk.times),
+                      times=trk.times, unit="frame", start_frame=start_frame)
     take = yield Offload(solve.solve_take, (trk, basis),
                          {"neutral_frame": neutral_frame, "smoothing": smoothing}, report=True, span=(0.85, 0.95))
     yield Progress(0.95, "baking")
@@ -321,11 +334,51 @@ def animate_from_video_job(obj, path: str, smoothing: float = 0.5, neutral_frame
     return result
 
 
-def _detect_image(rgb):
-    from ..inference.face_mesh import FaceMeshDetector
+def _windows(h: int, w: int, smallest: int = 160, most: int = 48):
+    """Square crops (x, y, side) covering an image, largest first, overlapping by half."""
+    side = min(h, w)
+    out = []
+    while side >= smallest and len(out) < most:
+        step = max(1, side // 2)
+        ys = sorted(set(list(range(0, h - side + 1, step)) + [h - side]))
+        xs = sorted(set(list(range(0, w - side + 1, step)) + [w - side]))
+        level = [(x, y, side) for y in ys for x in xs]
+        if level != [(0, 0, min(h, w))] or h != w:
+            out.append(level)
+        side //= 2
+    return out
 
-    with FaceMeshDetector(video=False, max_faces=1) as det:
-        return det.detect(rgb, with_score=False)
+
+def _detect_image(rgb):
+    """The largest face in a photo, also when it holds several or small faces: the whole image
+    first, then square crops from large to small (the face mesh's detector looks for faces
+    that fill a good part of its input).  ``num_faces``: the faces seen."""
+    from ..inference.face_mesh import FaceLandmarks, FaceMeshDetector
+
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    with FaceMeshDetector(video=False, max_faces=4) as det:
+        found = det.detect(rgb, with_score=False)
+        if found is not None:
+            return found
+        for level in _windows(h, w):
+            faces = []
+            for x, y, side in level:
+                lm = det.detect(np.ascontiguousarray(rgb[y:y + side, x:x + side]), with_score=False)
+                if lm is not None:
+                    pts = lm.points.copy()
+                    pts[:, 0] += x
+                    pts[:, 1] += y
+                    faces.append(pts)
+            if not faces:
+                continue
+            distinct = []  # the same face seen in overlapping crops counts once
+            for pts in sorted(faces, key=lambda p: -np.ptp(p[:, 0]) * np.ptp(p[:, 1])):
+                c, size = pts[:, :2].mean(0), np.ptp(pts[:, 0])
+                if all(np.linalg.norm(c - d[:, :2].mean(0)) > 0.5 * size for d in distinct):
+                    distinct.append(pts)
+            return FaceLandmarks(points=distinct[0], score=1.0, image_size=(w, h), num_faces=len(distinct))
+    return None
 
 
 def animate_from_image_job(obj, path: str, key: bool = False, neutral_path: str | None = None,
@@ -336,6 +389,7 @@ def animate_from_image_job(obj, path: str, key: bool = False, neutral_path: str 
     path = bpy.path.abspath(path) if path else ""
     if not path:
         raise FaceForgeError("Choose an image of a face first")
+    frame = params.check_optional("frame", frame, "The frame to key")
     basis, face_axes = rig_basis(obj)
     rgb = read_image(path, max_side=1280)
     yield Progress(0.1, "finding the face")
@@ -371,5 +425,7 @@ def animate_from_image_job(obj, path: str, key: bool = False, neutral_path: str 
         if key:
             target.keyframe_insert(suffix, frame=frame, group="FaceForge")
     yield Progress(1.0, "posed")
+    faces = int(getattr(lm, "num_faces", 1))
     return {"weights": {n: float(v) for n, v in zip(basis.names, w)}, "residual_iod": res,
-            "keyed_frame": frame if key else None, "neutral": "image" if neutral_path else "character"}
+            "keyed_frame": frame if key else None, "neutral": "image" if neutral_path else "character",
+            "faces": faces, "note": f"{faces} faces in the photo: posed from the largest" if faces > 1 else ""}

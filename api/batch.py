@@ -26,12 +26,13 @@ from types import MappingProxyType
 from typing import Callable, Mapping
 
 from ..core import batch as pool
+from ..core import limits, paths
 from ..core.batch import write_json
 from ..core.errors import FaceForgeError
 from ..core.jobs import scaled
 from ..formats.jobfile import BatchPlan, TakeSpec
 from .character import find_character
-from .scene import scene_fps
+from .scene import open_blend, scene_fps
 
 
 # --- stages (by take kind) --------------------------------------------------------------
@@ -97,7 +98,7 @@ def run_take(plan: BatchPlan, take: TakeSpec) -> dict:
 
     from ..core.jobs import run_sync
 
-    out_dir = os.path.join(plan.out, take.name)
+    out_dir = paths.inside(plan.out, take.name)  # never outside the batch's folder
     os.makedirs(out_dir, exist_ok=True)
     report = {"take": take.name, "source": take.path, "kind": take.kind, "status": "failed", "error": "",
               "character": plan.character, "object": plan.object, "frames": 0, "fps": None,
@@ -107,10 +108,7 @@ def run_take(plan: BatchPlan, take: TakeSpec) -> dict:
     t_all = time.perf_counter()
     try:
         t = time.perf_counter()
-        try:
-            bpy.ops.wm.open_mainfile(filepath=plan.character)
-        except RuntimeError as exc:
-            raise FaceForgeError(f"Blender could not open the character {plan.character}: {exc}") from None
+        open_blend(plan.character)  # its scripts never run (use_scripts=False)
         obj = find_character(plan.object, "the character file")
         report["object"] = obj.name
         report["fps"] = scene_fps()
@@ -175,8 +173,10 @@ def deliver_job(obj, out_dir: str, name: str, formats=("fbx", "glb"), preset: st
     steps = len(formats) + (1 if preview else 0)
     for i, fmt in enumerate(formats):
         t = time.perf_counter()
-        res = yield from scaled(export.export_job(obj, os.path.join(out_dir, name), fmt.upper(), preset.upper(),
-                                                   takes=takes), i / steps, (i + 1) / steps)
+        # the extension is given: a name with a dot ("take.v2") must not lose its end to with_suffix
+        target = os.path.join(out_dir, f"{name}.{fmt.lower()}")
+        res = yield from scaled(export.export_job(obj, target, fmt.upper(), preset.upper(), takes=takes),
+                                i / steps, (i + 1) / steps)
         out["outputs"][fmt.lower()] = [str(p) for p in res.files]
         out["warnings"] += res.warnings
         out["timings"][f"export_{fmt.lower()}"] = time.perf_counter() - t
@@ -192,12 +192,34 @@ def deliver_job(obj, out_dir: str, name: str, formats=("fbx", "glb"), preset: st
     return out
 
 
+def read_spec(spec_path: str) -> tuple[BatchPlan, TakeSpec]:
+    """A worker's spec file (written by the parent) -> (plan, take); FaceForgeError for a missing,
+    unreadable or malformed one."""
+    name = os.path.basename(str(spec_path))
+    try:
+        with open(spec_path, "rb") as fh:
+            spec = json.loads(fh.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise FaceForgeError(f"Batch take spec not found: {spec_path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise FaceForgeError(f"Can't read the batch take spec {name} (it is written by 'faceforge batch'): "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        plan = BatchPlan(**{**spec["plan"], "takes": []})
+        take = TakeSpec(**spec["take"])
+    except (TypeError, KeyError) as exc:
+        raise FaceForgeError(f"The batch take spec {name} is not one 'faceforge batch' wrote ({exc})") from None
+    if not all(isinstance(v, str) for v in (plan.out, plan.character, take.name, take.path, take.kind)):
+        raise FaceForgeError(f"The batch take spec {name} is not one 'faceforge batch' wrote")
+    return plan, take
+
+
 def run_worker(spec_path: str) -> int:
-    """Entry of a worker process (``faceforge batch-take --spec FILE``): exit 0 ok, 1 failed."""
-    with open(spec_path) as fh:
-        spec = json.load(fh)
-    plan = BatchPlan(**{**spec["plan"], "takes": []})
-    report = run_take(plan, TakeSpec(**spec["take"]))
+    """Entry of a worker process (``faceforge batch-take --spec FILE``): exit 0 ok, 1 failed,
+    2 a spec it can't read.  The plan's limits apply (``core/limits.py``)."""
+    plan, take = read_spec(spec_path)
+    with limits.using(**(plan.limits or {})):
+        report = run_take(plan, take)
     return 0 if report["status"] == "ok" else 1
 
 

@@ -7,7 +7,8 @@ import os
 import numpy as np
 
 from ..core.arkit import ARKIT_NAMES
-from ..core.errors import FaceForgeError
+from ..core import paths
+from ..core.errors import FaceForgeError, FaceForgeFailure
 from ..core.jobs import Progress, run_sync
 from . import mesh as mesh_api
 from .render import render_view
@@ -99,8 +100,9 @@ def contact_sheet_job(obj, path: str, size: int = 192, columns: int = 8, names=N
         r, c = divmod(i, columns)
         sheet[r * size:(r + 1) * size, c * size:(c + 1) * size] = t
     path = os.path.abspath(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    cv2.imwrite(path, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    with paths.writing(path) as tmp:  # whole or not at all
+        if not cv2.imwrite(tmp, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+            raise FaceForgeFailure(f"OpenCV could not write {path} (use a .png name)")
     yield Progress(1.0, "done")
     return {"path": path, "shapes": len(names)}
 

@@ -25,6 +25,7 @@ Presets (scale and axes for Unreal, Unity, Godot) are documented in
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,8 @@ from pathlib import Path
 import bpy
 
 from ..core.arkit import ARKIT_NAMES
-from ..core.errors import FaceForgeError
+from ..core import paths
+from ..core.errors import FaceForgeError, FaceForgeFailure
 from ..core.paths import safe_filename
 from ..core.jobs import Progress, run_sync
 from . import actions as _actions
@@ -264,6 +266,7 @@ def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range
     path = Path(bpy.path.abspath(str(path))).resolve()
     if path.suffix.lower() != _EXT[fmt]:
         path = path.with_suffix(_EXT[fmt])
+    paths.check_output(str(path), "The export file")  # before any work
     path.parent.mkdir(parents=True, exist_ok=True)
     take_actions = find_takes(obj, takes)
     key = obj.data.shape_keys
@@ -390,12 +393,15 @@ def _shifted_copy(action, offset: float, state: "_SceneState"):
 
 
 def _run_exporter(op, path: Path, settings: dict):
-    try:
-        status = op(filepath=str(path), **settings)
-    except RuntimeError as exc:
-        raise FaceForgeError(f"Blender could not write {path.name}: {exc}") from exc
-    if "FINISHED" not in status or not path.is_file():
-        raise FaceForgeError(f"Blender did not write {path}: check the folder is writable")
+    """Run an exporter into a hidden folder beside ``path``; its files (a .gltf's .bin and
+    textures too) move in only when it finished (``core.paths.writing_files``)."""
+    with paths.writing_files(str(path)) as partial:
+        try:
+            status = op(filepath=partial, **settings)
+        except RuntimeError as exc:
+            raise FaceForgeFailure(f"Blender could not write {path.name}: {' '.join(str(exc).split())}") from None
+        if "FINISHED" not in status or not os.path.isfile(partial):
+            raise FaceForgeFailure(f"Blender did not write {path}: check the folder is writable")
 
 
 def export_character(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range=None,

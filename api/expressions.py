@@ -24,6 +24,7 @@ import numpy as np
 import bpy
 
 from ..animation import emotions, text_expression, timeline
+from ..core import limits, params
 from ..core.arkit import INDEX
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
@@ -97,8 +98,9 @@ def pose_emotion(obj, emotion: str = "happiness", intensity: float = 1.0, blend_
     "note": str}`` (see :func:`apply_weights`).
     """
     require_rigged(obj)
-    if not 0.0 <= blend <= 1.0:
-        raise FaceForgeError(f"The blend share must be between 0 and 1, got {blend}")
+    intensity = params.check("emotion.intensity", intensity)
+    blend = params.check("emotion.blend", blend, "The blend share")
+    key_frame = params.check_optional("frame", key_frame, "The key frame")
     mix = {emotions.resolve_emotion(emotion): 1.0 - (blend if blend_with else 0.0)}
     if blend_with and blend > 0:
         second = emotions.resolve_emotion(blend_with)
@@ -118,6 +120,7 @@ def interpret_prompt(obj, prompt: str, embedder=None) -> text_expression.TextExp
 def pose_from_text(obj, prompt: str, key_frame: int | None = None, embedder=None):
     """Pose ``obj`` from a free-text prompt; returns ``(TextExpression, Applied)``."""
     require_rigged(obj)
+    key_frame = params.check_optional("frame", key_frame, "The key frame")
     result = interpret_prompt(obj, prompt, embedder)
     return result, apply_weights(obj, result.weights, key_frame)
 
@@ -186,9 +189,13 @@ def timeline_job(obj, text: str, fps: float | None = None, start_frame: int = 1,
     if keys == "sparse" and life:
         raise FaceForgeError("Subtle life moves every frame: bake dense keys, or turn life off for sparse keys")
     scene = bpy.context.scene
-    if fps is None:
-        fps = scene_fps(scene)
+    fps = params.check("fps", scene_fps(scene) if fps is None else fps, "The frame rate")
+    start_frame = params.check("start_frame", start_frame)
+    transition = params.check("timeline.transition", transition)
+    seed = params.check("seed", seed)
     steps = timeline.parse(text)
+    limits.check_take(sum(s.duration or 0.0 for s in steps), fps, "The timeline", samples=len(steps),
+                      unit="step", start_frame=start_frame)
     scales = character_scales(obj)
     yield Progress(0.05, f"{len(steps)} steps")
     poses = yield Offload(_resolve_all, (steps, scales), report=True, span=(0.05, 0.8))
@@ -336,19 +343,24 @@ def diffusion_pose_job(obj, prompt: str, worker_python: str, model_dir: str, ste
     problem = diffusion_client.setup_problem(worker_python, model_dir)
     if problem:
         raise FaceForgeError(problem)
-    out_dir = out_dir or tempfile.mkdtemp(prefix="faceforge-diffusion-")
-    os.makedirs(out_dir, exist_ok=True)
-    yield Progress(0.0, "rendering the face")
-    src = render_front(obj, os.path.join(out_dir, "render.png"), size=size)
-    edited = yield Offload(_edit_and_match, (worker_python, model_dir, src, prompt, steps, seed, out_dir),
-                           report=True, span=(0.1, 0.8))
+    own = out_dir is None  # a temporary folder, removed however the job ends
+    out_dir = tempfile.mkdtemp(prefix="faceforge-diffusion-") if own else out_dir
     try:
+        os.makedirs(out_dir, exist_ok=True)
+        yield Progress(0.0, "rendering the face")
+        src = render_front(obj, os.path.join(out_dir, "render.png"), size=size)
+        edited = yield Offload(_edit_and_match, (worker_python, model_dir, src, prompt, steps, seed, out_dir),
+                               report=True, span=(0.1, 0.8))
         from . import animate_video
-    except ImportError:
-        raise FaceForgeError(
-            f"The edited face is ready ({edited}), but solving ARKit weights from an image needs the video "
-            "stage (api/animate_video.py), which this build does not have yet") from None
-    result = yield from animate_video.animate_from_image_job(obj, edited, key=key, neutral_path=src, head=False)
+
+        result = yield from animate_video.animate_from_image_job(obj, edited, key=key, neutral_path=src,
+                                                                 head=False)
+    finally:
+        if own:
+            import shutil
+
+            shutil.rmtree(out_dir, ignore_errors=True)
     result = dict(result or {})
-    result.update(render=src, edited=edited)
+    # the images are kept only in a folder the caller chose
+    result.update(render=None if own else src, edited=None if own else edited)
     return result

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import params
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
 from ..inference.views import CANDIDATE_VIEWS, bounding_sphere, face_sphere
@@ -51,6 +52,7 @@ def detect_landmarks_job(obj, resolution: int = 512, symmetric: bool = True):
     landmarks are made symmetric too (MediaPipe's left and right differ by a few
     percent of the eye distance on a symmetric head)."""
     mesh_api.require_mesh(obj)
+    resolution = params.check("landmarks.resolution", resolution, "The render size")
     if obj.mode != "OBJECT":
         raise FaceForgeError("Switch to Object Mode first")
     yield Progress(0.0, "reading the mesh")

@@ -34,6 +34,7 @@ from ..animation import speech_life
 from ..animation import visemes as vz
 from ..animation.retime import change_basis
 from ..core.arkit import INDEX
+from ..core import limits, params
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
 from ..formats import audio as au
@@ -98,10 +99,11 @@ def resolve_transcript(audio_path: str, transcript: str | None, use_sidecar: boo
     return None, ""
 
 
-def _analyse(path, fps, transcript, method, intensity, tongue, life, report):
+def _analyse(path, fps, transcript, method, intensity, tongue, life, report, start_frame=1):
     t0 = time.perf_counter()
     report(0.0, "reading audio")
     audio = read_audio(path)
+    limits.check_take(audio.duration, fps, os.path.basename(path), start_frame=start_frame)  # before analysing
     report(0.05, f"{audio.duration:.1f} s of audio")
     result = ls.analyse(audio.samples, fps, transcript, method, intensity, tongue,
                         report=lambda f, m="": report(0.05 + 0.9 * f, m))
@@ -245,10 +247,10 @@ def lipsync_job(obj, audio_path: str, transcript: str | None = None, method: str
     audio_path = os.path.abspath(bpy.path.abspath(audio_path))
     if not os.path.isfile(audio_path):
         raise FaceForgeError(f"Audio file not found: {audio_path}")
-    if not (0.0 <= intensity <= 2.0):
-        raise FaceForgeError(f"Intensity must be between 0 and 2 (got {intensity})")
+    intensity = params.check("lipsync.intensity", intensity)
+    start_frame = params.check("start_frame", start_frame)
     text, text_source = resolve_transcript(audio_path, transcript, use_sidecar_transcript)
-    fps = scene_fps(scene)
+    fps = params.check("fps", scene_fps(scene), "The scene's frame rate")
     tongue = "tongueOut" in names
     yield Progress(0.0, "analysing speech")
     life = tuple(life or ())
@@ -256,7 +258,8 @@ def lipsync_job(obj, audio_path: str, transcript: str | None = None, method: str
     if unknown:
         raise FaceForgeError(f"Unknown life layers {sorted(unknown)}; use {', '.join(speech_life.LAYERS)}")
     audio, result, layers, seconds = yield Offload(
-        _analyse, (audio_path, fps, text, method, intensity, tongue, life), report=True, span=(0.0, 0.9))
+        _analyse, (audio_path, fps, text, method, intensity, tongue, life), {"start_frame": start_frame},
+        report=True, span=(0.0, 0.9))
     yield Progress(0.92, "baking keyframes")
     w = result.track.weights
     frames = start_frame + np.arange(len(w), dtype=np.float32)

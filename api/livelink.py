@@ -20,6 +20,7 @@ import bpy
 import numpy as np
 
 from ..core.arkit import ARKIT_NAMES
+from ..core import limits, params, paths
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
 from ..formats import livelink as llf
@@ -51,10 +52,15 @@ def import_livelink_job(obj, path, start_frame: int = 1, fps: float | None = Non
     scene's frame rate.  ``replace=False`` keeps the current action.
     """
     names = require_rigged(obj)
+    start_frame = params.check("start_frame", start_frame)
+    fps = params.check_optional("livelink.fps", fps, "The CSV's frame rate") or None
     missing = [n for n in ARKIT_NAMES if n not in names]
     yield Progress(0.0, f"reading {os.path.basename(str(path))}")
     rate = scene_fps()
     take = yield Offload(llf.read_csv, (os.fspath(path),), dict(fps=fps, default_fps=rate))
+    # the timecodes' span, before resampling allocates a row per frame
+    limits.check_take(float(take.seconds[-1]), rate, os.path.basename(str(path)), samples=take.frames,
+                      times=take.seconds, unit="row", start_frame=start_frame)
     weights = yield Offload(take.resample, (rate,))
     warnings = list(take.warnings)
     if missing:
@@ -104,6 +110,7 @@ def take_weights(obj, action=None, frame_range=None) -> tuple[np.ndarray, np.nda
     if action is None:
         raise FaceForgeError(f"'{obj.name}' has no baked take: animate it first (or pick an action)")
     lo, hi = frame_range if frame_range is not None else action.frame_range
+    limits.check_frames(int(round(hi)) - int(round(lo)) + 1, f"The take '{action.name}'")
     frames = np.arange(int(round(lo)), int(round(hi)) + 1)
     return frames, _actions.sample_shape_keys(action, ARKIT_NAMES, frames)
 
@@ -115,9 +122,6 @@ def export_livelink(obj, path, action=None, frame_range=None) -> Path:
     path = Path(bpy.path.abspath(str(path))).resolve()
     if path.suffix.lower() != ".csv":
         path = path.with_suffix(".csv")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        llf.write_csv(path, weights, fps)
-    except OSError as exc:
-        raise FaceForgeError(f"Could not write {path}: {exc.strerror}") from exc
+    with paths.writing(path) as tmp:  # whole or not at all; OSError -> FaceForgeFailure
+        llf.write_csv(tmp, weights, fps)
     return path

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core import limits, params, paths
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
 from ..formats.preview_video import compose_video, side_kind
@@ -183,9 +184,11 @@ def render_preview_job(obj, path, frame_range=None, side_by_side=None, take=None
     from .mesh import require_mesh
 
     require_mesh(obj, "the character's face mesh")
+    size = params.check("preview.size", size, "The preview size")
     path = Path(bpy.path.abspath(str(path))).resolve()
     if path.suffix.lower() != ".mp4":
         path = path.with_suffix(".mp4")
+    paths.check_output(str(path), "The preview")
     side = None
     if side_by_side:
         side = Path(bpy.path.abspath(str(side_by_side))).resolve()
@@ -209,6 +212,7 @@ def render_preview_job(obj, path, frame_range=None, side_by_side=None, take=None
     first, last = int(frame_range[0]), int(frame_range[1])
     if last < first:
         raise FaceForgeError(f"The frame range {first}-{last} is empty")
+    limits.check_frames(last - first + 1, f"The preview of frames {first}-{last}")
     facing_direction(obj, facing)  # fail early on a bad axis
     engine = engine.upper()
     engines = {"AUTO": ["BLENDER_WORKBENCH", "CYCLES"], "WORKBENCH": ["BLENDER_WORKBENCH"],
@@ -277,9 +281,10 @@ def render_preview_job(obj, path, frame_range=None, side_by_side=None, take=None
     label = (action.name if action is not None else obj.name) if caption else ""
     try:
         t1 = time.perf_counter()
-        info = yield Offload(compose_video, (tmp, len(frames), fps_value, path),
-                             dict(side=str(side) if side else None, label=label, first_frame=first),
-                             report=True, span=(0.8, 1.0))
+        with paths.writing(str(path)) as partial:  # the MP4 appears whole or not at all
+            info = yield Offload(compose_video, (tmp, len(frames), fps_value, partial),
+                                 dict(side=str(side) if side else None, label=label, first_frame=first),
+                                 report=True, span=(0.8, 1.0))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return PreviewResult(path=path, frames=len(frames), fps=fps_value,

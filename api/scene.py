@@ -6,7 +6,8 @@ import os
 
 import bpy
 
-from ..core.errors import FaceForgeError
+from ..core import params, paths
+from ..core.errors import FaceForgeError, FaceForgeFailure
 
 _IMPORTERS = {
     ".obj": lambda p: bpy.ops.wm.obj_import(filepath=p),
@@ -58,16 +59,31 @@ def open_blend(path: str) -> str:
     if not os.path.isfile(path):
         raise FaceForgeError(f"Character file not found: {path}")
     try:
-        bpy.ops.wm.open_mainfile(filepath=path)
+        # use_scripts=False: a character file never runs its own Python (like --disable-autoexec)
+        bpy.ops.wm.open_mainfile(filepath=path, use_scripts=False)
     except RuntimeError as exc:
-        raise FaceForgeError(f"Blender could not open {os.path.basename(path)}: {exc}") from None
+        raise FaceForgeError(f"Blender could not open {os.path.basename(path)}: {one_line(exc)}") from None
     return path
 
 
+def one_line(exc) -> str:
+    """An exception's message on one line (Blender's operator errors span several)."""
+    return " ".join(str(exc).replace("Error: ", "").split())
+
+
 def save_blend(path: str) -> str:
-    path = os.path.abspath(bpy.path.abspath(path))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    bpy.ops.wm.save_as_mainfile(filepath=path, check_existing=False, copy=False)
+    """Save the open file as ``path`` (absolute) and return it; the file appears whole or not at all.
+
+    The path is checked first (a folder, a path under a file, a read-only place: FaceForgeError);
+    Blender writes a temporary file beside it that replaces ``path`` only once complete
+    (``core.paths.writing``), so a failed or killed save leaves the old file untouched and no
+    half-written ``X.blend@``.  The session keeps its own file path (a copy is saved)."""
+    path = paths.check_output(bpy.path.abspath(str(path)), "The .blend file")
+    with paths.writing(path) as tmp:
+        try:
+            bpy.ops.wm.save_as_mainfile(filepath=tmp, check_existing=False, copy=True)
+        except RuntimeError as exc:
+            raise FaceForgeFailure(f"Blender could not save {path}: {one_line(exc)}") from None
     return path
 
 
@@ -78,9 +94,8 @@ def scene_fps(scene=None) -> float:
 
 
 def set_scene_fps(scene, fps: float) -> None:
-    """Set the scene's frame rate, fractional rates too (29.97 = 30 / 1.001)."""
-    if not fps or fps <= 0:
-        raise FaceForgeError(f"The frame rate must be positive, got {fps}")
+    """Set the scene's frame rate, fractional rates too (29.97 = 30 / 1.001); 1..1000 fps."""
+    fps = params.check("fps", fps, "The frame rate")
     scene.render.fps = int(round(fps))
     scene.render.fps_base = scene.render.fps / fps
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import params
 from ..core.arkit import ARKIT_NAMES
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
@@ -45,16 +46,49 @@ def base_coords(obj) -> np.ndarray:
     return mesh_api.shape_key_coords(obj, key.key_blocks[0].name)
 
 
-def generate_shape_keys_job(obj, intensity: float = 1.0, scales: dict[str, float] | None = None,
-                            replace: bool = False):
-    """Generate the ARKit shape keys on ``obj``; returns a summary dict."""
-    mesh_api.require_mesh(obj)
-    read_binding(obj)  # clear message when there are no landmarks
+def generated_keys(obj) -> list[str]:
+    """The shape keys FaceForge generated (or transferred) on ``obj``, as recorded on it."""
+    return [n for n in obj.faceforge.rig.generated.split(",") if n]
+
+
+def user_keys(obj) -> list[str]:
+    """``obj``'s ARKit-named shape keys that FaceForge did not make (sculpted or imported by the user)."""
+    ours = set(generated_keys(obj))
+    return [n for n in arkit_keys(obj) if n not in ours]
+
+
+def _check_replace(obj, replace: bool, names) -> list[str]:
+    """The user's own ARKit-named keys among ``names``, which are never written over; a
+    FaceForgeError when ``obj`` has ARKit keys and ``replace`` is off, or nothing is left to write."""
     have = arkit_keys(obj)
     if have and not replace:
         raise FaceForgeError(f"'{obj.name}' already has {len(have)} ARKit shape keys; "
-                             "turn on Replace Existing to regenerate FaceForge's keys")
-    scales = dict(scales or {})
+                             "turn on Replace Existing (--replace) to regenerate FaceForge's keys")
+    theirs = [n for n in user_keys(obj) if n in names]
+    if names and len(theirs) == len(names):
+        raise FaceForgeError(f"Every ARKit shape key on '{obj.name}' is your own (FaceForge did not make them), "
+                             "and Replace Existing only regenerates FaceForge's keys: delete or rename yours first")
+    return theirs
+
+
+def _kept_note(kept: list[str]) -> list[str]:
+    if not kept:
+        return []
+    return [f"kept {len(kept)} shape key(s) FaceForge did not make ({', '.join(kept[:4])}"
+            f"{', ...' if len(kept) > 4 else ''}); delete or rename them to have them generated"]
+
+
+def generate_shape_keys_job(obj, intensity: float = 1.0, scales: dict[str, float] | None = None,
+                            replace: bool = False):
+    """Generate the ARKit shape keys on ``obj``; returns a summary dict.
+
+    ``replace`` regenerates the keys FaceForge made before (``obj.faceforge.rig.generated``);
+    ARKit-named keys the user made are never written over (they are listed in ``notes``)."""
+    mesh_api.require_mesh(obj)
+    intensity = params.check("rig.intensity", intensity)
+    read_binding(obj)  # clear message when there are no landmarks
+    kept = _check_replace(obj, replace, ARKIT_NAMES)
+    scales = {n: params.check("expression.scale", v, f"The scale of {n}") for n, v in (scales or {}).items()}
     yield Progress(0.0, "reading the mesh")
     verts = base_coords(obj)
     tris = mesh_api.triangles(obj.data)[0]
@@ -63,7 +97,7 @@ def generate_shape_keys_job(obj, intensity: float = 1.0, scales: dict[str, float
     yield Progress(0.9, "writing shape keys")
     generated = []
     for name in ARKIT_NAMES:
-        if name not in shapes:
+        if name not in shapes or name in kept:
             continue
         coords = verts.copy()
         coords[rig.active] += shapes[name] * (intensity * scales.get(name, 1.0))
@@ -73,7 +107,7 @@ def generate_shape_keys_job(obj, intensity: float = 1.0, scales: dict[str, float
     obj.faceforge.rig.shape_scales = ",".join(f"{k}={v:g}" for k, v in scales.items())
     yield Progress(1.0, "done")
     return {"object": obj.name, "generated": generated, "skipped": [n for n in ARKIT_NAMES if n not in shapes],
-            "notes": list(rig.notes), "moving_vertices": int(len(rig.active))}
+            "kept": kept, "notes": list(rig.notes) + _kept_note(kept), "moving_vertices": int(len(rig.active))}
 
 
 def generate_shape_keys(obj, **kwargs):
@@ -115,10 +149,8 @@ def transfer_shape_keys_job(obj, reference, replace: bool = False):
     names = arkit_keys(reference)
     if not names:
         raise FaceForgeError(f"'{reference.name}' has no ARKit shape keys to transfer")
-    have = arkit_keys(obj)
-    if have and not replace:
-        raise FaceForgeError(f"'{obj.name}' already has {len(have)} ARKit shape keys; "
-                             "turn on Replace Existing to overwrite them")
+    kept = _check_replace(obj, replace, names)
+    names = [n for n in names if n not in kept]
     src_verts = base_coords(reference)
     src_tris = mesh_api.triangles(reference.data)[0]
     src_lm = landmark_positions(reference, coords=src_verts)
@@ -135,7 +167,8 @@ def transfer_shape_keys_job(obj, reference, replace: bool = False):
     for k, name in enumerate(names):
         mesh_api.set_shape_key(obj, name, dst_verts + out[k])
     obj.faceforge.rig.generated = ",".join(names)
-    return {"object": obj.name, "transferred": names, "reference": reference.name}
+    return {"object": obj.name, "transferred": names, "reference": reference.name, "kept": kept,
+            "notes": _kept_note(kept)}
 
 
 def transfer_shape_keys(obj, reference, **kwargs):

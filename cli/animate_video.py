@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from . import OBJECT_HELP
+from . import common
+from ..core import params
 
 import os
+
+from ..core.errors import FaceForgeError
 
 
 def _common(p):
@@ -17,11 +21,12 @@ def add_parser(sub):
     p = sub.add_parser("animate-video", help="bake a driving video into shape-key keyframes on a character")
     _common(p)
     p.add_argument("--video", required=True, help="driving video (mp4/mov/avi/mkv/mpg/webm)")
-    p.add_argument("--smoothing", type=float, default=0.5, help="One Euro strength 0..1 (default 0.5)")
-    p.add_argument("--neutral-frame", type=int, default=None, help="video frame of the actor at rest (default: auto)")
-    p.add_argument("--first", type=int, default=0, help="first video frame to solve (default 0)")
-    p.add_argument("--last", type=int, default=-1, help="last video frame to solve (default: the end)")
-    p.add_argument("--start-frame", type=int, default=1, help="scene frame where the take starts (default 1)")
+    params.argument(p, "--smoothing", "video.smoothing", "One Euro strength")
+    params.argument(p, "--neutral-frame", "video.frame", "video frame of the actor at rest (default: auto)",
+                    default=None)
+    params.argument(p, "--first", "video.frame", "first video frame to solve")
+    params.argument(p, "--last", "video.last", "last video frame to solve (-1: the end)")
+    params.argument(p, "--start-frame", "start_frame", "scene frame where the take starts")
     p.add_argument("--replace", action="store_true", help="overwrite the current action instead of adding one")
     p.add_argument("--no-head", action="store_true", help="do not key the head rotation")
     p.add_argument("--no-reference", action="store_true", help="do not add the video as a sequencer strip")
@@ -31,7 +36,7 @@ def add_parser(sub):
     q.add_argument("--image", required=True, help="photo of a face")
     q.add_argument("--neutral-image", help="a photo of the same person at rest (removes face-shape bias)")
     q.add_argument("--key", action="store_true", help="insert keyframes on the current frame")
-    q.add_argument("--frame", type=int, default=None, help="frame to key (default: the current frame)")
+    params.argument(q, "--frame", "frame", "frame to key (default: the current frame)", default=None)
     q.set_defaults(func=run_image)
 
 
@@ -45,16 +50,20 @@ def run_video(args) -> int:
     from ..api import animate_video, scene
     from ..core.jobs import run_sync
 
-    obj = _load(args)
-    res = run_sync(animate_video.animate_from_video_job(
-        obj, os.path.abspath(args.video), smoothing=args.smoothing, neutral_frame=args.neutral_frame,
-        frame_range=(args.first, args.last), start_frame=args.start_frame, replace=args.replace,
-        head=not args.no_head, add_reference=not args.no_reference))
-    scene.save_blend(args.out)
+    out = common.output(args.out, ext=".blend")
+    if args.last >= 0 and args.last < args.first:
+        raise FaceForgeError(f"--last {args.last} comes before --first {args.first}: the range is empty")
+    with common.editing(args.character, out):
+        obj = _load(args)
+        res = run_sync(animate_video.animate_from_video_job(
+            obj, os.path.abspath(args.video), smoothing=args.smoothing, neutral_frame=args.neutral_frame,
+            frame_range=(args.first, args.last), start_frame=args.start_frame, replace=args.replace,
+            head=not args.no_head, add_reference=not args.no_reference))
+        scene.save_blend(out)
     for k in ("action", "video_frames", "frames", "first_frame", "last_frame", "faces_found", "bridged", "neutral_frame",
               "neutral_auto", "residual_median_iod", "head", "eyes", "video_fps", "scene_fps"):
         print(f"{k}: {res.get(k)}")
-    print(f"saved: {os.path.abspath(args.out)}")
+    print(f"saved: {out}")
     return 0
 
 
@@ -62,13 +71,17 @@ def run_image(args) -> int:
     from ..api import animate_video, scene
     from ..core.jobs import run_sync
 
-    obj = _load(args)
-    res = run_sync(animate_video.animate_from_image_job(
-        obj, os.path.abspath(args.image), key=args.key, frame=args.frame,
-        neutral_path=os.path.abspath(args.neutral_image) if args.neutral_image else None))
-    scene.save_blend(args.out)
+    out = common.output(args.out, ext=".blend")
+    with common.editing(args.character, out):
+        obj = _load(args)
+        res = run_sync(animate_video.animate_from_image_job(
+            obj, os.path.abspath(args.image), key=args.key, frame=args.frame,
+            neutral_path=os.path.abspath(args.neutral_image) if args.neutral_image else None))
+        scene.save_blend(out)
+    if res.get("note"):
+        print(res["note"])
     for n, w in sorted(res["weights"].items(), key=lambda kv: -kv[1]):
         print(f"{n}: {w:.3f}")
     print(f"residual_iod: {res['residual_iod']:.4f}")
-    print(f"saved: {os.path.abspath(args.out)}")
+    print(f"saved: {out}")
     return 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from . import OBJECT_HELP
+from . import common
 
-import os
 
 
 def add_parser(sub):
@@ -27,19 +27,21 @@ def run(args) -> int:
     from ..api.character import load_character
     from ..core.errors import FaceForgeError
 
-    obj = load_character(mesh=args.mesh, blend=args.character, name=args.object)
-    if not binding.has_binding(obj):
-        landmarks.detect_landmarks(obj)
-    extra = []
-    for name in args.extra:
-        o = bpy.data.objects.get(name)
-        if o is None:
-            raise FaceForgeError(f"No object '{name}' to skin")
-        extra.append(o)
-    result = armature.generate_armature([obj, *extra], mode=args.mode)
-    scene.save_blend(args.out)
+    out = common.output(args.out, ext=".blend")
+    with common.editing(args.character, out):
+        obj = load_character(mesh=args.mesh, blend=args.character, name=args.object)
+        extra = []
+        for name in args.extra:
+            o = bpy.data.objects.get(name)
+            if o is None:
+                raise FaceForgeError(f"No object '{name}' to skin")
+            extra.append(o)
+        if not binding.has_binding(obj):
+            landmarks.detect_landmarks(obj)
+        result = armature.generate_armature([obj, *extra], mode=args.mode)
+        scene.save_blend(out)
     print(f"{result['armature']}: {len(result['bones'])} bones ({', '.join(result['bones'])}), "
-          f"eyes from {result['eyes']} -> {os.path.abspath(args.out)}")
+          f"eyes from {result['eyes']} -> {out}")
     for note in result["notes"]:
         print(note)
     return 0

@@ -4,14 +4,20 @@
     faceforge batch --job job.toml [--jobs 2]
 
 Per take: ``<out>/<take>/<take>.fbx``, ``.glb``, ``<take>_preview.mp4`` and
-``report.json``; ``<out>/batch_report.json`` sums up.  Exit status 0 when
-every take succeeded, 1 when any failed, 2 for bad arguments.
+``report.json``; ``<out>/batch_report.json`` sums up.  A take's name (from
+the job file or its file name) becomes a safe file name inside ``--out``.
+Exit status 0 when every take succeeded, 1 when any failed, 2 for bad
+arguments (checked before any worker starts).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+
+from ..core import params
+from ..core.errors import FaceForgeError
 
 
 def add_parser(sub):
@@ -22,14 +28,16 @@ def add_parser(sub):
     p.add_argument("--object", help="the face mesh's name in that file (default: the one with ARKit keys)")
     p.add_argument("--takes", nargs="+", help="take files and/or folders (video, audio, .txt, .csv)")
     p.add_argument("--out", help="output folder (default: out/batch)")
-    p.add_argument("--jobs", type=int, help="worker processes at once (default 1)")
+    params.argument(p, "--jobs", "batch.jobs", "worker processes at once", default=None)
     p.add_argument("--formats", help="comma-separated: fbx,glb,gltf (default fbx,glb)")
     p.add_argument("--preset", help="default | unreal | unity | godot")
     p.add_argument("--no-preview", dest="preview", action="store_const", const=False, default=None,
                    help="skip the preview videos")
-    p.add_argument("--preview-size", type=int, help="preview render size in pixels (default 256)")
+    params.argument(p, "--preview-size", "preview.size", "preview render size in pixels (default 256)",
+                    default=None)
     p.add_argument("--blender", help="run workers with this Blender binary (extension installed there)")
-    p.add_argument("--timeout", type=float, help="seconds after which a take's worker is stopped")
+    params.argument(p, "--timeout", "batch.timeout", "seconds after which a take's worker is stopped "
+                                                      "(default: none)", default=None)
     p.set_defaults(func=run)
 
     w = sub.add_parser("batch-take", help="(internal) one batch take in this process")
@@ -39,6 +47,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     from ..api import batch
+    from ..core import limits, paths
     from ..formats import jobfile
 
     job, base = None, "."
@@ -47,7 +56,11 @@ def run(args) -> int:
         base = os.path.dirname(os.path.abspath(args.job))
     plan = jobfile.make_plan(job, base, character=args.character, object=args.object, out=args.out,
                              takes=args.takes, jobs=args.jobs, formats=args.formats, preset=args.preset,
-                             preview=args.preview, preview_size=args.preview_size)
+                             preview=args.preview, preview_size=args.preview_size,
+                             limits=limits.current().to_dict())
+    paths.check_output_dir(plan.out, "--out" if args.out else "The output folder")
+    if args.blender and shutil.which(args.blender) is None:
+        raise FaceForgeError(f"--blender {args.blender} is not an executable file")
     print(f"faceforge batch: {len(plan.takes)} take(s), {plan.jobs} worker(s) -> {plan.out}", flush=True)
     summary = batch.run_batch(plan, blender=args.blender, on_event=lambda m: print(m, flush=True),
                               timeout=args.timeout)

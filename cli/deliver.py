@@ -9,6 +9,9 @@
 from __future__ import annotations
 
 from . import OBJECT_HELP
+from . import common
+from ..core import params
+from ..core.errors import FaceForgeError
 
 import os
 
@@ -25,7 +28,8 @@ def add_parser(sub):
     p.add_argument("--preset", default="default", choices=("default", "unreal", "unity", "godot"))
     p.add_argument("--out", required=True, help="output file")
     p.add_argument("--takes", nargs="+", help="action names to export (default: every take)")
-    p.add_argument("--frames", nargs=2, type=int, metavar=("FIRST", "LAST"), help="clip every take")
+    p.add_argument("--frames", nargs=2, type=params.spec("frame").parse, metavar=("FIRST", "LAST"),
+                   help="clip every take")
     p.add_argument("--no-morph-normals", dest="morph_normals", action="store_false",
                    help="glTF: leave out per-shape normals (much smaller files)")
     p.set_defaults(func=run_export)
@@ -35,16 +39,17 @@ def add_parser(sub):
     p.add_argument("--out", required=True, help="output .mp4")
     p.add_argument("--take", help="action name (default: the current one)")
     p.add_argument("--beside", help="driving video or audio to show beside the face")
-    p.add_argument("--frames", nargs=2, type=int, metavar=("FIRST", "LAST"))
-    p.add_argument("--size", type=int, default=384)
+    p.add_argument("--frames", nargs=2, type=params.spec("frame").parse, metavar=("FIRST", "LAST"))
+    params.argument(p, "--size", "preview.size", "render size in pixels (square)")
     p.add_argument("--engine", default="auto", choices=("auto", "workbench", "cycles"))
     p.set_defaults(func=run_preview)
 
     p = sub.add_parser("livelink-import", help="bake a Live Link Face CSV onto the character")
     _common(p)
     p.add_argument("--csv", required=True)
-    p.add_argument("--fps", type=float, help="the CSV's timecode frame rate (default: guessed)")
-    p.add_argument("--start", type=int, default=1, help="first frame of the baked take")
+    params.argument(p, "--fps", "livelink.fps", "the CSV's timecode frame rate (default: read from the timecodes)",
+                    default=None)
+    params.argument(p, "--start", "start_frame", "first frame of the baked take")
     p.add_argument("--save", help="write the result to this .blend (default: overwrite --character)")
     p.set_defaults(func=run_livelink_import)
 
@@ -61,6 +66,17 @@ def _open(args):
     return load_character(blend=args.character, name=args.object)
 
 
+def _with_ext(path: str, ext: str) -> str:
+    """The path the writer will use (it puts its own extension on other names)."""
+    return path if path.lower().endswith(ext) else os.path.splitext(path)[0] + ext
+
+
+def _frames(args):
+    if args.frames and args.frames[1] < args.frames[0]:
+        raise FaceForgeError(f"--frames {args.frames[0]} {args.frames[1]}: the last frame comes before the first")
+    return args.frames
+
+
 def _warnings(result) -> int:
     """Print the result's warnings; the exit status (0: done)."""
     for w in result.warnings:
@@ -72,9 +88,11 @@ def run_export(args) -> int:
     from ..api import export
     from ..core.jobs import run_sync
 
+    out = common.output(_with_ext(args.out, "." + args.format))
+    frames = _frames(args)
     obj = _open(args)
-    result = run_sync(export.export_job(obj, os.path.abspath(args.out), args.format.upper(), args.preset.upper(),
-                                        frame_range=args.frames, takes=args.takes or "ALL",
+    result = run_sync(export.export_job(obj, out, args.format.upper(), args.preset.upper(),
+                                        frame_range=frames, takes=args.takes or "ALL",
                                         morph_normals=args.morph_normals))
     for path in result.files:
         print(path)
@@ -87,8 +105,10 @@ def run_preview(args) -> int:
     from ..api import preview
     from ..core.jobs import run_sync
 
+    out = common.output(_with_ext(args.out, ".mp4"))
+    frames = _frames(args)
     obj = _open(args)
-    result = run_sync(preview.render_preview_job(obj, os.path.abspath(args.out), args.frames, args.beside,
+    result = run_sync(preview.render_preview_job(obj, out, frames, args.beside,
                                                  take=args.take, size=args.size, engine=args.engine.upper()))
     print(f"{result.path}: {result.frames} frames, {result.engine}, {result.size[0]}x{result.size[1]}")
     return _warnings(result)
@@ -100,10 +120,13 @@ def run_livelink_import(args) -> int:
     from ..api import livelink, scene
     from ..api.actions import assign_action
 
-    obj = _open(args)
-    result = livelink.import_livelink(obj, os.path.abspath(args.csv), start_frame=args.start, fps=args.fps)
-    assign_action(obj.data.shape_keys, bpy.data.actions[result.action])  # the new take plays
-    out = scene.save_blend(os.path.abspath(args.save or args.character))
+    out = common.output(args.save or args.character, "--save" if args.save else "--character", ext=".blend")
+    with common.editing(args.character, out):
+        obj = _open(args)
+        result = livelink.import_livelink(obj, os.path.abspath(args.csv), start_frame=args.start,
+                                          fps=args.fps or None)
+        assign_action(obj.data.shape_keys, bpy.data.actions[result.action])  # the new take plays
+        scene.save_blend(out)
     print(f"baked '{result.action}': frames {result.frame_start}-{result.frame_end} -> {out}")
     return _warnings(result)
 
@@ -111,6 +134,7 @@ def run_livelink_import(args) -> int:
 def run_livelink_export(args) -> int:
     from ..api import livelink
 
+    out = common.output(_with_ext(args.out, ".csv"))
     obj = _open(args)
-    print(livelink.export_livelink(obj, os.path.abspath(args.out), action=args.take))
+    print(livelink.export_livelink(obj, out, action=args.take))
     return 0

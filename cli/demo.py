@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 
 def add_parser(sub):
     p = sub.add_parser("demo", help="run the whole pipeline on the built-in default (or --mesh)")
@@ -16,9 +14,11 @@ def add_parser(sub):
 
 def run(args) -> int:
     from ..api import demo
+    from ..core import paths
     from ..core.jobs import run_sync
 
-    result = run_sync(demo.demo_job(out_dir=os.path.abspath(args.out), mesh_path=args.mesh,
+    out = paths.check_output_dir(args.out, "--out")
+    result = run_sync(demo.demo_job(out_dir=out, mesh_path=args.mesh,
                                          photo_path=args.photo, preview=not args.no_preview))
     for key, value in result.items():
         print(f"{key}: {value}")

@@ -15,10 +15,12 @@ Examples::
 from __future__ import annotations
 
 from . import OBJECT_HELP
+from . import common
 
 import json
 import sys
 
+from ..core import params
 from ..core.errors import FaceForgeError
 
 
@@ -32,30 +34,39 @@ def _parse_scales(items) -> dict[str, float]:
     out = {}
     for item in items or ():
         name, sep, value = item.partition("=")
-        try:
-            out[name] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep:
+        if not sep or not name.strip():
             raise FaceForgeError(f"--scale wants SHAPE=VALUE (e.g. mouthSmileLeft=0.8 or Mouth=1.2), got '{item}'")
+        out[name.strip()] = params.check("expression.scale", value.strip() or None, f"--scale {name.strip()}")
     return out
+
+
+def _parse_blend(text: str | None) -> tuple[str | None, float]:
+    """``--blend EMOTION[:SHARE]`` -> (emotion, share); the share is checked 0..1 and named."""
+    if not text:
+        return None, 0.0
+    name, sep, share = text.partition(":")
+    if not name.strip():
+        raise FaceForgeError(f"--blend wants EMOTION:SHARE (e.g. surprised:0.3), got '{text}'")
+    if not sep or not share.strip():
+        return name.strip(), 0.5
+    return name.strip(), params.check("emotion.blend", share.strip(), f"The share of '{name.strip()}' in --blend")
 
 
 def add_parser(sub):
     p = sub.add_parser("emotion", help="an emotion preset (FACS action units -> ARKit weights)")
     p.add_argument("name", help="neutral, happiness, sadness, surprise, fear, anger, disgust (or happy, sad...)")
-    p.add_argument("--intensity", type=float, default=1.0, help="0..1 (default 1)")
+    params.argument(p, "--intensity", "emotion.intensity")
     p.add_argument("--blend", metavar="EMOTION:SHARE", help="mix in a second emotion, e.g. surprised:0.3")
     p.add_argument("--scale", action="append", metavar="SHAPE=VALUE",
                    help="per-character scale of a shape or region (repeatable)")
-    p.add_argument("--key-frame", type=int, help="also key the pose at this frame")
+    params.argument(p, "--key-frame", "frame", "also key the pose at this frame", default=None)
     _character_args(p)
     p.set_defaults(func=run_emotion)
 
     p = sub.add_parser("text", help="a free-text prompt -> ARKit weights (all-MiniLM-L6-v2)")
     p.add_argument("prompt")
     p.add_argument("--json", action="store_true", help="print the weights and matches as JSON")
-    p.add_argument("--key-frame", type=int, help="also key the pose at this frame")
+    params.argument(p, "--key-frame", "frame", "also key the pose at this frame", default=None)
     _character_args(p)
     p.set_defaults(func=run_text)
 
@@ -63,11 +74,11 @@ def add_parser(sub):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--timeline", help='"neutral 0.5 s -> happy 1 s -> surprised 0.8 s -> neutral"')
     src.add_argument("--file", help="a text file, one step per line")
-    p.add_argument("--fps", type=float, help="frames per second (default: the scene's)")
-    p.add_argument("--start-frame", type=int, default=1)
-    p.add_argument("--transition", type=float, default=0.3, help="seconds of easing between steps")
+    params.argument(p, "--fps", "fps", "frames per second (default: the scene's)", default=None)
+    params.argument(p, "--start-frame", "start_frame")
+    params.argument(p, "--transition", "timeline.transition", "seconds of easing between steps")
     p.add_argument("--no-life", action="store_true", help="no blinks or brow/eye motion")
-    p.add_argument("--seed", type=int, default=0)
+    params.argument(p, "--seed", "seed")
     p.add_argument("--replace", action="store_true", help="replace the current action instead of keeping it")
     p.add_argument("--keys", choices=("auto", "dense", "sparse"), default="auto",
                    help="one key per frame, or two Bezier keys per transition (auto: sparse without life)")
@@ -81,10 +92,17 @@ def _open(args):
     return load_character(blend=args.character, name=args.object)
 
 
-def _save(args) -> str:
+def _out(args) -> str:
+    """The .blend to save (``--out``, else the character file itself), checked before the work."""
+    if args.out:
+        return common.output(args.out, ext=".blend")
+    return common.output(args.character, "--character", ext=".blend")
+
+
+def _save(out: str) -> str:
     from ..api import scene
 
-    return scene.save_blend(args.out or args.character)
+    return scene.save_blend(out)
 
 
 def _nonzero(weights) -> dict[str, float]:
@@ -97,23 +115,23 @@ def run_emotion(args) -> int:
     from ..animation import emotions
 
     scales = _parse_scales(args.scale)
-    blend_with, share = None, 0.0
-    if args.blend:
-        blend_with, _, s = args.blend.partition(":")
-        try:
-            share = float(s) if s else 0.5
-        except ValueError:
-            raise FaceForgeError(f"--blend wants EMOTION:SHARE (e.g. surprised:0.3), got '{args.blend}'")
+    blend_with, share = _parse_blend(args.blend)
+    emotions.resolve_emotion(args.name)  # an unknown name is the first thing to say
+    if blend_with:
+        emotions.resolve_emotion(blend_with)
     if args.character:
         from ..api import expressions
 
-        obj = _open(args)
-        result = expressions.pose_emotion(obj, args.name, args.intensity, blend_with=blend_with, blend=share,
-                                          scales=scales or None, key_frame=args.key_frame)
+        out = _out(args)
+        with common.editing(args.character, out):
+            obj = _open(args)
+            result = expressions.pose_emotion(obj, args.name, args.intensity, blend_with=blend_with, blend=share,
+                                              scales=scales or None, key_frame=args.key_frame)
+            saved = _save(out)
         keyed = f" (keyed at frame {result['key_frame']})" if result["key_frame"] is not None else ""
         if result["note"]:
             print(f"note: {result['note']}")
-        print(f"posed {len(result['set'])} shape keys{keyed}; saved {_save(args)}")
+        print(f"posed {len(result['set'])} shape keys{keyed}; saved {saved}")
         return 0
     mix = {args.name: 1.0 - share}
     if blend_with:
@@ -126,11 +144,15 @@ def run_emotion(args) -> int:
 def run_text(args) -> int:
     from ..animation import text_expression
 
+    saved = None
     if args.character:
         from ..api import expressions
 
-        obj = _open(args)
-        result, applied = expressions.pose_from_text(obj, args.prompt, key_frame=args.key_frame)
+        out = _out(args)
+        with common.editing(args.character, out):
+            obj = _open(args)
+            result, applied = expressions.pose_from_text(obj, args.prompt, key_frame=args.key_frame)
+            saved = _save(out)
         if applied.note:
             print(f"note: {applied.note}", file=sys.stderr if args.json else sys.stdout)
     else:
@@ -147,8 +169,8 @@ def run_text(args) -> int:
             print(f"  {'NOT ' if m.negated else ''}{m.label:28s} {m.share * 100:5.1f}%  ({m.clause!r})")
         for n, w in _nonzero(result.weights).items():
             print(f"  {n:20s} {w:.3f}")
-    if args.character:
-        print(f"saved {_save(args)}")
+    if saved:
+        print(f"saved {saved}")
     return 0
 
 
@@ -157,12 +179,15 @@ def run_timeline(args) -> int:
     from ..core.jobs import run_sync
 
     text = expressions.read_timeline_file(args.file) if args.file else args.timeline
-    obj = _open(args)
-    result = run_sync(expressions.timeline_job(obj, text, fps=args.fps, start_frame=args.start_frame,
-                                               life=not args.no_life, replace=args.replace, seed=args.seed,
-                                               transition=args.transition, keys=args.keys))
+    out = _out(args)
+    with common.editing(args.character, out):
+        obj = _open(args)
+        result = run_sync(expressions.timeline_job(obj, text, fps=args.fps, start_frame=args.start_frame,
+                                                   life=not args.no_life, replace=args.replace, seed=args.seed,
+                                                   transition=args.transition, keys=args.keys))
+        saved = _save(out)
     print(f"action: {result['action']}  frames {result['frames'][0]}-{result['frames'][1]}  "
           f"{result['keys']} keys ({result['interpolation'].lower()})  "
           f"steps: {' -> '.join(result['steps'])}")
-    print(f"saved {_save(args)}")
+    print(f"saved {saved}")
     return 0

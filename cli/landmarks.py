@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 
+from . import common
+from ..core import params
+
 
 def add_parser(sub):
     p = sub.add_parser("landmarks", help="detect MediaPipe landmarks on a face mesh and save a .blend")
     p.add_argument("--mesh", required=True, help="face mesh file (obj/ply/stl/fbx/glb)")
     p.add_argument("--out", required=True, help="output .blend")
-    p.add_argument("--resolution", type=int, default=512, help="render size in pixels (default 512)")
+    params.argument(p, "--resolution", "landmarks.resolution", "render size in pixels")
     p.add_argument("--asymmetric", action="store_true",
                    help="keep the landmarks as detected on a mirror-symmetric mesh (default: make them symmetric)")
     p.set_defaults(func=run)
@@ -19,13 +22,14 @@ def add_parser(sub):
 def run(args) -> int:
     from ..api import landmarks, scene
 
+    out = common.output(args.out, ext=".blend")
     scene.clear_scene()
     obj = scene.import_mesh(args.mesh, name=os.path.splitext(os.path.basename(args.mesh))[0])
     result = landmarks.detect_landmarks(obj, resolution=args.resolution, symmetric=not args.asymmetric)
-    scene.save_blend(args.out)
+    scene.save_blend(out)
     mirrored = ", made symmetric" if result["symmetric"] else ""
     print(f"{result['landmarks']} landmarks (face looking {result['view']}, score {result['score']:.2f}{mirrored}) "
-          f"-> {os.path.abspath(args.out)}")
+          f"-> {out}")
     return 0
 
 
@@ -39,10 +43,11 @@ def add_photo_parser(sub):
 def run_photo(args) -> int:
     from ..api import photo_face, scene
 
+    out = common.output(args.out, ext=".blend")
     scene.clear_scene()
     result = photo_face.face_from_photo(args.image)
-    scene.save_blend(args.out)
+    scene.save_blend(out)
     if result["note"]:
         print(result["note"])
-    print(f"{result['object']}: {result['vertices']} vertices -> {os.path.abspath(args.out)}")
+    print(f"{result['object']}: {result['vertices']} vertices -> {out}")
     return 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from . import OBJECT_HELP
+from . import common
+from ..core import params
 
 
 def add_parser(sub):
@@ -14,9 +16,9 @@ def add_parser(sub):
                                         "next to the audio, else phone recognition")
     p.add_argument("--no-sidecar", action="store_true", help="ignore a .txt/.lab next to the audio")
     p.add_argument("--method", choices=("auto", "phonemes", "energy"), default="auto")
-    p.add_argument("--intensity", type=float, default=1.0, help="0..2 (default 1)")
-    p.add_argument("--start-frame", type=int, default=1)
-    p.add_argument("--fps", type=float, help="set the scene frame rate first (default: the file's)")
+    params.argument(p, "--intensity", "lipsync.intensity")
+    params.argument(p, "--start-frame", "start_frame")
+    params.argument(p, "--fps", "fps", "set the scene frame rate first (default: the file's)", default=None)
     p.add_argument("--replace", action="store_true", help="edit the current action in place")
     p.add_argument("--no-sound", action="store_true", help="don't add a sound strip")
     p.add_argument("--life", default="blinks,brows,head",
@@ -39,15 +41,17 @@ def run(args) -> int:
     from ..api.character import load_character
     from ..core.jobs import run_sync
 
-    obj = load_character(blend=args.character, name=args.object)
-    sc = bpy.context.scene
-    if args.fps:
-        scene.set_scene_fps(sc, args.fps)
-    result = run_sync(lipsync.lipsync_job(
-        obj, args.audio, transcript=args.transcript, method=args.method, intensity=args.intensity,
-        start_frame=args.start_frame, replace=args.replace, use_sidecar_transcript=not args.no_sidecar,
-        add_sound=not args.no_sound, scene=sc, life=life_layers(args.life)))
-    out = scene.save_blend(args.out)
+    out = common.output(args.out, ext=".blend")
+    with common.editing(args.character, out):
+        obj = load_character(blend=args.character, name=args.object)
+        sc = bpy.context.scene
+        if args.fps:
+            scene.set_scene_fps(sc, args.fps)
+        result = run_sync(lipsync.lipsync_job(
+            obj, args.audio, transcript=args.transcript, method=args.method, intensity=args.intensity,
+            start_frame=args.start_frame, replace=args.replace, use_sidecar_transcript=not args.no_sidecar,
+            add_sound=not args.no_sound, scene=sc, life=life_layers(args.life)))
+        scene.save_blend(out)
     print(lipsync.summary(result))
     print(f"realtime: {result['realtime']:.1f}x  saved: {out}")
     return 0

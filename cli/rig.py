@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from . import OBJECT_HELP
-
-import os
+from . import common
+from ..core import params
 
 
 def add_parser(sub):
@@ -14,8 +14,9 @@ def add_parser(sub):
     src.add_argument("--character", help="a .blend with the face mesh (use --object to pick it)")
     p.add_argument("--object", help=OBJECT_HELP)
     p.add_argument("--out", required=True, help="output .blend")
-    p.add_argument("--intensity", type=float, default=1.0)
-    p.add_argument("--replace", action="store_true", help="regenerate existing ARKit keys")
+    params.argument(p, "--intensity", "rig.intensity")
+    p.add_argument("--replace", action="store_true",
+                   help="regenerate the ARKit keys FaceForge made before (keys you made are always kept)")
     p.add_argument("--contact-sheet", help="also write a PNG grid of every shape")
     p.set_defaults(func=run)
 
@@ -24,14 +25,17 @@ def run(args) -> int:
     from ..api import binding, contact_sheet, landmarks, scene, shape_keys
     from ..api.character import load_character
 
-    obj = load_character(mesh=args.mesh, blend=args.character, name=args.object)
-    if not binding.has_binding(obj):
-        landmarks.detect_landmarks(obj)
-    result = shape_keys.generate_shape_keys(obj, intensity=args.intensity, replace=args.replace)
-    for note in result["notes"]:
-        print(note)
-    if args.contact_sheet:
-        contact_sheet.contact_sheet(obj, args.contact_sheet)
-    scene.save_blend(args.out)
-    print(f"{len(result['generated'])} ARKit shape keys on '{obj.name}' -> {os.path.abspath(args.out)}")
+    out = common.output(args.out, ext=".blend")
+    sheet = common.output(args.contact_sheet, "--contact-sheet", ext=".png") if args.contact_sheet else None
+    with common.editing(args.character, out):
+        obj = load_character(mesh=args.mesh, blend=args.character, name=args.object)
+        if not binding.has_binding(obj):
+            landmarks.detect_landmarks(obj)
+        result = shape_keys.generate_shape_keys(obj, intensity=args.intensity, replace=args.replace)
+        for note in result["notes"]:
+            print(note)
+        if sheet:
+            contact_sheet.contact_sheet(obj, sheet)
+        scene.save_blend(out)
+    print(f"{len(result['generated'])} ARKit shape keys on '{obj.name}' -> {out}")
     return 0

@@ -18,6 +18,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Callable
 
+from . import params, paths
 from .errors import FaceForgeError
 
 if TYPE_CHECKING:
@@ -27,10 +28,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def write_json(path: str, data) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2, default=str)
-    os.replace(tmp, path)
+    """Write ``data`` as JSON, whole or not at all (``core.paths.writing``)."""
+    paths.write_text(path, json.dumps(data, indent=2, default=str))
 
 
 _BOOTSTRAP = """
@@ -47,7 +46,12 @@ try:
     status = cli.main(sys.argv[1:])
 finally:
     ff.unregister()
-sys.exit(status)
+    import os, shutil
+    tmp = os.path.normpath(bpy.app.tempdir)
+    if os.path.basename(tmp).startswith('blender_'):
+        shutil.rmtree(tmp, ignore_errors=True)
+sys.stdout.flush(); sys.stderr.flush()
+os._exit(int(status))
 """
 
 
@@ -58,25 +62,31 @@ def worker_command(blender: str | None = None, module: bool = True, binary: str 
     else ``module`` (this process runs the bpy module) or the ``binary`` of the Blender
     running this process.  For the bpy module from the repository that is
     ``scripts/launch.py`` (what ``./faceforge`` runs); from an installed copy, a small
-    bootstrap that loads this very package the same way.
+    bootstrap that loads this very package the same way.  A Blender binary always gets
+    ``--disable-autoexec``: a character file's own scripts never run in a worker (the
+    bpy module opens files with ``use_scripts=False``).
     """
     if blender:
-        return [blender, "--background", "--command", "faceforge"]
+        return [blender, "--background", "--disable-autoexec", "--command", "faceforge"]
     if module:
         launcher = os.path.join(ROOT, "scripts", "launch.py")
         if os.path.isfile(launcher):
             return [sys.executable, launcher]
         return [sys.executable, "-c", _BOOTSTRAP, ROOT, json.dumps(sys.path)]
     if binary:
-        return [binary, "--background", "--command", "faceforge"]
+        return [binary, "--background", "--disable-autoexec", "--command", "faceforge"]
     raise FaceForgeError("Can't start worker processes here: pass --blender /path/to/blender")
 
 
 def run_batch(plan: BatchPlan, cmd: list[str], on_event: Callable[[str], None] = print,
               timeout: float | None = None) -> dict:
     """Run every take of ``plan`` in worker processes ``cmd + ["batch-take", "--spec", FILE]``, at
-    most ``plan.jobs`` at a time; a take running longer than ``timeout`` seconds is stopped.
-    Returns (and writes) the batch report."""
+    most ``plan.jobs`` at a time; a take running longer than ``timeout`` seconds is stopped
+    (SIGTERM, so it removes its temporary files; SIGKILL 5 s later).  Every per-take path is
+    ``core.paths.inside(plan.out, ...)``.  Returns (and writes) the batch report."""
+    if timeout is not None:
+        timeout = params.check("batch.timeout", timeout, "The take timeout")
+    paths.check_output_dir(plan.out)
     os.makedirs(plan.out, exist_ok=True)
     spec_dir = os.path.join(plan.out, ".specs")
     os.makedirs(spec_dir, exist_ok=True)
@@ -90,25 +100,34 @@ def run_batch(plan: BatchPlan, cmd: list[str], on_event: Callable[[str], None] =
     while pending or running:
         while pending and len(running) < plan.jobs:
             take = pending.pop(0)
-            spec = os.path.join(spec_dir, f"{take.name}.json")
+            spec = paths.inside(spec_dir, f"{take.name}.json")
+            stale = paths.inside(plan.out, take.name, "report.json")
+            if os.path.isfile(stale):  # an earlier run's: never mistaken for this one's
+                os.remove(stale)
             write_json(spec, {"plan": plan_dict, "take": take.__dict__})
-            log = open(os.path.join(spec_dir, f"{take.name}.log"), "w")
+            log = open(paths.inside(spec_dir, f"{take.name}.log"), "w")
             proc = subprocess.Popen([*cmd, "batch-take", "--spec", spec], stdout=log, stderr=subprocess.STDOUT,
                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            running[proc] = (take, log, time.perf_counter())
+            running[proc] = [take, log, time.perf_counter(), None]
             on_event(f"started {take.name} ({take.kind}) [pid {proc.pid}]")
         time.sleep(0.05)
         for proc in list(running):
-            take, log, started = running[proc]
+            take, log, started, stopped = running[proc]
             code = proc.poll()
-            if code is None and timeout is not None and time.perf_counter() - started > timeout:
-                proc.kill()
-                code = proc.wait()
+            if code is None and timeout is not None:
+                now = time.perf_counter()
+                if stopped is None and now - started > timeout:
+                    proc.terminate()  # SIGTERM: the worker's cleanup runs
+                    running[proc][3] = stopped = now
+                elif stopped is not None and now - stopped > 5.0:
+                    proc.kill()
+                    code = proc.wait()
             if code is None:
                 continue
             log.close()
             del running[proc]
-            reports[take.name] = collect_report(plan, take, code, log.name)
+            why = f"stopped after the --timeout of {timeout:g} s" if stopped is not None else None
+            reports[take.name] = collect_report(plan, take, code, log.name, why)
             r = reports[take.name]
             on_event(f"{'done  ' if r['status'] == 'ok' else 'FAILED'} {take.name}"
                      + (f": {r['error']}" if r["status"] != "ok" else f" ({r.get('frames', 0)} frames)"))
@@ -122,9 +141,10 @@ def run_batch(plan: BatchPlan, cmd: list[str], on_event: Callable[[str], None] =
     return summary
 
 
-def collect_report(plan: BatchPlan, take: TakeSpec, code: int, log_path: str) -> dict:
-    """The take's report.json, or a failure report made from the worker's log when it died."""
-    path = os.path.join(plan.out, take.name, "report.json")
+def collect_report(plan: BatchPlan, take: TakeSpec, code: int, log_path: str, stopped: str | None = None) -> dict:
+    """The take's report.json, or a failure report made from the worker's log when it died
+    (``stopped``: why the parent stopped it, e.g. the timeout)."""
+    path = paths.inside(plan.out, take.name, "report.json")
     report = None
     if os.path.isfile(path):
         try:
@@ -132,11 +152,16 @@ def collect_report(plan: BatchPlan, take: TakeSpec, code: int, log_path: str) ->
                 report = json.load(fh)
         except (OSError, json.JSONDecodeError):
             report = None
-    if report is None or (code != 0 and report.get("status") == "ok"):
-        with open(log_path, errors="replace") as fh:
-            tail = fh.read()[-1500:]
+    if stopped and report is not None and report.get("status") == "ok":
+        stopped = None  # it finished just as it was stopped
+    if report is None or stopped or (code != 0 and report.get("status") == "ok"):
+        try:
+            with open(log_path, errors="replace") as fh:
+                tail = fh.read()[-1500:]
+        except OSError:
+            tail = ""
         report = {"take": take.name, "source": take.path, "kind": take.kind, "status": "failed",
-                  "error": f"the worker process ended with status {code} before reporting",
+                  "error": stopped or f"the worker process ended with status {code} before reporting",
                   "log_tail": tail, "outputs": {}, "timings": {}, "warnings": []}
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_json(path, report)

@@ -28,6 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..core import limits
 from ..core.errors import FaceForgeError
 
 RATE = 16000
@@ -87,6 +88,8 @@ def _read_soundfile(path: str):
 
     with sf.SoundFile(path) as f:  # not even a recognisable header: the caller tries FFmpeg
         declared, rate = f.frames, f.samplerate
+        if rate > 0:  # the header's length, before decoding a sample
+            limits.check_seconds(declared / rate, os.path.basename(path))
         try:
             data = f.read(dtype="float32", always_2d=True)
         except Exception as exc:  # the header is fine, the data is not
@@ -104,8 +107,9 @@ def _read_ffmpeg(path: str):
     if exe is None:
         raise NeedsDecoder(f"{os.path.basename(path)}: this format needs FFmpeg, which was not found; "
                            "install FFmpeg (or set FACEFORGE_FFMPEG) or convert the file to WAV/FLAC")
+    most = limits.current().seconds
     cmd = [exe, "-v", "error", "-nostdin", "-i", path, "-vn", "-ac", "1", "-ar", str(RATE),
-           "-f", "f32le", "-"]
+           "-t", f"{most + 1:.3f}", "-f", "f32le", "-"]  # never decode more than the take limit
     proc = subprocess.run(cmd, capture_output=True, timeout=600)
     if proc.returncode != 0 or not proc.stdout:
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -113,6 +117,8 @@ def _read_ffmpeg(path: str):
         raise FaceForgeError(f"Could not read audio from {os.path.basename(path)} ({why}); "
                              "is it a sound or video file with an audio track?")
     data = np.frombuffer(proc.stdout, dtype=np.float32).reshape(-1, 1)
+    if len(data) > most * RATE:
+        limits.check_seconds(len(data) / RATE, os.path.basename(path), at_least=True)
     return data, RATE
 
 

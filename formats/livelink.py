@@ -173,6 +173,8 @@ def read_csv(path_or_text, fps: float | None = None, default_fps: float = 60.0) 
     (Live Link Face records at 60 or 30).  Raises FaceForgeError with
     the file and line for anything that is not such a CSV.
     """
+    if fps is not None and not (math.isfinite(fps) and 0 < fps <= 1000):
+        raise FaceForgeError(f"The CSV's frame rate must be a positive number of frames per second, got {fps}")
     name = "the CSV"
     if isinstance(path_or_text, (str, os.PathLike)) and "\n" not in str(path_or_text):
         name = os.path.basename(os.fspath(path_or_text))

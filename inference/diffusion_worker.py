@@ -28,14 +28,39 @@ def _reply(out, **msg) -> None:
     out.flush()
 
 
+# The oldest diffusers this worker supports: ``use_safetensors`` and the pipelines it picks from
+# (InstructPix2Pix, inpainting, image-to-image) as used here.
+MIN_DIFFUSERS = (0, 21, 0)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    out = []
+    for part in str(text).split(".")[:3]:
+        digits = "".join(c for c in part if c.isdigit()) or "0"
+        out.append(int(digits))
+    return tuple(out + [0] * (3 - len(out)))
+
+
+def check_diffusers(version: str) -> None:
+    """A RuntimeError naming the upgrade when ``version`` is older than :data:`MIN_DIFFUSERS`."""
+    if _version_tuple(version) < MIN_DIFFUSERS:
+        need = ".".join(map(str, MIN_DIFFUSERS))
+        raise RuntimeError(f"diffusers {version} is too old for FaceForge's worker: install diffusers>={need} "
+                           "in the worker Python")
+
+
 class Editor:
     def __init__(self, model_dir: str, device: str = "cpu"):
+        import diffusers
         import torch
         from diffusers import DiffusionPipeline
 
+        check_diffusers(diffusers.__version__)
         self.torch = torch
         self.device = device
-        self.pipe = DiffusionPipeline.from_pretrained(model_dir, local_files_only=True,
+        # use_safetensors=True: weights load only from .safetensors files, never from pickles
+        # (a pickled .bin can run code when it is loaded); local_files_only: never downloads.
+        self.pipe = DiffusionPipeline.from_pretrained(model_dir, local_files_only=True, use_safetensors=True,
                                                       safety_checker=None, requires_safety_checker=False)
         self.pipe.to(device)
         self.pipe.set_progress_bar_config(disable=True)

@@ -7,6 +7,7 @@ import os
 import bpy
 
 from ..core.errors import FaceForgeError
+from ..core import paths
 from ..core.paths import safe_filename
 from .base import FaceForgeOperator
 
@@ -16,7 +17,7 @@ def output_dir(context) -> str:
     raw = context.scene.faceforge.deliver.output_dir or "//faceforge_out/"
     if raw.startswith("//") and not bpy.data.filepath:
         raise FaceForgeError("Save the .blend file first, or set an absolute Output Folder in Deliver")
-    return os.path.abspath(bpy.path.abspath(raw))
+    return paths.check_output_dir(os.path.abspath(bpy.path.abspath(raw)), "The Output Folder")
 
 
 def _clip(s):
@@ -50,7 +51,7 @@ class FACEFORGE_OT_export(FaceForgeOperator, bpy.types.Operator):
 
         s = context.scene.faceforge.deliver
         obj = context.active_object
-        path = os.path.join(output_dir(context), safe_filename(obj.name))
+        path = os.path.join(output_dir(context), f"{safe_filename(obj.name)}.{s.export_format.lower()}")
         return export.export_job(obj, path, s.export_format, s.export_preset, _clip(s), s.export_takes,
                                  morph_normals=s.morph_normals)
 

@@ -152,7 +152,8 @@ class FACEFORGE_OT_pose_from_diffusion(_CharacterOperator, bpy.types.Operator):
                                               key=words.key_pose)
 
     def report_result(self, context, result):
-        self.report({"INFO"}, f"Posed from the diffusion edit ({result.get('edited', '')})")
+        edited = result.get("edited")
+        self.report({"INFO"}, "Posed from the diffusion edit" + (f" ({edited})" if edited else ""))
 
 
 _SCALE_PROPS = (("Brows", "scale_brows"), ("Eyes", "scale_eyes"), ("Cheeks & Nose", "scale_cheeks"),

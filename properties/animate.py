@@ -4,27 +4,31 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        IntProperty, PointerProperty, StringProperty)
 from bpy.types import PropertyGroup
 
+from ..core.params import PARAMS
+
+# Numbers users set have their name, default and range in core/params.py (the command line reads
+# the same table): PARAMS[key].prop() gives the keyword arguments.
+
 
 class FACEFORGE_PG_animate_video(PropertyGroup):
     """Driving video / single image (issue: animate from video)."""
     path: StringProperty(
         name="Video", subtype="FILE_PATH",
         description="Driving video (mp4/mov/avi/mkv/mpg/webm) of a face; it is read frame by frame")
-    smoothing: FloatProperty(
-        name="Smoothing", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
-        description="One Euro filter strength: 0 = raw, 1 = heavy. Fast motions such as blinks are kept")
+    smoothing: FloatProperty(subtype="FACTOR", **PARAMS["video.smoothing"].prop())
     neutral_mode: EnumProperty(
         name="Neutral",
         items=(("AUTO", "Auto", "Pick the frame where the actor's face is most at rest"),
                ("FRAME", "Frame", "Use the video frame below as the actor's neutral face")),
         default="AUTO", description="The actor's rest face, against which expressions are measured")
-    neutral_frame: IntProperty(
-        name="Neutral Frame", default=0, min=0,
-        description="Video frame (from 0) where the actor's face is at rest")
+    neutral_frame: IntProperty(**PARAMS["video.frame"].prop(
+        name="Neutral Frame", description="Video frame (from 0) where the actor's face is at rest"))
     use_range: BoolProperty(
         name="Frame Range", default=False, description="Solve only part of the video")
-    range_first: IntProperty(name="First", default=0, min=0, description="First video frame to solve (from 0)")
-    range_last: IntProperty(name="Last", default=250, min=0, description="Last video frame to solve")
+    range_first: IntProperty(**PARAMS["video.frame"].prop(
+        name="First", description="First video frame to solve (from 0)"))
+    range_last: IntProperty(**PARAMS["video.frame"].prop(
+        name="Last", default=250, description="Last video frame to solve"))
     head_rotation: BoolProperty(
         name="Head Rotation", default=True,
         description="Key the head's rotation (head bone if the character has one, else the object)")
@@ -66,9 +70,7 @@ class FACEFORGE_PG_animate_lipsync(PropertyGroup):
                ("phonemes", "Phonemes", "PocketSphinx English phones: forced alignment with a "
                 "transcript, phone recognition without"),
                ("energy", "Energy", "Loudness and spectrum only: any language, singing, shouting")))
-    intensity: FloatProperty(
-        name="Intensity", default=1.0, min=0.0, max=2.0, soft_max=1.5, subtype="FACTOR",
-        description="Scale of the mouth motion (1 = as designed)")
+    intensity: FloatProperty(subtype="FACTOR", **PARAMS["lipsync.intensity"].prop())
     add_sound: BoolProperty(
         name="Add Sound Strip", default=True,
         description="Add the audio to the sequencer at the start frame so playback is in sync")
@@ -108,12 +110,10 @@ class FACEFORGE_PG_animate_expressions(PropertyGroup):
 
     emotion: EnumProperty(name="Emotion", items=_EMOTION_ITEMS, default="happiness",
                           description="Basic emotion preset (built from its FACS action units)")
-    intensity: FloatProperty(name="Intensity", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
-                             description="How strong the expression is")
+    intensity: FloatProperty(subtype="FACTOR", **PARAMS["emotion.intensity"].prop())
     blend_with: EnumProperty(name="Blend With", items=[("NONE", "None", "No second emotion")] + _EMOTION_ITEMS,
                              default="NONE", description="A second emotion mixed in")
-    blend: FloatProperty(name="Blend", default=0.3, min=0.0, max=1.0, subtype="FACTOR",
-                         description="Share of the second emotion (0.3 = 70 % first + 30 % second)")
+    blend: FloatProperty(subtype="FACTOR", **PARAMS["emotion.blend"].prop())
     key_pose: BoolProperty(name="Insert Keyframe", default=False,
                            description="Also key the posed shape keys at the current frame")
     prompt: StringProperty(name="Prompt", default="a delighted surprise",
@@ -130,26 +130,24 @@ class FACEFORGE_PG_animate_expressions(PropertyGroup):
                                          "the last step may omit its duration")
     timeline_file: StringProperty(name="Timeline File", subtype="FILE_PATH",
                                   description="A text file, one step per line ('happy 1 s'); # comments")
-    transition: FloatProperty(name="Transition", default=0.3, min=0.0, max=5.0, unit="TIME_ABSOLUTE",
-                              description="Seconds to ease from one expression into the next")
+    transition: FloatProperty(unit="TIME_ABSOLUTE", **PARAMS["timeline.transition"].prop())
     life: BoolProperty(name="Subtle Life", default=True,
                        description="Blinks at natural intervals and small brow/eye motion")
-    seed: IntProperty(name="Seed", default=0, min=0, description="Random seed for blinks and motion")
-    scale_brows: FloatProperty(name="Brows", default=1.0, min=0.0, max=2.0,
-                               description="This character's strength of brow shapes in every expression")
-    scale_eyes: FloatProperty(name="Eyes", default=1.0, min=0.0, max=2.0,
-                              description="This character's strength of eye shapes in every expression")
-    scale_cheeks: FloatProperty(name="Cheeks & Nose", default=1.0, min=0.0, max=2.0,
-                                description="This character's strength of cheek and nose shapes")
-    scale_jaw: FloatProperty(name="Jaw", default=1.0, min=0.0, max=2.0,
-                             description="This character's strength of jaw shapes in every expression")
-    scale_mouth: FloatProperty(name="Mouth", default=1.0, min=0.0, max=2.0,
-                               description="This character's strength of mouth shapes in every expression")
+    seed: IntProperty(**PARAMS["seed"].prop())
+    scale_brows: FloatProperty(**PARAMS["expression.scale"].prop(
+        name="Brows", description="This character's strength of brow shapes in every expression"))
+    scale_eyes: FloatProperty(**PARAMS["expression.scale"].prop(
+        name="Eyes", description="This character's strength of eye shapes in every expression"))
+    scale_cheeks: FloatProperty(**PARAMS["expression.scale"].prop(
+        name="Cheeks & Nose", description="This character's strength of cheek and nose shapes"))
+    scale_jaw: FloatProperty(**PARAMS["expression.scale"].prop(
+        name="Jaw", description="This character's strength of jaw shapes in every expression"))
+    scale_mouth: FloatProperty(**PARAMS["expression.scale"].prop(
+        name="Mouth", description="This character's strength of mouth shapes in every expression"))
 
 
 class FACEFORGE_PG_animate_settings(PropertyGroup):
-    start_frame: IntProperty(name="Start Frame", default=1,
-                             description="Scene frame where the baked take begins")
+    start_frame: IntProperty(**PARAMS["start_frame"].prop())
     replace_action: BoolProperty(
         name="Replace Action", default=False,
         description="Overwrite the character's current action instead of keeping it")
@@ -160,8 +158,7 @@ class FACEFORGE_PG_animate_settings(PropertyGroup):
 
 class FACEFORGE_PG_shape_scale(PropertyGroup):
     """One per-character strength: ``name`` is an ARKit shape or a region (``core.arkit.REGIONS``)."""
-    value: FloatProperty(name="Scale", default=1.0, min=0.0, soft_max=2.0,
-                         description="How strong this shape (or region) is in every expression of the character")
+    value: FloatProperty(**PARAMS["expression.scale"].prop())
 
 
 class FACEFORGE_PG_object_animate(PropertyGroup):

@@ -4,6 +4,8 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import PropertyGroup
 
+from ..core.params import PARAMS
+
 # Blender 4.5+ warns about "//" paths unless a path property says it supports them.
 _REL = {"options": {"PATH_SUPPORTS_BLEND_RELATIVE"}} if bpy.app.version >= (4, 5, 0) else {}
 
@@ -34,10 +36,9 @@ class FACEFORGE_PG_deliver_settings(PropertyGroup):
         description="glTF: write each shape key's normals (exact shading; off: files several times smaller)")
     use_frame_range: BoolProperty(name="Clip Frames", default=False,
                                   description="Export only the frames below (every take)")
-    frame_first: IntProperty(name="First", default=1)
-    frame_last: IntProperty(name="Last", default=250)
-    preview_size: IntProperty(name="Size", default=384, min=64, max=2048,
-                              description="Preview render size in pixels (square)")
+    frame_first: IntProperty(**PARAMS["frame"].prop(name="First", description="First frame to export"))
+    frame_last: IntProperty(**PARAMS["frame"].prop(name="Last", default=250, description="Last frame to export"))
+    preview_size: IntProperty(**PARAMS["preview.size"].prop())
     preview_engine: EnumProperty(
         name="Renderer",
         items=(("AUTO", "Auto", "Workbench when OpenGL works, else Cycles"),
@@ -51,8 +52,7 @@ class FACEFORGE_PG_deliver_settings(PropertyGroup):
                                 description="The file the last export / preview wrote", **_REL)
     livelink_csv: StringProperty(name="CSV", subtype="FILE_PATH",
                                  description="A Live Link Face CSV export (iPhone app)", **_REL)
-    livelink_fps: IntProperty(name="CSV fps", default=0, min=0, max=240,
-                              description="The CSV's timecode frame rate (0: read it from the timecodes)")
+    livelink_fps: IntProperty(**PARAMS["livelink.fps"].prop(kind=int))
 
 
 classes = (FACEFORGE_PG_deliver_settings,)

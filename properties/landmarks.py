@@ -4,11 +4,11 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        FloatVectorProperty, IntProperty, IntVectorProperty, PointerProperty, StringProperty)
 from bpy.types import Object, PropertyGroup
 
+from ..core.params import PARAMS
+
 
 class FACEFORGE_PG_landmarks_settings(PropertyGroup):
-    render_resolution: IntProperty(
-        name="Render Size", default=512, min=128, max=2048,
-        description="Square render size (pixels) used to look for the face on the mesh")
+    render_resolution: IntProperty(**PARAMS["landmarks.resolution"].prop())
     symmetric: BoolProperty(
         name="Symmetric", default=True,
         description="On a mesh that is mirror-symmetric round the face, make the detected landmarks "

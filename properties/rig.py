@@ -4,6 +4,7 @@ from bpy.props import BoolProperty, FloatProperty, PointerProperty, StringProper
 from bpy.types import PropertyGroup
 
 from ..core.arkit import ARKIT_NAMES, mirror_name
+from ..core.params import PARAMS
 
 def _pose_update(name):
     """Slider -> shape-key value; with Mirror on, the twin slider follows (its own update stops
@@ -35,9 +36,7 @@ class FACEFORGE_PG_rig_settings(PropertyGroup):
         name="Replace Existing", default=False,
         description="Regenerate FaceForge's own ARKit shape keys when the mesh already has them "
                     "(other shape keys are always kept)")
-    intensity: FloatProperty(
-        name="Intensity", default=1.0, min=0.1, max=2.0,
-        description="Scale of every generated shape (1 = ARKit's extreme pose)")
+    intensity: FloatProperty(**PARAMS["rig.intensity"].prop())
     mirror_pose: BoolProperty(
         name="Mirror", default=True,
         description="Test pose: moving a Left/Right slider also moves its twin")

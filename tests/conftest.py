@@ -102,6 +102,9 @@ def pytest_unconfigure(config):
     # (a Blender worker thread still waits on a condition variable that
     # GlobalState's destructor destroys).  Everything is reported by now: leave
     # without running them, with pytest's own exit status.
+    import launch
+
+    launch.remove_session_tempdir()  # Blender would on a normal exit (its blender_XXXXXX folder)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(_exit_status)

@@ -118,8 +118,8 @@ def test_a_worker_that_dies_is_reported_from_its_log(batch_inputs, tmp_path):
     blend, takes, _ = batch_inputs
     plan = jobfile.make_plan({}, ".", character=str(blend), takes=[str(takes / "hello.csv")],
                              out=str(tmp_path / "o"), preview=False)
-    summary = batch.run_batch(plan, on_event=lambda m: None, timeout=0.5)
+    summary = batch.run_batch(plan, on_event=lambda m: None, timeout=1.0)
     assert summary["failed"] == ["hello"]
     report = summary["reports"][0]
-    assert "ended with status" in report["error"] and report["exit_code"] != 0
+    assert report["error"] == "stopped after the --timeout of 1 s" and report["exit_code"] != 0
     assert json.loads((tmp_path / "o" / "hello" / "report.json").read_text())["status"] == "failed"

@@ -313,3 +313,34 @@ def test_diffusion_job_with_the_real_worker_and_a_warm_restart(ff, tiny_pipeline
     assert next(iter(dc._shared.values())).proc.pid != pid
     dc.close_shared()
     assert not dc._shared
+
+
+def test_diffusion_job_removes_its_temporary_folder(ff, tmp_path, worker_module_arg, monkeypatch):
+    """Without an output folder the job works in a temporary one, removed however the job ends
+    (here the image solve refuses the fixture, which has no bound landmarks)."""
+    import tempfile
+
+    from faceforge.api import expressions
+    from faceforge.core.jobs import run_sync
+    from test_emotions import make_character
+
+    obj = make_character()
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model_index.json").write_text("{}")
+    script = tmp_path / "fake_worker.py"
+    script.write_text(FAKE_SMILE_WORKER)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setattr(dc, "WORKER_SCRIPT", str(script))
+    monkeypatch.setattr(dc, "_shared", {})
+    try:
+        result = run_sync(expressions.diffusion_pose_job(obj, "make it smile", sys.executable, str(model), size=64),
+                          on_progress=None)
+        assert result["edited"] is None  # the images went with the folder
+    except FaceForgeError as err:
+        assert "no landmarks" in str(err) or "No face" in str(err)
+    finally:
+        dc.close_shared()
+    assert list(temp.iterdir()) == []

@@ -212,7 +212,7 @@ def test_batch_pool_runs_each_take_in_its_process_and_reports_the_failures(tmp_p
     by_name = {r["take"]: r for r in summary["reports"]}
     assert by_name["good"]["frames"] == 7 and by_name["good"]["exit_code"] == 0
     assert "ended with status 3" in by_name["crash"]["error"] and "worker log line" in by_name["crash"]["log_tail"]
-    assert by_name["hang"]["exit_code"] != 0
+    assert by_name["hang"]["exit_code"] != 0 and by_name["hang"]["error"] == "stopped after the --timeout of 3 s"
     written = json.loads((tmp_path / "out" / "batch_report.json").read_text())
     assert written["failed"] == ["crash", "hang"] and any(e.startswith("started good") for e in events)
 
@@ -220,7 +220,9 @@ def test_batch_pool_runs_each_take_in_its_process_and_reports_the_failures(tmp_p
 def test_worker_command_for_a_blender_binary_or_the_bpy_module():
     from faceforge.core import batch
 
-    assert batch.worker_command("/opt/blender") == ["/opt/blender", "--background", "--command", "faceforge"]
+    # a character file's own scripts never run in a worker
+    assert batch.worker_command("/opt/blender") == ["/opt/blender", "--background", "--disable-autoexec",
+                                                    "--command", "faceforge"]
     assert batch.worker_command(None, module=False, binary="/usr/bin/blender")[0] == "/usr/bin/blender"
     cmd = batch.worker_command(None, module=True)
     assert cmd[0] == sys.executable and cmd[1].endswith("launch.py")
