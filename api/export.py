@@ -518,7 +518,17 @@ class _Scaled:
             else:
                 data.transform(m)
             o.data = data
-            state.undo.append(lambda o=o, d=original, c=data: (setattr(o, "data", d), _remove_data(c)))
+            name = original.name  # the file names the mesh/armature as the user did
+            original.name = name + ".ff-orig"
+            data.name = name
+
+            def undo(o=o, d=original, c=data, name=name):
+                o.data = d
+                c.name = name + ".ff-copy"
+                d.name = name
+                _remove_data(c)
+
+            state.undo.append(undo)
         for o in objects:  # positions scaled about the world origin; rotations and scales kept
             mw = world[o].copy()
             mw.translation = mw.translation * factor
@@ -564,6 +574,19 @@ def transmissive_materials(obj) -> list[str]:
 
 # --- the export -----------------------------------------------------------------------
 
+def _make_opaque(obj, names, state: _SceneState):
+    """Transmission 0 on the Principled BSDFs of the materials ``names`` while exporting."""
+    for slot in obj.material_slots:
+        mat = slot.material
+        if mat is None or mat.name not in names:
+            continue
+        for node in mat.node_tree.nodes:
+            if node.type == "BSDF_PRINCIPLED":
+                sock = node.inputs.get("Transmission Weight") or node.inputs.get("Transmission")
+                if sock is not None and not sock.is_linked:
+                    state.set(sock, "default_value", 0.0)
+
+
 def _check(obj, fmt: str, preset: str, motion: str = "AUTO", unit: str = "AUTO"):
     from .mesh import require_mesh
 
@@ -582,14 +605,16 @@ def _check(obj, fmt: str, preset: str, motion: str = "AUTO", unit: str = "AUTO")
 
 
 def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range=None, takes="ALL",
-               morph_normals: bool = True, motion: str = "AUTO", unit: str = "AUTO"):
+               morph_normals: bool = True, motion: str = "AUTO", unit: str = "AUTO", opaque: bool = False):
     """Job: export ``obj`` with its shape keys, armature and takes; returns :class:`ExportResult`.
 
     ``morph_normals=False`` leaves the per-target normals out of glTF files: often 5x
     smaller (engines then keep the base normals while a shape plays).  ``motion``: how
     jaw and eyes move in the file (``AUTO``: as the rig moves them in Blender; ``BONES``;
     ``SHAPE_KEYS``).  ``unit``: what one Blender unit of the character is (``AUTO``: told
-    from its size; ``M``, ``CM``, ``MM``, ``IN``); the file is in metres."""
+    from its size; ``M``, ``CM``, ``MM``, ``IN``); the file is in metres.  ``opaque``: write
+    fully transmissive materials (OBJ ``Tf 1 1 1``) with Transmission 0; without it they
+    are written as they are, with a warning."""
     fmt, preset = str(fmt).upper(), str(preset).upper()
     motion, unit = str(motion).upper(), str(unit).upper()
     _check(obj, fmt, preset, motion, unit)
@@ -613,11 +638,11 @@ def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range
         raise FaceForgeError(f"The frame range {frame_range[0]}-{frame_range[1]} is empty: the end "
                              "must not come before the start")
     clear = transmissive_materials(obj)
-    if clear:
+    if clear and not opaque:
         warnings.append(f"{len(clear)} material(s) are fully transmissive ({', '.join(clear[:4])}"
                         f"{', ...' if len(clear) > 4 else ''}; OBJ .mtl files with 'Tf 1 1 1' import so): "
-                        "engines render them black or see-through - set Transmission Weight to 0 in the "
-                        "material unless it is glass")
+                        "engines render them black or see-through - export with Opaque Materials "
+                        "(--opaque-materials), or set Transmission Weight to 0 unless it is glass")
     how = _resolve_motion(obj, motion)
     unit, factor, height = _resolve_scale(obj, unit, how)
     scene = bpy.context.scene
@@ -644,6 +669,10 @@ def export_job(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range
     state = _SceneState(obj)
     try:
         chosen = _select_character(obj)
+        if clear and opaque:
+            _make_opaque(obj, clear, state)
+            result.notes.append(f"{len(clear)} transmissive material(s) written opaque ({', '.join(clear[:4])}"
+                                f"{', ...' if len(clear) > 4 else ''})")
         arm = how.arm
         if arm is not None:
             state.keep_animation(arm)
@@ -764,14 +793,16 @@ def _run_exporter(op, path: Path, settings: dict):
 
 
 def export_character(obj, path, fmt: str = "GLB", preset: str = "DEFAULT", frame_range=None,
-                     takes="ALL", morph_normals: bool = True) -> Path:
+                     takes="ALL", morph_normals: bool = True, motion: str = "AUTO", unit: str = "AUTO",
+                     opaque: bool = False) -> Path:
     """Export ``obj`` (mesh + shape keys + armature + baked takes); returns the main file's Path.
 
     fmt: ``FBX`` | ``GLB`` | ``GLTF``; preset: ``DEFAULT`` | ``UNREAL`` | ``UNITY`` | ``GODOT``;
     frame_range: ``(first, last)`` to clip every take, else each take's own range;
     takes: ``"ALL"`` | ``"ACTIVE"`` | list of Action names; morph_normals: glTF per-target
-    normals (off: much smaller files).  For every file written and
-    the take ranges, use :func:`export_job` (via ``run_sync``).
+    normals (off: much smaller files); motion, unit, opaque: see :func:`export_job`.  For every
+    file written, the take ranges, the scale and notes, use :func:`export_job` (via ``run_sync``).
     """
-    return run_sync(export_job(obj, path, fmt, preset, frame_range, takes, morph_normals), on_progress=None).path
+    return run_sync(export_job(obj, path, fmt, preset, frame_range, takes, morph_normals, motion, unit, opaque),
+                    on_progress=None).path
 

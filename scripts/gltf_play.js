@@ -11,7 +11,7 @@
 //        "shots": [{"time": 0.5, "path": "jaw.png"}], "size": 512,
 //        "chromium": "/usr/bin/chromium" (default: $FACEFORGE_CHROMIUM or /usr/bin/chromium)}
 // out:  {"clips": [{"name", "duration", "tracks": [...]}], "morphTargets": N, "meshes": N,
-//        "bones": [...], "height": metres (rest bounding box), "probes": {"<time>": [[x,y,z], ...]},
+//        "bones": [...], "height": metres (rest bounding box), "probes": [per time: [[x,y,z] per probe]],
 //        "matched": [distance of each probe's vertex from its rest position], "shots": [...]}
 // Exit status 0 on success, 1 when the page failed, 2 on usage errors.
 const fs = require("fs");
@@ -55,13 +55,13 @@ window.run = async (spec) => {
       for (let i = 0; i < n; i++) { const d = world(m, i).distanceTo(want); if (d < best[0]) best = [d, m, i]; } }
     return best; });
   if (clip) mixer.clipAction(clip).play();
-  const probes = {};
-  for (const t of spec.times || []) { pose(t); probes[String(t)] = picks.map(([, m, i]) => world(m, i).toArray()); }
+  const probes = [];
+  for (const t of spec.times || []) { pose(t); probes.push(picks.map(([, m, i]) => world(m, i).toArray())); }
   const morphTargets = meshes.reduce((n, m) => Math.max(n, (m.morphTargetInfluences || []).length), 0);
   // pictures: a front view framed on the head, a soft key light
   const size = spec.size || 512;
   const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
-  renderer.setSize(size, size); document.body.appendChild(renderer.domElement);
+  renderer.setSize(size, size); renderer.setClearColor(0x20242a, 1); document.body.appendChild(renderer.domElement);
   const centre = box.getCenter(new THREE.Vector3()); const dims = box.getSize(new THREE.Vector3());
   const camera = new THREE.PerspectiveCamera(30, 1, dims.y / 100, dims.y * 100);
   camera.position.set(centre.x + dims.y * 0.6, centre.y + dims.y * 0.05, centre.z + dims.y * 2.2);
