@@ -30,7 +30,7 @@ from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
 from ..formats import livelink as llf
 from . import actions as _actions
-from .character import armature_of, require_rigged
+from .character import armature_of, eye_bones, head_bone, require_rigged
 from .scene import scene_fps
 
 # Armature space (x left, y back, z up: Blender's, for a face looking down -Y) -> Live Link's
@@ -105,12 +105,10 @@ def import_livelink(obj, path, start_frame: int = 1, fps: float | None = None,
 
 def _rig_bones(obj):
     """(armature, {"head": pose bone, "left": eye pose bone, "right": ...}) of the character."""
-    from .animate_video import _eye_bones, _head_bone
-
     arm = armature_of(obj)
     if arm is None:
         return None, {}
-    bones = {"head": _head_bone(arm), **_eye_bones(arm)}
+    bones = {"head": head_bone(arm), **eye_bones(arm)}
     return arm, {k: v for k, v in bones.items() if v is not None}
 
 
@@ -126,8 +124,6 @@ def _driven(arm, pb) -> bool:
 
 def _key_rotations(obj, action, frames, rotations, warnings) -> list[str]:
     """Key Live Link's head/eye rotations (N, 9) on the rig's bones, in ``action``; returns the bones."""
-    from .animate_video import _to_channels
-
     arm, bones = _rig_bones(obj)
     if arm is None or "head" not in bones:
         if np.any(rotations[:, :3] != 0):
@@ -147,7 +143,7 @@ def _key_rotations(obj, action, frames, rotations, warnings) -> list[str]:
         face = llf.matrices_from_ypr(rotations[:, cols])
         b = _rest(pb)
         local = np.einsum("ij,fjk,kl->fil", b.T @ _TO_FACE.T, face, _TO_FACE @ b)
-        suffix, vals = _to_channels(local, pb.rotation_mode)
+        suffix, vals = _actions.rotation_channels(local, pb.rotation_mode)
         bag = _actions.channels_for(action, arm)
         path = f'pose.bones["{pb.name}"].{suffix}'
         _actions.write_curves(bag, [(path, i) for i in range(vals.shape[1])], frames, vals, group=pb.name)
