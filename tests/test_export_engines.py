@@ -229,7 +229,10 @@ def test_fbx_in_ufbx_and_assimp_drives_the_jaw_once_in_metres(head, tmp_path, mo
     assert "jaw" in anim["nodes"]  # keyed (at rest when the blend shape carries the motion)
 
 
-def test_units_say_what_was_scaled(head, tmp_path):
+def test_units_and_materials_say_what_was_done(head, tmp_path):
+    from faceforge.api import export
+    from test_export import _glb_json
+
     obj, _ = head
     auto = _export(obj, tmp_path / "auto.glb", "GLB", takes="ACTIVE", morph_normals=False)
     assert auto.unit == "CM" and auto.scale == pytest.approx(0.01)
@@ -238,6 +241,11 @@ def test_units_say_what_was_scaled(head, tmp_path):
     as_is = _export(obj, tmp_path / "as_is.glb", "GLB", takes="ACTIVE", morph_normals=False, unit="M")
     assert as_is.scale == 1.0 and not any("scaled" in n for n in as_is.notes)
     assert any("33.8 m tall" in w for w in as_is.warnings), as_is.warnings
+    opaque = _export(obj, tmp_path / "opaque.glb", "GLB", takes="ACTIVE", morph_normals=False, opaque=True)
+    assert not any("transmissive" in w for w in opaque.warnings) and any("opaque" in n for n in opaque.notes)
+    gltf = _glb_json(opaque.path)
+    assert not any("KHR_materials_transmission" in (m.get("extensions") or {}) for m in gltf["materials"])
+    assert "M_Face" in export.transmissive_materials(obj)  # the user's materials are as they were
     info = read_with_assimp(auto.path)
     assert sorted(next(t for t in info["meshes"].values() if t)) == sorted(ARKIT_NAMES)
     assert list(info["anims"]) == ["Talk"]  # no temporary action name leaks into the file
