@@ -168,6 +168,11 @@ def test_threejs_plays_the_rigged_jaw_as_blender_does(head, tmp_path, motion):
     assert_moves_alike(got, want, f"three.js ({motion})")
     for s in shots:
         assert Path(s["path"]).stat().st_size > 2000
+    # and the Khronos validator finds nothing wrong with the skin, the bone tracks, the targets
+    proc = subprocess.run([shutil.which("node"), str(ROOT / "scripts" / "gltf_validate.js"), str(result.path)],
+                          capture_output=True, text=True, timeout=120)
+    (report,) = json.loads(proc.stdout)
+    assert report["issues"]["numErrors"] == 0, [m for m in report["issues"]["messages"] if m["severity"] == 0]
 
 
 def _ufbx(fbx: Path, times, verts, bones=("jaw",)) -> dict:
