@@ -254,9 +254,9 @@ def export_livelink(obj, path, action=None, frame_range=None, fps: float | None 
     rotations = take_rotations(obj, take, frames) if head else None
     if fps is not None and abs(float(fps) - rate) > 1e-9:
         seconds = (frames - frames[0]) / rate
-        weights = llf.resample(seconds, weights, float(fps))
+        weights = llf.resample(seconds, weights, float(fps), cover_end=True)
         if rotations is not None:
-            rotations = llf.resample(seconds, rotations, float(fps))
+            rotations = llf.resample(seconds, rotations, float(fps), cover_end=True)
         rate = float(fps)
     path = Path(bpy.path.abspath(str(path))).resolve()
     if path.suffix.lower() != ".csv":

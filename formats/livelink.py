@@ -122,15 +122,25 @@ class LiveLinkTake:
         return bool(np.any(self.rotations != 0))
 
 
-def resample(seconds: np.ndarray, values: np.ndarray, fps: float) -> np.ndarray:
-    """(F, C) ``values`` at times ``seconds`` -> (N, C) at ``fps`` from 0 to the last time (linear)."""
+def resample(seconds: np.ndarray, values: np.ndarray, fps: float, cover_end: bool = False) -> np.ndarray:
+    """(F, C) ``values`` at times ``seconds`` -> (N, C) at ``fps`` from 0 to the last time (linear).
+
+    ``cover_end``: one more row when the last time falls between two rows (continuing the last
+    segment's slope), so the result lasts at least as long as the input and reads back exactly at
+    its end - for writing a take that is read back at another rate."""
     values = np.asarray(values, dtype=np.float64)
     if len(seconds) == 1:
         return values.copy()
-    n = int(math.floor(seconds[-1] * fps + 1e-6)) + 1
+    rounding = math.ceil(seconds[-1] * fps - 1e-6) if cover_end else math.floor(seconds[-1] * fps + 1e-6)
+    n = int(rounding) + 1
     t = np.arange(n) / fps
-    return np.stack([np.interp(t, seconds, values[:, k]) for k in range(values.shape[1])], 1) \
+    out = np.stack([np.interp(t, seconds, values[:, k]) for k in range(values.shape[1])], 1) \
         if values.shape[1] else np.zeros((n, 0))
+    past = t > seconds[-1]
+    if np.any(past) and seconds[-1] > seconds[-2]:
+        slope = (values[-1] - values[-2]) / (seconds[-1] - seconds[-2])
+        out[past] = values[-1] + (t[past] - seconds[-1])[:, None] * slope
+    return out
 
 
 # --- head / eye rotations ---------------------------------------------------------------
