@@ -212,8 +212,8 @@ class _SceneState:
         self.keep_animation(obj.data.shape_keys)
 
     def keep_animation(self, owner):
-        """Save ``owner``'s action, slot, NLA use and strip mutes; mute its strips for the export
-        (the user's own NLA strips stay out of the file)."""
+        """Save ``owner``'s action, slot, NLA use and strip mutes, restored at the end (the export
+        mutes the user's own strips so they stay out of the file)."""
         had = owner.animation_data is not None
         anim = owner.animation_data_create()
         action = anim.action
