@@ -67,9 +67,16 @@ def _image_stage(obj, path, spec):
 
 
 def _speech_stage(obj, path, spec):
+    import bpy
+
     from .lipsync import lipsync_job
 
     result = yield from lipsync_job(obj, path, add_sound=False)
+    # The take is named after the take (its files and the glTF clip carry this name), not the object.
+    action = bpy.data.actions.get(result["action"])
+    if action is not None and action.name != spec.name:
+        action.name = spec.name
+        result = dict(result, action=action.name)
     return result
 
 

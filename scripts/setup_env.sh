@@ -12,6 +12,9 @@ PY="${PYTHON:-python3}"
 #     ffmpeg for odd audio/video containers, assimp as an independent FBX/glTF reader,
 #     espeak-ng to speak test sentences in other languages (lip sync tests).
 APT_PKGS=(libegl1 libgl1-mesa-dri libglu1-mesa libxi6 libxkbcommon0 libsm6 ffmpeg assimp-utils libassimp-dev espeak-ng)
+# issue #22: Debian's Chromium, driven headless by npm playwright-core, runs three.js on exported glb
+# files (tests/test_export_engines.py). Never a browser download: playwright-core fetches none.
+APT_PKGS+=(chromium)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -97,7 +100,7 @@ setup_313 || true
 # --- Silero VAD (voice activity for lip sync): the ONNX file from the pinned PyPI package.
 .venv-build/bin/python scripts/fetch_vad_model.py
 
-# --- npm tools (Khronos glTF validator) into .tools/
+# --- npm tools (package.json): the Khronos glTF validator; three + playwright-core (issue #22)
 if command -v npm >/dev/null 2>&1 && [ -f package.json ]; then
   if [ ! -d node_modules ] || [ package.json -nt node_modules ]; then
     echo "[setup] npm install"

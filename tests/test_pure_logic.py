@@ -236,3 +236,27 @@ def test_safe_filename_and_lipsync_frame_count():
 
     assert safe_filename("Face take 1/2:é") == "Face_take_1_2_é"
     assert frame_count(1.0, 24.0) == 25 and frame_count(0.99, 24.0) == 25
+
+
+# --- core.units and rigging.armature.evaluate_driver: what the export needs ----------------------
+
+def test_units_are_told_from_the_eye_distance_or_the_height():
+    from faceforge.core.units import guess_unit
+
+    assert [guess_unit(e) for e in (0.063, 0.055, 6.3, 7.1, 63.0)] == ["M", "M", "CM", "CM", "MM"]
+    assert guess_unit(None, 33.8) == "CM" and guess_unit(None, 0.34) == "M" and guess_unit(None, 1.8) == "M"
+    assert guess_unit(None, 338.0) == "MM" and guess_unit(6300.0) is None and guess_unit(None, None) is None
+
+
+def test_drivers_evaluate_on_arrays_as_blender_would():
+    from faceforge.rigging.armature import evaluate_driver
+
+    k = np.linspace(0, 1, 5)
+    np.testing.assert_allclose(evaluate_driver("SCRIPTED", "+0.296706*k0-0.383972*k1", {"k0": k, "k1": k[::-1]}, 5),
+                               0.296706 * k - 0.383972 * k[::-1])
+    np.testing.assert_allclose(evaluate_driver("SCRIPTED", "0.0", {}, 3), 0.0)  # held at rest
+    np.testing.assert_allclose(evaluate_driver("SCRIPTED", "clamp(sin(a) * 2, 0, 1)", {"a": k}, 5),
+                               np.clip(np.sin(k) * 2, 0, 1))
+    np.testing.assert_allclose(evaluate_driver("AVERAGE", "", {"a": k, "b": 1 - k}, 5), 0.5)
+    with pytest.raises(ValueError):
+        evaluate_driver("SCRIPTED", "__import__('os')", {}, 2)
