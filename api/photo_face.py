@@ -117,7 +117,9 @@ def _keep_photo_pose(obj, expression: np.ndarray, stem: str):
 
 def _record(fit, what: str, action: str, tex) -> dict:
     cam = fit.blender_camera()
-    return {"photo": what, "action": action, "image_size": list(fit.image_size), "focal_px": cam.focal_px,
+    box = [round(float(v), 1) for v in (*fit.points[:, :2].min(0), *fit.points[:, :2].max(0))]
+    return {"photo": what, "action": action, "image_size": list(fit.image_size), "face_box": box,
+            "focal_px": cam.focal_px,
             "camera": [[float(x) for x in row] for row in cam.cam_to_world], **fit.summary(),
             "skin_srgb": [round(float(x), 4) for x in tex.skin], "iris_srgb": [round(float(x), 4) for x in tex.iris]}
 

@@ -112,10 +112,11 @@ def render_view(objects, target, view_dir, up, radius: float, resolution: int = 
 
 
 def render_camera(objects, camera: PinholeCamera, engine: str | None = None, samples: int = 8,
-                  clip: tuple[float, float] | None = None) -> np.ndarray:
+                  clip: tuple[float, float] | None = None, light: str = "STUDIO") -> np.ndarray:
     """Render ``objects`` through ``camera`` (any :class:`PinholeCamera`: its size, focal length and
-    placement); returns rgb (camera.height, camera.width, 3) uint8.  Other objects are hidden for
-    the render; everything is restored afterwards."""
+    placement); returns rgb (camera.height, camera.width, 3) uint8.  ``light``: Workbench's
+    ``STUDIO`` lighting or ``FLAT`` (unlit: textures show their own colours).  Other objects are
+    hidden for the render; everything is restored afterwards."""
     scene = bpy.context.scene
     objects = list(objects)
     m = np.asarray(camera.cam_to_world, float)
@@ -150,8 +151,9 @@ def render_camera(objects, camera: PinholeCamera, engine: str | None = None, sam
             scene.view_settings.look, scene.view_settings.exposure, scene.view_settings.gamma = "None", 0.0, 1.0
             textured = has_image_texture(objects)
             sh = scene.display.shading
-            sh.light = "STUDIO"
-            sh.studio_light = "Default"
+            sh.light = light
+            if light == "STUDIO":
+                sh.studio_light = "Default"
             sh.color_type = "TEXTURE" if textured else "MATERIAL"
             sh.show_cavity = sh.show_shadows = sh.show_xray = sh.show_object_outline = False
             sh.show_specular_highlight, sh.show_backface_culling = True, False

@@ -34,7 +34,7 @@ from .fit import IMAGE_DEPTH_WEIGHT, fit_identity
 from .model import BLENDER_FROM_MODEL, FaceModel, Pose
 
 MIN_FACE_PX = 64  # a face smaller than this (its landmarks' larger side) is refused
-MAX_TURN_DEG = 60.0  # a face turned further from the camera (a profile) is refused
+MAX_TURN_DEG = 55.0  # a face turned further from the camera (a profile) is refused
 FOCAL_PER_SIDE = 85.0 / 36.0  # focal length / the image's longer side: a portrait lens (85 mm full frame)
 
 
