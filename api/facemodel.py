@@ -18,8 +18,9 @@ head (``facemodel.load_model()``), in metres, facing -Y, Z up, the subject's lef
 With ``texture`` (a :class:`facemodel.texture.PhotoTexture`, the photo head) the skin, brows and
 lips share one material with the texture image (packed into the .blend, so FBX/glTF exports
 carry it), the UVs are the texture's atlas (:func:`facemodel.texture.atlas_uv`: ICT's face and
-head tiles side by side in one image) and the irises take the photo's colour; these materials
-are the object's own (``<name> skin``, ``<name> iris``).
+head tiles side by side in one image), the irises take the photo's colour (these materials are
+the object's own: ``<name> skin``, ``<name> iris``) and the lashes are clear (the photo's lashes
+are painted on the lids).
 
 ``set_face_vertices(obj, identity, expression)`` re-poses an existing head object (same
 topology) in place.  Custom properties: ``faceforge_identity`` (K floats).
@@ -211,7 +212,9 @@ def _paint(name: str, texture, made) -> dict:
         bsdf.inputs["Roughness"].default_value = 0.55
     nodes.active = tex
     iris = _material(f"{name} iris", tuple(srgb_to_linear(texture.iris)) + (1.0,), made, shared=False)
-    return {"skin": skin, "brows": skin, "lips": skin, "iris": iris}
+    # the photo's lashes are on the skin already: ICT's lash cards would draw a second, heavy fringe
+    clear = _material("FaceForge_clear", LOOK_COLOURS["clear"], made)
+    return {"skin": skin, "brows": skin, "lips": skin, "iris": iris, "eyelashes": clear}
 
 
 def add_shape_keys(obj, identity=None, names=ARKIT_NAMES, model=None) -> int:

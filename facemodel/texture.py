@@ -34,6 +34,8 @@ from ..rigging import regions as R
 from .model import LOOKS, PART_NAMES, FaceModel
 
 SKIN_PARTS = ("face", "head_neck", "eye_socket_L", "eye_socket_R")
+UNPAINTED_PARTS = ("eye_socket_L", "eye_socket_R")  # the lids' inner rims: filled, never from the photo
+INNER_LID = (1.0, 0.82, 0.8)  # their tone: the skin's, a little pinker
 # parts that hide what is behind them in the photo (films and lashes are see-through)
 OCCLUDING_PARTS = ("face", "head_neck", "mouth_socket", "eye_socket_L", "eye_socket_R", "gums_tongue",
                    "teeth_upper", "teeth_lower", "sclera_L", "iris_L", "sclera_R", "iris_R")
@@ -42,6 +44,8 @@ PAD_TEXELS = 8  # the skin's colours reach this far into the empty texels around
 FEATHER_IOD = 0.25  # the photo fades out over this much of the eye distance inside the face outline
 COS_FULL, COS_NONE = 0.7, 0.2  # view-ray cosines: full photo weight / none
 MIRROR_WEIGHT = 0.85  # how much a mirrored colour counts against the fill
+EYE_HOLE_IOD = (0.0, 0.02)  # the eye openings left out: grown by, then fading over (x the eye distance)
+MOUTH_HOLE_IOD = (0.03, 0.04)  # the open mouth (teeth, tongue) left out
 DEPTH_TOLERANCE_M = 0.004  # a texel within this of the nearest surface in the photo counts as seen
 DEFAULT_IRIS = (0.33, 0.22, 0.14)  # sRGB, used when the eyes are closed or too small
 
@@ -275,7 +279,7 @@ def _features(shape, p: np.ndarray, iod: float) -> np.ndarray:
     """uint8 mask of the face's features (brows, eyes, nose, lips), grown a little: what is not
     skin-coloured there is the face, not hair."""
     m = _polygon_mask(shape, [p[_ring(R.BROW_LEFT[:5], R.BROW_LEFT[5:][::-1])],
-                              p[_ring(R.BROW_RIGHT[:5], R.BROW_RIGHT[5:][::-1])]], dilate_px=0.12 * iod)
+                              p[_ring(R.BROW_RIGHT[:5], R.BROW_RIGHT[5:][::-1])]], dilate_px=0.04 * iod)
     m |= _polygon_mask(shape, [p[_ring(R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER)],
                                p[_ring(R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER)]], dilate_px=0.08 * iod)
     m |= _polygon_mask(shape, [p[_ring(R.UPPER_LIP_OUTER, R.LOWER_LIP_OUTER)]], dilate_px=0.06 * iod)
@@ -313,16 +317,19 @@ def skin_likeness(img: np.ndarray, points: np.ndarray, iod: float, oval: np.ndar
     d = (lab - med) / spread
     dl = np.where(d[..., 0] < 0, d[..., 0] / 3.0, d[..., 0] / 4.0)
     dist = np.sqrt(dl ** 2 + (d[..., 1] / 4.0) ** 2 + (d[..., 2] / 4.0) ** 2)
-    like = np.exp(-0.5 * np.maximum(dist - 1.0, 0.0) ** 2 / 0.25)
-    like = cv2.GaussianBlur(like.astype(np.float32), (0, 0), max(0.02 * iod, 0.7))
-    like[feats] = 1.0
-    return like.astype(np.float32)
+    like = np.exp(-0.5 * np.maximum(dist - 1.0, 0.0) ** 2 / 0.25).astype(np.float32)
+    r = max(1, int(round(0.04 * iod)))  # keep away from the edges of hair and beards
+    like = cv2.erode(like, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    soft = max(0.02 * iod, 0.7)
+    like = np.maximum(like, cv2.GaussianBlur(feats.astype(np.float32), (0, 0), soft))
+    return cv2.GaussianBlur(like, (0, 0), soft).astype(np.float32)
 
 
 def photo_mask(shape, points: np.ndarray, iod_px: float, img: np.ndarray | None = None) -> np.ndarray:
     """(H, W) float32 0..1: where the photo may paint the skin: inside the face outline of the
     landmarks ``points`` (478, 2+) fading over :data:`FEATHER_IOD` x ``iod_px``, outside the eye
-    openings and the open mouth (each grown by 0.03 IOD, with a soft edge) and, given the photo
+    openings (their lash line kept: it is the lids' edge) and the open mouth (grown by 0.03 IOD),
+    with soft edges, and, given the photo
     ``img`` (H, W, 3) float 0..1, where it looks like the face's skin (:func:`skin_likeness`)."""
     import cv2
 
@@ -330,11 +337,12 @@ def photo_mask(shape, points: np.ndarray, iod_px: float, img: np.ndarray | None 
     oval = _polygon_mask(shape, [p[list(R.FACE_OVAL)]])
     inside = cv2.distanceTransform((oval > 0).astype(np.uint8), cv2.DIST_L2, 5)
     m = _smoothstep(inside / max(FEATHER_IOD * iod_px, 1.0))
-    holes = _polygon_mask(shape, [p[_ring(R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER)],
-                                  p[_ring(R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER)],
-                                  p[_ring(R.UPPER_LIP_INNER, R.LOWER_LIP_INNER)]], dilate_px=0.03 * iod_px)
-    away = cv2.distanceTransform((holes == 0).astype(np.uint8), cv2.DIST_L2, 5)
-    m *= _smoothstep(away / max(0.04 * iod_px, 1.0))
+    eyes = [_ring(R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER), _ring(R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER)]
+    mouth = [_ring(R.UPPER_LIP_INNER, R.LOWER_LIP_INNER)]
+    for rings, (grow, soft) in ((eyes, EYE_HOLE_IOD), (mouth, MOUTH_HOLE_IOD)):
+        holes = _polygon_mask(shape, [p[r] for r in rings], dilate_px=grow * iod_px)
+        away = cv2.distanceTransform((holes == 0).astype(np.uint8), cv2.DIST_L2, 5)
+        m *= _smoothstep(away / max(soft * iod_px, 1.0))
     if img is not None:
         m *= skin_likeness(img, p, iod_px, oval)
     return m.astype(np.float32)
@@ -487,13 +495,16 @@ def bake_photo_texture(model: FaceModel, fit, rgb: np.ndarray, size: int = TEXTU
     w_vert = np.zeros(model.n_vertices)
     sv = _skin_vertices(model)
     w_vert[sv] = seen(pxw[sv], depth[sv], cos_v[sv])
+    unpainted = np.zeros(model.n_vertices, bool)
+    unpainted[np.concatenate([model.part(p) for p in UNPAINTED_PARTS])] = True
+    w_vert[unpainted] = 0.0
     # texels: the photo where seen, else the mirror image's, else the fill
     flat, tv, b, looks, pad_to, pad_from = _texels(model, size)
     n = len(flat)
     w_t, w_m = np.zeros(n), np.zeros(n)
     col_t, col_m = np.zeros((n, 3)), np.zeros((n, 3))
     for vids, w_out, col_out in ((tv, w_t, col_t), (mirror[tv], w_m, col_m)):
-        cand = np.flatnonzero(w_vert[vids].max(axis=1) > 0)  # texels of triangles the camera saw
+        cand = np.flatnonzero((w_vert[vids].max(axis=1) > 0) & ~unpainted[tv].any(axis=1))  # seen triangles
         vv, bb = vids[cand], b[cand]
         xy = np.einsum("nk,nkd->nd", bb, pxw[vv])
         w_out[cand] = seen(xy, np.einsum("nk,nk->n", bb, depth[vv]), np.einsum("nk,nk->n", bb, cos_v[vv]))
@@ -519,6 +530,7 @@ def bake_photo_texture(model: FaceModel, fit, rgb: np.ndarray, size: int = TEXTU
     vlook = _vertex_looks(model)[sv]
     prior = np.where((vlook == LOOKS.index("lips"))[:, None], tones["lips"],
                      np.where((vlook == LOOKS.index("brows"))[:, None], tones["brows"], tones["skin"]))
+    prior[unpainted[sv]] = tones["skin"] * np.asarray(INNER_LID)
     field_v = np.zeros((model.n_vertices, 3))
     field_v[sv] = _smooth_fill(model, sv, data, wd, prior)
     fill_t = np.einsum("nk,nkd->nd", b, field_v[tv])

@@ -148,11 +148,11 @@ def test_closed_loop_photo_camera_sees_the_photo(astronaut_head):
 
 
 def test_neutral_basis_reads_as_no_expression(astronaut_head):
-    """A frontal render of the Basis, read by the tracker and fitted on the head's identity: the
-    photo's smile and sneer are gone.  (Fitting identity and expression together from that one
-    render, as for a photo, leaves ~0.1 of smile: the same fit on an untextured render of this
-    geometry reads the same, so it is how one view splits identity from expression, not the
-    texture.  The figures: docs/landmarks.md.)"""
+    """A frontal render of the Basis, read by the tracker and fitted: the photo's smile and sneer
+    are gone.  Other shapes read a little (brows, mouthShrugLower, eyeWide): the tracker and fit read
+    that much on untextured renders of the model's own neutral heads too (max 0.2-0.6, mean
+    0.02-0.04 over the 52), so the figure to hold is the photo's shapes and the mean (figures:
+    docs/landmarks.md)."""
     from faceforge.api import binding, render
     from faceforge.facemodel import fit_expression, fit_identity, load_model
     from faceforge.facemodel.fit import IMAGE_DEPTH_WEIGHT
@@ -175,7 +175,7 @@ def test_neutral_basis_reads_as_no_expression(astronaut_head):
               {ARKIT_NAMES[i]: round(float(w[i]), 3) for i in np.flatnonzero(w > 0.03)})
     on = [INDEX[n] for n, v in summary["expression"].items() if v >= 0.3]  # what the photo showed
     assert len(on) >= 3 and e[on].max() <= 0.1 and e1[on].max() <= 0.15
-    assert e.mean() < 0.025 and e1.mean() < 0.025
+    assert e.mean() < 0.04 and e1.mean() < 0.04
 
 
 def test_bad_photos_one_sentence_nothing_left(tmp_path):
