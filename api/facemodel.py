@@ -37,6 +37,7 @@ from ..core.errors import FaceForgeError
 from ..core.paths import safe_filename
 from ..facemodel import texture as photo_texture
 from ..facemodel.model import LOOKS, PART_GROUPS, PART_NAMES, load_model, to_blender
+from . import compat
 from .binding import Binding, write_binding
 
 # Flat colours (linear RGBA) per look; the clear films and corneas are fully transparent.
@@ -58,9 +59,8 @@ def _material(name: str, rgba, made=None, shared: bool = True) -> "bpy.types.Mat
     if made is not None:
         made.append(mat)
     mat.diffuse_color = rgba  # Workbench's colour
-    if not getattr(mat, "use_nodes", True):  # Blender 5 always uses nodes
-        mat.use_nodes = True
-    bsdf = mat.node_tree.nodes.get("Principled BSDF") if mat.node_tree else None
+    tree = compat.node_tree(mat)
+    bsdf = tree.nodes.get("Principled BSDF") if tree else None
     if bsdf is not None:
         bsdf.inputs["Base Color"].default_value = rgba
         bsdf.inputs["Alpha"].default_value = rgba[3]
@@ -200,9 +200,7 @@ def _paint(name: str, texture, made) -> dict:
     skin = bpy.data.materials.new(f"{name} skin")
     made.append(skin)
     skin.diffuse_color = tuple(srgb_to_linear(texture.skin)) + (1.0,)
-    if not getattr(skin, "use_nodes", True) or skin.node_tree is None:
-        skin.use_nodes = True
-    nodes = skin.node_tree.nodes
+    nodes = compat.node_tree(skin).nodes
     bsdf = nodes.get("Principled BSDF")
     tex = nodes.new("ShaderNodeTexImage")
     tex.image = _image(f"{name} skin", texture.image, made)
@@ -232,7 +230,7 @@ def add_shape_keys(obj, identity=None, names=ARKIT_NAMES, model=None) -> int:
     deltas = model.shape_deltas(identity, names=names)
     keys = obj.data.shape_keys.key_blocks
     for name, d in zip(names, deltas):
-        kb = keys.get(name) or obj.shape_key_add(name=name, from_mix=False)
+        kb = keys.get(name) or compat.new_shape_key(obj, name)  # at 0 on every Blender
         kb.data.foreach_set("co", (base + to_blender(d)).astype(np.float32).ravel())
         kb.slider_min, kb.slider_max = 0.0, 1.0
     obj.data.update()

@@ -84,7 +84,7 @@ def face_from_photo_job(image_path: str, name: str = "PhotoFace", collection=Non
                                 collection=collection, texture=tex)
         action = _keep_photo_pose(obj, fit.expression, os.path.splitext(what)[0] or "photo")
         obj["faceforge_photo"] = json.dumps(_record(fit, what, action.name, tex))
-        for o in bpy.context.view_layer.objects:
+        for o in bpy.context.selected_objects:
             o.select_set(False)
         bpy.context.view_layer.objects.active = obj
         obj.select_set(True)

@@ -71,7 +71,7 @@ def has_image_texture(objs) -> bool:
     for obj in objs:
         for slot in obj.material_slots:
             mat = slot.material
-            if mat and mat.use_nodes and any(n.type == "TEX_IMAGE" and n.image for n in mat.node_tree.nodes):
+            if mat and mat.node_tree and any(n.type == "TEX_IMAGE" and n.image for n in mat.node_tree.nodes):
                 return True
     return False
 

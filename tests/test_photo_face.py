@@ -85,6 +85,7 @@ def test_whole_head_real_size_facing_the_user_rigged_from_the_model(astronaut_he
     assert lm[10, 2] > lm[152, 2] + 0.1 and lm[473, 0] > 0 > lm[468, 0]  # forehead up, subject's left +X
     # the 52 ARKit keys straight from the model, tongueOut included; landmarks bound from the model
     assert [k.name for k in me.shape_keys.key_blocks][1:] == list(ARKIT_NAMES)
+    assert all(k.value == 0.0 for k in me.shape_keys.key_blocks[1:])  # every Blender: keys start off
     deltas = model.shape_deltas(identity, names=["jawOpen", "mouthSmileLeft", "tongueOut"])
     for name, d in zip(("jawOpen", "mouthSmileLeft", "tongueOut"), deltas):
         np.testing.assert_allclose(_coords(obj, name) - basis, to_blender(d), atol=2e-6)
