@@ -48,6 +48,8 @@ LOOK_COLOURS = {
     "brows": (0.10, 0.07, 0.05, 1.0), "lips": (0.60, 0.30, 0.28, 1.0),
 }
 VERTEX_GROUPS = PART_NAMES + ("eyeball_L", "eyeball_R")
+# wet and glossy parts (by the material name's end); the rest 0.6
+ROUGHNESS = (("sclera", 0.2), ("iris", 0.2), ("pupil", 0.2), ("teeth", 0.3), ("gums_tongue", 0.35))
 
 
 def _material(name: str, rgba, made=None, shared: bool = True) -> "bpy.types.Material":
@@ -64,7 +66,7 @@ def _material(name: str, rgba, made=None, shared: bool = True) -> "bpy.types.Mat
     if bsdf is not None:
         bsdf.inputs["Base Color"].default_value = rgba
         bsdf.inputs["Alpha"].default_value = rgba[3]
-        bsdf.inputs["Roughness"].default_value = 0.2 if name.endswith(("sclera", "iris", "pupil")) else 0.6
+        bsdf.inputs["Roughness"].default_value = next((r for end, r in ROUGHNESS if name.endswith(end)), 0.6)
     if rgba[3] < 1.0:
         if hasattr(mat, "surface_render_method"):
             mat.surface_render_method = "BLENDED"
