@@ -10,15 +10,16 @@ texture for the skin (:class:`PhotoTexture`):
 * **Projection.** Every texel is a point on the head posed with the photo's expression; it takes the
   photo's colour where the camera saw it: not hidden (a depth buffer of the head in the photo), turned
   toward the camera (weight rising from 0 at 78 degrees to 1 at 45 degrees between the surface normal
-  and the view ray), and inside the face outline of the photo's landmarks (the weight fades to 0 over
-  the outline's last :data:`FEATHER_IOD` x the eye distance: no background or hair) and outside the
-  eye openings and the open mouth (those belong to the eyeballs and the mouth's inside).
+  and the view ray), inside the face outline of the photo's landmarks (the weight fades to 0 over
+  the outline's last :data:`FEATHER_IOD` x the eye distance: no background), outside the eye
+  openings and the open mouth (those belong to the eyeballs and the mouth's inside), and where the
+  pixel looks like this face's skin (:func:`skin_likeness`: no hair, beard or glasses frames).
 * **Mirror.** Where a texel was not seen but its mirror image on the other side of the face was (a
   turned face), it takes that colour.
-* **Fill.** The rest (sides, back of the head, neck, ears) is a smooth field over the head's vertices
-  that follows the photo's colours at the edge of what was seen and relaxes to the photo's median
-  skin tone (brows and lips to their own colours) further away: one sparse solve, continuous across
-  the UV seams because it lives on the vertices.
+* **Fill.** The rest (sides, back of the head, neck, ears, the lids' inner rims) is a smooth field
+  over the head's vertices that follows the photo's colours at the edge of what was seen and
+  relaxes to the photo's median skin tone (brows and lips to their own colours) further away: one
+  sparse solve, continuous across the UV seams because it lives on the vertices.
 
 Colours are sRGB (the photo's), the image's row 0 is the top (v = 1).  :func:`iris_colour` samples
 the eyes' colour from the photo.
