@@ -156,6 +156,7 @@ def photo_mask(path, name: str = "PhotoFace"):
     whole head from the face model instead.)"""
     import bpy
 
+    from faceforge.api import compat
     from faceforge.api.binding import write_binding
     from faceforge.formats.video import read_image
     from faceforge.inference.face_mesh import detect_landmarks
@@ -174,10 +175,10 @@ def photo_mask(path, name: str = "PhotoFace"):
     uv.data.foreach_set("uv", pf.uvs[loops].astype(np.float32).ravel())
     mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), bool))
     mat = bpy.data.materials.new(f"{name}_photo")
-    mat.use_nodes = True
-    tex = mat.node_tree.nodes.new("ShaderNodeTexImage")
+    tree = compat.node_tree(mat)
+    tex = tree.nodes.new("ShaderNodeTexImage")
     tex.image = bpy.data.images.load(str(path), check_existing=True)
-    mat.node_tree.links.new(tex.outputs["Color"], mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"])
+    tree.links.new(tex.outputs["Color"], tree.nodes["Principled BSDF"].inputs["Base Color"])
     mesh.materials.append(mat)
     obj = bpy.data.objects.new(name, mesh)
     bpy.context.scene.collection.objects.link(obj)
