@@ -72,10 +72,43 @@ def worker_command(blender: str | None = None, module: bool = True, binary: str 
     raise FaceForgeError("Can't start worker processes here: pass --blender /path/to/blender")
 
 
+class LocalProcess:
+    """A take's worker as a local process: the launcher :func:`run_batch` uses by default.
+
+    A launcher is ``launch(cmd, spec, log_path) -> handle`` that starts
+    ``cmd + ["batch-take", "--spec", spec]`` somewhere, with the worker's output
+    in ``log_path`` (on this machine) by the time it ends; the handle has
+    ``where`` (for messages), ``poll() -> exit status or None``, ``kill()`` and
+    ``wait() -> exit status``.  The Ray backend (``core/batch_ray.py``) is the
+    other one: only where the command runs differs.
+    """
+
+    def __init__(self, cmd: list[str], spec: str, log_path: str):
+        self._log = open(log_path, "w")
+        self._proc = subprocess.Popen([*cmd, "batch-take", "--spec", spec], stdout=self._log,
+                                      stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.where = f"pid {self._proc.pid}"
+
+    def poll(self) -> int | None:
+        code = self._proc.poll()
+        if code is not None:
+            self._log.close()
+        return code
+
+    def kill(self) -> None:
+        self._proc.kill()
+
+    def wait(self) -> int:
+        code = self._proc.wait()
+        self._log.close()
+        return code
+
+
 def run_batch(plan: BatchPlan, cmd: list[str], on_event: Callable[[str], None] = print,
-              timeout: float | None = None) -> dict:
+              timeout: float | None = None, launch: Callable = LocalProcess, scheduler: str = "local") -> dict:
     """Run every take of ``plan`` in worker processes ``cmd + ["batch-take", "--spec", FILE]``, at
     most ``plan.jobs`` at a time; a take running longer than ``timeout`` seconds is stopped.
+    ``launch`` starts one worker (see :class:`LocalProcess`; ``scheduler`` names it in the report).
     Returns (and writes) the batch report."""
     os.makedirs(plan.out, exist_ok=True)
     spec_dir = os.path.join(plan.out, ".specs")
@@ -92,23 +125,21 @@ def run_batch(plan: BatchPlan, cmd: list[str], on_event: Callable[[str], None] =
             take = pending.pop(0)
             spec = os.path.join(spec_dir, f"{take.name}.json")
             write_json(spec, {"plan": plan_dict, "take": take.__dict__})
-            log = open(os.path.join(spec_dir, f"{take.name}.log"), "w")
-            proc = subprocess.Popen([*cmd, "batch-take", "--spec", spec], stdout=log, stderr=subprocess.STDOUT,
-                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            running[proc] = (take, log, time.perf_counter())
-            on_event(f"started {take.name} ({take.kind}) [pid {proc.pid}]")
+            log_path = os.path.join(spec_dir, f"{take.name}.log")
+            handle = launch(cmd, spec, log_path)
+            running[handle] = (take, log_path, time.perf_counter())
+            on_event(f"started {take.name} ({take.kind}) [{handle.where}]")
         time.sleep(0.05)
-        for proc in list(running):
-            take, log, started = running[proc]
-            code = proc.poll()
+        for handle in list(running):
+            take, log_path, started = running[handle]
+            code = handle.poll()
             if code is None and timeout is not None and time.perf_counter() - started > timeout:
-                proc.kill()
-                code = proc.wait()
+                handle.kill()
+                code = handle.wait()
             if code is None:
                 continue
-            log.close()
-            del running[proc]
-            reports[take.name] = collect_report(plan, take, code, log.name)
+            del running[handle]
+            reports[take.name] = collect_report(plan, take, code, log_path)
             r = reports[take.name]
             on_event(f"{'done  ' if r['status'] == 'ok' else 'FAILED'} {take.name}"
                      + (f": {r['error']}" if r["status"] != "ok" else f" ({r.get('frames', 0)} frames)"))
@@ -117,7 +148,7 @@ def run_batch(plan: BatchPlan, cmd: list[str], on_event: Callable[[str], None] =
     summary = {"character": plan.character, "out": plan.out, "jobs": plan.jobs, "takes": len(ordered),
                "succeeded": len(ordered) - len(failed), "failed": failed,
                "skipped": plan.skipped, "seconds": time.perf_counter() - t0,
-               "worker": cmd[0], "reports": ordered}
+               "worker": cmd[0], "scheduler": scheduler, "reports": ordered}
     write_json(os.path.join(plan.out, "batch_report.json"), summary)
     return summary
 
