@@ -53,6 +53,7 @@ def run(args) -> int:
     from ..api import batch
     from ..formats import jobfile
 
+    ray = ray_options(args)
     job, base = None, "."
     if args.job:
         job = jobfile.load_job_file(args.job)
@@ -60,10 +61,9 @@ def run(args) -> int:
     plan = jobfile.make_plan(job, base, character=args.character, object=args.object, out=args.out,
                              takes=args.takes, jobs=args.jobs, formats=args.formats, preset=args.preset,
                              preview=args.preview, preview_size=args.preview_size)
-    ray = ray_options(args)
     auto_jobs = ray is not None and args.jobs is None and "jobs" not in (job or {})
     print(f"faceforge batch: {len(plan.takes)} take(s), "
-          + ("Ray decides the workers" if auto_jobs else f"{plan.jobs} worker(s)") + f" -> {plan.out}", flush=True)
+          + ("as many workers as Ray has room for" if auto_jobs else f"{plan.jobs} worker(s)") + f" -> {plan.out}", flush=True)
     summary = batch.run_batch(plan, blender=args.blender, on_event=lambda m: print(m, flush=True),
                               timeout=args.timeout, ray=ray, auto_jobs=auto_jobs)
     print(f"{summary['succeeded']}/{summary['takes']} take(s) succeeded in {summary['seconds']:.1f} s"

@@ -126,13 +126,14 @@ def _run_take(cmd: list[str], spec: dict, character: bytes | None = None, take: 
                   ("the take", item["path"])]
         if len(cmd) > 1 and cmd[1].endswith(".py"):
             needed.insert(1, ("the FaceForge launcher", cmd[1]))
-        missing = [f"{what} {path}" for what, path in needed if not path or not os.path.exists(path)]
+        missing = [(what, path) for what, path in needed if not path or not os.path.exists(path)]
         if missing:
+            what, path = missing[0]
             hint = ("install FaceForge and its Python (or Blender) at the same paths on every node"
-                    if "worker" in missing[0] or "launcher" in missing[0]
-                    else "with --ray-inputs shared every node must see the inputs at the same paths")
+                    if what.startswith(("the worker", "the FaceForge")) else
+                    "with --ray-inputs shared every node must see the inputs at the same paths")
             return {"code": 2, "log": "", "files": {}, "node": node, "workdir": tmp,
-                    "error": f"node {node} has no {', no '.join(missing)} ({hint})"}
+                    "error": f"{what} is not on Ray node {node}: {path} ({hint})"}
         spec_path = os.path.join(tmp, f"{item['name']}.json")  # named as on this machine
         with open(spec_path, "w") as fh:
             json.dump(spec, fh)
