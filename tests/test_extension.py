@@ -75,6 +75,7 @@ def test_zip_has_manifest_wheels_and_no_tests(built_zip):
     assert any(n.startswith("wheels/mediapipe-0.10.21") for n in names)
     assert not any(n.startswith(("tests/", ".git/", ".venv/", "scripts/")) for n in names)
     assert not any(n.startswith("wheels/numpy") for n in names), "Blender ships numpy"
+    assert not any(n.startswith(("wheels/ray-", "ray/")) for n in names), "Ray is optional, never bundled"
     assert 'platforms = ["linux-x64"]' in manifest
     assert manifest.count("./wheels/") == len(build_extension.BUNDLE_NAMES)
 
