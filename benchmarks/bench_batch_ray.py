@@ -1,11 +1,11 @@
 """Batch on Ray vs local processes: takes per minute with the same number of workers, and what a task costs.
 
-    .venv/bin/python benchmarks/bench_batch_ray.py [--takes 8] [--take-seconds 5] [--jobs 2] [--rounds 2]
+    .venv/bin/python benchmarks/bench_batch_ray.py [--takes 8] [--take-seconds 5] [--jobs 2] [--rounds 4]
         [--preview-size 128] [--tasks 20]
 
 1. Throughput: the same Live Link takes (-> FBX + glb + preview each) through
    ``./faceforge batch --jobs N`` and ``./faceforge batch --jobs N --ray`` (a local
-   Ray instance with N CPUs), alternating, ``--rounds`` times each.  Wall time is
+   Ray instance with N CPUs), alternating (ABBA), ``--rounds`` times each; medians.  Wall time is
    the whole command (Blender start, Ray start and stop); "batch" is the time
    from the first take handed out to the last report (the batch report's seconds).
 2. Per-task cost: ``--tasks`` do-nothing workers (a Python process that writes its
@@ -42,8 +42,9 @@ def throughput(args, blend, takes, out) -> None:
     print(f"\n1. {args.takes} Live Link takes of {args.take_seconds:g} s -> FBX + glb + {args.preview_size} px "
           f"preview each, --jobs {args.jobs} ({os.cpu_count()} CPU cores, shared)")
     rows = {"local": [], "ray": []}
+    order = (("local", []), ("ray", ["--ray"]))
     for r in range(args.rounds):
-        for name, extra in (("local", []), ("ray", ["--ray"])):
+        for name, extra in order if r % 2 == 0 else order[::-1]:  # ABBA: load drifts on a shared machine
             dest = os.path.join(out, f"{name}{r}")
             t0 = time.perf_counter()
             proc = subprocess.run([os.path.join(ROOT, "faceforge"), "batch", "--character", blend, "--takes", takes,
@@ -60,12 +61,13 @@ def throughput(args, blend, takes, out) -> None:
             print(f"  round {r + 1} {name:5s}: wall {wall:5.1f} s ({args.takes / wall * 60:5.1f} takes/min), "
                   f"batch {summary['seconds']:5.1f} s ({args.takes / summary['seconds'] * 60:5.1f} takes/min); "
                   f"per take {work:.2f} s of work + {start:.2f} s to start it (bpy process, scheduling)", flush=True)
-    lw, lb = (statistics.mean(x[i] for x in rows["local"]) for i in (0, 1))
-    rw, rb = (statistics.mean(x[i] for x in rows["ray"]) for i in (0, 1))
-    print(f"  mean: local {args.takes / lw * 60:.1f} takes/min (batch {args.takes / lb * 60:.1f}); "
+    lw, lb, lwork = (statistics.median(x[i] for x in rows["local"]) for i in (0, 1, 2))
+    rw, rb, rwork = (statistics.median(x[i] for x in rows["ray"]) for i in (0, 1, 2))
+    print(f"  median: local {args.takes / lw * 60:.1f} takes/min (batch {args.takes / lb * 60:.1f}); "
           f"ray {args.takes / rw * 60:.1f} takes/min (batch {args.takes / rb * 60:.1f})")
     print(f"  Ray overhead: wall {100 * (rw / lw - 1):+.1f} %, batch {100 * (rb / lb - 1):+.1f} % "
-          f"(goal <= 10 %; negative = faster)")
+          f"(goal <= 10 %; negative = faster); the takes' own work differed by {100 * (rwork / lwork - 1):+.1f} % "
+          f"(machine noise: the same work either way)")
 
 
 def task_cost(args, out) -> None:
@@ -120,7 +122,7 @@ def main() -> int:
     ap.add_argument("--takes", type=int, default=8)
     ap.add_argument("--take-seconds", type=float, default=5.0)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--preview-size", type=int, default=128)
     ap.add_argument("--tasks", type=int, default=20)
     args = ap.parse_args()

@@ -3,7 +3,9 @@
 :func:`run_batch` starts one fresh worker per take (:func:`worker_command` +
 ``batch-take --spec FILE``), at most ``plan.jobs`` at a time, and collects each
 take's ``report.json`` - or, when a worker dies before writing it, a failure
-report made from its log.  One broken take never stops the others;
+report made from its log.  Where a worker runs is the launcher's business
+(:class:`LocalProcess` here; ``core/batch_ray.py`` runs it as a Ray task): the
+specs, the command, the reports and the summary are the same.  One broken take never stops the others;
 ``<out>/batch_report.json`` sums up.  The worker itself (open the character,
 animate, export, preview) is ``api/batch.py``; the plan comes from
 ``formats/jobfile.py``.
@@ -166,10 +168,14 @@ def collect_report(plan: BatchPlan, take: TakeSpec, code: int, log_path: str) ->
     if report is None or (code != 0 and report.get("status") == "ok"):
         with open(log_path, errors="replace") as fh:
             tail = fh.read()[-1500:]
-        report = {"take": take.name, "source": take.path, "kind": take.kind, "status": "failed",
-                  "error": f"the worker process ended with status {code} before reporting",
-                  "log_tail": tail, "outputs": {}, "timings": {}, "warnings": []}
+        report = failure_report(take, f"the worker process ended with status {code} before reporting", log_tail=tail)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_json(path, report)
     report["exit_code"] = code
     return report
+
+
+def failure_report(take: TakeSpec, error: str, **extra) -> dict:
+    """The report of a take whose worker could not write its own (the keys a worker's report has)."""
+    return {"take": take.name, "source": take.path, "kind": take.kind, "status": "failed", "error": error,
+            **extra, "outputs": {}, "timings": {}, "warnings": []}

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -175,6 +176,20 @@ def _relocate(value, moves: list[tuple[str, str]]):
     return value
 
 
+def _check_reachable(address: str | None, seconds: float = 10.0) -> None:
+    """One clear error for a cluster address nobody answers at (Ray itself would wait forever)."""
+    import socket
+
+    host_port = (address or "").removeprefix("ray://")
+    if ":" not in host_port:  # None (local instance) or "auto": Ray finds it or says so at once
+        return
+    host, _, port = host_port.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+    except (OSError, ValueError) as exc:
+        raise FaceForgeError(f"Can't reach the Ray cluster at {address}: {exc}") from None
+
+
 class RayTake:
     """One take's Ray task: the handle :func:`core.batch.run_batch` polls (see ``LocalProcess``)."""
 
@@ -209,7 +224,8 @@ class RayTake:
         return self._code
 
     def _finish(self) -> int:
-        from .batch import write_json
+        from ..formats.jobfile import TakeSpec
+        from .batch import failure_report, write_json
 
         ray, tries = self._launcher.ray, self._launcher.options.retries + 1
         try:
@@ -230,9 +246,7 @@ class RayTake:
         out_dir = os.path.join(plan["out"], take["name"])
         if result.get("error"):  # the node can't run it: a failed report that says why
             os.makedirs(out_dir, exist_ok=True)
-            write_json(os.path.join(out_dir, "report.json"),
-                       {"take": take["name"], "source": take["path"], "kind": take["kind"], "status": "failed",
-                        "error": result["error"], "outputs": {}, "timings": {}, "warnings": []})
+            write_json(os.path.join(out_dir, "report.json"), failure_report(TakeSpec(**take), result["error"]))
         moves = [(os.path.join(result["workdir"], "out"), plan["out"]),
                  (os.path.join(result["workdir"], "in", "character", os.path.basename(plan["character"])),
                   plan["character"]),
@@ -266,20 +280,19 @@ class RayLauncher:
 
     def __enter__(self) -> RayLauncher:
         ray = self.ray = import_ray()
-        from . import batch_ray
-
         o = self.options
+        _check_reachable(self.address)
         if not ray.is_initialized():
             kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": "WARNING"}
-            if o.address is None:
+            if self.address is None:
                 kwargs["num_cpus"] = o.local_cpus or (math.ceil(self._jobs * o.cpus) if self._jobs else None)
             try:
-                ray.init(address=o.address, **kwargs)
+                ray.init(address=self.address, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise FaceForgeError(f"Can't start or join Ray at {o.address or 'a local instance'}: {exc}") from None
+                raise FaceForgeError(f"Can't start or join Ray at {self.address or 'a local instance'}: {exc}") from None
             self._started = True
         self._check_room()
-        ray.cloudpickle.register_pickle_by_value(batch_ray)  # nodes need no FaceForge on sys.path
+        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # nodes need no FaceForge on sys.path
         self.task = ray.remote(_run_take).options(
             num_cpus=o.cpus, memory=int(o.memory_gb * 2**30), max_retries=o.retries,
             retry_exceptions=[ChildProcessError])
@@ -308,8 +321,13 @@ class RayLauncher:
         return max(1, int(self.ray.cluster_resources().get("CPU", 0) // self.options.cpus))
 
     @property
+    def address(self) -> str | None:
+        """The cluster to join (``--ray ADDRESS``, else Ray's own ``RAY_ADDRESS``); None: a local instance."""
+        return self.options.address or os.environ.get("RAY_ADDRESS") or None
+
+    @property
     def scheduler(self) -> str:
-        return f"ray ({self.options.address or 'local instance'}, inputs {self.options.inputs})"
+        return f"ray ({self.address or 'local instance'}, inputs {self.options.inputs})"
 
     def character_ref(self, path: str):
         """The character .blend in the object store, put once for all takes."""

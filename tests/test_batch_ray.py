@@ -134,11 +134,17 @@ def test_ray_options_are_checked_and_a_missing_ray_is_one_clear_line(monkeypatch
         batch_ray.import_ray()
 
 
-def test_ray_arguments_without_ray_are_a_usage_error(capsys):
+def test_ray_arguments_without_ray_or_a_cluster_nobody_answers_are_one_line_and_exit_2(capsys, tmp_path):
     from faceforge import cli
 
     assert cli.main(["batch", "--character", "nope.blend", "--takes", ".", "--ray-retries", "3"]) == 2
     assert "need --ray" in capsys.readouterr().err
+    (tmp_path / "head.blend").write_text("x")
+    (tmp_path / "a.csv").write_text("x")
+    args = ["batch", "--character", tmp_path / "head.blend", "--takes", tmp_path / "a.csv", "--out", tmp_path / "o"]
+    assert cli.main([*map(str, args), "--ray", "127.0.0.1:1"]) == 2  # Ray itself would wait forever
+    assert "faceforge: error: Can't reach the Ray cluster at 127.0.0.1:1" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # nothing written
 
 
 # --- the real thing: ./faceforge batch --ray against local processes -------------------------
