@@ -109,7 +109,9 @@ def _run_take(cmd: list[str], spec: dict, character: bytes | None = None, take: 
     import sys
     import tempfile
 
-    node = socket.gethostname()
+    import ray
+
+    node = f"{socket.gethostname()} ({ray.get_runtime_context().get_node_id()[:8]})"
     tmp = tempfile.mkdtemp(prefix="faceforge-take-")
     try:
         plan, item = spec["plan"], spec["take"]
