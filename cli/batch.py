@@ -39,7 +39,7 @@ def add_parser(sub):
     r.add_argument("--ray-inputs", choices=("ship", "shared"),
                    help="ship: send the inputs through Ray and bring the outputs back (default); "
                         "shared: every node reads and writes the same paths (shared storage)")
-    r.add_argument("--ray-retries", type=int, help="attempts after a lost worker (default 2)")
+    r.add_argument("--ray-retries", type=int, help="extra attempts for a take whose worker was lost (default 2)")
     r.add_argument("--ray-cpus", type=float, help="CPUs each take declares (default 1)")
     r.add_argument("--ray-memory", type=float, help="GiB of memory each take declares (default 2)")
     p.set_defaults(func=run)
@@ -62,8 +62,8 @@ def run(args) -> int:
                              takes=args.takes, jobs=args.jobs, formats=args.formats, preset=args.preset,
                              preview=args.preview, preview_size=args.preview_size)
     auto_jobs = ray is not None and args.jobs is None and "jobs" not in (job or {})
-    print(f"faceforge batch: {len(plan.takes)} take(s), "
-          + ("as many workers as Ray has room for" if auto_jobs else f"{plan.jobs} worker(s)") + f" -> {plan.out}", flush=True)
+    workers = "as many workers as Ray has room for" if auto_jobs else f"{plan.jobs} worker(s)"
+    print(f"faceforge batch: {len(plan.takes)} take(s), {workers} -> {plan.out}", flush=True)
     summary = batch.run_batch(plan, blender=args.blender, on_event=lambda m: print(m, flush=True),
                               timeout=args.timeout, ray=ray, auto_jobs=auto_jobs)
     print(f"{summary['succeeded']}/{summary['takes']} take(s) succeeded in {summary['seconds']:.1f} s"

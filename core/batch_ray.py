@@ -291,7 +291,8 @@ class RayLauncher:
             try:
                 ray.init(address=self.address, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise FaceForgeError(f"Can't start or join Ray at {self.address or 'a local instance'}: {exc}") from None
+                where = self.address or "a local instance"
+                raise FaceForgeError(f"Can't start or join Ray at {where}: {exc}") from None
             self._started = True
         self._check_room()
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # nodes need no FaceForge on sys.path

@@ -76,8 +76,8 @@ def _attempts(tmp_path, name):
 def test_ray_ships_inputs_retries_lost_takes_and_reports_like_the_pool(local_ray, tmp_path):
     plan = _plan(tmp_path, ["good", "crash", "killed", "hang"])
     events = []
-    summary = batch_ray.run_batch(plan, [sys.executable, "-c", WORKER, str(tmp_path)], batch_ray.RayOptions(retries=1, cpus=1),
-                                  on_event=events.append, timeout=6.0)
+    summary = batch_ray.run_batch(plan, [sys.executable, "-c", WORKER, str(tmp_path)],
+                                  batch_ray.RayOptions(retries=1, cpus=1), on_event=events.append, timeout=5.0)
     by_name = {r["take"]: r for r in summary["reports"]}
     assert summary["failed"] == ["crash", "hang"] and summary["succeeded"] == 2
     assert summary["scheduler"].startswith("ray") and any(e.startswith("started good (text) [ray task]")
