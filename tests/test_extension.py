@@ -109,6 +109,7 @@ def test_zip_has_manifest_wheels_and_no_tests(built_zip):
     assert {"models/face_detector.onnx", "models/face_landmarks.onnx", "models/minilm-l6-fp16.onnx",
             "models/LICENSE-MediaPipe-Apache-2.0.txt"} <= set(names)
     assert "models/minilm-l6.onnx" not in names, "the fp16-stored text model ships, not the fp32 one"
+    assert not any(n.startswith(("wheels/ray-", "ray/")) for n in names), "Ray is optional, never bundled"
     assert 'platforms = ["linux-x64"]' in manifest
     listed = set(re.findall(r'"\./wheels/([^"]+)"', manifest))  # split builds repeat the list per platform
     assert len(listed) == len(build_extension.BUNDLE_NAMES), sorted(listed)
