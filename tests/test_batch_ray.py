@@ -143,7 +143,7 @@ def test_ray_arguments_without_ray_or_a_cluster_nobody_answers_are_one_line_and_
     (tmp_path / "a.csv").write_text("x")
     args = ["batch", "--character", tmp_path / "head.blend", "--takes", tmp_path / "a.csv", "--out", tmp_path / "o"]
     assert cli.main([*map(str, args), "--ray", "127.0.0.1:1"]) == 2  # Ray itself would wait forever
-    assert "faceforge: error: Can't reach the Ray cluster at 127.0.0.1:1" in capsys.readouterr().err
+    assert "faceforge batch: error: Can't reach the Ray cluster at 127.0.0.1:1" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing written
 
 
@@ -190,7 +190,7 @@ def test_the_same_job_through_ray_gives_the_same_files_curves_and_reports(six_ta
     runs = {}
     for name, extra in (("local", []), ("ray", ["--ray"])):
         out = tmp_path / name
-        proc = _faceforge("--character", blend, "--takes", takes, "--out", out, "--jobs", 2, "--preview-size", 48,
+        proc = _faceforge("--character", blend, "--takes", takes, "--out", out, "--jobs", 2, "--preview-size", 64,
                           "--formats", "fbx,glb", *extra)
         assert proc.returncode == 1, proc.stdout + proc.stderr  # the corrupt take fails: exit 1 both ways
         assert "FAILED broken" in proc.stdout and "5/6 take(s) succeeded" in proc.stdout
