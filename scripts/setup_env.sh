@@ -71,6 +71,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# --- Ray (issue #25): optional scale-out for `faceforge batch --ray` and its tests; not in the extension.
+ray_want="$(cat requirements.txt requirements-ray.txt | sha256sum | cut -d' ' -f1)"
+if [ "$(cat .venv/.faceforge-ray-stamp 2>/dev/null)" != "$ray_want" ]; then
+  echo "[setup] installing Ray (requirements-ray.txt)"
+  .venv/bin/python -m pip install -q -r requirements-ray.txt -c requirements.txt
+  echo "$ray_want" > .venv/.faceforge-ray-stamp
+fi
+
 # --- Build venv (issue #8): torch CPU + all-MiniLM-L6-v2 + onnx to export models/minilm-l6.onnx,
 #     and diffusers for the diffusion worker's tests. Separate from .venv: torch/onnx never enter the
 #     runtime (protobuf>4 breaks MediaPipe). Always pin torch: an unpinned torch pulls GBs of CUDA.

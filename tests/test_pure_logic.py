@@ -228,6 +228,16 @@ def test_worker_command_for_a_blender_binary_or_the_bpy_module():
     assert cmd[0] == sys.executable and cmd[1].endswith("launch.py")
 
 
+def test_ray_is_imported_only_when_a_batch_runs_on_it():
+    """The Ray launcher and the batch command import Ray lazily (it is optional, never bundled)."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import launch; launch.load_package(); "
+            "import faceforge.core.batch_ray, faceforge.core.batch, faceforge.cli.batch; "
+            "print('ray' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, str(HERE.parent / "scripts")], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
 # --- small helpers ---------------------------------------------------------------------------
 
 def test_safe_filename_and_lipsync_frame_count():
