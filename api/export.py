@@ -71,7 +71,8 @@ _FBX_COMMON = dict(
     use_selection=True, object_types={"MESH", "ARMATURE", "EMPTY"}, use_mesh_modifiers=False,
     bake_anim=True, bake_anim_use_all_bones=True, bake_anim_use_nla_strips=False,
     bake_anim_use_all_actions=False, bake_anim_force_startend_keying=True, bake_anim_step=1.0,
-    bake_anim_simplify_factor=0.0, add_leaf_bones=False, path_mode="AUTO",
+    bake_anim_simplify_factor=0.0, add_leaf_bones=False,
+    path_mode="COPY", embed_textures=True,  # images (the photo head's skin) travel inside the .fbx
 )
 _GLTF_COMMON = dict(
     use_selection=True, export_yup=True, export_apply=False, export_morph=True,

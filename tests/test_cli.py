@@ -38,6 +38,10 @@ def test_launcher_demo_writes_a_blend(tmp_path):
         size, _kind = struct.unpack("<II", f.read(8))
         gltf = json.loads(f.read(size))
     assert len(gltf.get("images", [])) == 1 and len(gltf["meshes"][0]["primitives"][0]["targets"]) == 52
+    # the FBX carries the skin texture inside (embedded, no file beside it)
+    fbx = (tmp_path / "face.fbx").read_bytes()
+    assert b"\x89PNG\r\n\x1a\n" in fbx
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png") == ["astronaut.png"]  # the input photo
 
 
 def test_cli_errors_are_clear(tmp_path):
