@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core import blas
 from ..core.arkit import ARKIT_NAMES, INDEX
 from ..core.errors import FaceForgeError
 from . import filters, neutral, pose
@@ -358,12 +359,13 @@ class TakeSolver:
 
     def _pump(self, final: bool):
         t0 = time.perf_counter()
-        if self.identity is None and self._identity_ready(final):
-            self._fit_identity()
-        if self.identity is not None:
-            while len(self._rows) - self._n_fitted >= CHUNK or (final and len(self._rows) > self._n_fitted):
-                rows = self._rows[self._n_fitted:self._n_fitted + CHUNK]
-                self._fit_chunk(np.array(rows))
+        with blas.single_threaded():  # many small LAPACK calls, beside the tracker: no thread hand-offs
+            if self.identity is None and self._identity_ready(final):
+                self._fit_identity()
+            if self.identity is not None:
+                while len(self._rows) - self._n_fitted >= CHUNK or (final and len(self._rows) > self._n_fitted):
+                    rows = self._rows[self._n_fitted:self._n_fitted + CHUNK]
+                    self._fit_chunk(np.array(rows))
         self.solve_seconds += time.perf_counter() - t0
 
     # -- output --
@@ -473,13 +475,28 @@ def solve_image(points: np.ndarray, image_size, neutral_points: np.ndarray | Non
     photo of the same person (``neutral_points``, same camera) fixes the head and is
     subtracted as the actor's neutral.  The head rotation is relative to facing the camera.
     """
-    from ..facemodel import fit_expression, fit_identity
     from ..facemodel.fit import IMAGE_DEPTH_WEIGHT
 
     m = _model(model)
     cam = default_camera(image_size, focal_px)
     kw = dict(FIT_SETTINGS if settings is None else settings, depth_weight=IMAGE_DEPTH_WEIGHT, camera=cam)
     pts = np.asarray(points, np.float64)[:NUM_POINTS]
+    with blas.single_threaded():
+        w, fit, kind = _fit_image(m, pts, neutral_points, kw)
+    if correction:
+        from .correction import load_correction
+
+        corr = load_correction()
+        if corr is not None:
+            w = corr.apply(w, kind)
+    w = exclusive(w)
+    head = _TO_CAMERA @ fit.pose.rotation
+    return w[0], head, _gaze(w)[0], float(fit.residual["all"])
+
+
+def _fit_image(m, pts, neutral_points, kw):
+    from ..facemodel import fit_expression, fit_identity
+
     if neutral_points is None:
         fit = fit_identity(m, pts, **kw).frame(0)
         w = fit.expression[None]
@@ -491,15 +508,7 @@ def solve_image(points: np.ndarray, image_size, neutral_points: np.ndarray | Non
         rest = fit_expression(m, both[0], identity=ident.identity, **kw)
         w = calibrate(fit.expression[None], rest.expression)
         kind = "video"
-    if correction:
-        from .correction import load_correction
-
-        corr = load_correction()
-        if corr is not None:
-            w = corr.apply(w, kind)
-    w = exclusive(w)
-    head = _TO_CAMERA @ fit.pose.rotation
-    return w[0], head, _gaze(w)[0], float(fit.residual["all"])
+    return w, fit, kind
 
 
 # --- files -------------------------------------------------------------------------

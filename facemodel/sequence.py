@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core import blas
 from ..core.arkit import INDEX
 from .fit import _EYES_L, _EYES_R, _frame_for, _observations, _settings
 from .model import FaceModel, Pose
@@ -188,7 +189,15 @@ def fit_take(model: FaceModel, landmarks, identity=None, weights=None, depth_wei
     0 fits every frame on its own); ``jump``: frame-to-frame changes up to ``jump`` cost
     quadratically, larger ones linearly (a Huber penalty: jitter is smoothed, a blink is not);
     ``iterations``: Gauss-Newton steps; ``qp_iterations``: the most FISTA iterations per step.
-    ``settings``: fields of :class:`facemodel.fit.Settings`."""
+    ``settings``: fields of :class:`facemodel.fit.Settings`.  OpenBLAS runs on one thread meanwhile
+    (``core.blas``: many small solves)."""
+    with blas.single_threaded():
+        return _fit_take(model, landmarks, identity, weights, depth_weight, camera, smooth, jump, link, iterations,
+                         qp_iterations, tol, settings)
+
+
+def _fit_take(model, landmarks, identity, weights, depth_weight, camera, smooth, jump, link, iterations,
+              qp_iterations, tol, settings) -> TakeFit:
     st = _settings(depth_weight, dict(settings, camera=camera))
     if smooth is not None:
         st.smooth = float(smooth)
