@@ -142,6 +142,92 @@ def grid_figures() -> dict:
     return out
 
 
+def strips(ff, out_dir: str) -> list[str]:
+    """Side-by-side pictures (the actor's frame | two characters posed from the solve) for a smile, an
+    "O", a blink, raised brows, a wink and surprise: the actor a rendered face-model head (a seed the
+    correction never saw), the characters a face-model head of another identity with its 52 keys
+    (``api.facemodel.build_face_object``) and the ICT head rigged by the rig stage."""
+    import cv2
+
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import rig_fixtures
+    from solve_training import POSES, render_take
+
+    from faceforge.animation import solve
+    from faceforge.api import binding, scene
+    from faceforge.api.facemodel import build_face_object
+    from faceforge.api.render import render_view
+    from faceforge.api.shape_keys import generate_shape_keys_job
+    from faceforge.core.arkit import ARKIT_NAMES, INDEX
+    from faceforge.core.jobs import run_sync
+    from faceforge.facemodel import load_model
+    from faceforge.inference.views import face_sphere
+
+    from pathlib import Path
+
+    model = load_model()
+    scene.clear_scene()
+    events = [("rest", {}), ("smile", POSES["broad_smile"]), ("O", POSES["o"]), ("blink", POSES["blink"]),
+              ("brows up", POSES["brows_up"]), ("wink (left)", POSES["wink_left"]), ("surprise", POSES["surprise"]),
+              ("talk: ah", {"jawOpen": 0.4, "mouthLowerDownLeft": 0.2, "mouthLowerDownRight": 0.2})]
+    w, peaks = [], []
+    for name, pose_ in events:
+        for k in range(8):
+            row = np.zeros(52)
+            amt = [0.3, 0.7, 1, 1, 1, 0.7, 0.3, 0][k] if pose_ else 0.0
+            for n, v in pose_.items():
+                row[INDEX[n]] = v * amt
+            w.append(row)
+        peaks.append((name, len(w) - 5))
+    w = np.array(w)
+    f = len(w)
+    t = np.arange(f)
+    angles = np.stack([8 * np.sin(t / 20.0), 3 * np.sin(t / 13.0), 2 * np.sin(t / 17.0)], axis=1)
+    look = {"studio_light": "studio.sl", "rotate_z": 0.5, "shadows": True, "cavity": False, "skin": [0.72, 0.52, 0.42],
+            "brows": [0.1, 0.07, 0.05], "lips": [0.6, 0.37, 0.3], "background": [0.25] * 3, "lens_mm": 50.0,
+            "zoom": 1.3, "resolution": 512, "noise": 2.0, "blur": 0.6, "seed": 3}
+    tk = render_take(model, model.random_identity(np.random.default_rng(1001)), w, angles, look, keep_images=f)
+    trk = solve.Track(t / 25.0, t, tk["points"], (512, 512), 25.0, "actor")
+    take = solve.solve_take(trk)
+    heads = {"face-model head": build_face_object(model.random_identity(np.random.default_rng(1002)),
+                                                  name="Character", shape_keys=True, model=model)}
+    ict = rig_fixtures.import_ict(Path(DATA))
+    run_sync(generate_shape_keys_job(ict), on_progress=None)
+    rig_fixtures.paint_eyes(ict)
+    heads["ICT head, rig stage"] = ict
+    rows = []
+    for label, fr in peaks:
+        cells = [cv2.resize(tk["images"][fr], (320, 320))]
+        for obj in heads.values():
+            kbs = obj.data.shape_keys.key_blocks
+            for n in ARKIT_NAMES:
+                if n in kbs:
+                    kbs[n].value = float(take.weights[fr, INDEX[n]])
+            bpy_update()
+            lm = binding.landmark_positions(obj, world=True)
+            centre, radius = face_sphere(lm[:468])
+            img, _ = render_view([obj], centre, (0, 1, 0), (0, 0, 1), radius, resolution=320)
+            cells.append(img)
+        row = np.concatenate(cells, axis=1)
+        top = ", ".join(f"{ARKIT_NAMES[i]} {take.weights[fr, i]:.2f}" for i in np.argsort(-take.weights[fr])[:3]
+                        if take.weights[fr, i] > 0.05) or "rest"
+        cv2.putText(row, f"{label}: {top}", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        rows.append(row)
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    for i in range(0, len(rows), 4):
+        path = os.path.join(out_dir, f"strips_{i // 4}.png")
+        cv2.imwrite(path, cv2.cvtColor(np.concatenate(rows[i:i + 4], axis=0), cv2.COLOR_RGB2BGR))
+        paths.append(path)
+    return paths
+
+
+def bpy_update():
+    import bpy
+
+    bpy.context.view_layer.update()
+
+
 def memory_child(args) -> None:
     """Run in a fresh process: the whole job on a long clip, or the solve+bake of a long take."""
     ff = load()
@@ -189,10 +275,11 @@ def main():
     ap.add_argument("--child")
     ap.add_argument("--clip")
     ap.add_argument("--frames", type=int, default=15000)
-    ap.add_argument("--only", choices=("solve", "grid", "throughput", "memory"), action="append",
+    ap.add_argument("--only", choices=("solve", "grid", "strips", "throughput", "memory"), action="append",
                     help="run only these parts (repeatable; default: all)")
+    ap.add_argument("--strips-dir", default=os.path.join(ROOT, "out", "bench_video"))
     args = ap.parse_args()
-    parts = set(args.only or ("solve", "grid", "throughput", "memory"))
+    parts = set(args.only or ("solve", "grid", "strips", "throughput", "memory"))
     if args.child:
         return memory_child(args)
     ff = load()
@@ -224,6 +311,9 @@ def main():
         f"{k} {min(v):.3f} / {np.mean(v):.3f} / {max(v):.3f}" for k, v in vals.items())
             + f"; still-frame jumps {sum(f['still_jumps'] for f in figs.values())} in "
               f"{sum(f['still_frames'] for f in figs.values())} still frames", flush=True)
+    if "strips" in parts:
+        for path in strips(ff, args.strips_dir):
+            print(f"side-by-side strips (actor | face-model head | ICT head): {path}", flush=True)
     if not parts & {"throughput", "memory"}:
         ff.unregister()
         return
