@@ -55,6 +55,8 @@ ID_FRAMES = 12  # calm frames the identity is fitted on
 CHUNK = 32  # frames fitted at once (a chunk links to the one before)
 FOCAL_GUESS = 2.0  # focal length / the image's longer side when the camera is unknown (~70 mm full frame)
 REST_MAX = 0.6  # the most of a shape the neutral calibration removes
+REST_PERCENTILE = 5.0  # Auto neutral: a shape on in more than 95 % of the frames is the actor's rest
+UNCALIBRATED = (INDEX["jawOpen"], INDEX["mouthClose"])
 # The face model's fitting settings for tracked points (``facemodel.fit.Settings``).
 FIT_SETTINGS = {"sparsity": 10.0}
 # Image frame (x right, y down, z away) -> camera frame (x right = the subject's left, y up, z toward the lens).
@@ -207,15 +209,18 @@ def exclusive(w: np.ndarray) -> np.ndarray:
 
 
 def calibrate(w: np.ndarray, rest: np.ndarray) -> np.ndarray:
-    """Per-actor neutral: ``(w - rest) / (1 - rest)`` per shape, ``rest`` capped at :data:`REST_MAX`."""
-    rest = np.clip(np.asarray(rest, np.float64), 0.0, REST_MAX)
+    """Per-actor neutral: ``(w - rest) / (1 - rest)`` per shape, ``rest`` capped at :data:`REST_MAX`.
+    The jaw is left alone (:data:`UNCALIBRATED`): the tracker sees the lips meet, and an actor who
+    rests with the lips apart does rest with the jaw a little open."""
+    rest = np.clip(np.asarray(rest, np.float64), 0.0, REST_MAX).copy()
+    rest[..., list(UNCALIBRATED)] = 0.0
     return np.clip((w - rest) / (1.0 - rest), 0.0, 1.0)
 
 
 def rest_frame(w: np.ndarray, window: int = 2) -> int:
     """The row of (F, 52) fitted weights most at rest: the least total weight, over +-``window`` frames."""
     energy = np.asarray(w).sum(axis=1)
-    if len(energy) > 2 * window + 1:
+    if window > 0 and len(energy) > 2 * window + 1:
         pad = np.pad(energy, window, mode="edge")
         energy = np.max(np.lib.stride_tricks.sliding_window_view(pad, 2 * window + 1), axis=1)
     return int(np.argmin(energy))
@@ -406,9 +411,17 @@ class TakeSolver:
         rot = np.concatenate([f.rotation for f in self._fits])
         res = np.concatenate([f.residual for f in self._fits])
         # the actor's rest
-        k = int(np.flatnonzero(rows == k_row)[0]) if k_row is not None else rest_frame(w)
+        if k_row is not None:
+            k = int(np.flatnonzero(rows == k_row)[0])
+        else:  # among the calm frames the head was fitted on, the one the fit finds most at rest
+            calm = np.flatnonzero(np.isin(rows, self._id_rows))
+            k = int(calm[rest_frame(w[calm], window=0)]) if len(calm) else rest_frame(w)
         auto = k_row is None
-        w = calibrate(w, w[k])
+        rest = w[k]
+        if auto and REST_PERCENTILE is not None and len(w) >= 20:
+            # what an actor keeps on through nearly all of a take is their face, not an expression
+            rest = np.maximum(rest, np.percentile(w, REST_PERCENTILE, axis=0))
+        w = calibrate(w, rest)
         if self.correction:
             from .correction import load_correction
 

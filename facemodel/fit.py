@@ -141,7 +141,7 @@ class Settings:
 
     depth_weight: float = 1.0
     noise: float = NOISE_M
-    sparsity: float = 4.0
+    sparsity: float | np.ndarray = 4.0  # or (52,): one per ARKit shape
     ridge: float = 0.5
     antagonist: float = 20.0
     exclusive: bool = True
@@ -449,7 +449,8 @@ _FRAMES: OrderedDict = OrderedDict()
 
 def _frame_for(model: FaceModel, identity, st: Settings) -> _Frame:
     key = (id(model), None if identity is None else np.asarray(identity, np.float64).tobytes(),
-           tuple(sorted((k, v) for k, v in vars(st).items() if k not in ("smooth", "camera"))))
+           tuple(sorted((k, tuple(np.ravel(v).tolist()) if isinstance(v, np.ndarray) else v)
+                        for k, v in vars(st).items() if k not in ("smooth", "camera"))))
     fr = _FRAMES.get(key)
     if fr is None:
         fr = _Frame(model, None if identity is None else np.asarray(identity, np.float64), st)
