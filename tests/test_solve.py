@@ -317,9 +317,14 @@ def test_exclusive_calibrate_and_the_correction_file(tmp_path):
     assert x[0, INDEX["mouthLeft"]] == 0.6 and x[0, INDEX["mouthRight"]] == 0
     assert x[1, INDEX["mouthClose"]] == 0.2
     rest = np.zeros(52)
+    rest[INDEX["eyeBlinkLeft"]] = 0.2
     rest[INDEX["jawOpen"]] = 0.2
-    c = solve.calibrate(np.array([[0.2] + [0.0] * 51, [0.0] * 24 + [0.6] + [0.0] * 27]), rest)
-    assert np.isclose(c[1, INDEX["jawOpen"]], 0.5)
+    raw = np.zeros((2, 52))
+    raw[0, INDEX["eyeBlinkLeft"]], raw[1, INDEX["eyeBlinkLeft"]] = 0.2, 0.6
+    raw[:, INDEX["jawOpen"]] = 0.3
+    c = solve.calibrate(raw, rest)
+    assert c[0, INDEX["eyeBlinkLeft"]] == 0 and np.isclose(c[1, INDEX["eyeBlinkLeft"]], 0.5)
+    assert np.allclose(c[:, INDEX["jawOpen"]], 0.3)  # the jaw's rest is closed: not calibrated
     # a correction file round trips, keeps a face at rest at rest and stays in [0, 1]
     rng = np.random.default_rng(0)
     arrays = {"video_mean": rng.uniform(0, 0.2, 52), "video_std": np.full(52, 0.2),
