@@ -56,6 +56,7 @@ CHUNK = 32  # frames fitted at once (a chunk links to the one before)
 FOCAL_GUESS = 2.0  # focal length / the image's longer side when the camera is unknown (~70 mm full frame)
 REST_MAX = 0.6  # the most of a shape the neutral calibration removes
 REST_PERCENTILE = 5.0  # Auto neutral: a shape on in more than 95 % of the frames is the actor's rest
+REST_TIE = 0.15  # Auto neutral: calm frames this close to the least total weight count as at rest (the most frontal wins)
 UNCALIBRATED = (INDEX["jawOpen"], INDEX["mouthClose"])
 # The face model's fitting settings for tracked points (``facemodel.fit.Settings``).
 FIT_SETTINGS = {"sparsity": 10.0}
@@ -145,7 +146,7 @@ class Take:
     indices: np.ndarray  # (F,) video frame indices
     names: tuple
     weights: np.ndarray  # (F, K) in [0, 1]
-    head_rotation: np.ndarray  # (F, 3, 3) relative to the neutral frame, camera frame
+    head_rotation: np.ndarray  # (F, 3, 3) relative to the chosen neutral frame (Auto: the frame at rest facing the camera most), camera frame
     eye_rotation: np.ndarray  # (F, 2, 2) [left, right] x [yaw toward the subject's left, pitch up] radians
     found: np.ndarray  # (F,) bool: a face was detected (else bridged)
     neutral_index: int  # video frame index used as the actor's neutral
@@ -208,22 +209,30 @@ def exclusive(w: np.ndarray) -> np.ndarray:
     return w
 
 
-def calibrate(w: np.ndarray, rest: np.ndarray) -> np.ndarray:
+def calibrate(w: np.ndarray, rest: np.ndarray, jaw: bool = False) -> np.ndarray:
     """Per-actor neutral: ``(w - rest) / (1 - rest)`` per shape, ``rest`` capped at :data:`REST_MAX`.
-    The jaw is left alone (:data:`UNCALIBRATED`): the tracker sees the lips meet, and an actor who
-    rests with the lips apart does rest with the jaw a little open."""
+    Unless ``jaw`` (a neutral the user chose), the jaw is left alone (:data:`UNCALIBRATED`): the
+    tracker sees the lips meet, and an actor who rests with the lips apart does rest with the jaw
+    a little open."""
     rest = np.clip(np.asarray(rest, np.float64), 0.0, REST_MAX).copy()
-    rest[..., list(UNCALIBRATED)] = 0.0
+    if not jaw:
+        rest[..., list(UNCALIBRATED)] = 0.0
     return np.clip((w - rest) / (1.0 - rest), 0.0, 1.0)
 
 
-def rest_frame(w: np.ndarray, window: int = 2) -> int:
-    """The row of (F, 52) fitted weights most at rest: the least total weight, over +-``window`` frames."""
+def rest_frame(w: np.ndarray, window: int = 2, turn: np.ndarray | None = None, tie: float = REST_TIE) -> int:
+    """The row of (F, 52) fitted weights most at rest: the least total weight, over +-``window`` frames.
+    ``turn`` (F,): how far the head is turned from the camera (radians); among the rows within
+    ``tie`` of the least weight, the one facing the camera most (the head's rest: the take's head
+    turns are measured from the neutral frame)."""
     energy = np.asarray(w).sum(axis=1)
     if window > 0 and len(energy) > 2 * window + 1:
         pad = np.pad(energy, window, mode="edge")
         energy = np.max(np.lib.stride_tricks.sliding_window_view(pad, 2 * window + 1), axis=1)
-    return int(np.argmin(energy))
+    if turn is None:
+        return int(np.argmin(energy))
+    near = np.flatnonzero(energy <= energy.min() + tie)
+    return int(near[np.argmin(np.asarray(turn)[near])])
 
 
 def _gaze(w: np.ndarray) -> np.ndarray:
@@ -417,11 +426,15 @@ class TakeSolver:
             calm = np.flatnonzero(np.isin(rows, self._id_rows))
             k = int(calm[rest_frame(w[calm], window=0)]) if len(calm) else rest_frame(w)
         auto = k_row is None
+        k_head = k
+        if auto:  # the head's rest: of the frames at rest, the one facing the camera most
+            turn = np.linalg.norm(pose.matrix_to_rotvec(np.einsum("ij,fjk->fik", _TO_CAMERA, rot)), axis=1)
+            k_head = rest_frame(w, window=0, turn=turn, tie=float(w[k].sum()) + REST_TIE - float(w.sum(1).min()))
         rest = w[k]
         if auto and REST_PERCENTILE is not None and len(w) >= 20:
             # what an actor keeps on through nearly all of a take is their face, not an expression
             rest = np.maximum(rest, np.percentile(w, REST_PERCENTILE, axis=0))
-        w = calibrate(w, rest)
+        w = calibrate(w, rest, jaw=not auto)
         if self.correction:
             from .correction import load_correction
 
@@ -432,7 +445,7 @@ class TakeSolver:
         if report:
             report(0.8, "head and eyes")
         cam_rot = np.einsum("ij,fjk->fik", _TO_CAMERA, rot)
-        head = np.einsum("fij,kj->fik", cam_rot, cam_rot[k])
+        head = np.einsum("fij,kj->fik", cam_rot, cam_rot[k_head])
         eyes = _gaze(w)
 
         def expand(x, fill=0.0):
@@ -452,7 +465,8 @@ class TakeSolver:
         stats = {"video_frames": f_all, "faces_found": int(found.sum()), "bridged": int((~found).sum()),
                  "residual_median_iod": float(np.nanmedian(residual)),
                  "residual_p95_iod": float(np.nanpercentile(residual, 95)),
-                 "neutral_frame": int(indices[rows[k]]), "neutral_auto": auto, "identity_frames": id_frames,
+                 "neutral_frame": int(indices[rows[k]]), "neutral_auto": auto,
+                 "head_rest_frame": int(indices[rows[k_head]]), "identity_frames": id_frames,
                  "solve_seconds": round(self.solve_seconds, 3),
                  "solve_ms_per_frame": round(1e3 * self.solve_seconds / max(len(rows), 1), 3)}
         if report:
@@ -519,7 +533,7 @@ def _fit_image(m, pts, neutral_points, kw):
         ident = fit_identity(m, both, **kw)
         fit = fit_expression(m, pts, identity=ident.identity, **kw)
         rest = fit_expression(m, both[0], identity=ident.identity, **kw)
-        w = calibrate(fit.expression[None], rest.expression)
+        w = calibrate(fit.expression[None], rest.expression, jaw=True)
         kind = "video"
     return w, fit, kind
 

@@ -219,9 +219,12 @@ def test_take_round_trip_recovers_the_performance_head_and_rest(model):
     assert take.weights[20, left] > 0.8 and take.weights[20, right] < 0.15  # the wink: one eye
     assert np.corrcoef(take.weights[ok, INDEX["jawOpen"]], w[ok, INDEX["jawOpen"]])[0, 1] > 0.95
     assert take.weights[ok].max() <= 1.0 and (take.weights >= 0.99).mean() < 0.02
-    # the head: relative to the rest frame, camera axes (yaw about +y toward the subject's left)
+    # the head: relative to the head's rest (a frame at rest facing the camera), camera axes (yaw
+    # about +y toward the subject's left)
     rel = np.stack([rotation(np.radians(a[0]), np.radians(-a[1]), np.radians(a[2])) for a in angles])
-    rel = np.einsum("fij,kj->fik", rel, rel[take.neutral_index])
+    k = take.stats["head_rest_frame"]
+    assert w[k].max() < 0.05 and np.abs(angles[k]).max() <= np.abs(angles[w.max(1) < 0.05]).max(1).min() + 3
+    rel = np.einsum("fij,kj->fik", rel, rel[k])
     ang = np.degrees(np.arccos(np.clip((np.trace(np.einsum("fij,fkj->fik", take.head_rotation, rel),
                                                  axis1=1, axis2=2) - 1) / 2, -1, 1)))
     assert ang[ok].max() < 3.0, ang.max()
@@ -324,7 +327,8 @@ def test_exclusive_calibrate_and_the_correction_file(tmp_path):
     raw[:, INDEX["jawOpen"]] = 0.3
     c = solve.calibrate(raw, rest)
     assert c[0, INDEX["eyeBlinkLeft"]] == 0 and np.isclose(c[1, INDEX["eyeBlinkLeft"]], 0.5)
-    assert np.allclose(c[:, INDEX["jawOpen"]], 0.3)  # the jaw's rest is closed: not calibrated
+    assert np.allclose(c[:, INDEX["jawOpen"]], 0.3)  # the jaw's rest is closed: not calibrated...
+    assert np.allclose(solve.calibrate(raw, rest, jaw=True)[:, INDEX["jawOpen"]], 0.125)  # ...unless chosen
     # a correction file round trips, keeps a face at rest at rest and stays in [0, 1]
     rng = np.random.default_rng(0)
     arrays = {"video_mean": rng.uniform(0, 0.2, 52), "video_std": np.full(52, 0.2),
