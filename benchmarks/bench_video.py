@@ -145,8 +145,9 @@ def grid_figures() -> dict:
 def strips(ff, out_dir: str) -> list[str]:
     """Side-by-side pictures (the actor's frame | two characters posed from the solve) for a smile, an
     "O", a blink, raised brows, a wink and surprise: the actor a rendered face-model head (a seed the
-    correction never saw), the characters a face-model head of another identity with its 52 keys
-    (``api.facemodel.build_face_object``) and the ICT head rigged by the rig stage."""
+    correction never saw), the characters the photo head (``api.photo_face``: a face-model head
+    built from a photo, its 52 keys from the model) and the ICT head re-meshed (decimated: other
+    vertices, other triangles) and rigged by the rig stage (:func:`remeshed_ict`)."""
     import cv2
 
     sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -155,15 +156,10 @@ def strips(ff, out_dir: str) -> list[str]:
 
     from faceforge.animation import solve
     from faceforge.api import binding, scene
-    from faceforge.api.facemodel import build_face_object
     from faceforge.api.render import render_view
-    from faceforge.api.shape_keys import generate_shape_keys_job
     from faceforge.core.arkit import ARKIT_NAMES, INDEX
-    from faceforge.core.jobs import run_sync
     from faceforge.facemodel import load_model
     from faceforge.inference.views import face_sphere
-
-    from pathlib import Path
 
     model = load_model()
     scene.clear_scene()
@@ -189,12 +185,10 @@ def strips(ff, out_dir: str) -> list[str]:
     tk = render_take(model, model.random_identity(np.random.default_rng(1001)), w, angles, look, keep_images=f)
     trk = solve.Track(t / 25.0, t, tk["points"], (512, 512), 25.0, "actor")
     take = solve.solve_take(trk)
-    heads = {"face-model head": build_face_object(model.random_identity(np.random.default_rng(1002)),
-                                                  name="Character", shape_keys=True, model=model)}
-    ict = rig_fixtures.import_ict(Path(DATA))
-    run_sync(generate_shape_keys_job(ict), on_progress=None)
-    rig_fixtures.paint_eyes(ict)
-    heads["ICT head, rig stage"] = ict
+    heads = {"photo head": photo_head(tempfile.mkdtemp(prefix="ff_strips_")),
+             "ICT head re-meshed, rig stage": remeshed_ict(rig_fixtures)}
+    for obj in heads.values():
+        obj.location = (0.0, 0.0, 0.0)
     rows = []
     for label, fr in peaks:
         cells = [cv2.resize(tk["images"][fr], (320, 320))]
@@ -220,6 +214,52 @@ def strips(ff, out_dir: str) -> list[str]:
         cv2.imwrite(path, cv2.cvtColor(np.concatenate(rows[i:i + 4], axis=0), cv2.COLOR_RGB2BGR))
         paths.append(path)
     return paths
+
+
+def photo_head(tmp: str):
+    """The photo head of a stock photo (scikit-image's astronaut), at rest (its photo's Action unassigned)."""
+    import bpy
+    import cv2
+    from skimage import data as skdata
+
+    from faceforge.api import photo_face
+
+    path = os.path.join(tmp, "astronaut.png")
+    cv2.imwrite(path, cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+    return bpy.data.objects[photo_face.face_from_photo(path, name="PhotoHead")["object"]]
+
+
+def remeshed_ict(rig_fixtures, ratio: float = 0.35):
+    """The ICT head decimated to ``ratio`` of its faces (a new mesh: nothing shared with the face
+    model's vertex order), its landmarks bound again to the nearest surface, the rig stage's 52 keys."""
+    import bpy
+
+    from faceforge.api import binding, mesh
+    from faceforge.api.shape_keys import generate_shape_keys_job
+    from faceforge.core.jobs import run_sync
+    from faceforge.rigging.binding import Binding, closest_on_triangles, mesh_parts
+    from pathlib import Path
+
+    ict = rig_fixtures.import_ict(Path(DATA))
+    lm = binding.landmark_positions(ict)
+    mod = ict.modifiers.new("remesh", "DECIMATE")
+    mod.ratio = ratio
+    deps = bpy.context.evaluated_depsgraph_get()
+    me = bpy.data.meshes.new_from_object(ict.evaluated_get(deps))
+    obj = bpy.data.objects.new("ICT re-meshed", me)
+    obj.matrix_world = ict.matrix_world
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.data.objects.remove(ict)
+    arr = mesh.mesh_arrays(obj)
+    skin = mesh_parts(arr.verts, arr.tris).skin_mask()
+    tri = np.empty(len(lm), int)
+    bary = np.empty((len(lm), 3))
+    tri[:468], bary[:468] = closest_on_triangles(lm[:468], arr.verts, arr.tris, np.flatnonzero(skin))
+    tri[468:], bary[468:] = closest_on_triangles(lm[468:], arr.verts, arr.tris, np.flatnonzero(~skin))
+    binding.write_binding(obj, Binding(arr.tris[tri].astype(np.int32), bary, np.ones(len(lm))), source="MANUAL")
+    run_sync(generate_shape_keys_job(obj), on_progress=None)
+    rig_fixtures.paint_eyes(obj)
+    return obj
 
 
 def bpy_update():
