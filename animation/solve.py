@@ -23,11 +23,13 @@ Pipeline (:class:`TakeSolver`; :func:`solve_take` runs it on a finished :class:`
    they are, under a pinhole camera (:func:`default_camera`: focal length
    :data:`FOCAL_GUESS` x the image's longer side unless known).
 4. **Neutral calibration**: the actor's rest (the chosen neutral frame, or the frame the
-   fit finds most at rest) is subtracted per shape: ``(w - w_rest) / (1 - w_rest)``.
+   fit finds most at rest) is subtracted per shape: ``(w - w_rest) / (1 - w_rest)`` (the jaw
+   only for a neutral the user chose).
 5. **Correction** (:mod:`.correction`): what the tracker under-reads (brows, squints,
    frowns...) is corrected by a map learned from renders of the face model with known
    weights (``scripts/train_solve_correction.py``); antagonists stay exclusive after it.
-6. Head rotation (relative to the neutral frame) and eye rotations (from the fitted gaze),
+6. Head rotation (relative to the chosen neutral frame; Auto: to the frame at rest that faces
+   the camera most) and eye rotations (from the fitted gaze),
    frames without a face bridged, head and eyes smoothed (One Euro, :mod:`.filters`).
 
 :func:`solve_image` runs the same fit on one photo (identity and expression from that

@@ -353,7 +353,7 @@ def main():
               f"{sum(f['still_frames'] for f in figs.values())} still frames", flush=True)
     if "strips" in parts:
         for path in strips(ff, args.strips_dir):
-            print(f"side-by-side strips (actor | face-model head | ICT head): {path}", flush=True)
+            print(f"side-by-side strips (actor | photo head | ICT head re-meshed): {path}", flush=True)
     if not parts & {"throughput", "memory"}:
         ff.unregister()
         return
