@@ -62,6 +62,8 @@ REST_TIE = 0.15  # Auto neutral: calm frames this close to the least total weigh
 UNCALIBRATED = (INDEX["jawOpen"], INDEX["mouthClose"])
 # The face model's fitting settings for tracked points (``facemodel.fit.Settings``).
 FIT_SETTINGS = {"sparsity": 10.0}
+HIDDEN_MOTION = 0.04  # a shape that moves no image point this far (eye distances) at full weight...
+HIDDEN_SPARSITY = 4.0  # ...costs this many times the sparsity: a camera barely sees it (jawForward, tongueOut)
 # Image frame (x right, y down, z away) -> camera frame (x right = the subject's left, y up, z toward the lens).
 _TO_CAMERA = np.diag([1.0, -1.0, -1.0])
 
@@ -84,6 +86,23 @@ def _model(model=None):
     from ..facemodel import load_model
 
     return model if model is not None else load_model()
+
+
+_settings_cache: dict = {}
+
+
+def fit_settings(model) -> dict:
+    """:data:`FIT_SETTINGS` for ``model``, the sparsity one per shape: :data:`HIDDEN_SPARSITY` times
+    higher for the shapes that move the image points less than :data:`HIDDEN_MOTION` (the fit
+    would otherwise use them to soak up noise in depth: jawForward on open mouths)."""
+    key = (id(model), tuple(sorted((k, str(v)) for k, v in FIT_SETTINGS.items())))
+    if key not in _settings_cache:
+        base, _, e = model.landmark_basis(None, detector=False)
+        motion = np.linalg.norm(e[:, :2, :], axis=1).max(axis=0) / float(pose.interocular(base))
+        sparsity = np.full(e.shape[2], float(FIT_SETTINGS.get("sparsity", 0.0)))
+        sparsity[motion < HIDDEN_MOTION] *= HIDDEN_SPARSITY
+        _settings_cache[key] = (model, dict(FIT_SETTINGS, sparsity=sparsity))  # the model kept: its id stays its
+    return dict(_settings_cache[key][1])
 
 
 # --- tracking ------------------------------------------------------------------------------
@@ -256,7 +275,7 @@ class TakeSolver:
     def __init__(self, neutral_frame: int | None = None, smoothing: float = 0.5, correction: bool = True,
                  model=None, focal_px: float | None = None, source: str = "", threaded: bool = False,
                  settings: dict | None = None):
-        self.settings = dict(FIT_SETTINGS if settings is None else settings)
+        self.settings = None if settings is None else dict(settings)
         self.neutral_frame = None if neutral_frame is None else int(neutral_frame)
         self.smoothing = float(smoothing)
         self.correction = correction
@@ -328,6 +347,9 @@ class TakeSolver:
         self._thread = None
 
     # -- fitting --
+    def _settings(self) -> dict:
+        return self.settings if self.settings is not None else fit_settings(_model(self._model))
+
     def _camera(self):
         if self.size is None:
             raise FaceForgeError(f"{self.source}: the frames have no size")
@@ -359,7 +381,7 @@ class TakeSolver:
         pick = calm_frames(self._pts[rows], must=must) if len(rows) > 1 else np.array([0])
         self._id_rows = rows[pick]
         fit = fit_identity(_model(self._model), self._pts[self._id_rows], depth_weight=IMAGE_DEPTH_WEIGHT,
-                           camera=self._camera(), **self.settings)
+                           camera=self._camera(), **self._settings())
         self.identity = fit.identity
 
     def _fit_chunk(self, rows):
@@ -368,7 +390,7 @@ class TakeSolver:
 
         fit = fit_take(_model(self._model), self._pts[rows], identity=self.identity, depth_weight=IMAGE_DEPTH_WEIGHT,
                        camera=self._camera(), smooth=temporal_prior(self.smoothing), link=self._link,
-                       **self.settings)
+                       **self._settings())
         self._fits.append(fit)
         self._link = fit.last()
         self._n_fitted += len(rows)
@@ -508,7 +530,7 @@ def solve_image(points: np.ndarray, image_size, neutral_points: np.ndarray | Non
 
     m = _model(model)
     cam = default_camera(image_size, focal_px)
-    kw = dict(FIT_SETTINGS if settings is None else settings, depth_weight=IMAGE_DEPTH_WEIGHT, camera=cam)
+    kw = dict(fit_settings(m) if settings is None else settings, depth_weight=IMAGE_DEPTH_WEIGHT, camera=cam)
     pts = np.asarray(points, np.float64)[:NUM_POINTS]
     with blas.single_threaded():
         w, fit, kind = _fit_image(m, pts, neutral_points, kw)

@@ -338,7 +338,7 @@ def main():
         t0 = time.perf_counter()
         for c0 in range(0, len(pts), chunk):
             fit_take(model, pts[c0:c0 + chunk], identity=take.identity, depth_weight=IMAGE_DEPTH_WEIGHT, camera=cam,
-                     smooth=solve.temporal_prior(0.5), **solve.FIT_SETTINGS)
+                     smooth=solve.temporal_prior(0.5), **solve.fit_settings(model))
         dt = time.perf_counter() - t0
         print(f"fit_take alone, {len(pts)} frames in chunks of {chunk}: {1e3 * dt / len(pts):.2f} ms a frame", flush=True)
     figs = grid_figures() if "grid" in parts else {}

