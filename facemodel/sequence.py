@@ -40,7 +40,7 @@ import numpy as np
 
 from ..core import blas
 from ..core.arkit import INDEX
-from .fit import _EYES_L, _EYES_R, _frame_for, _observations, _settings
+from .fit import EYES_L, EYES_R, frame_for, make_settings, observations
 from .model import FaceModel, Pose
 
 _JAW, _CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
@@ -198,12 +198,12 @@ def fit_take(model: FaceModel, landmarks, identity=None, weights=None, depth_wei
 
 def _fit_take(model, landmarks, identity, weights, depth_weight, camera, smooth, jump, link, iterations,
               qp_iterations, tol, settings) -> TakeFit:
-    st = _settings(depth_weight, dict(settings, camera=camera))
+    st = make_settings(depth_weight, dict(settings, camera=camera))
     if smooth is not None:
         st.smooth = float(smooth)
-    y, c0, _ = _observations(landmarks, weights)
+    y, c0, _ = observations(landmarks, weights)
     nf, nl = y.shape[:2]
-    fr = _frame_for(model, identity, st)
+    fr = frame_for(model, identity, st)
     bt = _batch_for(fr)
     base = fr.base
     dvec = np.array([1.0, 1.0, np.sqrt(st.depth_weight)])
@@ -319,7 +319,7 @@ def _fit_take(model, landmarks, identity, weights, depth_weight, camera, smooth,
     if st.camera is not None:
         fitted = _weak(fitted, st.camera, s, rot, t, x, inverse=True)
     diff = (y - fitted)[..., :2] if dvec[2] < 1.0 else (y - fitted)
-    iod = np.linalg.norm(x[:, _EYES_L].mean(1) - x[:, _EYES_R].mean(1), axis=1)
+    iod = np.linalg.norm(x[:, EYES_L].mean(1) - x[:, EYES_R].mean(1), axis=1)
     e = np.linalg.norm(diff, axis=2) / (s * iod)[:, None]
     res = (e * (c > 0)).sum(1) / np.maximum((c > 0).sum(1), 1)
     return TakeFit(w, s, rot, t, c, res)
