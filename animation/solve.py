@@ -1,113 +1,112 @@
-"""Driving video -> ARKit weights solved against the character's own rig.
+"""Driving video or photo -> ARKit weights, head pose and gaze, through the scan-based face model.
 
-Pipeline (all pure numpy; the Blender side only reads the rig and bakes):
+The actor is tracked on the face model (``facemodel/``), not on the character: the fitted
+weights mean what ARKit's names say, so they drive any character's ARKit shape keys
+directly, whatever its mesh.  Pure numpy; the Blender side (``api/animate_video.py``)
+only bakes.
 
-1. :func:`track` - stream frames through MediaPipe Face Mesh in tracking
-   mode (one model for the take): (F, 478, 3) landmarks, NaN where no face.
-2. :func:`solve_take` - head pose separated from expression
-   (:mod:`.pose`), the actor's neutral frame picked (:mod:`.neutral`) or
-   given, the actor's displacement from *their* neutral retargeted to the
-   character (similarity + per-region scale), then per frame the bounded,
-   lightly regularised least squares
+Pipeline (:class:`TakeSolver`; :func:`solve_take` runs it on a finished :class:`Track`):
 
-       min_w  || A w - d_f ||^2 + lambda ||w||^2,   0 <= w <= 1
+1. **Track** (:func:`track`, :func:`track_file`): FaceForge's face tracker in video mode,
+   (F, 478, 3) image points (NaN: no face).  With a solver attached, every frame is
+   handed to it as it is tracked; the solver works in its own thread.
+2. **Identity**: among the first :data:`ID_WINDOW` frames with a face (all of a shorter
+   take; the chosen neutral frame joins them), the calmest :data:`ID_FRAMES` frames
+   (``neutral.neutral_scores``: closed mouth, open eyes, near the take's median shape)
+   fix the actor's head (``facemodel.fit_identity``: identity, with each frame's own
+   pose and expression).
+3. **Expression** (``facemodel.sequence.fit_take``): per frame pose + 52 weights on that
+   head, with the model's priors (bounds, sparsity, antagonists exclusive, gaze coupled,
+   ``mouthClose <= jawOpen``) and the temporal prior inside the solve
+   (:func:`temporal_prior` of the smoothing control); frames in chunks of :data:`CHUNK`,
+   each chunk linked to the last frame of the one before.  The image points are used as
+   they are, under a pinhole camera (:func:`default_camera`: focal length
+   :data:`FOCAL_GUESS` x the image's longer side unless known).
+4. **Neutral calibration**: the actor's rest (the chosen neutral frame, or the frame the
+   fit finds most at rest) is subtracted per shape: ``(w - w_rest) / (1 - w_rest)`` (the jaw
+   only for a neutral the user chose).
+5. **Correction** (:mod:`.correction`): what the tracker under-reads (brows, squints,
+   frowns...) is corrected by a map learned from renders of the face model with known
+   weights (``scripts/train_solve_correction.py``); antagonists stay exclusive after it.
+6. Head rotation (relative to the chosen neutral frame; Auto: to the frame at rest that faces
+   the camera most) and eye rotations (from the fitted gaze),
+   frames without a face bridged, head and eyes smoothed (One Euro, :mod:`.filters`).
 
-   where column k of ``A`` is the landmark displacement shape key k produces
-   on the character's bound landmarks (:class:`RigBasis`).  Solved for all
-   frames at once by :func:`solve_bounded` (accelerated projected gradient on
-   the K x K normal equations: a few matrix products over (F, K)).
-3. Missing frames bridged (interpolated; held at the ends), One Euro
-   smoothing (:mod:`.filters`), head and eye rotations.
-
-Units: landmark geometry is normalised to the actor's inter-ocular distance
-(IOD) at the neutral frame, so residuals read as fractions of the IOD.
-Image-plane x, y count fully; MediaPipe's depth z with ``z_weight``.
+:func:`solve_image` runs the same fit on one photo (identity and expression from that
+photo, or the identity from a rest photo of the same person).
 """
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core import blas
+from ..core.arkit import ARKIT_NAMES, INDEX
 from ..core.errors import FaceForgeError
 from . import filters, neutral, pose
 
 NUM_POINTS = 478
+ID_WINDOW = 100  # frames with a face the identity is chosen from
+ID_FRAMES = 12  # calm frames the identity is fitted on
+CHUNK = 32  # frames fitted at once (a chunk links to the one before)
+FOCAL_GUESS = 2.0  # focal length / the image's longer side when the camera is unknown (~70 mm full frame)
+REST_MAX = 0.6  # the most of a shape the neutral calibration removes
+REST_PERCENTILE = 5.0  # Auto neutral: a shape on in more than 95 % of the frames is the actor's rest
+REST_TIE = 0.15  # Auto neutral: calm frames this close to the least total weight count as at rest (the most frontal wins)
+UNCALIBRATED = (INDEX["jawOpen"], INDEX["mouthClose"])
+# The face model's fitting settings for tracked points (``facemodel.fit.Settings``).
+FIT_SETTINGS = {"sparsity": 10.0}
+HIDDEN_MOTION = 0.04  # a shape that moves no image point this far (eye distances) at full weight...
+HIDDEN_SPARSITY = 4.0  # ...costs this many times the sparsity: a camera barely sees it (jawForward, tongueOut)
+# Image frame (x right, y down, z away) -> camera frame (x right = the subject's left, y up, z toward the lens).
+_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
 
 
-# --- the rig -----------------------------------------------------------------
-
-@dataclass
-class RigBasis:
-    """What each shape key does to the character's bound landmarks.
-
-    names: K shape-key names (ARKit spelling); neutral: (L, 3) landmark
-    positions on the character's base mesh in *camera-frame axes* (x = the
-    character's left, y up, z out of the face; any scale/offset); deltas: (K, L, 3)
-    landmark displacement of each shape key at weight 1; confidence: (L,)
-    per-landmark trust from the binding (None = all 1).  Landmark i is Face
-    Mesh landmark i (L = 468 or 478).
-    """
-    names: tuple
-    neutral: np.ndarray
-    deltas: np.ndarray
-    confidence: np.ndarray | None = None
-
-    def __post_init__(self):
-        self.neutral = np.asarray(self.neutral, dtype=np.float64)
-        self.deltas = np.asarray(self.deltas, dtype=np.float64)
-        k, l_, _ = self.deltas.shape
-        if len(self.names) != k or self.neutral.shape != (l_, 3):
-            raise ValueError(f"RigBasis: {len(self.names)} names, deltas {self.deltas.shape}, "
-                             f"neutral {self.neutral.shape} do not match")
-        if l_ < 468:
-            raise ValueError(f"RigBasis needs the 468 Face Mesh landmarks, got {l_}")
-
-    def evaluate(self, weights: np.ndarray) -> np.ndarray:
-        """Landmarks (F, L, 3) of the character posed with weights (F, K)."""
-        return self.neutral[None] + np.einsum("fk,kld->fld", np.atleast_2d(weights), self.deltas)
+def default_camera(image_size, focal_px: float | None = None) -> tuple[float, float, float]:
+    """(focal_px, cx, cy) of a pinhole camera for an image of ``image_size`` (w, h) pixels."""
+    w, h = (float(v) for v in image_size)
+    if w <= 0 or h <= 0:
+        raise FaceForgeError(f"the image size {image_size} is not a size")
+    return (float(focal_px) if focal_px else FOCAL_GUESS * max(w, h), w / 2.0, h / 2.0)
 
 
-# --- the bounded least-squares solve ------------------------------------------
-
-def solve_bounded(a: np.ndarray, d: np.ndarray, prior: float = 1e-3, lo: float = 0.0, hi: float = 1.0,
-                  iters: int = 500, tol: float = 1e-6, chunk: int = 4096) -> np.ndarray:
-    """min ||a w - d_f||^2 + prior * sum_k ||a_k||^2 w_k^2 with lo <= w <= hi, for every row d_f of d.
-
-    a: (M, K); d: (F, M) -> (F, K).  The prior is relative to each shape's own
-    strength (column norm), so a small shape (a blink) is shrunk no more than
-    a big one (the jaw): about ``1 / (1 + prior)`` for an isolated shape.  FISTA (projected
-    accelerated gradient) on the normal equations, vectorised over frames;
-    stops when no weight moves more than ``tol``.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    d = np.atleast_2d(np.asarray(d, dtype=np.float64))
-    k = a.shape[1]
-    g = a.T @ a
-    g += np.diag(prior * np.maximum(np.diag(g), 1e-12 * max(float(np.diag(g).max()), 1e-12)))
-    lip = float(np.linalg.eigvalsh(g)[-1])
-    step = 1.0 / lip
-    out = np.empty((len(d), k))
-    for c0 in range(0, len(d), chunk):
-        b = d[c0:c0 + chunk] @ a  # (f, K)
-        # Warm start: the unconstrained solution, clipped.
-        w = np.clip(np.linalg.solve(g, b.T).T, lo, hi)
-        y = w.copy()
-        tk = 1.0
-        for _ in range(iters):
-            w_new = np.clip(y - (y @ g - b) * step, lo, hi)
-            t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * tk * tk))
-            moved = np.abs(w_new - w).max()
-            y = w_new + ((tk - 1.0) / t_new) * (w_new - w)
-            w, tk = w_new, t_new
-            if moved < tol:
-                break
-        out[c0:c0 + chunk] = w
-    return out
+def temporal_prior(smoothing: float) -> float:
+    """The solve's temporal smoothness (units of the data term) for the smoothing control 0..1."""
+    s = float(np.clip(smoothing, 0.0, 1.0))
+    return 160.0 * s * s
 
 
-# --- tracking ------------------------------------------------------------------
+def _model(model=None):
+    from ..facemodel import load_model
+
+    return model if model is not None else load_model()
+
+
+_settings_cache: dict = {}
+
+
+def fit_settings(model) -> dict:
+    """:data:`FIT_SETTINGS` for ``model``, the sparsity one per shape: :data:`HIDDEN_SPARSITY` times
+    higher for the shapes that move the image points less than :data:`HIDDEN_MOTION` (the fit
+    would otherwise use them to soak up noise in depth: jawForward on open mouths)."""
+    key = (id(model), tuple(sorted((k, str(v)) for k, v in FIT_SETTINGS.items())))
+    if key not in _settings_cache:
+        base, _, e = model.landmark_basis(None, detector=False)
+        motion = np.linalg.norm(e[:, :2, :], axis=1).max(axis=0) / float(pose.interocular(base))
+        sparsity = np.full(e.shape[2], float(FIT_SETTINGS.get("sparsity", 0.0)))
+        sparsity[motion < HIDDEN_MOTION] *= HIDDEN_SPARSITY
+        _settings_cache[key] = (model, dict(FIT_SETTINGS, sparsity=sparsity))  # the model kept: its id stays its
+    return dict(_settings_cache[key][1])
+
+
+# --- tracking ------------------------------------------------------------------------------
+
 
 @dataclass
 class Track:
@@ -124,10 +123,11 @@ class Track:
         return np.isfinite(self.points[:, 0, 0])
 
 
-def track(frames, detector, total: int = 0, report=None, source: str = "", fps: float = 0.0) -> Track:
+def track(frames, detector, total: int = 0, report=None, source: str = "", fps: float = 0.0, solver=None) -> Track:
     """Run ``detector.detect`` over an iterable of ``(t, index, rgb)``; never keeps the images.
 
-    ``report(fraction, message)`` is called per frame (it may raise Cancelled).
+    ``report(fraction, message)`` is called per frame (it may raise Cancelled); ``solver``
+    (a :class:`TakeSolver`) is handed every frame as it is tracked.
     """
     times, indices = [], []
     size = (0, 0)
@@ -143,8 +143,11 @@ def track(frames, detector, total: int = 0, report=None, source: str = "", fps: 
             grown = np.full((2 * len(buf), NUM_POINTS, 3), np.nan, dtype=np.float32)
             grown[:len(buf)] = buf
             buf = grown
-        if lm is not None and len(lm.points) >= NUM_POINTS:
+        ok = lm is not None and len(lm.points) >= NUM_POINTS
+        if ok:
             buf[n - 1] = lm.points[:NUM_POINTS]
+        if solver is not None:
+            solver.add(t, index, buf[n - 1] if ok else None, size)
         if report is not None:  # a steady message: the headless printer then writes ~4 lines a second
             frac = n / total if total else 0.0
             report(min(frac, 1.0), f"tracking the face in {total} frames" if total else "tracking the face")
@@ -154,71 +157,28 @@ def track(frames, detector, total: int = 0, report=None, source: str = "", fps: 
     return Track(np.asarray(times, np.float64), np.asarray(indices, np.int64), points, size, fps, source)
 
 
-# --- retargeting -----------------------------------------------------------------
+# --- the solved take --------------------------------------------------------------------------
+
 
 @dataclass
 class Take:
-    """A solved take.  F frames at ``times``; K channels ``names``."""
+    """A solved take.  F frames at ``times``; K = 52 channels ``names`` (ARKit order)."""
     times: np.ndarray  # (F,) seconds
     indices: np.ndarray  # (F,) video frame indices
     names: tuple
     weights: np.ndarray  # (F, K) in [0, 1]
-    head_rotation: np.ndarray  # (F, 3, 3) relative to the neutral frame, camera frame
-    eye_rotation: np.ndarray  # (F, 2, 2) [left, right] x [yaw, pitch] radians
+    head_rotation: np.ndarray  # (F, 3, 3) relative to the chosen neutral frame (Auto: the frame at rest facing the camera most), camera frame
+    eye_rotation: np.ndarray  # (F, 2, 2) [left, right] x [yaw toward the subject's left, pitch up] radians
     found: np.ndarray  # (F,) bool: a face was detected (else bridged)
     neutral_index: int  # video frame index used as the actor's neutral
     neutral_auto: bool
-    residual: np.ndarray  # (F,) RMS landmark misfit (x, y) of the solved rig, in IOD units (NaN = bridged)
+    residual: np.ndarray  # (F,) mean landmark misfit (image plane) of the fitted head, IOD units (NaN = bridged)
     stats: dict = field(default_factory=dict)
+    identity: np.ndarray | None = None  # (K,) the actor's head in the face model
 
     @property
     def missing(self) -> int:
         return int((~self.found).sum())
-
-
-def _landmark_count(basis: RigBasis) -> int:
-    return min(len(basis.neutral), NUM_POINTS)
-
-
-def _region_gains(char: np.ndarray, actor: np.ndarray) -> np.ndarray:
-    """Per-landmark, per-axis displacement gain (L, 3): character / actor extent of each region.
-
-    x and y separately (a wider mouth, a taller eye); z takes their mean.
-    Clipped to 0.5..2 so a bad detection cannot blow a region up.
-    """
-    gains = np.ones((len(char), 3))
-    for idx in pose.REGIONS.values():
-        c = char[idx] - char[idx].mean(axis=0)
-        a = actor[idx] - actor[idx].mean(axis=0)
-        ratio = np.sqrt((c[:, :2] ** 2).sum(axis=0) / np.maximum((a[:, :2] ** 2).sum(axis=0), 1e-12))
-        ratio = np.clip(ratio, 0.5, 2.0)
-        gains[idx, :2] = ratio
-        gains[idx, 2] = ratio.mean()
-    return gains
-
-
-@dataclass
-class _Retarget:
-    a: np.ndarray  # (M, K) design matrix
-    coord_w: np.ndarray  # (L, 3) per-coordinate weights
-    gains: np.ndarray  # (L, 3)
-    char_neutral: np.ndarray  # (L, 3) character neutral in the reference frame
-    deltas: np.ndarray  # (K, L, 3) in the reference frame
-
-
-def _retarget(basis: RigBasis, reference: np.ndarray, z_weight: float, region_scale: bool) -> _Retarget:
-    """Express the rig in the actor's normalised reference frame."""
-    n = _landmark_count(basis)
-    sim = pose.similarity(basis.neutral[pose.STABLE], reference[pose.STABLE])
-    s, r, t = sim.scale[0], sim.rotation[0], sim.translation[0]
-    char_neutral = s * basis.neutral[:n] @ r.T + t
-    deltas = s * np.einsum("kld,ed->kle", basis.deltas[:, :n], r)
-    gains = _region_gains(char_neutral, reference[:n]) if region_scale else np.ones((n, 3))
-    conf = np.ones(n) if basis.confidence is None else np.clip(np.asarray(basis.confidence[:n], float), 0, 1)
-    coord_w = conf[:, None] * np.array([1.0, 1.0, z_weight])[None]
-    # The actor's displacement is scaled by the gains; fit it with the rig's.
-    a = (deltas * coord_w[None]).reshape(len(basis.names), -1).T
-    return _Retarget(a, coord_w, gains, char_neutral, deltas)
 
 
 def _bridge(values: np.ndarray, found: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -233,204 +193,383 @@ def _bridge(values: np.ndarray, found: np.ndarray, times: np.ndarray) -> np.ndar
     return out
 
 
-def _rotations_to_rotvec(rot: np.ndarray) -> np.ndarray:
-    return pose.matrix_to_rotvec(rot)
+def calm_frames(points: np.ndarray, count: int = ID_FRAMES, must: int | None = None, gap: int = 2,
+                share: float = 0.3) -> np.ndarray:
+    """Up to ``count`` of the calmest frames of (F, 478, 3) image points: ``neutral.neutral_scores``
+    on the points aligned to the first frame, plus how far the eyes look away from straight ahead
+    and from the take's usual height (a head fitted on frames that look aside takes some of the
+    gaze for its shape), among the calmest ``share`` of the frames, at least ``gap`` frames apart;
+    ``must`` (a row) is always in."""
+    cam = pose.to_camera_frame(points)
+    ref, _, _ = pose.normalise(cam[must if must is not None else 0])
+    aligned = pose.align(cam, ref).points
+    gaze = pose.eye_gaze(aligned).mean(axis=1)  # (F, 2) yaw, pitch (radians, both eyes)
+    scores = neutral.neutral_scores(aligned) + 0.1 * (np.abs(gaze[:, 0]) + np.abs(gaze[:, 1] - np.median(gaze[:, 1])))
+    chosen = [] if must is None else [int(must)]
+    order = np.argsort(scores, kind="stable")[:max(1, int(np.ceil(share * len(scores))))]
+    for i in order:
+        if len(chosen) >= count:
+            break
+        if all(abs(int(i) - c) >= gap for c in chosen):
+            chosen.append(int(i))
+    return np.array(sorted(chosen))
 
 
-def _rotvec_to_rotations(rv: np.ndarray) -> np.ndarray:
-    return pose.rotvec_to_matrix(rv)
+def exclusive(w: np.ndarray) -> np.ndarray:
+    """Weights (F, 52) with the face model's hard priors: the weaker of each antagonist pair off,
+    ``mouthClose <= jawOpen``, all in [0, 1]."""
+    from ..facemodel.fit import ANTAGONISTS
+
+    w = np.clip(np.asarray(w, np.float64), 0.0, 1.0)
+    for a, b in ANTAGONISTS:
+        ia, ib = INDEX[a], INDEX[b]
+        lose_b = w[:, ia] >= w[:, ib]
+        w[:, ib] = np.where(lose_b, 0.0, w[:, ib])
+        w[:, ia] = np.where(lose_b, w[:, ia], 0.0)
+    w[:, INDEX["mouthClose"]] = np.minimum(w[:, INDEX["mouthClose"]], w[:, INDEX["jawOpen"]])
+    return w
 
 
-@dataclass
-class _Prepared:
-    rt: _Retarget
-    dmat: np.ndarray  # (F, 3L) float32 weighted, retargeted displacement from the neutral
-    head_rotation: np.ndarray | None  # (F, 3, 3)
-    eyes: np.ndarray | None  # (F, 2, 2)
+def calibrate(w: np.ndarray, rest: np.ndarray, jaw: bool = False) -> np.ndarray:
+    """Per-actor neutral: ``(w - rest) / (1 - rest)`` per shape, ``rest`` capped at :data:`REST_MAX`.
+    Unless ``jaw`` (a neutral the user chose), the jaw is left alone (:data:`UNCALIBRATED`): the
+    tracker sees the lips meet, and an actor who rests with the lips apart does rest with the jaw
+    a little open."""
+    rest = np.clip(np.asarray(rest, np.float64), 0.0, REST_MAX).copy()
+    if not jaw:
+        rest[..., list(UNCALIBRATED)] = 0.0
+    return np.clip((w - rest) / (1.0 - rest), 0.0, 1.0)
 
 
-def _prepare(pts: np.ndarray, k: int, rows, basis: RigBasis, z_weight: float, region_scale: bool,
-             want_pose: bool, chunk: int = 2048) -> _Prepared:
-    """Displacements of frames ``rows`` of ``pts`` (image frame) from frame ``k``, in chunks (bounded memory)."""
-    ref, _, _ = pose.normalise(pose.to_camera_frame(pts[k]))
-    rt = _retarget(basis, ref, z_weight, region_scale)
-    n = len(rt.gains)
-    rows = np.arange(len(pts)) if rows is None else np.asarray(rows)
-    dmat = np.empty((len(rows), 3 * n), dtype=np.float32)
-    head = np.empty((len(rows), 3, 3)) if want_pose else None
-    eyes = np.empty((len(rows), 2, 2)) if want_pose else None
-    for c0 in range(0, len(rows), chunk):
-        r = rows[c0:c0 + chunk]
-        al = pose.align(pose.to_camera_frame(pts[r]), ref)
-        disp = (al.points[:, :n] - ref[None, :n]) * rt.gains[None]
-        dmat[c0:c0 + len(r)] = (disp * rt.coord_w[None]).reshape(len(r), -1)
-        if want_pose:
-            head[c0:c0 + len(r)] = al.head_rotation
-            eyes[c0:c0 + len(r)] = pose.eye_gaze(al.points, ref)
-    return _Prepared(rt, dmat, head, eyes)
+def rest_frame(w: np.ndarray, window: int = 2, turn: np.ndarray | None = None, tie: float = REST_TIE) -> int:
+    """The row of (F, 52) fitted weights most at rest: the least total weight, over +-``window`` frames.
+    ``turn`` (F,): how far the head is turned from the camera (radians); among the rows within
+    ``tie`` of the least weight, the one facing the camera most (the head's rest: the take's head
+    turns are measured from the neutral frame)."""
+    energy = np.asarray(w).sum(axis=1)
+    if window > 0 and len(energy) > 2 * window + 1:
+        pad = np.pad(energy, window, mode="edge")
+        energy = np.max(np.lib.stride_tricks.sliding_window_view(pad, 2 * window + 1), axis=1)
+    if turn is None:
+        return int(np.argmin(energy))
+    near = np.flatnonzero(energy <= energy.min() + tie)
+    return int(near[np.argmin(np.asarray(turn)[near])])
 
 
-def _residual(rt: _Retarget, w: np.ndarray, dmat: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Per-frame RMS (x, y) misfit of the solved rig, in IOD units (confidence-weighted)."""
-    out = np.empty(len(w))
-    n = len(rt.gains)
-    for c0 in range(0, len(w), chunk):
-        diff = (w[c0:c0 + chunk] @ rt.a.T - dmat[c0:c0 + chunk]).reshape(-1, n, 3)[..., :2]
-        out[c0:c0 + chunk] = np.sqrt((diff ** 2).sum(-1).mean(-1))
-    return out
+def _gaze(w: np.ndarray) -> np.ndarray:
+    from ..facemodel.model import gaze_angles
+
+    return np.stack([gaze_angles(x) for x in w]) if len(w) else np.zeros((0, 2, 2))
 
 
-def _refine_neutral(k0: int, sample: np.ndarray, geo_scores: np.ndarray, setup, prior: float,
-                    candidates: int = 6, fit_frames: int = 120) -> int:
-    """Pick the rest frame the rig explains best.
+class TakeSolver:
+    """Frames in (as they are tracked), a :class:`Take` out.
 
-    Candidates: the best frames by the geometric score, and by weights solved
-    (unbounded below) relative to the provisional neutral ``k0`` - see
-    :func:`neutral.pick_neutral_from_weights`.  For each candidate the take's
-    displacements from it are solved with 0 <= w <= 1: from the true rest
-    frame every frame is reachable with non-negative weights, from a frame
-    showing an expression (a pucker, a half blink) the others need negative
-    ones and leave a residual.  The candidate with the smallest mean
-    residual wins.
+    ``add(t, index, points, size)`` one frame (``points`` (478, 3) image pixels or None);
+    ``finish()`` -> :class:`Take`.  With ``threaded`` the fitting runs in a worker thread
+    while frames keep coming (call :meth:`close` if the take is abandoned).  The result does
+    not depend on the timing: the identity is fitted once the first :data:`ID_WINDOW` frames
+    with a face are in, chunks of :data:`CHUNK` frames after that.
     """
-    prep = setup(k0, rows=sample)
-    rel = solve_bounded(prep.rt.a, prep.dmat, prior=max(prior, 1e-2), lo=-1.5, hi=1.5, iters=200)
-    low = np.percentile(rel, 2.0, axis=0)
-    rel_scores = np.clip(rel - low, 0, None).sum(axis=1)
-    cands = [sample[i] for i in np.argsort(geo_scores)[:candidates]]
-    cands += [sample[i] for i in np.argsort(rel_scores)[:candidates]]
-    cands = list(dict.fromkeys(int(c) for c in cands + [k0]))
-    fit_rows = sample[np.linspace(0, len(sample) - 1, min(fit_frames, len(sample))).round().astype(int)]
-    best, best_err = k0, np.inf
-    for c in cands:
-        p = setup(c, rows=fit_rows)
-        w = solve_bounded(p.rt.a, p.dmat, prior=prior, iters=200)
-        err = float(_residual(p.rt, w, p.dmat).mean())
-        if err < best_err:
-            best, best_err = c, err
-    return best
+
+    def __init__(self, neutral_frame: int | None = None, smoothing: float = 0.5, correction: bool = True,
+                 model=None, focal_px: float | None = None, source: str = "", threaded: bool = False,
+                 settings: dict | None = None):
+        self.settings = None if settings is None else dict(settings)
+        self.neutral_frame = None if neutral_frame is None else int(neutral_frame)
+        self.smoothing = float(smoothing)
+        self.correction = correction
+        self.focal_px = focal_px
+        self.source = source or "the video"
+        self._model = model
+        self.times: list = []
+        self.indices: list = []
+        self.size = None
+        self._pts = np.full((256, NUM_POINTS, 3), np.nan, np.float32)
+        self._rows: list = []  # take rows with a face
+        self.identity = None
+        self._id_rows = None
+        self._fits: list = []  # TakeFit per chunk
+        self._n_fitted = 0
+        self._link = None
+        self.solve_seconds = 0.0
+        self._queue = None
+        self._thread = None
+        self._error = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=512)
+            self._thread = threading.Thread(target=self._work, name="faceforge-solve", daemon=True)
+            self._thread.start()
+
+    # -- input --
+    def add(self, t: float, index: int, points, size=None) -> None:
+        if self._queue is not None:
+            if self._error is not None:
+                raise self._error
+            self._queue.put((t, index, None if points is None else np.array(points, np.float32), size))
+        else:
+            self._take(t, index, points, size)
+            self._pump(final=False)
+
+    def _take(self, t, index, points, size):
+        n = len(self.times)
+        if n >= len(self._pts):
+            grown = np.full((2 * len(self._pts), NUM_POINTS, 3), np.nan, np.float32)
+            grown[:n] = self._pts[:n]
+            self._pts = grown
+        self.times.append(float(t))
+        self.indices.append(int(index))
+        if size is not None:
+            self.size = tuple(size)
+        if points is not None:
+            self._pts[n] = points
+            self._rows.append(n)
+
+    def _work(self):
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                self._take(*item)
+                if self._queue.empty():
+                    self._pump(final=False)
+        except BaseException as exc:  # surfaced by finish()
+            self._error = exc
+            while self._queue.get() is not None:  # drain so add() never blocks
+                pass
+
+    def close(self) -> None:
+        """Stop the worker thread (a cancelled take)."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._thread = None
+
+    # -- fitting --
+    def _settings(self) -> dict:
+        return self.settings if self.settings is not None else fit_settings(_model(self._model))
+
+    def _camera(self):
+        if self.size is None:
+            raise FaceForgeError(f"{self.source}: the frames have no size")
+        return default_camera(self.size, self.focal_px)
+
+    def _identity_ready(self, final: bool) -> bool:
+        if self.identity is not None or not self._rows:
+            return False
+        if self.neutral_frame is not None:
+            if self.neutral_frame not in self.indices:
+                return final
+            k = self.indices.index(self.neutral_frame)
+            if k not in self._rows and not final:
+                return False
+        return final or len(self._rows) >= ID_WINDOW
+
+    def _fit_identity(self):
+        from ..facemodel import fit_identity
+        from ..facemodel.fit import IMAGE_DEPTH_WEIGHT
+
+        rows = np.array(self._rows[:ID_WINDOW])
+        must = None
+        if self.neutral_frame is not None and self.neutral_frame in self.indices:
+            k = self.indices.index(self.neutral_frame)
+            if k in self._rows:
+                if k not in rows:
+                    rows = np.append(rows, k)
+                must = int(np.flatnonzero(rows == k)[0])
+        pick = calm_frames(self._pts[rows], must=must) if len(rows) > 1 else np.array([0])
+        self._id_rows = rows[pick]
+        fit = fit_identity(_model(self._model), self._pts[self._id_rows], depth_weight=IMAGE_DEPTH_WEIGHT,
+                           camera=self._camera(), **self._settings())
+        self.identity = fit.identity
+
+    def _fit_chunk(self, rows):
+        from ..facemodel.fit import IMAGE_DEPTH_WEIGHT
+        from ..facemodel.sequence import fit_take
+
+        fit = fit_take(_model(self._model), self._pts[rows], identity=self.identity, depth_weight=IMAGE_DEPTH_WEIGHT,
+                       camera=self._camera(), smooth=temporal_prior(self.smoothing), link=self._link,
+                       **self._settings())
+        self._fits.append(fit)
+        self._link = fit.last()
+        self._n_fitted += len(rows)
+
+    def _pump(self, final: bool):
+        t0 = time.perf_counter()
+        with blas.single_threaded():  # many small LAPACK calls, beside the tracker: no thread hand-offs
+            if self.identity is None and self._identity_ready(final):
+                self._fit_identity()
+            if self.identity is not None:
+                while len(self._rows) - self._n_fitted >= CHUNK or (final and len(self._rows) > self._n_fitted):
+                    rows = self._rows[self._n_fitted:self._n_fitted + CHUNK]
+                    self._fit_chunk(np.array(rows))
+        self.solve_seconds += time.perf_counter() - t0
+
+    # -- output --
+    def finish(self, report=None) -> Take:
+        """Fit what is left, calibrate, correct: the :class:`Take`."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+            if self._error is not None:
+                raise self._error
+        f_all = len(self.times)
+        if f_all == 0:
+            raise FaceForgeError(f"{self.source} has no frames in the chosen range")
+        indices = np.asarray(self.indices, np.int64)
+        times = np.asarray(self.times, np.float64)
+        found = np.zeros(f_all, bool)
+        found[self._rows] = True
+        if not found.any():
+            raise FaceForgeError(f"No face was found in any of the {f_all} frames of {self.source}: use a take where "
+                                 "the face is visible, lit and turned toward the camera")
+        k_row = None
+        if self.neutral_frame is not None:
+            hits = np.flatnonzero(indices == self.neutral_frame)
+            if not len(hits):
+                raise FaceForgeError(f"Neutral frame {self.neutral_frame} is outside the solved range "
+                                     f"{int(indices[0])}-{int(indices[-1])}: choose a frame inside it")
+            if not found[hits[0]]:
+                raise FaceForgeError(f"No face was found on neutral frame {self.neutral_frame}: choose another frame "
+                                     "(or Auto)")
+            k_row = int(hits[0])
+        if report:
+            report(0.2, f"fitting the face model to {len(self._rows)} frames")
+        self._pump(final=True)
+        t0 = time.perf_counter()
+        rows = np.array(self._rows)
+        w = np.concatenate([f.expression for f in self._fits])
+        rot = np.concatenate([f.rotation for f in self._fits])
+        res = np.concatenate([f.residual for f in self._fits])
+        # the actor's rest
+        if k_row is not None:
+            k = int(np.flatnonzero(rows == k_row)[0])
+        else:  # among the calm frames the head was fitted on, the one the fit finds most at rest
+            calm = np.flatnonzero(np.isin(rows, self._id_rows))
+            k = int(calm[rest_frame(w[calm], window=0)]) if len(calm) else rest_frame(w)
+        auto = k_row is None
+        k_head = k
+        if auto:  # the head's rest: of the frames at rest, the one facing the camera most
+            turn = np.linalg.norm(pose.matrix_to_rotvec(np.einsum("ij,fjk->fik", _TO_CAMERA, rot)), axis=1)
+            k_head = rest_frame(w, window=0, turn=turn, tie=float(w[k].sum()) + REST_TIE - float(w.sum(1).min()))
+        rest = w[k]
+        if auto and REST_PERCENTILE is not None and len(w) >= 20:
+            # what an actor keeps on through nearly all of a take is their face, not an expression
+            rest = np.maximum(rest, np.percentile(w, REST_PERCENTILE, axis=0))
+        w = calibrate(w, rest, jaw=not auto)
+        if self.correction:
+            from .correction import load_correction
+
+            corr = load_correction()
+            if corr is not None:
+                w = corr.apply(w, "video")
+        w = exclusive(w)
+        if report:
+            report(0.8, "head and eyes")
+        cam_rot = np.einsum("ij,fjk->fik", _TO_CAMERA, rot)
+        head = np.einsum("fij,kj->fik", cam_rot, cam_rot[k_head])
+        eyes = _gaze(w)
+
+        def expand(x, fill=0.0):
+            out = np.full((f_all,) + x.shape[1:], fill, dtype=np.float64)
+            out[found] = x
+            return out
+
+        weights = _bridge(expand(w), found, times)
+        rv = _bridge(expand(pose.matrix_to_rotvec(head)), found, times)
+        eye = _bridge(expand(eyes), found, times)
+        if self.smoothing > 0:
+            both = filters.smooth(np.concatenate([rv, eye.reshape(f_all, -1)], axis=1), times, self.smoothing)
+            rv, eye = both[:, :3], both[:, 3:].reshape(eye.shape)
+        residual = expand(res, np.nan)
+        self.solve_seconds += time.perf_counter() - t0
+        id_frames = [int(indices[r]) for r in (self._id_rows if self._id_rows is not None else [])]
+        stats = {"video_frames": f_all, "faces_found": int(found.sum()), "bridged": int((~found).sum()),
+                 "residual_median_iod": float(np.nanmedian(residual)),
+                 "residual_p95_iod": float(np.nanpercentile(residual, 95)),
+                 "neutral_frame": int(indices[rows[k]]), "neutral_auto": auto,
+                 "head_rest_frame": int(indices[rows[k_head]]), "identity_frames": id_frames,
+                 "solve_seconds": round(self.solve_seconds, 3),
+                 "solve_ms_per_frame": round(1e3 * self.solve_seconds / max(len(rows), 1), 3)}
+        if report:
+            report(1.0, "solved")
+        return Take(times, indices, tuple(ARKIT_NAMES), weights, pose.rotvec_to_matrix(rv), eye, found,
+                    int(indices[rows[k]]), auto, residual, stats, identity=np.array(self.identity))
 
 
-def solve_take(trk: Track, basis: RigBasis, neutral_frame: int | None = None, smoothing: float = 0.5,
-               prior: float = 1e-3, z_weight: float = 0.3, region_scale: bool = True, report=None) -> Take:
-    """Solve a tracked take against the rig.
+def solve_take(trk: Track, neutral_frame: int | None = None, smoothing: float = 0.5, correction: bool = True,
+               model=None, focal_px: float | None = None, report=None, settings: dict | None = None) -> Take:
+    """Solve a tracked take (see the module docstring).
 
-    neutral_frame: a video frame index to use as the actor's neutral, or
-    None to pick the most neutral frame automatically.  smoothing: One Euro
-    strength 0..1 (0 = raw).
+    neutral_frame: a video frame index to use as the actor's neutral, or None to find it.
+    smoothing: 0..1, the temporal prior in the solve and the One Euro strength on head and eyes
+    (0 = every frame on its own).  correction: apply the learned correction.
     """
+    solver = TakeSolver(neutral_frame, smoothing, correction, model, focal_px, trk.source, settings=settings)
+    solver.size = tuple(trk.image_size)
     found = trk.found
-    src = trk.source or "the video"
-    if not found.any():
-        raise FaceForgeError(f"No face was found in any of the {len(found)} frames of {src}: use a take where "
-                             "the face is visible, lit and turned toward the camera")
-    if report:
-        report(0.0, "separating head pose")
-    pts = trk.points[found]  # (F', 478, 3) float32, image frame
-    # Provisional reference: the first face; score neutrality on (a sample of) shapes aligned to it.
-    ref0, _, _ = pose.normalise(pose.to_camera_frame(pts[0]))
-    sample = np.linspace(0, len(pts) - 1, min(len(pts), 2000)).round().astype(int)
-    geo = neutral.neutral_scores(pose.align(pose.to_camera_frame(pts[sample]), ref0).points)
-    if neutral_frame is None:
-        k_neutral = int(sample[np.argmin(geo)])
-        auto = True
-    else:
-        hits = np.flatnonzero(trk.indices[found] == int(neutral_frame))
-        if not len(hits):
-            if not np.any(trk.indices == int(neutral_frame)):
-                raise FaceForgeError(f"Neutral frame {neutral_frame} is outside the solved range "
-                                     f"{int(trk.indices[0])}-{int(trk.indices[-1])}: choose a frame inside it")
-            raise FaceForgeError(f"No face was found on neutral frame {neutral_frame}: choose another frame "
-                                 "(or Auto)")
-        k_neutral = int(hits[0])
-        auto = False
-
-    def setup(k, rows=None, want_pose=False):
-        return _prepare(pts, k, rows, basis, z_weight, region_scale, want_pose)
-
-    if auto and len(pts) > 2:
-        k_neutral = _refine_neutral(k_neutral, sample, geo, setup, prior)
-    prep = setup(k_neutral, want_pose=True)
-    rt, dmat = prep.rt, prep.dmat
-    if report:
-        report(0.3, f"solving {len(basis.names)} shapes on {len(dmat)} frames")
-    w = solve_bounded(rt.a, dmat, prior=prior)
-    # Residual of the solved rig against the (retargeted) landmarks, image plane, IOD units.
-    res = _residual(rt, w, dmat)
-    eyes = prep.eyes
-    rotvec = _rotations_to_rotvec(prep.head_rotation)
-
-    f_all = len(found)
-    times = trk.times
-
-    def expand(x, fill=0.0):
-        full = np.full((f_all,) + x.shape[1:], fill, dtype=np.float64)
-        full[found] = x
-        return full
-
-    weights = _bridge(expand(w), found, times)
-    rv = _bridge(expand(rotvec), found, times)
-    eye = _bridge(expand(eyes), found, times)
-    if report:
-        report(0.8, "smoothing")
-    if smoothing > 0:
-        k = weights.shape[1]
-        both = filters.smooth(np.concatenate([weights, rv, eye.reshape(f_all, -1)], axis=1), times, smoothing)
-        weights = np.clip(both[:, :k], 0.0, 1.0)
-        rv = both[:, k:k + 3]
-        eye = both[:, k + 3:].reshape(eye.shape)
-    residual = expand(res, np.nan)
-    stats = {"video_frames": f_all, "faces_found": int(found.sum()), "bridged": int((~found).sum()),
-             "residual_median_iod": float(np.nanmedian(residual)),
-             "residual_p95_iod": float(np.nanpercentile(residual, 95)),
-             "neutral_frame": int(trk.indices[found][k_neutral]), "neutral_auto": auto}
-    if report:
-        report(1.0, "solved")
-    return Take(times, trk.indices.copy(), tuple(basis.names), weights, _rotvec_to_rotations(rv), eye, found,
-                int(trk.indices[found][k_neutral]), auto, residual, stats)
+    for i in range(len(trk.times)):
+        solver._take(trk.times[i], trk.indices[i], trk.points[i] if found[i] else None, None)
+    return solver.finish(report)
 
 
-def solve_image(points: np.ndarray, basis: RigBasis, neutral_points: np.ndarray | None = None,
-                prior: float = 1e-2, z_weight: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """One face -> (weights (K,), head rotation (3, 3) camera frame, eyes (2, 2), residual IOD).
+def solve_image(points: np.ndarray, image_size, neutral_points: np.ndarray | None = None, correction: bool = True,
+                model=None, focal_px: float | None = None,
+                settings: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """One face -> (weights (52,), head rotation (3, 3) camera frame, eyes (2, 2), residual IOD).
 
-    points: (478, 3) image pixels.  Without ``neutral_points`` (the same
-    person at rest) the character's own neutral stands in for the actor's, so
-    differences in face shape read as expression; a neutral photo of the same
-    person removes that bias.
+    points: (478, 3) image pixels of a photo of ``image_size`` (w, h).  Without
+    ``neutral_points`` the actor's head and expression are fitted from this photo alone
+    (a face shape the model cannot tell from an expression reads as a little of it); a rest
+    photo of the same person (``neutral_points``, same camera) fixes the head and is
+    subtracted as the actor's neutral.  The head rotation is relative to facing the camera.
     """
-    cam = pose.to_camera_frame(np.asarray(points)[None, :NUM_POINTS])
-    if neutral_points is not None:
-        reference, _, _ = pose.normalise(pose.to_camera_frame(np.asarray(neutral_points)[:NUM_POINTS]))
-        al = pose.align(cam, reference)
-        rt = _retarget(basis, reference, z_weight, True)
-        n = len(rt.gains)
-        disp = (al.points[:, :n] - reference[None, :n]) * rt.gains[None]
-        eyes = pose.eye_gaze(al.points, reference)[0]
+    from ..facemodel.fit import IMAGE_DEPTH_WEIGHT
+
+    m = _model(model)
+    cam = default_camera(image_size, focal_px)
+    kw = dict(fit_settings(m) if settings is None else settings, depth_weight=IMAGE_DEPTH_WEIGHT, camera=cam)
+    pts = np.asarray(points, np.float64)[:NUM_POINTS]
+    with blas.single_threaded():
+        w, fit, kind = _fit_image(m, pts, neutral_points, kw)
+    if correction:
+        from .correction import load_correction
+
+        corr = load_correction()
+        if corr is not None:
+            w = corr.apply(w, kind)
+    w = exclusive(w)
+    head = _TO_CAMERA @ fit.pose.rotation
+    return w[0], head, _gaze(w)[0], float(fit.residual["all"])
+
+
+def _fit_image(m, pts, neutral_points, kw):
+    from ..facemodel import fit_expression, fit_identity
+
+    if neutral_points is None:
+        fit = fit_identity(m, pts, **kw).frame(0)
+        w = fit.expression[None]
+        kind = "image"
     else:
-        reference, _, _ = pose.normalise(cam[0])
-        al = pose.align(cam, reference)
-        rt = _retarget(basis, reference, z_weight, False)
-        # Head rotation relative to the character facing the camera.
-        al.head_rotation = pose.similarity(basis.neutral[pose.STABLE], cam[0][pose.STABLE]).rotation
-        n = len(rt.gains)
-        disp = al.points[:, :n] - rt.char_neutral[None]
-        char_full = np.concatenate([rt.char_neutral, reference[n:]]) if n < len(reference) else rt.char_neutral
-        eyes = pose.eye_gaze(al.points, char_full)[0] if n >= NUM_POINTS else np.zeros((2, 2))
-    dmat = (disp * rt.coord_w[None]).reshape(1, -1)
-    w = solve_bounded(rt.a, dmat, prior=prior)
-    fit = np.einsum("fk,kld->fld", w, rt.deltas)
-    res = float(np.sqrt(((fit[..., :2] - disp[..., :2]) ** 2).sum(-1).mean()))
-    return w[0], al.head_rotation[0], eyes, res
+        both = np.stack([np.asarray(neutral_points, np.float64)[:NUM_POINTS], pts])
+        ident = fit_identity(m, both, **kw)
+        fit = fit_expression(m, pts, identity=ident.identity, **kw)
+        rest = fit_expression(m, both[0], identity=ident.identity, **kw)
+        w = calibrate(fit.expression[None], rest.expression, jaw=True)
+        kind = "video"
+    return w, fit, kind
 
 
 # --- files -------------------------------------------------------------------------
 
-def track_file(path: str, start: int = 0, end: int | None = None, max_side: int | None = 1280,
-               report=None, detector=None) -> Track:
-    """Decode ``path`` (streaming) and track its face: frames ``start <= index < end``.
 
-    One MediaPipe model in tracking mode for the whole take (or ``detector``).
+def track_file(path: str, start: int = 0, end: int | None = None, max_side: int | None = 1280,
+               report=None, detector=None, solver: TakeSolver | None = None) -> Track:
+    """Decode ``path`` (streaming, in its own thread) and track its face: frames ``start <= index < end``.
+
+    One tracker in video mode for the whole take (or ``detector``); ``solver`` gets every frame.
     """
     from ..formats.video import VideoReader
     from ..inference.face_mesh import FaceMeshDetector
@@ -444,11 +583,25 @@ def track_file(path: str, start: int = 0, end: int | None = None, max_side: int 
         det = FaceMeshDetector(video=True, max_faces=1) if own else detector
         frames = reader.frames(start=start, end=end, max_side=max_side)
         try:
-            import os
-
             return track(frames, det, total=total, report=report, source=os.path.basename(info.path),
-                         fps=info.fps)
+                         fps=info.fps, solver=solver)
         finally:
             frames.close()  # stops the decode thread before the file is released (cancel, errors)
             if own:
                 det.close()
+
+
+def track_and_solve_file(path: str, start: int = 0, end: int | None = None, max_side: int | None = 1280,
+                         neutral_frame: int | None = None, smoothing: float = 0.5, correction: bool = True,
+                         report=None, detector=None) -> tuple[Track, Take]:
+    """Decode, track and solve at once: decoding, tracking and fitting each run in their own
+    thread, so the take is solved about when the last frame is tracked.  Returns (Track, Take)."""
+    solver = TakeSolver(neutral_frame, smoothing, correction, source=os.path.basename(str(path)), threaded=True)
+    try:
+        trk = track_file(path, start=start, end=end, max_side=max_side, report=report, detector=detector,
+                         solver=solver)
+        if report is not None:
+            report(1.0, "fitting the last frames")
+        return trk, solver.finish()
+    finally:
+        solver.close()

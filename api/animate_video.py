@@ -2,15 +2,17 @@
 
 Public jobs (see ``core/jobs.py``; the operators and the CLI call these):
 
-* :func:`animate_from_video_job` - decode + MediaPipe tracking + solve run in
-  an ``Offload`` (worker thread in the UI, progress, Esc); the bake into ONE
-  action happens at the end on the main thread, so a cancel leaves the scene
-  untouched.
-* :func:`animate_from_image_job` - the same solve for one image; poses the
+* :func:`animate_from_video_job` - decoding, tracking and the face-model solve
+  (``animation/solve.py``), each in its own thread, run in an ``Offload``
+  (worker thread in the UI, progress, Esc); the bake into ONE action happens at
+  the end on the main thread, so a cancel leaves the scene untouched.
+* :func:`animate_from_image_job` - the same fit on one image; poses the
   character (and keys the current frame if asked).
 
-The rig: every ARKit-named shape key on the object, measured on its bound
-landmarks (``api.binding``) - see :func:`rig_basis`.
+The solve tracks the actor on the scan-based face model, so its 52 weights mean
+what ARKit's names say: they drive the character's ARKit-named shape keys
+directly, whatever its mesh.  The character's bound landmarks (when it has
+them) only give its face axes for the head and eye rotations (:func:`face_axes`).
 """
 
 from __future__ import annotations
@@ -25,38 +27,17 @@ import bpy
 from ..animation import solve
 from ..animation.retime import change_basis, retime_take
 from ..core import limits, params
+from ..core.arkit import ARKIT_NAMES
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
 from . import actions, binding
 from ..rigging.regions import face_frame
 from .actions import rotation_channels
 from .character import armature_of, eye_bones, head_bone, require_rigged
-from .mesh import require_mesh, shape_key_coords, vertex_coords
+from .compat import retime_strip
+from .mesh import shape_key_coords, vertex_coords
 from .scene import scene_fps
 
-
-
-# --- the rig -------------------------------------------------------------------------
-
-def rig_basis(obj) -> tuple[solve.RigBasis, np.ndarray]:
-    """The character's rig as a :class:`solve.RigBasis` (camera-frame axes) and its face axes (3, 3):
-    columns = the face's left, up and forward in the object's space (``rigging.regions.face_frame``).
-
-    Raises FaceForgeError when the object has no landmarks or no ARKit shape keys.
-    """
-    require_mesh(obj, "the character's face mesh")
-    b = binding.read_binding(obj)
-    if len(b.verts) < 468:
-        raise FaceForgeError(f"'{obj.name}' has {len(b.verts)} landmarks; the video solve needs the 468 Face Mesh "
-                             "landmarks: detect them again")
-    names = require_rigged(obj)
-    ref_name = obj.data.shape_keys.reference_key.name
-    base = b.positions(shape_key_coords(obj, ref_name))
-    deltas = np.stack([b.positions(shape_key_coords(obj, n)) - base for n in names])
-    axes = face_frame(base).axes.T
-    # To camera-frame axes: project onto the face axes.
-    basis = solve.RigBasis(tuple(names), base @ axes, deltas @ axes, b.confidence)
-    return basis, axes
 
 
 # --- helpers for the bake ----------------------------------------------------------------
@@ -163,22 +144,44 @@ def add_reference_strip(scene, path: str, frame_start: int, name: str = "FaceFor
         return None
 
 
+def cover_range(scene, first: int, last: int) -> tuple[int, int]:
+    """Grow the scene's frame range to cover frames ``first..last`` (never shrink it); the new range."""
+    if scene.frame_start > first:
+        scene.frame_start = int(first)
+    if scene.frame_end < last:
+        scene.frame_end = int(last)
+    return int(scene.frame_start), int(scene.frame_end)
+
+
+def reference_speed(video_fps: float, fps: float) -> float | None:
+    """How much faster the reference strip must play so one second of video lasts one second of
+    the scene (``video_fps / scene fps``), or None when they match."""
+    if not video_fps or abs(video_fps - fps) <= 0.01:
+        return None
+    return float(video_fps) / float(fps)
+
+
 # --- bake ------------------------------------------------------------------------------
 
 def bake_take(obj, take: solve.Take, face_axes: np.ndarray, start_frame: int = 1, replace: bool = False,
               head: bool = True, eyes: bool = True, action_name: str | None = None, scene=None) -> dict:
-    """Write a solved take into ONE action on the character (``face_axes`` from :func:`rig_basis`).
-    Returns what was written."""
+    """Write a solved take into ONE action on the character: the take's weights onto the ARKit
+    shape keys the character has (``face_axes`` from :func:`face_axes`).  The scene's frame range
+    grows to cover the take.  Returns what was written."""
     scene = scene or bpy.context.scene
+    have = set(require_rigged(obj))
+    cols = [i for i, n in enumerate(take.names) if n in have]
+    names = [take.names[i] for i in cols]
     timed = retime_take(take, face_axes, scene_fps(scene), start_frame)
-    frames, weights, rots_obj = timed.frames, timed.weights, timed.head
+    frames, weights, rots_obj = timed.frames, timed.weights[:, cols], timed.head
     key = obj.data.shape_keys
     if not replace and key.animation_data is not None:
         _keep(key.animation_data.action)
     name = action_name or _unique_action_name(f"{obj.name}_video")
-    action = actions.bake_shape_keys(obj, list(take.names), frames, weights, name, replace=replace)
+    action = actions.bake_shape_keys(obj, names, frames, weights, name, replace=replace)
     written = {"action": action.name, "frames": len(frames), "first_frame": int(frames[0]),
-               "last_frame": int(frames[-1]), "shape_keys": len(take.names), "head": "", "eyes": 0}
+               "last_frame": int(frames[-1]), "shape_keys": len(names), "head": "", "eyes": 0,
+               "scene_range": cover_range(scene, int(frames[0]), int(frames[-1]))}
     arm = armature_of(obj)
     head_pb = head_bone(arm)
 
@@ -239,7 +242,7 @@ def animate_from_video_job(obj, path: str, smoothing: float = 0.5, neutral_frame
 
     frame_range: video frames (first, last), inclusive, last = -1 for the end.
     neutral_frame: the video frame where the actor is at rest, or None = pick it.
-    Returns a dict (action, frames, faces_found, bridged, neutral_frame, residual...).
+    Returns a dict (action, frames, faces_found, bridged, neutral_frame, residual, fps_note...).
     """
     from ..formats.video import probe
 
@@ -249,38 +252,43 @@ def animate_from_video_job(obj, path: str, smoothing: float = 0.5, neutral_frame
     smoothing = params.check("video.smoothing", smoothing)
     start_frame = params.check("start_frame", start_frame)
     neutral_frame = params.check_optional("video.frame", neutral_frame, "The neutral frame")
-    basis, face_axes = rig_basis(obj)
+    require_rigged(obj)
+    axes, _ = face_axes(obj)
     first, end = _check_range(frame_range)
     info = probe(path)
     scene = bpy.context.scene
+    fps = scene_fps(scene)
     name = os.path.basename(path)
     if info.fps and info.frame_count:  # what the header claims, before decoding anything
         count = min(info.frame_count, end if end is not None else info.frame_count) - first
         if count > 0:
-            limits.check_take((count - 1) / info.fps, scene_fps(scene),
+            limits.check_take((count - 1) / info.fps, fps,
                               f"{name} (by its header: {count:,} frames at {info.fps:g} fps)")
     yield Progress(0.0, f"tracking {name}")
-    trk = yield Offload(solve.track_file, (path,), {"start": first, "end": end, "max_side": max_side},
-                        report=True, span=(0.0, 0.85))
+    trk, take = yield Offload(solve.track_and_solve_file, (path,),
+                              {"start": first, "end": end, "max_side": max_side, "neutral_frame": neutral_frame,
+                               "smoothing": smoothing}, report=True, span=(0.0, 0.95))
     # what the frames' timestamps say (variable frame rate, gaps), before anything is baked
-    limits.check_take(float(trk.times[-1] - trk.times[0]), scene_fps(scene), name, samples=len(trk.times),
+    limits.check_take(float(trk.times[-1] - trk.times[0]), fps, name, samples=len(trk.times),
                       times=trk.times, unit="frame", start_frame=start_frame)
-    take = yield Offload(solve.solve_take, (trk, basis),
-                         {"neutral_frame": neutral_frame, "smoothing": smoothing}, report=True, span=(0.85, 0.95))
     yield Progress(0.95, "baking")
-    result = bake_take(obj, take, face_axes, start_frame=start_frame, replace=replace, head=head, eyes=eyes,
+    result = bake_take(obj, take, axes, start_frame=start_frame, replace=replace, head=head, eyes=eyes,
                        action_name=action_name, scene=scene)
+    speed = reference_speed(info.fps, fps)
+    if speed is not None:
+        result["fps_note"] = (f"{name} is {info.fps:g} fps and the scene {fps:g} fps: the keys are retimed to the "
+                              "scene's frames")
     if add_reference:
-        fps = scene_fps(scene)
         strip = add_reference_strip(scene, path, start_frame - int(round(float(take.times[0]) * fps)))
         result["reference"] = strip.name if strip is not None else ""
-        if strip is not None and info.fps and abs(info.fps - scene_fps(scene)) > 0.01:
-            # Movie strips play one video frame per scene frame; retiming keys can't be added headless.
-            result["reference_note"] = (f"the reference strip plays at the scene's {scene_fps(scene):g} fps, the "
-                                        f"video is {info.fps:g} fps: set the scene to {info.fps:g} fps to compare "
-                                        "frame by frame (the keys are already retimed)")
+        if strip is not None and speed is not None:
+            if retime_strip(scene, strip, speed):
+                result["fps_note"] += f", and the reference strip plays at {speed:.3g}x to stay in sync"
+            else:
+                result["fps_note"] += (f"; this Blender cannot retime the reference strip: set the scene to "
+                                       f"{info.fps:g} fps to compare frame by frame")
     result.update(take.stats)
-    result.update({"video_fps": info.fps, "scene_fps": scene_fps(scene), "video": os.path.basename(path)})
+    result.update({"video_fps": info.fps, "scene_fps": fps, "video": name})
     yield Progress(1.0, "done")
     return result
 
@@ -294,36 +302,45 @@ def _detect_image(rgb):
 
 def animate_from_image_job(obj, path: str, key: bool = False, neutral_path: str | None = None,
                            head: bool = True, frame: int | None = None):
-    """Job: pose the character like the face in one image (key the current frame if ``key``)."""
+    """Job: pose the character like the face in one image (key the current frame if ``key``).
+
+    The face model is fitted to the photo (``animation.solve.solve_image``); with
+    ``neutral_path`` (a rest photo of the same person) the head comes from that photo and its
+    expression is subtracted."""
     from ..formats.video import read_image
 
     path = bpy.path.abspath(path) if path else ""
     if not path:
         raise FaceForgeError("Choose an image of a face first")
     frame = params.check_optional("frame", frame, "The frame to key")
-    basis, face_axes = rig_basis(obj)
+    names = require_rigged(obj)
+    axes, _ = face_axes(obj)
     rgb = read_image(path, max_side=1280)
     yield Progress(0.1, "finding the face")
     lm = yield Offload(_detect_image, (rgb,))
     if lm is None:
         raise FaceForgeError(f"No face was found in {os.path.basename(path)}: use a photo where the face is "
                              "visible, lit and turned toward the camera")
+    size = (rgb.shape[1], rgb.shape[0])
     neutral_pts = None
     if neutral_path:
-        nlm = yield Offload(_detect_image, (read_image(bpy.path.abspath(neutral_path), max_side=1280),))
+        nrgb = read_image(bpy.path.abspath(neutral_path), max_side=1280)
+        nlm = yield Offload(_detect_image, (nrgb,))
         if nlm is None:
             raise FaceForgeError(f"No face was found in the neutral image {os.path.basename(neutral_path)}")
-        neutral_pts = nlm.points
-    w, rot, eyes, res = solve.solve_image(lm.points, basis, neutral_points=neutral_pts)
+        neutral_pts = same_camera(nlm.points, (nrgb.shape[1], nrgb.shape[0]), size)
+    yield Progress(0.5, "fitting the face model")
+    w, rot, eyes, res = yield Offload(solve.solve_image, (lm.points, size), {"neutral_points": neutral_pts})
     scene = bpy.context.scene
     frame = scene.frame_current if frame is None else int(frame)
     kbs = obj.data.shape_keys.key_blocks
-    for n, v in zip(basis.names, w):
-        kbs[n].value = float(v)
+    weights = {n: float(w[i]) for i, n in enumerate(ARKIT_NAMES) if n in names}
+    for n, v in weights.items():
+        kbs[n].value = v
         if key:
             kbs[n].keyframe_insert("value", frame=frame, group="FaceForge")
     if head:
-        rots = change_basis(rot[None], face_axes)
+        rots = change_basis(rot[None], axes)
         arm = armature_of(obj)
         pb = head_bone(arm)
         if pb is not None:
@@ -337,6 +354,16 @@ def animate_from_image_job(obj, path: str, key: bool = False, neutral_path: str 
             target.keyframe_insert(suffix, frame=frame, group="FaceForge")
     yield Progress(1.0, "posed")
     faces = int(getattr(lm, "num_faces", 1))
-    return {"weights": {n: float(v) for n, v in zip(basis.names, w)}, "residual_iod": res,
-            "keyed_frame": frame if key else None, "neutral": "image" if neutral_path else "character",
+    return {"weights": weights, "residual_iod": res,
+            "keyed_frame": frame if key else None, "neutral": "image" if neutral_path else "photo",
             "faces": faces, "note": f"{faces} faces in the photo: posed from the largest" if faces > 1 else ""}
+
+
+def same_camera(points: np.ndarray, size, target_size) -> np.ndarray:
+    """Image points of a photo of ``size`` (w, h) moved into a photo of ``target_size``, as if the
+    same camera (focal length proportional to the longer side) had taken both."""
+    s = max(target_size) / max(size)
+    out = np.array(points, np.float64)
+    out[:, :2] = (out[:, :2] - np.array(size) / 2.0) * s + np.array(target_size) / 2.0
+    out[:, 2] *= s
+    return out

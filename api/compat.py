@@ -8,6 +8,7 @@
 * Actions: Blender 4.4 introduced slotted actions and 5.0 removed ``Action.fcurves``
   (F-curves live in channel bags); that difference is handled by ``api/actions.py``
   (``channelbag``, ``fcurves_for``, ``action_fcurves``), which every call site uses.
+* Movie strip retiming (a video whose fps differs from the scene's): :func:`retime_strip`.
 
 Everything else in ``api/`` uses the API common to both lines.
 """
@@ -24,6 +25,38 @@ def new_shape_key(obj, name: str, from_mix: bool = False):
     kb = obj.shape_key_add(name=name, from_mix=from_mix)
     kb.value = 0.0
     return kb
+
+
+def retime_strip(scene, strip, speed: float) -> bool:
+    """Make a movie strip play ``speed`` times as fast (1.25: a 30 fps video in a 24 fps scene keeps
+    its real timing), uniformly, from its start.  Blender 4.x: the Retiming operator (its RNA key
+    ``add`` crashes there); 5.x: the strip's retiming keys (the operator needs the editor there).
+    Returns False when this Blender cannot retime strips."""
+    keys = getattr(strip, "retiming_keys", None)
+    if keys is None or speed <= 0:
+        return False
+    start, length = int(strip.frame_start), int(strip.frame_duration)
+    keys.reset()
+    if abs(speed - 1.0) < 1e-6:
+        return True
+    if BLENDER_5:
+        keys.add(timeline_frame=start + length)  # the end key only: [start, end]
+        if len(keys) < 2:
+            return False
+        keys[-1].timeline_frame = start + max(1, int(round(length / speed)))
+        return True
+    op = getattr(bpy.ops.sequencer, "retiming_segment_speed_set", None)
+    if op is None or scene.sequence_editor is None:
+        return False
+    se = scene.sequence_editor
+    active, selected = se.active_strip, strip.select
+    se.active_strip, strip.select = strip, True
+    try:
+        with bpy.context.temp_override(scene=scene, active_strip=strip, selected_editable_strips=[strip],
+                                       selected_strips=[strip]):
+            return op.poll() and op(speed=100.0 * speed) == {"FINISHED"}
+    finally:
+        se.active_strip, strip.select = active, selected
 
 
 def node_tree(mat):

@@ -95,28 +95,35 @@ def _render_to_array(scene, engine: str) -> np.ndarray:
 
 
 def render_view(objects, target, view_dir, up, radius: float, resolution: int = 512,
-                engine: str | None = None, samples: int = 8) -> tuple[np.ndarray, PinholeCamera]:
+                engine: str | None = None, samples: int = 8, shading: dict | None = None,
+                background=(0.05, 0.05, 0.05), lens_mm: float = LENS_MM) -> tuple[np.ndarray, PinholeCamera]:
     """Render ``objects`` looking along ``view_dir`` at a sphere (``target``, ``radius``).
 
-    Returns (rgb (resolution, resolution, 3) uint8, camera).  Other objects are
-    hidden for the render; everything is restored afterwards.
+    Returns (rgb (resolution, resolution, 3) uint8, camera).  Other objects are hidden for the
+    render; everything is restored afterwards.  ``shading``, ``background``: as
+    :func:`render_camera`; ``lens_mm``: the focal length on a 36 mm sensor (the camera stands back
+    to frame the sphere).
     """
     view_dir = np.asarray(view_dir, float) / np.linalg.norm(view_dir)
-    fov = 2.0 * math.atan(SENSOR_MM / 2.0 / LENS_MM)
+    fov = 2.0 * math.atan(SENSOR_MM / 2.0 / lens_mm)
     dist = radius / math.sin(fov / 2.0)
     eye = np.asarray(target, float) - view_dir * dist
-    camera = PinholeCamera(np.array(look_at(eye, target, up)), LENS_MM / SENSOR_MM * resolution, int(resolution),
+    camera = PinholeCamera(np.array(look_at(eye, target, up)), lens_mm / SENSOR_MM * resolution, int(resolution),
                            int(resolution))
-    img = render_camera(objects, camera, engine=engine, samples=samples, clip=(dist * 0.01, dist * 10.0))
+    img = render_camera(objects, camera, engine=engine, samples=samples, clip=(dist * 0.01, dist * 10.0),
+                        shading=shading, background=background)
     return img, camera
 
 
 def render_camera(objects, camera: PinholeCamera, engine: str | None = None, samples: int = 8,
-                  clip: tuple[float, float] | None = None, light: str = "STUDIO") -> np.ndarray:
+                  clip: tuple[float, float] | None = None, light: str = "STUDIO", shading: dict | None = None,
+                  background=(0.05, 0.05, 0.05)) -> np.ndarray:
     """Render ``objects`` through ``camera`` (any :class:`PinholeCamera`: its size, focal length and
     placement); returns rgb (camera.height, camera.width, 3) uint8.  ``light``: Workbench's
-    ``STUDIO`` lighting or ``FLAT`` (unlit: textures show their own colours).  Other objects are
-    hidden for the render; everything is restored afterwards."""
+    ``STUDIO`` lighting or ``FLAT`` (unlit: textures show their own colours).  ``shading``: Workbench
+    settings (``scene.display.shading`` attributes, e.g. ``studio_light``, ``studiolight_rotate_z``,
+    ``show_shadows``) over the defaults; ``background``: the world's colour (linear RGB).  Other
+    objects are hidden for the render; everything is restored afterwards."""
     scene = bpy.context.scene
     objects = list(objects)
     m = np.asarray(camera.cam_to_world, float)
@@ -132,8 +139,10 @@ def render_camera(objects, camera: PinholeCamera, engine: str | None = None, sam
     scene.collection.objects.link(cam)
     cam.matrix_world = Matrix(m.tolist())  # Matrix() takes rows (a plain nested list would be columns)
     world = bpy.data.worlds.new(_WORLD_NAME)
-    world.color = (0.05, 0.05, 0.05)
+    world.color = tuple(background)
     hidden = []
+    shading = dict(shading or {})
+    saved_extra = {k: getattr(scene.display.shading, k) for k in shading if k not in _SHADING}
     try:
         for obj in scene.objects:
             if obj not in objects and obj is not cam and not obj.hide_render:
@@ -157,6 +166,8 @@ def render_camera(objects, camera: PinholeCamera, engine: str | None = None, sam
             sh.color_type = "TEXTURE" if textured else "MATERIAL"
             sh.show_cavity = sh.show_shadows = sh.show_xray = sh.show_object_outline = False
             sh.show_specular_highlight, sh.show_backface_culling = True, False
+            for k, v in shading.items():
+                setattr(sh, k, v)
             scene.world = world
             if hasattr(scene, "cycles"):
                 scene.cycles.samples = samples
@@ -177,6 +188,8 @@ def render_camera(objects, camera: PinholeCamera, engine: str | None = None, sam
             if img is None:
                 raise FaceForgeError(f"Could not render the mesh with {', '.join(engines)}: {last_err}")
     finally:
+        for k, v in saved_extra.items():
+            setattr(scene.display.shading, k, v)
         for obj in hidden:
             obj.hide_render = False
         bpy.data.objects.remove(cam)

@@ -1,19 +1,20 @@
-"""Animate-from-video throughput and memory.
+"""Animate from video: throughput, solve time, the issue's check figures, memory.
 
-Prints, for a 512x512 clip and a 1920x1080 clip (made from a GRID clip with
-ffmpeg in a temp folder):
+Prints, for a 512x512 clip and a 1920x1080 clip (made from a GRID clip with ffmpeg in a
+temp folder), in one run:
 
-* end-to-end frames/s of ``animate_from_video_job`` (decode + landmarks +
-  solve + bake) on the fixture character,
-* the face tracker's own rate on the same frames in the same run (time
-  spent inside ``FaceMeshDetector.detect``), and the ratio (goal >= 80 %),
-* the solve's share.
+* end-to-end frames/s of ``animate_from_video_job`` (decode, tracking and the face-model
+  solve, each in its own thread, then the bake) on the fixture character;
+* the face tracker alone on the same clip (frames decoded in their own thread, only the
+  time inside ``FaceMeshDetector.detect`` counted) and MediaPipe's legacy Face Mesh alone
+  (the test reference in ``.venv``, when installed), and the ratios (goal >= 1.0);
+* the solve: the solver thread's time per frame, and how long the job waited for it after
+  the last frame was tracked.
 
-Then peak memory (RSS, fresh subprocess) of the whole job streaming a long
-1080p clip: ``--minutes`` (default 1; 10 for the full check) made by looping
-the clip without re-encoding, plus the solve + bake of a 10-minute take
-(15000 frames of tracked landmarks) measured directly, since only that part
-grows with the length (decoding and tracking stream frame by frame).
+Then ``fit_take`` alone per frame, the check figures on every GRID clip (jawOpen vs the
+lip gap, antagonists, popping while still, saturation), peak memory (RSS, fresh
+subprocess) of the whole job streaming a long 1080p clip (``--minutes``), and the solve +
+bake of a 10-minute take.
 
     .venv/bin/python benchmarks/bench_video.py [--minutes 10] [--seconds 30]
 """
@@ -60,59 +61,211 @@ def fixture(ff):
     return test_video.fixture_character(Path(DATA))
 
 
+def tracker_alone(clip: str, mediapipe: bool = False) -> tuple[float, int]:
+    """Frames/s of the tracker alone on ``clip``: decoding in its own thread (as in the job),
+    only the time inside ``detect`` counted.  ``mediapipe``: MediaPipe's legacy Face Mesh instead."""
+    from faceforge.formats.video import VideoReader
+    from faceforge.inference.face_mesh import FaceMeshDetector
+
+    if mediapipe:
+        import mediapipe as mp
+
+        det = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True)
+        detect = det.process
+    else:
+        det = FaceMeshDetector(video=True, max_faces=1)
+        detect = det.detect
+    spent, n = 0.0, 0
+    try:
+        with VideoReader(clip) as r:
+            for _t, _i, rgb in r.frames(max_side=1280):
+                t0 = time.perf_counter()
+                detect(rgb)
+                spent += time.perf_counter() - t0
+                n += 1
+    finally:
+        det.close()
+    return n / spent, n
+
+
 def throughput(ff, clip: str) -> dict:
     from faceforge.animation import solve
     from faceforge.api import animate_video, scene
     from faceforge.core.jobs import run_sync
-    from faceforge.inference import face_mesh
 
     scene.clear_scene()
     obj = fixture(ff)
-    spent = {"detect": 0.0, "solve": 0.0, "n": 0, "load": 0.0}
-    orig_detect, orig_solve = face_mesh.FaceMeshDetector.detect, solve.solve_take
-    orig_init = face_mesh.FaceMeshDetector.__init__
+    waited = {"finish": 0.0}
+    orig_finish = solve.TakeSolver.finish
 
-    def timed_init(self, *a, **k):
+    def timed_finish(self, *a, **k):
         t0 = time.perf_counter()
         try:
-            return orig_init(self, *a, **k)
+            return orig_finish(self, *a, **k)
         finally:
-            spent["load"] += time.perf_counter() - t0
+            waited["finish"] += time.perf_counter() - t0
 
-    def timed_detect(self, image, with_score=True):
-        t0 = time.perf_counter()
-        try:
-            return orig_detect(self, image, with_score)
-        finally:
-            spent["detect"] += time.perf_counter() - t0
-            spent["n"] += 1
-
-    def timed_solve(*a, **k):
-        t0 = time.perf_counter()
-        try:
-            return orig_solve(*a, **k)
-        finally:
-            spent["solve"] += time.perf_counter() - t0
-
-    face_mesh.FaceMeshDetector.detect = timed_detect
-    face_mesh.FaceMeshDetector.__init__ = timed_init
-    solve.solve_take = timed_solve
+    solve.TakeSolver.finish = timed_finish
     try:
         t0 = time.perf_counter()
         res = run_sync(animate_video.animate_from_video_job(obj, clip, add_reference=False), on_progress=None)
         total = time.perf_counter() - t0
     finally:
-        face_mesh.FaceMeshDetector.detect = orig_detect
-        face_mesh.FaceMeshDetector.__init__ = orig_init
-        solve.solve_take = orig_solve
+        solve.TakeSolver.finish = orig_finish
     n = res["video_frames"]
+    own, _ = tracker_alone(clip)
+    try:
+        mp_fps, _ = tracker_alone(clip, mediapipe=True)
+    except ImportError:
+        mp_fps = float("nan")
     e2e = n / total
-    mp = spent["n"] / spent["detect"]
-    steady = n / (total - spent["load"])
-    return {"frames": n, "end_to_end_fps": round(e2e, 1), "tracker_fps": round(mp, 1),
-            "ratio": round(e2e / mp, 3), "solve_s": round(spent["solve"], 3), "total_s": round(total, 2),
-            "model_load_s": round(spent["load"], 2), "steady_fps": round(steady, 1),
-            "steady_ratio": round(steady / mp, 3)}
+    return {"frames": n, "end_to_end_fps": round(e2e, 1), "tracker_fps": round(own, 1), "ratio": round(e2e / own, 3),
+            "mediapipe_fps": round(mp_fps, 1), "ratio_mediapipe": round(e2e / mp_fps, 3),
+            "solve_ms_per_frame": res["solve_ms_per_frame"], "solve_tail_s": round(waited["finish"], 3),
+            "total_s": round(total, 2)}
+
+
+def grid_figures() -> dict:
+    """The issue's checks on every GRID clip (tracked once each, solved as the job solves them)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import glob
+
+    import video_checks
+
+    from faceforge.animation import solve
+
+    out = {}
+    for clip in sorted(glob.glob(os.path.join(DATA, "video", "grid", "*.mpg"))):
+        trk = solve.track_file(clip)
+        take = solve.solve_take(trk)
+        out[os.path.basename(clip)[:-4]] = video_checks.figures(take.weights, trk.points)
+    return out
+
+
+def strips(ff, out_dir: str) -> list[str]:
+    """Side-by-side pictures (the actor's frame | two characters posed from the solve) for a smile, an
+    "O", a blink, raised brows, a wink and surprise: the actor a rendered face-model head (a seed the
+    correction never saw), the characters the photo head (``api.photo_face``: a face-model head
+    built from a photo, its 52 keys from the model) and the ICT head re-meshed (decimated: other
+    vertices, other triangles) and rigged by the rig stage (:func:`remeshed_ict`)."""
+    import cv2
+
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import rig_fixtures
+    from solve_training import POSES, render_take
+
+    from faceforge.animation import solve
+    from faceforge.api import binding, scene
+    from faceforge.api.render import render_view
+    from faceforge.core.arkit import ARKIT_NAMES, INDEX
+    from faceforge.facemodel import load_model
+    from faceforge.inference.views import face_sphere
+
+    model = load_model()
+    scene.clear_scene()
+    events = [("rest", {}), ("smile", POSES["broad_smile"]), ("O", POSES["o"]), ("blink", POSES["blink"]),
+              ("brows up", POSES["brows_up"]), ("wink (left)", POSES["wink_left"]), ("surprise", POSES["surprise"]),
+              ("talk: ah", {"jawOpen": 0.4, "mouthLowerDownLeft": 0.2, "mouthLowerDownRight": 0.2})]
+    w, peaks = [], []
+    for name, pose_ in events:
+        for k in range(8):
+            row = np.zeros(52)
+            amt = [0.3, 0.7, 1, 1, 1, 0.7, 0.3, 0][k] if pose_ else 0.0
+            for n, v in pose_.items():
+                row[INDEX[n]] = v * amt
+            w.append(row)
+        peaks.append((name, len(w) - 5))
+    w = np.array(w)
+    f = len(w)
+    t = np.arange(f)
+    angles = np.stack([8 * np.sin(t / 20.0), 3 * np.sin(t / 13.0), 2 * np.sin(t / 17.0)], axis=1)
+    look = {"studio_light": "studio.sl", "rotate_z": 0.5, "shadows": True, "cavity": False, "skin": [0.72, 0.52, 0.42],
+            "brows": [0.1, 0.07, 0.05], "lips": [0.6, 0.37, 0.3], "background": [0.25] * 3, "lens_mm": 50.0,
+            "zoom": 1.3, "resolution": 512, "noise": 2.0, "blur": 0.6, "seed": 3}
+    tk = render_take(model, model.random_identity(np.random.default_rng(1001)), w, angles, look, keep_images=f)
+    trk = solve.Track(t / 25.0, t, tk["points"], (512, 512), 25.0, "actor")
+    take = solve.solve_take(trk)
+    heads = {"photo head": photo_head(tempfile.mkdtemp(prefix="ff_strips_")),
+             "ICT head re-meshed, rig stage": remeshed_ict(rig_fixtures)}
+    for obj in heads.values():
+        obj.location = (0.0, 0.0, 0.0)
+    rows = []
+    for label, fr in peaks:
+        cells = [cv2.resize(tk["images"][fr], (320, 320))]
+        for obj in heads.values():
+            kbs = obj.data.shape_keys.key_blocks
+            for n in ARKIT_NAMES:
+                if n in kbs:
+                    kbs[n].value = float(take.weights[fr, INDEX[n]])
+            bpy_update()
+            lm = binding.landmark_positions(obj, world=True)
+            centre, radius = face_sphere(lm[:468])
+            img, _ = render_view([obj], centre, (0, 1, 0), (0, 0, 1), radius, resolution=320)
+            cells.append(img)
+        row = np.concatenate(cells, axis=1)
+        top = ", ".join(f"{ARKIT_NAMES[i]} {take.weights[fr, i]:.2f}" for i in np.argsort(-take.weights[fr])[:3]
+                        if take.weights[fr, i] > 0.05) or "rest"
+        cv2.putText(row, f"{label}: {top}", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        rows.append(row)
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    for i in range(0, len(rows), 4):
+        path = os.path.join(out_dir, f"strips_{i // 4}.png")
+        cv2.imwrite(path, cv2.cvtColor(np.concatenate(rows[i:i + 4], axis=0), cv2.COLOR_RGB2BGR))
+        paths.append(path)
+    return paths
+
+
+def photo_head(tmp: str):
+    """The photo head of a stock photo (scikit-image's astronaut), at rest (its photo's Action unassigned)."""
+    import bpy
+    import cv2
+    from skimage import data as skdata
+
+    from faceforge.api import photo_face
+
+    path = os.path.join(tmp, "astronaut.png")
+    cv2.imwrite(path, cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+    return bpy.data.objects[photo_face.face_from_photo(path, name="PhotoHead")["object"]]
+
+
+def remeshed_ict(rig_fixtures, ratio: float = 0.35):
+    """The ICT head decimated to ``ratio`` of its faces (a new mesh: nothing shared with the face
+    model's vertex order), its landmarks bound again to the nearest surface, the rig stage's 52 keys."""
+    import bpy
+
+    from faceforge.api import binding, mesh
+    from faceforge.api.shape_keys import generate_shape_keys_job
+    from faceforge.core.jobs import run_sync
+    from faceforge.rigging.binding import Binding, closest_on_triangles, mesh_parts
+    from pathlib import Path
+
+    ict = rig_fixtures.import_ict(Path(DATA))
+    lm = binding.landmark_positions(ict)
+    mod = ict.modifiers.new("remesh", "DECIMATE")
+    mod.ratio = ratio
+    deps = bpy.context.evaluated_depsgraph_get()
+    me = bpy.data.meshes.new_from_object(ict.evaluated_get(deps))
+    obj = bpy.data.objects.new("ICT re-meshed", me)
+    obj.matrix_world = ict.matrix_world
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.data.objects.remove(ict)
+    arr = mesh.mesh_arrays(obj)
+    skin = mesh_parts(arr.verts, arr.tris).skin_mask()
+    tri = np.empty(len(lm), int)
+    bary = np.empty((len(lm), 3))
+    tri[:468], bary[:468] = closest_on_triangles(lm[:468], arr.verts, arr.tris, np.flatnonzero(skin))
+    tri[468:], bary[468:] = closest_on_triangles(lm[468:], arr.verts, arr.tris, np.flatnonzero(~skin))
+    binding.write_binding(obj, Binding(arr.tris[tri].astype(np.int32), bary, np.ones(len(lm))), source="MANUAL")
+    run_sync(generate_shape_keys_job(obj), on_progress=None)
+    rig_fixtures.paint_eyes(obj)
+    return obj
+
+
+def bpy_update():
+    import bpy
+
+    bpy.context.view_layer.update()
 
 
 def memory_child(args) -> None:
@@ -138,9 +291,8 @@ def memory_child(args) -> None:
         times = np.arange(args.frames) / 25.0
         long = solve.Track(times, np.arange(args.frames), pts, trk.image_size, 25.0, "long")
         del trk, pts
-        basis, frame = animate_video.rig_basis(obj)
-        take = solve.solve_take(long, basis)
-        animate_video.bake_take(obj, take, frame)
+        take = solve.solve_take(long)
+        animate_video.bake_take(obj, take, animate_video.face_axes(obj)[0])
         frames = args.frames
     print(json.dumps({"frames": frames, "seconds": round(time.perf_counter() - t0, 1),
                       "peak_rss_mb": round(peak_rss_mb(), 1), "baseline_rss_mb": round(base, 1)}))
@@ -163,37 +315,69 @@ def main():
     ap.add_argument("--child")
     ap.add_argument("--clip")
     ap.add_argument("--frames", type=int, default=15000)
+    ap.add_argument("--only", choices=("solve", "grid", "strips", "throughput", "memory"), action="append",
+                    help="run only these parts (repeatable; default: all)")
+    ap.add_argument("--strips-dir", default=os.path.join(ROOT, "out", "bench_video"))
     args = ap.parse_args()
+    parts = set(args.only or ("solve", "grid", "strips", "throughput", "memory"))
     if args.child:
         return memory_child(args)
     ff = load()
     from faceforge.animation import solve
 
-    rng = np.random.default_rng(0)
-    a, d = rng.normal(size=(478 * 3, 52)), rng.normal(size=(2000, 478 * 3))
-    with timed("bounded least squares alone, 2000 frames x 52 shapes x 1434 coordinates"):
-        solve.solve_bounded(a, d)
+    from faceforge.facemodel import load_model
+    from faceforge.facemodel.fit import IMAGE_DEPTH_WEIGHT
+    from faceforge.facemodel.sequence import fit_take
+
+    model = load_model()
+    trk = solve.track_file(GRID)
+    take = solve.solve_take(trk)
+    pts = np.tile(trk.points, (4, 1, 1)).astype(np.float64)
+    cam = solve.default_camera(trk.image_size)
+    for chunk in ((solve.CHUNK, len(pts)) if "solve" in parts else ()):
+        t0 = time.perf_counter()
+        for c0 in range(0, len(pts), chunk):
+            fit_take(model, pts[c0:c0 + chunk], identity=take.identity, depth_weight=IMAGE_DEPTH_WEIGHT, camera=cam,
+                     smooth=solve.temporal_prior(0.5), **solve.fit_settings(model))
+        dt = time.perf_counter() - t0
+        print(f"fit_take alone, {len(pts)} frames in chunks of {chunk}: {1e3 * dt / len(pts):.2f} ms a frame", flush=True)
+    figs = grid_figures() if "grid" in parts else {}
+    for name, f in figs.items():
+        print(f"GRID {name}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                           for k, v in f.items()), flush=True)
+    vals = {k: [f[k] for f in figs.values()] for k in ("jaw_gap_r", "antagonists", "still_jump_rate", "saturated")}
+    if figs:
+        print("GRID, all clips (min / mean / max): " + "; ".join(
+        f"{k} {min(v):.3f} / {np.mean(v):.3f} / {max(v):.3f}" for k, v in vals.items())
+            + f"; still-frame jumps {sum(f['still_jumps'] for f in figs.values())} in "
+              f"{sum(f['still_frames'] for f in figs.values())} still frames", flush=True)
+    if "strips" in parts:
+        for path in strips(ff, args.strips_dir):
+            print(f"side-by-side strips (actor | photo head | ICT head re-meshed): {path}", flush=True)
+    if not parts & {"throughput", "memory"}:
+        ff.unregister()
+        return
     with tempfile.TemporaryDirectory(prefix="ff-bench-video-") as tmp:
         clips = make_clips(tmp, args.seconds)
         from faceforge.inference import face_mesh
 
         face_mesh.FaceMeshDetector(video=True, max_faces=1).close()  # import onnxruntime once
-        for name in ("512", "1080"):
+        for name in (("512", "1080") if "throughput" in parts else ()):
             r = throughput(ff, clips[name])
-            print(f"{name}p clip: {r['frames']} frames, end-to-end {r['end_to_end_fps']} fps, the tracker alone "
-                  f"{r['tracker_fps']} fps -> {r['ratio'] * 100:.0f}% of the tracker's rate "
-                  f"(solve {r['solve_s']} s, model load {r['model_load_s']} s, of {r['total_s']} s); "
-                  f"without the one-off model load {r['steady_fps']} fps = {r['steady_ratio'] * 100:.0f}%",
-                  flush=True)
-        long = os.path.join(tmp, "long1080.mp4")
-        loops = max(0, int(round(args.minutes * 60 / args.seconds)) - 1)
-        ffmpeg("-stream_loop", loops, "-i", clips["1080"], "-c", "copy", long)
-        r = child("job", clip=long)
-        print(f"whole job streaming a {args.minutes:g}-minute 1080p clip ({r['frames']} frames, {r['seconds']} s): "
-              f"peak RSS {r['peak_rss_mb']} MB (FaceForge+Blender loaded: {r['baseline_rss_mb']} MB)", flush=True)
-        r = child("take", clip=clips["512"], frames=15000)
-        print(f"solve + bake of a 10-minute take (15000 frames at 25 fps): {r['seconds']} s, peak RSS "
-              f"{r['peak_rss_mb']} MB (FaceForge+Blender loaded: {r['baseline_rss_mb']} MB)", flush=True)
+            print(f"{name}p clip: {r['frames']} frames, end-to-end {r['end_to_end_fps']} fps ({r['total_s']} s); "
+                  f"the tracker alone {r['tracker_fps']} fps -> ratio {r['ratio']:.2f}; MediaPipe alone "
+                  f"{r['mediapipe_fps']} fps -> ratio {r['ratio_mediapipe']:.2f}; solve {r['solve_ms_per_frame']} ms "
+                  f"a frame in its thread, {r['solve_tail_s']} s after the last frame", flush=True)
+        if "memory" in parts:
+            long = os.path.join(tmp, "long1080.mp4")
+            loops = max(0, int(round(args.minutes * 60 / args.seconds)) - 1)
+            ffmpeg("-stream_loop", loops, "-i", clips["1080"], "-c", "copy", long)
+            r = child("job", clip=long)
+            print(f"whole job streaming a {args.minutes:g}-minute 1080p clip ({r['frames']} frames, {r['seconds']} s): "
+                  f"peak RSS {r['peak_rss_mb']} MB (FaceForge+Blender loaded: {r['baseline_rss_mb']} MB)", flush=True)
+            r = child("take", clip=clips["512"], frames=15000)
+            print(f"solve + bake of a 10-minute take (15000 frames at 25 fps): {r['seconds']} s, peak RSS "
+                  f"{r['peak_rss_mb']} MB (FaceForge+Blender loaded: {r['baseline_rss_mb']} MB)", flush=True)
     ff.unregister()
 
 

@@ -60,8 +60,10 @@ def run_video(args) -> int:
             frame_range=(args.first, args.last), start_frame=args.start_frame, replace=args.replace,
             head=not args.no_head, add_reference=not args.no_reference))
         scene.save_blend(out)
-    for k in ("action", "video_frames", "frames", "first_frame", "last_frame", "faces_found", "bridged", "neutral_frame",
-              "neutral_auto", "residual_median_iod", "head", "eyes", "video_fps", "scene_fps"):
+    if res.get("fps_note"):
+        print(f"note: {res['fps_note']}")
+    for k in ("action", "video_frames", "frames", "first_frame", "last_frame", "scene_range", "faces_found", "bridged",
+              "neutral_frame", "neutral_auto", "residual_median_iod", "head", "eyes", "video_fps", "scene_fps"):
         print(f"{k}: {res.get(k)}")
     print(f"saved: {out}")
     return 0

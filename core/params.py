@@ -133,7 +133,9 @@ PARAMS: dict[str, Param] = {
     "video.frame": _p("Video Frame", int, 0, 0, 100_000_000, "A frame of the driving video, counted from 0"),
     "video.last": _p("Last", int, -1, -1, 100_000_000, "Last video frame to solve (-1: the end)"),
     "video.smoothing": _p("Smoothing", float, 0.5, 0.0, 1.0,
-                          "One Euro filter strength: 0 = raw, 1 = heavy. Fast motions such as blinks are kept"),
+                          "How steady the face is over time: 0 = every frame on its own, 1 = heavy. It is part of "
+                          "the solve (jitter is smoothed, fast motions such as blinks are kept) and a One Euro "
+                          "filter on the head and eyes"),
     # shapes and expressions
     "rig.intensity": _p("Intensity", float, 1.0, 0.1, 2.0, "Scale of every generated shape (1 = ARKit's extreme pose)"),
     "lipsync.intensity": _p("Intensity", float, 1.0, 0.0, 2.0, "Scale of the mouth motion (1 = as designed)",

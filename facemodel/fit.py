@@ -93,8 +93,8 @@ def landmark_regions() -> dict[str, np.ndarray]:
 
 
 REGIONS = landmark_regions()
-_EYES_L = list(R.EYE_LEFT_UPPER + R.EYE_LEFT_LOWER)
-_EYES_R = list(R.EYE_RIGHT_UPPER + R.EYE_RIGHT_LOWER)
+EYES_L = list(R.EYE_LEFT_UPPER + R.EYE_LEFT_LOWER)
+EYES_R = list(R.EYE_RIGHT_UPPER + R.EYE_RIGHT_LOWER)
 
 
 # --- results -------------------------------------------------------------------------
@@ -141,7 +141,7 @@ class Settings:
 
     depth_weight: float = 1.0
     noise: float = NOISE_M
-    sparsity: float = 4.0
+    sparsity: float | np.ndarray = 4.0  # or (52,): one per ARKit shape
     ridge: float = 0.5
     antagonist: float = 20.0
     exclusive: bool = True
@@ -237,7 +237,9 @@ def box_qp(h: np.ndarray, g: np.ndarray, x0: np.ndarray, lo: np.ndarray, hi: np.
 # --- observations ------------------------------------------------------------------------
 
 
-def _observations(landmarks, weights):
+def observations(landmarks, weights):
+    """Landmarks (L, 3) or (F, L, 3) and their confidences -> (points, per-point weights, single frame?),
+    missing points (NaN) weighted 0 (shared with ``facemodel.sequence``)."""
     y = np.asarray(landmarks, dtype=np.float64)
     single = y.ndim == 2
     if single:
@@ -255,7 +257,7 @@ def _observations(landmarks, weights):
 
 
 def _iod(points: np.ndarray) -> float:
-    return float(np.linalg.norm(points[_EYES_L].mean(0) - points[_EYES_R].mean(0)))
+    return float(np.linalg.norm(points[EYES_L].mean(0) - points[EYES_R].mean(0)))
 
 
 class _Frame:
@@ -399,7 +401,8 @@ def _residuals(y, fitted, c0, dvec, s, iod_model):
     return out
 
 
-def _settings(depth_weight, kwargs) -> Settings:
+def make_settings(depth_weight, kwargs) -> Settings:
+    """:class:`Settings` from keyword settings (unknown names refused)."""
     st = Settings(depth_weight=float(depth_weight))
     for k, v in kwargs.items():
         if not hasattr(st, k):
@@ -447,9 +450,11 @@ def _weak(y: np.ndarray, camera, pose: Pose, shape: np.ndarray, inverse: bool = 
 _FRAMES: OrderedDict = OrderedDict()
 
 
-def _frame_for(model: FaceModel, identity, st: Settings) -> _Frame:
+def frame_for(model: FaceModel, identity, st: Settings) -> _Frame:
+    """The landmark model of ``identity``'s head under ``st`` (cached per model, head and settings)."""
     key = (id(model), None if identity is None else np.asarray(identity, np.float64).tobytes(),
-           tuple(sorted((k, v) for k, v in vars(st).items() if k not in ("smooth", "camera"))))
+           tuple(sorted((k, tuple(np.ravel(v).tolist()) if isinstance(v, np.ndarray) else v)
+                        for k, v in vars(st).items() if k not in ("smooth", "camera"))))
     fr = _FRAMES.get(key)
     if fr is None:
         fr = _Frame(model, None if identity is None else np.asarray(identity, np.float64), st)
@@ -474,12 +479,12 @@ def fit_expression(model: FaceModel, landmarks, identity=None, weights=None, pre
     pixels of a pinhole image (perspective is undone POSIT-style; None: weak perspective).
     ``settings``: fields of :class:`Settings` (``sparsity``, ``antagonist``, ``noise``, ``scale``
     (fix the similarity's scale)...)."""
-    st = _settings(depth_weight, dict(settings, camera=camera))
+    st = make_settings(depth_weight, dict(settings, camera=camera))
     if smooth is not None:
         st.smooth = float(smooth)
-    y, c0, _ = _observations(landmarks, weights)
+    y, c0, _ = observations(landmarks, weights)
     y, c0 = y[0], c0[0]
-    fr = _frame_for(model, identity, st)
+    fr = frame_for(model, identity, st)
     dvec = np.array([1.0, 1.0, np.sqrt(st.depth_weight)])
     if previous is not None:
         n = 2 if iterations is None else iterations
@@ -503,8 +508,8 @@ def fit_identity(model: FaceModel, landmarks, weights=None, depth_weight: float 
     ``landmarks`` (478, 3) or (F, 478, 3); ``weights`` (478,) / (F, 478); ``depth_weight`` and
     ``camera`` as in :func:`fit_expression`.  The identity is solved on at most ``max_frames``
     frames (evenly spread); every frame then gets its own pose and expression on that identity."""
-    st = _settings(depth_weight, dict(settings, camera=camera))
-    y_all, c_all, _ = _observations(landmarks, weights)
+    st = make_settings(depth_weight, dict(settings, camera=camera))
+    y_all, c_all, _ = observations(landmarks, weights)
     nf = len(y_all)
     sel = np.unique(np.linspace(0, nf - 1, min(nf, max_frames)).round().astype(int))
     y, c0 = y_all[sel], c_all[sel]

@@ -43,8 +43,8 @@ class FACEFORGE_OT_animate_from_video(FaceForgeOperator, bpy.types.Operator):
         v.last_neutral_frame = result["neutral_frame"]
         v.last_summary = _summary(result)
         self.report({"INFO"}, "Baked " + v.last_summary)
-        if result.get("reference_note"):
-            self.report({"WARNING"}, "Note: " + result["reference_note"])
+        if result.get("fps_note"):
+            self.report({"WARNING"}, "Note: " + result["fps_note"])
 
 
 class FACEFORGE_OT_animate_from_image(FaceForgeOperator, bpy.types.Operator):

@@ -41,8 +41,8 @@ class FACEFORGE_PG_animate_video(PropertyGroup):
         name="Image", subtype="FILE_PATH", description="A photo of a face to pose the character from")
     image_neutral_path: StringProperty(
         name="Rest Photo", subtype="FILE_PATH",
-        description="Optional: a photo of the same person with a relaxed face; without it the character's "
-                    "neutral stands in and face-shape differences read as a little expression")
+        description="Optional: a photo of the same person with a relaxed face; without it the face's shape "
+                    "is fitted from the photo itself and a little of it may read as expression")
     key_image: BoolProperty(
         name="Key Pose", default=False, description="Insert keyframes for the pose on the current frame")
     last_neutral_frame: IntProperty(
