@@ -16,19 +16,21 @@ from scipy.interpolate import RBFInterpolator
 from scipy.spatial import cKDTree
 
 
-def similarity(src: np.ndarray, dst: np.ndarray):
-    """Umeyama: scale s, rotation Rm (3x3), translation t with ``dst ~ s * src @ Rm.T + t``."""
+def similarity(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None):
+    """Umeyama: scale s, rotation Rm (3x3), translation t with ``dst ~ s * src @ Rm.T + t``
+    (least squares, optionally weighted per point: ``weights`` (N,) >= 0)."""
     src = np.asarray(src, float)
     dst = np.asarray(dst, float)
-    ms, md = src.mean(0), dst.mean(0)
+    w = np.full(len(src), 1.0 / len(src)) if weights is None else np.asarray(weights, float) / np.sum(weights)
+    ms, md = w @ src, w @ dst
     a, b = src - ms, dst - md
-    cov = b.T @ a / len(src)
+    cov = (b * w[:, None]).T @ a
     u, sig, vt = np.linalg.svd(cov)
     d = np.ones(3)
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
         d[-1] = -1
     rm = u @ np.diag(d) @ vt
-    s = float((sig * d).sum() / (a ** 2).sum(axis=1).mean())
+    s = float((sig * d).sum() / (w @ (a ** 2).sum(axis=1)))
     t = md - s * ms @ rm.T
     return s, rm, t
 

@@ -1,0 +1,204 @@
+"""Deformation transfer (Sumner & Popovic 2004) in its vertex form, and carrying a surface's
+motion onto a denser or different mesh that lies on it.  Pure numpy/scipy.
+
+Shapes: ``verts`` (N, 3) float64, ``tris`` (T, 3) int, displacements (K, N, 3).
+
+* :func:`deformation_gradients` - per triangle, the 3x3 affine map of a rest triangle onto
+  its deformed copy (the edge vectors and a scaled normal, Sumner & Popovic's fourth vertex).
+* :func:`poisson_transfer` - the source's deformation gradients applied to another mesh of
+  the same triangles (e.g. the source registered onto a user's face): the displacements
+  ``u`` whose per-triangle gradients best match ``(F - I) J`` in the least-squares sense
+  (``J`` the target triangle's own tangent map), i.e. ``L u = G^T A (F - I) J`` with the
+  cotangent Laplacian ``L = G^T A G``; vertices in ``fixed`` stay still (Dirichlet), the
+  rest is one sparse factorisation (SuperLU) solved for every shape and coordinate at once.
+* :func:`carry` - displacements for points lying on (or near) a moved surface: the
+  surface's displacement at their closest point, plus their offset from it turned by the
+  surface's local rotation there (the polar part of the averaged deformation gradient), so
+  detail the surface does not have (a thicker lid, a deeper crease) turns with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
+
+
+def _frames(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) columns: two edges and the normal scaled by 1/sqrt(|e1 x e2|) (Sumner's v4 - v1)."""
+    a, b, c = verts[tris[:, 0]], verts[tris[:, 1]], verts[tris[:, 2]]
+    e1, e2 = b - a, c - a
+    n = np.cross(e1, e2)
+    ln = np.linalg.norm(n, axis=1, keepdims=True)
+    n = n / np.sqrt(np.maximum(ln, 1e-300))
+    return np.stack([e1, e2, n], axis=2)
+
+
+def inverse3(m: np.ndarray):
+    """Batched 3x3 inverses by cofactors (much faster than ``np.linalg.inv`` on many small
+    matrices): ``(inverse (..., 3, 3), ok (...,) bool)``; singular ones give the identity."""
+    a = np.asarray(m, np.float64)
+    c0 = np.cross(a[..., :, 1], a[..., :, 2])
+    c1 = np.cross(a[..., :, 2], a[..., :, 0])
+    c2 = np.cross(a[..., :, 0], a[..., :, 1])
+    det = np.einsum("...i,...i->...", a[..., :, 0], c0)
+    scale = np.abs(a).max(axis=(-2, -1)) ** 3
+    ok = np.abs(det) > 1e-12 * np.maximum(scale, 1e-300)
+    inv = np.stack([c0, c1, c2], axis=-2) / np.where(ok, det, 1.0)[..., None, None]
+    inv[~ok] = np.eye(3)
+    return inv, ok
+
+
+def deformation_gradients(rest: np.ndarray, deformed: np.ndarray, tris: np.ndarray,
+                          rest_inverse: np.ndarray | None = None) -> np.ndarray:
+    """(T, 3, 3) per-triangle deformation gradients ``F`` with ``F @ frame(rest) = frame(deformed)``
+    (identity for degenerate triangles).  ``rest_inverse``: :func:`rest_frames_inverse` of
+    ``rest``, when many deformations of one rest are wanted."""
+    tris = np.asarray(tris, np.int64)
+    inv, ok = rest_frames_inverse(rest, tris) if rest_inverse is None else rest_inverse
+    f = _frames(np.asarray(deformed, np.float64), tris) @ inv
+    f[~ok] = np.eye(3)
+    return f
+
+
+def rest_frames_inverse(rest: np.ndarray, tris: np.ndarray):
+    """``(inverse (T, 3, 3), ok (T,))`` of the rest triangles' frames; a degenerate triangle
+    (not ``ok``) gets ``F = I`` in :func:`deformation_gradients`."""
+    return inverse3(_frames(np.asarray(rest, np.float64), np.asarray(tris, np.int64)))
+
+
+def gradient_operator(verts: np.ndarray, tris: np.ndarray):
+    """The piecewise-linear gradient: ``G`` sparse (3T, N) (rows t*3 + axis) and triangle areas (T,).
+    ``G @ f`` stacks each triangle's gradient of the per-vertex function ``f`` (N,) or (N, m)."""
+    verts = np.asarray(verts, np.float64)
+    tris = np.asarray(tris, np.int64)
+    p = [verts[tris[:, i]] for i in range(3)]
+    cr = np.cross(p[1] - p[0], p[2] - p[0])
+    dbl = np.linalg.norm(cr, axis=1)  # 2 * area
+    good = dbl > 1e-14 * max(float(np.abs(verts).max()), 1e-300) ** 2
+    n = cr / np.maximum(dbl, 1e-300)[:, None]
+    grads = []
+    for i in range(3):
+        e = p[(i + 2) % 3] - p[(i + 1) % 3]  # the edge opposite corner i
+        grads.append(np.cross(n, e) / np.maximum(dbl, 1e-300)[:, None] * good[:, None])
+    t = len(tris)
+    rows = (np.arange(t)[:, None, None] * 3 + np.arange(3)[None, None, :]).repeat(3, axis=1)  # (T, 3 corners, 3 axes)
+    cols = np.broadcast_to(tris[:, :, None], (t, 3, 3))
+    vals = np.stack(grads, axis=1)  # (T, corner, axis)
+    g = sp.csr_matrix((vals.ravel(), (rows.ravel(), cols.ravel())), shape=(3 * t, len(verts)))
+    return g, 0.5 * dbl * good
+
+
+def poisson_transfer(src_rest: np.ndarray, src_disp: np.ndarray, dst_rest: np.ndarray, tris: np.ndarray,
+                     fixed: np.ndarray, report=None) -> np.ndarray:
+    """Deformation transfer onto a mesh with the source's triangles (see the module docstring).
+
+    ``src_rest`` (N, 3), ``src_disp`` (K, N, 3) the source's shapes as displacements,
+    ``dst_rest`` (N, 3) the same triangles elsewhere (e.g. registered onto a user's face),
+    ``tris`` (T, 3) the triangles that carry the motion, ``fixed`` (N,) bool vertices that stay
+    still (at least one per connected part).  Returns (K, N, 3) float32 displacements of
+    ``dst_rest``; vertices in no triangle stay still."""
+    src_rest = np.asarray(src_rest, np.float64)
+    dst_rest = np.asarray(dst_rest, np.float64)
+    tris = np.asarray(tris, np.int64)
+    n = len(dst_rest)
+    g, area = gradient_operator(dst_rest, tris)
+    ga = g.T @ sp.diags(np.repeat(area, 3))
+    lap = (ga @ g).tocsr()
+    in_tri = np.zeros(n, bool)
+    in_tri[tris.ravel()] = True
+    free = np.flatnonzero(in_tri & ~np.asarray(fixed, bool))
+    out = np.zeros((len(src_disp), n, 3), np.float32)
+    if not len(free):
+        return out
+    a = lap[free][:, free].tocsc()
+    a = a + sp.identity(len(free), format="csc") * (1e-12 * abs(a.diagonal()).max())
+    lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    j_dst = _tangent_maps(dst_rest, tris)  # (T, 3, 3): row c = gradient of coordinate c
+    rhs = np.empty((len(free), 3 * len(src_disp)))
+    rest_inv = rest_frames_inverse(src_rest, tris)
+    for k, d in enumerate(src_disp):
+        f = deformation_gradients(src_rest, src_rest + d, tris, rest_inv)
+        target = (f - np.eye(3)) @ j_dst  # (T, 3 coords, 3 axes)
+        # G^T A vec: rows t*3 + axis, one column per coordinate
+        b = ga @ np.transpose(target, (0, 2, 1)).reshape(-1, 3)
+        rhs[:, 3 * k:3 * k + 3] = b[free]
+        if report and k % 8 == 7:
+            report(0.5 * (k + 1) / len(src_disp), "deformation gradients")
+    step = 8  # SuperLU's solve is fastest on a few columns at a time
+    for s in range(0, rhs.shape[1], step):
+        sol = lu.solve(np.ascontiguousarray(rhs[:, s:s + step]))
+        for c in range(sol.shape[1]):
+            k, axis = divmod(s + c, 3)
+            out[k, free, axis] = sol[:, c]
+        if report:
+            report(0.5 + 0.5 * min(s + step, rhs.shape[1]) / rhs.shape[1], "solving")
+    return out
+
+
+def _tangent_maps(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) ``J`` per triangle, row c = the gradient of coordinate c (the projector onto the
+    triangle's plane)."""
+    p = [verts[tris[:, i]] for i in range(3)]
+    cr = np.cross(p[1] - p[0], p[2] - p[0])
+    dbl = np.maximum(np.linalg.norm(cr, axis=1), 1e-300)
+    n = cr / dbl[:, None]
+    j = np.zeros((len(tris), 3, 3))
+    for i in range(3):
+        grad = np.cross(n, p[(i + 2) % 3] - p[(i + 1) % 3]) / dbl[:, None]
+        j += p[i][:, :, None] * grad[:, None, :]
+    return j
+
+
+def vertex_rotations(rest: np.ndarray, disp: np.ndarray, tris: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """(len(vertices), 3, 3) local rotations of the surface at ``vertices``: the polar part of the
+    area-weighted mean deformation gradient of their triangles (rest -> rest + disp)."""
+    rest = np.asarray(rest, np.float64)
+    tris = np.asarray(tris, np.int64)
+    vertices = np.asarray(vertices, np.int64)
+    if not len(vertices):
+        return np.zeros((0, 3, 3))
+    want = np.zeros(len(rest), bool)
+    want[vertices] = True
+    sel = np.flatnonzero(want[tris].any(axis=1))
+    t = tris[sel]
+    f = deformation_gradients(rest, rest + disp, t)
+    area = np.linalg.norm(np.cross(rest[t[:, 1]] - rest[t[:, 0]], rest[t[:, 2]] - rest[t[:, 0]]), axis=1)
+    acc = np.zeros((len(rest), 3, 3))
+    wsum = np.zeros(len(rest))
+    for i in range(3):
+        np.add.at(acc, t[:, i], f * area[:, None, None])
+        np.add.at(wsum, t[:, i], area)
+    m = acc[vertices] / np.maximum(wsum[vertices], 1e-300)[:, None, None]
+    m[wsum[vertices] <= 0] = np.eye(3)
+    u, _, vt = np.linalg.svd(m)
+    flip = np.linalg.det(u @ vt) < 0
+    u[flip, :, 2] *= -1
+    return u @ vt
+
+
+def carry(points: np.ndarray, surface_rest: np.ndarray, surface_disp: np.ndarray, tris: np.ndarray,
+          hit_tri: np.ndarray, hit_bary: np.ndarray, hit_point: np.ndarray, detail_from: float) -> np.ndarray:
+    """Displacements (K, P, 3) float32 of ``points`` (P, 3) that lie on or near a surface moved
+    by ``surface_disp`` (K, N, 3) (rest ``surface_rest`` (N, 3), triangles ``tris``): each takes
+    the surface's displacement at its closest point (``hit_tri`` (P,) indices into ``tris``,
+    ``hit_bary`` (P, 3), ``hit_point`` (P, 3)) plus its offset from that point turned by the
+    surface's local rotation there, for offsets longer than ``detail_from`` (mesh units)."""
+    tri_v = np.asarray(tris, np.int64)[hit_tri]  # (P, 3)
+    offset = np.asarray(points, np.float64) - hit_point
+    far = np.flatnonzero(np.linalg.norm(offset, axis=1) > detail_from)
+    need = np.unique(tri_v[far]) if len(far) else np.zeros(0, np.int64)
+    out = np.empty((len(surface_disp), len(points), 3), np.float32)
+    for k, d in enumerate(surface_disp):
+        moved = np.einsum("pk,pkd->pd", hit_bary, d[tri_v])
+        if len(far):
+            rot = np.zeros((len(surface_rest), 3, 3))
+            moving = need[np.abs(d[need]).max(axis=1) > 0] if len(need) else need
+            rot[need] = np.eye(3)
+            if len(moving):
+                # the rotation of every triangle round a moving vertex
+                rot[moving] = vertex_rotations(surface_rest, d, tris, moving)
+            r = np.einsum("pk,pkij->pij", hit_bary[far], rot[tri_v[far]])
+            moved[far] += np.einsum("pij,pj->pi", r, offset[far]) - offset[far]
+        out[k] = moved
+    return out

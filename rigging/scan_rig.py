@@ -1,0 +1,496 @@
+"""Scan-based ARKit shapes on any face mesh: template fit, dense correspondence, deformation
+transfer (pure numpy/scipy; the face model is :mod:`facemodel`).
+
+Inputs: the user's mesh ``verts`` (N, 3) in its own space and units, ``tris`` (T, 3), and its
+478 bound landmarks (478, 3) in the same space.  Everything below happens in the mesh's
+space; sizes are in IOD (the distance between the eye centres).
+
+1. **Template fit** (:func:`fit_template`).  The face model's identity, expression and pose
+   (a similarity, model -> mesh) from the landmarks (:func:`facemodel.fit_identity`); then
+   the identity, expression and pose again from the surface itself: the template's face
+   points pulled to their closest points on the user's skin, a few rounds of linear least
+   squares (identity prior, expression bounded and sparse).  That residual - how far the
+   best *human* head of the model stays from the mesh - is what says whether the mesh is a
+   realistic face (:func:`choose_source`).  Then a landmark-guided non-rigid registration
+   of the template's skin onto the user's skin (:func:`correspond.register`, optimal-step
+   non-rigid ICP, lips and lids never matched across), which leaves the template within a
+   fraction of a millimetre of a scanned head.
+2. **Transfer** (:func:`transfer_shapes`).  The model's 52 shapes for that identity
+   (eyeballs turned for ``eyeLook*``, FaceForge's ``tongueOut``) are applied to the
+   registered template by deformation transfer (:func:`deformation_transfer.poisson_transfer`:
+   one factorisation, every shape; the back of the head and the neck - the procedural
+   library's face mask - are Dirichlet boundaries and stay still).  Every user vertex then
+   takes the motion of its closest point on the registered template, part by part: skin on
+   skin (lips and lids kept apart), mouth parts on the template's gums and tongue, eyelashes
+   and eye films on the template's, or on the skin.  Detail the template does not have turns
+   with the surface (:func:`deformation_transfer.carry`).  Rigid parts move rigidly: each
+   eyeball turns about its own centre for the gaze shapes, the lower teeth follow the
+   template's lower teeth (a rigid fit per shape), the upper teeth stay.
+
+The transfer's cost does not grow with the template (the Poisson system is the template's,
+about 12,000 free vertices, whatever the mesh); on the user's mesh it is closest points and
+interpolation, linear in its vertex count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..core.arkit import ARKIT_NAMES, INDEX
+from ..facemodel import fit_identity, load_model
+from ..facemodel.fit import REGIONS, box_qp
+from ..facemodel.model import GAZE_SHAPES, MAX_TURNS, PARTS, FaceModel, Pose
+from . import armature as arm
+from . import correspond as C
+from . import deformation_transfer as DT
+from . import parts as P
+from . import regions as R
+from . import shape_library as X
+from .transfer import similarity
+
+# The template's surfaces (vertex ranges of the face model).
+SKIN_END = PARTS["eye_socket_R"][1]  # face, head and neck, mouth and eye sockets: one connected surface
+FACE_END = PARTS["face"][1]
+LOOSE_PARTS = ("lacrimal_L", "lacrimal_R", "eye_blend_L", "eye_blend_R", "eye_occlusion_L", "eye_occlusion_R",
+               "eyelashes_L", "eyelashes_R")
+# What each of the mesh's parts is matched to: the template's part groups by kind (rigging.parts'
+# names).  Skin includes the mouth and eye sockets; "loose" the lashes and eye films.
+TEMPLATE_GROUPS = {
+    P.SKIN: ("face", "head_neck", "mouth_socket", "eye_socket_L", "eye_socket_R"),
+    P.EYE_L: ("sclera_L", "iris_L"), P.EYE_R: ("sclera_R", "iris_R"),
+    P.TEETH_UP: ("teeth_upper",), P.TEETH_LO: ("teeth_lower",), P.MOUTH: ("gums_tongue",),
+    P.LOOSE: LOOSE_PARTS,
+}
+NONE = "none"  # a part far from every part of the template (a hat, a prop): it stays still
+MATCH_REACH = 0.3  # IOD: how far a part may lie from the template's to be matched to it
+
+# How close a face must come to the best human head of the model to get the scan-based
+# shapes in the automatic choice: the median distance of the template's face to the mesh's
+# surface after the model fit (IOD), and the share of the template's face that finds the mesh.
+AUTO_MAX_RESIDUAL = 0.06
+AUTO_MIN_COVERAGE = 0.5
+
+
+@dataclass
+class TemplateFit:
+    """What :func:`fit_template` found: the model's ``identity`` (K,), rest ``expression`` (52,),
+    ``pose`` (model -> mesh), ``template`` (V, 3) the model's head posed on the mesh (every part),
+    ``registered`` (V, 3) the same after the non-rigid registration (skin registered, the other
+    parts moved along), ``scale`` the IOD in mesh units, ``residual``: per stage
+    (``landmarks``, ``model`` = after the model fit, ``registered``) {region: mean distance / IOD},
+    ``coverage`` the share of the template's face that found the mesh's skin, ``labels`` (V,)
+    the template's lip/lid labels, ``user_labels`` (N,) the mesh's, ``parts`` the mesh's
+    connected parts, ``kind`` (N,) what each vertex's part is (a key of
+    :data:`TEMPLATE_GROUPS` or :data:`NONE`: matched to the registered template's parts),
+    ``eye_centres`` {"L"/"R": (3,)} the mesh's eyeball centres."""
+
+    identity: np.ndarray
+    expression: np.ndarray
+    pose: Pose
+    template: np.ndarray
+    registered: np.ndarray
+    scale: float
+    residual: dict
+    coverage: float
+    labels: np.ndarray
+    user_labels: np.ndarray
+    parts: P.Parts
+    skin: np.ndarray  # (N,) bool: the mesh's skin
+    kind: np.ndarray | None = None
+    eye_centres: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    def found(self, kind: str) -> np.ndarray:
+        """Vertex ids of the mesh's parts of ``kind``."""
+        return np.flatnonzero(self.kind == kind)
+
+    @property
+    def model_residual(self) -> float:
+        return float(self.residual["model"]["all"])
+
+
+@dataclass
+class ScanRig:
+    """Result of :func:`generate`: ``active`` (M,) the vertices that move, ``shapes`` {ARKit name:
+    (M, 3) float32 displacements in mesh units}, ``fit`` the :class:`TemplateFit`, ``notes``
+    (what was left out and why), ``has_tongue``, ``left_out`` the parts the mesh lacks."""
+
+    active: np.ndarray
+    shapes: dict
+    fit: TemplateFit
+    notes: list = field(default_factory=list)
+    has_tongue: bool = False
+    left_out: list = field(default_factory=list)
+
+
+def _sub(report, lo, hi):
+    if report is None:
+        return None
+    return lambda f, msg="": report(lo + (hi - lo) * f, msg)
+
+
+# --- the mesh's parts ---------------------------------------------------------------
+
+
+def mesh_parts(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, scale: float) -> P.Parts:
+    """The mesh's parts (:func:`parts.classify`): skin, eyeballs, teeth, mouth, loose.  A
+    face-sized part holding many landmarks is skin whatever its share of the mesh (a face split
+    from its scalp).  Parts are not welded: eye films and lashes often touch the lids at shared
+    positions, and a skin split along its UV seams still moves, its pieces matched to the skin."""
+    guide = arm.guide_from_mediapipe(landmarks)
+    frame = arm.head_frame(guide)
+    labels = P.components(tris, len(verts))
+    parts = P.classify(verts, tris, frame, guide, labels=labels)
+    _, near = cKDTree(verts).query(landmarks[:468])
+    counts = np.bincount(labels[near], minlength=len(parts.kinds))
+    for c in np.flatnonzero(counts >= 20):
+        if parts.kinds[c] == P.LOOSE and np.ptp(verts[labels == c], axis=0).max() > 1.5 * scale:
+            parts.kinds[c] = P.SKIN
+    return parts
+
+
+# --- 1. template fit ------------------------------------------------------------------
+
+
+def _template_triangles(model: FaceModel, lo: int, hi: int) -> np.ndarray:
+    t = model.triangles
+    return np.flatnonzero(np.all((t >= lo) & (t < hi), axis=1))
+
+
+def _triangles_of(model: FaceModel, names) -> np.ndarray:
+    keep = np.zeros(model.n_vertices, bool)
+    for n in names:
+        keep[model.part(n)] = True
+    return np.flatnonzero(keep[model.triangles].all(axis=1))
+
+
+def _region_of_vertices(model_landmarks: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Each point's region (index into list(REGIONS)): that of its nearest face landmark."""
+    names = list(REGIONS)
+    owner = np.full(478, len(names) - 1)
+    for i, n in enumerate(names):
+        owner[REGIONS[n]] = i
+    _, near = cKDTree(model_landmarks[:468]).query(points)
+    return owner[near]
+
+
+def _residual_by_region(dist: np.ndarray, region: np.ndarray, scale: float) -> dict:
+    out = {}
+    for i, name in enumerate(REGIONS):
+        sel = region == i
+        out[name] = float(np.median(dist[sel]) / scale) if sel.any() else float("nan")
+    out["all"] = float(np.median(dist) / scale) if len(dist) else float("inf")
+    return out
+
+
+def _refine_model(model: FaceModel, target: C.LabelledSurface, lm: np.ndarray, lm_weight: np.ndarray,
+                  identity: np.ndarray, expression: np.ndarray, pose: Pose, labels: np.ndarray,
+                  sample: np.ndarray, scale: float, rounds: int = 3, report=None):
+    """Identity, expression and pose from the surface: the template's ``sample`` vertices pulled
+    to their closest points on ``target`` (plus the landmarks), linear least squares per round."""
+    k = model.n_identity
+    lv, lb = model.landmark_vertices[:468], model.landmark_bary[:468]
+    ib = model.identity_basis[:, sample].astype(np.float64)  # (K, S, 3)
+    eb = model.expression_basis[:, sample].astype(np.float64)  # (52, S, 3)
+    n0 = model.neutral[sample].astype(np.float64)
+    lm_id = np.einsum("lk,jlkd->jld", lb, model.identity_basis[:, lv].astype(np.float64))
+    lm_ex = np.einsum("lk,jlkd->jld", lb, model.expression_basis[:, lv].astype(np.float64))
+    lm_0 = np.einsum("lk,lkd->ld", lb, model.neutral[lv].astype(np.float64))
+    basis = np.concatenate([ib, eb], axis=0).reshape(k + 52, -1).T  # (3S, K + 52)
+    lm_basis = np.concatenate([lm_id, lm_ex], axis=0).reshape(k + 52, -1).T  # (3L, K + 52)
+    noise = 0.002  # m, the face model's landmark noise
+    dense_w = 0.25  # neighbouring surface points are not independent
+    lo = np.r_[np.full(k, -np.inf), np.zeros(52)]
+    hi = np.r_[np.full(k, np.inf), np.ones(52)]
+    hi[k + np.array(GAZE_SHAPES)] = 0.0  # the rest pose looks ahead
+    x = np.r_[identity, expression]
+    ok = np.zeros(len(sample), bool)
+    hits = None
+    for r in range(rounds):
+        pts = n0 + (basis @ x).reshape(-1, 3)
+        hits = target.query(pose.apply(pts), labels[sample])
+        posed_normals = C.vertex_normals(pose.apply(model.evaluate(x[:k], x[k:])), model.triangles)[sample]
+        reach = (0.3, 0.15, 0.1)[min(r, 2)] * scale
+        ok = (hits.distance < reach) & ~hits.border & (np.einsum("ij,ij->i", posed_normals, hits.normal) > 0.5)
+        if ok.sum() < 50:
+            break
+        # the pose, from every point: the model's points -> their targets
+        model_pts = np.vstack([pts[ok], lm_0 + (lm_basis @ x).reshape(-1, 3)])
+        dst = np.vstack([hits.point[ok], lm])
+        wts = np.r_[np.full(ok.sum(), dense_w), lm_weight]
+        s, rot, t = similarity(model_pts, dst, wts)
+        pose = Pose(s, rot, t)
+        # identity + expression in the model frame
+        y_dense = pose.inverse(hits.point[ok]) - n0[ok]
+        y_lm = pose.inverse(lm) - lm_0
+        a_d = basis.reshape(len(sample), 3, -1)[ok].reshape(-1, k + 52)
+        a_l = lm_basis
+        wd = np.repeat(np.full(ok.sum(), dense_w), 3) / noise ** 2
+        wl = np.repeat(lm_weight, 3) / noise ** 2
+        h = (a_d * wd[:, None]).T @ a_d + (a_l * wl[:, None]).T @ a_l
+        g = (a_d * wd[:, None]).T @ y_dense.ravel() + (a_l * wl[:, None]).T @ y_lm.ravel()
+        h[np.arange(k), np.arange(k)] += 1.0  # unit Gaussian prior on the identity
+        h[np.arange(k, k + 52), np.arange(k, k + 52)] += 0.5  # a small ridge on the expression
+        g[k:] -= 4.0  # sparsity: expression weights only where the surface asks for them
+        x = box_qp(h, g, x, lo, hi)
+        if report:
+            report((r + 1) / rounds, "fitting the face model to the surface")
+    pts = n0 + (basis @ x).reshape(-1, 3)
+    hits = target.query(pose.apply(pts), labels[sample])
+    return x[:k], x[k:], pose, hits
+
+
+def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, model: FaceModel | None = None,
+                 weights: np.ndarray | None = None, register: bool = True, report=None) -> TemplateFit:
+    """Fit the face model to the mesh (see the module docstring, step 1)."""
+    model = model or load_model()
+    verts = np.asarray(verts, np.float64)
+    tris = np.asarray(tris, np.int64)
+    lm = np.asarray(landmarks, np.float64)[:478]
+    frame = R.face_frame(lm)
+    scale = frame.scale
+    if report:
+        report(0.0, "fitting the face model to the landmarks")
+    fit = fit_identity(model, lm, weights=weights)
+    identity = fit.identity
+    expression = fit.expression[0].copy()
+    expression[list(GAZE_SHAPES)] = 0.0
+    pose = fit.poses[0]
+    residual = {"landmarks": {k: float(v[0]) for k, v in fit.residual.items()}}
+
+    # the mesh: parts, skin, lips and lids
+    if report:
+        report(0.1, "finding the parts of the mesh")
+    parts = mesh_parts(verts, tris, lm, scale)
+    skin = parts.mask(P.SKIN)
+    skin_tris = np.flatnonzero(skin[tris].all(axis=1))
+    graph = C.edge_graph(verts, tris)
+    user_labels = C.feature_labels(verts, tris, lm, skin, scale, graph)
+    target = C.LabelledSurface(verts, tris, skin_tris, user_labels)
+
+    # the template: its skin, labelled the same way
+    t_tris = model.triangles
+    rest = pose.apply(model.evaluate(identity, expression)).astype(np.float64)
+    t_skin = np.zeros(model.n_vertices, bool)
+    t_skin[:SKIN_END] = True
+    labels = C.feature_labels(rest, t_tris, model.landmarks(rest), t_skin, scale)
+
+    # identity, expression and pose from the surface
+    sample = np.arange(0, FACE_END, 3)
+    lm_weight = np.ones(468)
+    lm_weight[list(R.FACE_OVAL)] = 0.2  # the outline is the silhouette's, not a point on the face
+    identity, expression, pose, hits = _refine_model(model, target, lm[:468], lm_weight, identity, expression,
+                                                     pose, labels, sample, scale, report=_sub(report, 0.2, 0.4))
+    rest = pose.apply(model.evaluate(identity, expression)).astype(np.float64)
+    normals = C.vertex_normals(rest, t_tris)[sample]
+    found = (hits.distance < 0.15 * scale) & ~hits.border & (np.einsum("ij,ij->i", normals, hits.normal) > 0.5)
+    region = _region_of_vertices(model.landmarks(rest), rest[sample])
+    coverage = float(found.mean())
+    residual["model"] = _residual_by_region(np.where(found, hits.distance, 0.15 * scale), region, scale)
+    labels = C.feature_labels(rest, t_tris, model.landmarks(rest), t_skin, scale)
+
+    registered = rest.copy()
+    if register:
+        if report:
+            report(0.45, "registering the template to the surface")
+        skin_t = _template_triangles(model, 0, SKIN_END)
+        dw = np.zeros(SKIN_END)
+        dw[:FACE_END] = 1.0
+        dw[PARTS["head_neck"][0]:PARTS["head_neck"][1]] = 0.5
+        lv = model.landmark_vertices[:468]
+        on_skin = (lv < SKIN_END).all(axis=1)
+        reg = C.register(rest[:SKIN_END], t_tris[skin_t], target, scale, data_weight=dw,
+                         src_labels=labels[:SKIN_END], lm_verts=lv[on_skin], lm_bary=model.landmark_bary[:468][on_skin],
+                         lm_target=lm[:468][on_skin], lm_weight=lm_weight[on_skin], report=_sub(report, 0.45, 1.0))
+        registered[:SKIN_END] = reg.verts  # the other parts stay where the model put them
+        h = reg.hits
+        idx = np.arange(FACE_END)
+        ok = reg.used[idx] & np.isfinite(h.distance[idx])
+        region_all = _region_of_vertices(model.landmarks(registered), registered[idx])
+        residual["registered"] = _residual_by_region(np.where(ok, h.distance[idx], 0.15 * scale), region_all, scale)
+    out = TemplateFit(identity=identity, expression=expression, pose=pose, template=rest, registered=registered,
+                      scale=scale, residual=residual, coverage=coverage, labels=labels, user_labels=user_labels,
+                      parts=parts, skin=skin)
+    match_parts(verts, tris, out, model)
+    return out
+
+
+def match_parts(verts: np.ndarray, tris: np.ndarray, fit: TemplateFit, model: FaceModel) -> None:
+    """What each non-skin part of the mesh is: the template part group (registered) its vertices
+    lie nearest, by median over the part; eyeball centres from a sphere fit of each eye's parts
+    (else the template's).  Fills ``fit.kind`` and ``fit.eye_centres``."""
+    n = len(verts)
+    kind = np.full(n, NONE, dtype=object)
+    kind[fit.skin] = P.SKIN
+    other = np.flatnonzero(~fit.skin)
+    t_tris = model.triangles
+    if len(other):
+        names = [k for k in TEMPLATE_GROUPS]
+        dist = np.empty((len(other), len(names)))
+        for j, k in enumerate(names):
+            dist[:, j] = C.SurfaceIndex(fit.registered, t_tris, _triangles_of(model, TEMPLATE_GROUPS[k])).query(
+                verts[other]).distance
+        comp = fit.parts.labels[other]
+        order = np.argsort(comp, kind="stable")
+        starts = np.flatnonzero(np.r_[True, comp[order][1:] != comp[order][:-1]])
+        for a, b in zip(starts, np.r_[starts[1:], len(order)]):
+            ids = order[a:b]
+            med = np.median(dist[ids], axis=0)
+            j = int(np.argmin(med))
+            kind[other[ids]] = names[j] if med[j] < MATCH_REACH * fit.scale else NONE
+    fit.kind = kind
+    fit.eye_centres = {}
+    pivots = fit.pose.apply(model.eye_pivots(model.evaluate(fit.identity))) + \
+        np.array([(fit.registered[model.part(f"eyeball_{s_}")] - fit.template[model.part(f"eyeball_{s_}")]).mean(0)
+                  for s_ in "LR"])
+    for k, (side, part) in enumerate((("L", P.EYE_L), ("R", P.EYE_R))):
+        ids = np.flatnonzero(kind == part)
+        if len(ids) < 20:
+            continue
+        centre, radius, res = P.fit_sphere(verts[ids])
+        good = res < 0.1 * radius and np.linalg.norm(centre - pivots[k]) < 0.1 * fit.scale
+        fit.eye_centres[side] = centre if good else pivots[k]
+
+
+def choose_source(fit: TemplateFit) -> tuple[str, str]:
+    """``("scan" | "procedural", why)`` from how well the face model fits the mesh."""
+    res = fit.model_residual
+    if fit.coverage < AUTO_MIN_COVERAGE:
+        return "procedural", (f"the face model finds only {fit.coverage:.0%} of its face on this mesh "
+                              f"(scan-based needs {AUTO_MIN_COVERAGE:.0%})")
+    if res > AUTO_MAX_RESIDUAL:
+        return "procedural", (f"the face model stays {res:.3f} IOD from this face (scan-based up to "
+                              f"{AUTO_MAX_RESIDUAL}): a stylised face")
+    return "scan", f"the face model fits this face within {res:.3f} IOD"
+
+
+# --- 2. transfer ----------------------------------------------------------------------
+
+
+def _kabsch(a: np.ndarray, b: np.ndarray):
+    """Rigid ``b ~ a @ r.T + t``."""
+    ma, mb = a.mean(0), b.mean(0)
+    u, _, vt = np.linalg.svd((b - mb).T @ (a - ma))
+    d = np.sign(np.linalg.det(u @ vt))
+    r = u @ np.diag([1.0, 1.0, d]) @ vt
+    return r, mb - ma @ r.T
+
+
+def _template_mask(model: FaceModel, rest: np.ndarray, scale: float) -> np.ndarray:
+    """(SKIN_END,) the procedural library's face mask on the template's skin: 1 on the face,
+    0 at the back of the head, the neck and the scalp."""
+    frame = R.face_frame(model.landmarks(rest))
+    q = frame.to_local(rest[:SKIN_END])
+    z = np.zeros(len(q))
+    pts = X.Points(q=q, lip=z, lid_l=z, lid_r=z, soft=np.ones(len(q)), eye_l=z, eye_r=z, tongue=z)
+    return X.face_mask(pts)
+
+
+def transfer_shapes(verts: np.ndarray, tris: np.ndarray, fit: TemplateFit, model: FaceModel | None = None,
+                    names=ARKIT_NAMES, report=None) -> ScanRig:
+    """The model's shapes on the mesh (see the module docstring, step 2)."""
+    model = model or load_model()
+    verts = np.asarray(verts, np.float64)
+    tris = np.asarray(tris, np.int64)
+    names = list(names)
+    n = len(verts)
+    scale = fit.scale
+    pose = fit.pose
+    notes = list(fit.notes)
+    # the model's shapes for this head, in the mesh's space
+    deltas = model.shape_deltas(fit.identity, names=names).astype(np.float64) * pose.scale
+    deltas = deltas @ pose.rotation.T  # (K, V, 3)
+    mask = _template_mask(model, fit.template, scale)
+    t_tris = model.triangles
+    skin_t = _template_triangles(model, 0, SKIN_END)
+    if report:
+        report(0.05, "transferring the shapes to the registered template")
+    src = deltas[:, :SKIN_END] * mask[None, :, None]
+    moved = np.zeros_like(deltas, dtype=np.float32)
+    moved[:, :SKIN_END] = DT.poisson_transfer(fit.template[:SKIN_END], src, fit.registered[:SKIN_END],
+                                              t_tris[skin_t], mask <= 0.0, report=_sub(report, 0.05, 0.45))
+    moved[:, SKIN_END:] = deltas[:, SKIN_END:]
+    reg = fit.registered
+
+    out = np.zeros((len(names), n, 3), np.float32)
+    detail = 0.005 * scale
+
+    def onto(ids, tri_ids, labels=None, falloff=(0.15, 0.3)):
+        """Carry the template's motion onto user vertices ``ids`` from its triangles ``tri_ids``."""
+        if not len(ids) or not len(tri_ids):
+            return np.zeros(len(ids), bool)
+        surf = C.LabelledSurface(reg, t_tris, tri_ids, fit.labels) if labels is not None else \
+            C.SurfaceIndex(reg, t_tris, tri_ids)
+        h = surf.query(verts[ids], labels) if labels is not None else surf.query(verts[ids])
+        d = DT.carry(verts[ids], reg, moved, t_tris, h.tri, h.bary, h.point, detail)
+        keep = X.smoothstep(falloff[1] * scale, falloff[0] * scale, h.distance)
+        out[:, ids] = d * keep[None, :, None].astype(np.float32)
+        return keep > 0
+
+    # skin on the template's skin, lips and lids kept apart
+    if report:
+        report(0.5, "carrying the shapes onto the mesh")
+    skin_ids = fit.found(P.SKIN)
+    onto(skin_ids, skin_t, labels=fit.user_labels[skin_ids])
+    # eyeballs: rigid turns about their own centres for the gaze
+    left_out = []
+    for side, kind in (("L", P.EYE_L), ("R", P.EYE_R)):
+        ids = fit.found(kind)
+        if side not in fit.eye_centres:
+            continue
+        centre = np.asarray(fit.eye_centres[side], np.float64)
+        for k, name in enumerate(names):
+            if name in MAX_TURNS and "LR"[MAX_TURNS[name][0]] == side:
+                rot = pose.rotation @ MAX_TURNS[name][1] @ pose.rotation.T
+                rel = verts[ids] - centre
+                out[k, ids] = (rel @ rot.T - rel).astype(np.float32)
+    missing = [s_ for s_ in "LR" if s_ not in fit.eye_centres]
+    if missing:
+        left_out.append("eyeballs" if len(missing) == 2 else f"the {'left' if missing == ['L'] else 'right'} eyeball")
+        notes.append("no separate eyeballs found: eyeLook* move only the lids" if len(missing) == 2 else
+                     f"no {'left' if missing == ['L'] else 'right'} eyeball found: its eyeLook* move only the lids")
+    # teeth: the upper stay, the lower follow the template's lower teeth rigidly
+    upper, lower = fit.found(P.TEETH_UP), fit.found(P.TEETH_LO)
+    if len(lower):
+        a = model.part("teeth_lower")
+        for k in range(len(names)):
+            d = deltas[k, a]
+            if np.abs(d).max() <= 1e-9 * scale:
+                continue
+            rot, t = _kabsch(fit.template[a], fit.template[a] + d)
+            out[k, lower] = (verts[lower] @ rot.T + t - verts[lower]).astype(np.float32)
+    if not len(upper) and not len(lower):
+        left_out.append("teeth")
+        notes.append("no teeth found: the mouth opens without them")
+    # the mouth's inside (gums, tongue) on the template's
+    onto(fit.found(P.MOUTH), _triangles_of(model, TEMPLATE_GROUPS[P.MOUTH]), falloff=(0.3, 0.6))
+    # eyelashes and eye films on the template's
+    onto(fit.found(P.LOOSE), _triangles_of(model, LOOSE_PARTS), falloff=(0.1, 0.2))
+    # the tongue: tongueOut only where something moves like one
+    has_tongue = True
+    if "tongueOut" in names:
+        k = names.index("tongueOut")
+        reach = np.linalg.norm(out[k], axis=1).max() if n else 0.0
+        if reach < 0.15 * scale:
+            has_tongue = False
+            out[k] = 0.0
+            left_out.append("tongue")
+            notes.append("no tongue found: tongueOut was skipped")
+    if report:
+        report(0.9, "checking the shapes")
+    moving = np.abs(out).max(axis=(0, 2)) > 0
+    active = np.flatnonzero(moving)
+    shapes = {name: out[k, active] for k, name in enumerate(names) if name != "tongueOut" or has_tongue}
+    return ScanRig(active=active, shapes=shapes, fit=fit, notes=notes, has_tongue=has_tongue, left_out=left_out)
+
+
+def generate(verts, tris, landmarks, names=ARKIT_NAMES, model=None, weights=None, report=None,
+             fit: TemplateFit | None = None) -> ScanRig:
+    """Fit and transfer: the scan-based shapes on a mesh (``fit`` reuses a :class:`TemplateFit`)."""
+    model = model or load_model()
+    if fit is None:
+        fit = fit_template(verts, tris, landmarks, model=model, weights=weights, report=_sub(report, 0.0, 0.6))
+    return transfer_shapes(verts, tris, fit, model=model, names=names, report=_sub(report, 0.6, 1.0))
