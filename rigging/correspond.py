@@ -196,10 +196,11 @@ class LabelledSurface:
     """A :class:`SurfaceIndex` per label of a surface: a query point labelled ``l`` finds its
     closest point among the triangles labelled ``l`` or unlabelled; an unlabelled one among all."""
 
-    def __init__(self, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray, vertex_labels: np.ndarray):
+    def __init__(self, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray, vertex_labels: np.ndarray,
+                 open_edges: np.ndarray | None = None):
         tris = np.asarray(tris, np.int64)
         tri_ids = np.asarray(tri_ids, np.int64)
-        oe = open_edge_flags(tris, len(verts))
+        oe = open_edge_flags(tris, len(verts)) if open_edges is None else open_edges
         tl = vertex_labels[tris[tri_ids]]
         # a triangle's label: that of its labelled corners when they agree, else "mixed" (-1)
         lab = tl.max(axis=1).astype(np.int64)
@@ -348,8 +349,8 @@ def register(src_verts: np.ndarray, src_tris: np.ndarray, target: LabelledSurfac
                 a = a + beta * blm
                 rhs = rhs + beta * rhs_lm
             a = (a + sp.identity(n) * 1e-8).tocsc()
-            disp = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                        options={"SymmetricMode": True}).solve(rhs)
+            lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+            disp = np.stack([lu.solve(rhs[:, c]) for c in range(3)], axis=1)
             steps += 1
             used = np.zeros(n, bool)
             used[data_ids[ok]] = True
@@ -358,3 +359,118 @@ def register(src_verts: np.ndarray, src_tris: np.ndarray, target: LabelledSurfac
     x = x0 + disp
     final = target.query(x[data_ids], labels)
     return Registration(verts=x, hits=final, used=used, steps=steps)
+
+
+# --- one face fitted onto another: the result both transfers share ---------------------
+
+# What a part of a mesh is (rigging.parts' kinds), and NONE for a part far from every part of
+# the source (a hat, a prop): it stays still.
+NONE = "none"
+KINDS = (P.SKIN, P.EYE_L, P.EYE_R, P.TEETH_UP, P.TEETH_LO, P.MOUTH, P.LOOSE)
+MATCH_REACH = 0.3  # IOD: how far a part may lie from the source's parts to be matched to them
+
+
+@dataclass
+class Fit:
+    """A source face (the face model, or a reference head) fitted onto a target mesh, in the
+    target's space.
+
+    Source: ``rest`` (V, 3) posed on the target, ``registered`` (V, 3) its skin registered onto
+    the target's skin (other parts as ``rest``), ``tris`` (T, 3), ``groups`` {kind: triangle
+    ids} its parts by kind (:data:`KINDS`), ``labels`` (V,) its lip/lid labels, ``fixed`` (V,)
+    bool skin that stays still (the back of the head, the neck), ``falloff`` (V,) 0..1 how
+    much of each vertex's motion is kept (1 on the face, 0 where ``fixed``).
+
+    Target: ``scale`` its IOD (mesh units), ``kind`` (N,) what each vertex's part is
+    (:data:`KINDS` or :data:`NONE`), ``labels_target`` (N,) its lip/lid labels, ``eye_centres``
+    {"L"/"R": (3,)} its eyeball centres, ``parts`` its connected parts.
+
+    ``residual`` {stage: {region: median distance / IOD}}, ``coverage`` the share of the
+    source's face that found the target, ``notes``; the face model's ``identity``,
+    ``expression`` and ``pose`` (model -> mesh) where the source is the model."""
+
+    rest: np.ndarray
+    registered: np.ndarray
+    tris: np.ndarray
+    groups: dict
+    labels: np.ndarray
+    fixed: np.ndarray
+    falloff: np.ndarray
+    scale: float
+    kind: np.ndarray
+    labels_target: np.ndarray
+    eye_centres: dict
+    parts: "P.Parts"
+    residual: dict = field(default_factory=dict)
+    coverage: float = 1.0
+    notes: list = field(default_factory=list)
+    identity: np.ndarray | None = None
+    expression: np.ndarray | None = None
+    pose: object | None = None
+
+    def found(self, kind: str) -> np.ndarray:
+        """Vertex ids of the target's parts of ``kind``."""
+        return np.flatnonzero(self.kind == kind)
+
+
+def mesh_parts(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, scale: float) -> "P.Parts":
+    """A face mesh's connected parts classified (:func:`parts.classify`): skin, eyeballs, teeth,
+    mouth, loose.  A face-sized part holding many landmarks is skin whatever its share of the
+    mesh (a face split from its scalp).  Parts are not welded: eye films and lashes often touch
+    the lids at shared positions."""
+    from . import armature as arm
+
+    guide = arm.guide_from_mediapipe(landmarks)
+    frame = arm.head_frame(guide)
+    labels = P.components(tris, len(verts))
+    parts = P.classify(verts, tris, frame, guide, labels=labels)
+    _, near = cKDTree(verts).query(landmarks[:468])
+    counts = np.bincount(labels[near], minlength=len(parts.kinds))
+    for c in np.flatnonzero(counts >= 20):
+        if parts.kinds[c] == P.LOOSE and np.ptp(verts[labels == c], axis=0).max() > 1.5 * scale:
+            parts.kinds[c] = P.SKIN
+    return parts
+
+
+def match_parts(verts: np.ndarray, skin: np.ndarray, parts: "P.Parts", registered: np.ndarray,
+                tris: np.ndarray, groups: dict, scale: float) -> np.ndarray:
+    """What each part of a target mesh is: ``skin`` (N,) bool stays skin; every other connected
+    part takes the kind of the source part (``groups`` {kind: triangle ids} of the source
+    surface ``registered`` / ``tris``) most of its vertices lie nearest, or :data:`NONE` when it
+    lies farther than :data:`MATCH_REACH` from all of them.  Returns (N,) object array."""
+    kind = np.full(len(verts), NONE, dtype=object)
+    kind[skin] = P.SKIN
+    other = np.flatnonzero(~skin)
+    names = [k for k in KINDS if k in groups and len(groups[k])]
+    if not len(other) or not names:
+        return kind
+    group_of = -np.ones(len(tris), np.int64)
+    for j, k in enumerate(names):
+        group_of[groups[k]] = j
+    hits = SurfaceIndex(registered, tris, np.flatnonzero(group_of >= 0)).query(verts[other])
+    g = group_of[hits.tri]
+    comp = parts.labels[other]
+    order = np.argsort(comp, kind="stable")
+    starts = np.flatnonzero(np.r_[True, comp[order][1:] != comp[order][:-1]])
+    for a, b in zip(starts, np.r_[starts[1:], len(order)]):
+        ids = order[a:b]
+        j = int(np.bincount(g[ids], minlength=len(names)).argmax())
+        near = np.median(hits.distance[ids]) < MATCH_REACH * scale
+        kind[other[ids]] = names[j] if near else NONE
+    return kind
+
+
+def eye_centres(verts: np.ndarray, kind: np.ndarray, guesses: dict, scale: float) -> dict:
+    """{"L"/"R": (3,)} the target's eyeball centres: a sphere fit of each eye's parts where it
+    is good and near ``guesses`` (the source's centres), else the guess; eyes without parts are
+    left out."""
+    out = {}
+    for side, part in (("L", P.EYE_L), ("R", P.EYE_R)):
+        ids = np.flatnonzero(kind == part)
+        if len(ids) < 20:
+            continue
+        centre, radius, res = P.fit_sphere(verts[ids])
+        guess = guesses.get(side)
+        good = res < 0.1 * radius and (guess is None or np.linalg.norm(centre - guess) < 0.1 * scale)
+        out[side] = centre if good or guess is None else np.asarray(guess, np.float64)
+    return out

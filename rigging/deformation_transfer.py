@@ -19,6 +19,8 @@ Shapes: ``verts`` (N, 3) float64, ``tris`` (T, 3) int, displacements (K, N, 3).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
@@ -125,14 +127,11 @@ def poisson_transfer(src_rest: np.ndarray, src_disp: np.ndarray, dst_rest: np.nd
         rhs[:, 3 * k:3 * k + 3] = b[free]
         if report and k % 8 == 7:
             report(0.5 * (k + 1) / len(src_disp), "deformation gradients")
-    step = 8  # SuperLU's solve is fastest on a few columns at a time
-    for s in range(0, rhs.shape[1], step):
-        sol = lu.solve(np.ascontiguousarray(rhs[:, s:s + step]))
-        for c in range(sol.shape[1]):
-            k, axis = divmod(s + c, 3)
-            out[k, free, axis] = sol[:, c]
-        if report:
-            report(0.5 + 0.5 * min(s + step, rhs.shape[1]) / rhs.shape[1], "solving")
+    for c in range(rhs.shape[1]):  # column by column: SuperLU's solve is several times slower on blocks
+        k, axis = divmod(c, 3)
+        out[k, free, axis] = lu.solve(rhs[:, c])
+        if report and c % 24 == 23:
+            report(0.5 + 0.5 * (c + 1) / rhs.shape[1], "solving")
     return out
 
 
@@ -202,3 +201,131 @@ def carry(points: np.ndarray, surface_rest: np.ndarray, surface_disp: np.ndarray
             moved[far] += np.einsum("pij,pj->pi", r, offset[far]) - offset[far]
         out[k] = moved
     return out
+
+
+# --- a source's shapes onto a target mesh, part by part ---------------------------------
+
+
+@dataclass
+class MeshShapes:
+    """Shapes on a target mesh: ``active`` (M,) the vertices that move, ``shapes`` {name: (M, 3)
+    float32 displacements in mesh units}, ``notes`` (what was left out and why), ``left_out``
+    the parts the mesh lacks, ``has_tongue``."""
+
+    active: np.ndarray
+    shapes: dict
+    notes: list = field(default_factory=list)
+    left_out: list = field(default_factory=list)
+    has_tongue: bool = True
+
+
+def _rigid(a: np.ndarray, b: np.ndarray):
+    """The rigid motion ``b ~ a @ r.T + t`` (Kabsch)."""
+    ma, mb = a.mean(0), b.mean(0)
+    u, _, vt = np.linalg.svd((b - mb).T @ (a - ma))
+    d = np.sign(np.linalg.det(u @ vt)) or 1.0
+    r = u @ np.diag([1.0, 1.0, d]) @ vt
+    return r, mb - ma @ r.T
+
+
+def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, report=None) -> MeshShapes:
+    """Carry a fitted source's shapes onto the target mesh (``fit``: :class:`correspond.Fit`).
+
+    ``deltas`` (K, V, 3) the source's shapes in the target's space, ``names`` their K names.
+    The skin's shapes go through :func:`poisson_transfer` onto the registered source (scaled by
+    ``fit.falloff``, ``fit.fixed`` still); then each target part takes the motion of its kind
+    of source part: skin from skin (lips and lids never matched across), the mouth's inside and
+    the loose parts (lashes, eye films) by closest point; each eyeball turns about its own
+    centre by the source eyeball's rotation; the lower teeth follow the source's lower teeth
+    rigidly, the upper teeth theirs (still, on a face).  Returns :class:`MeshShapes`."""
+    from . import correspond as C
+    from . import parts as P
+    from .shape_library import smoothstep
+
+    verts = np.asarray(verts, np.float64)
+    names = list(names)
+    n, scale = len(verts), fit.scale
+    tris = np.asarray(fit.tris, np.int64)
+    skin_t = fit.groups[P.SKIN]
+    notes, left_out = [], []
+    sub = (lambda lo, hi: (lambda f, m="": report(lo + (hi - lo) * f, m))) if report else (lambda lo, hi: None)
+    if report:
+        report(0.0, "transferring the shapes to the registered surface")
+    skin_v = np.unique(tris[skin_t])
+    moved = np.array(deltas, np.float32, copy=True)
+    src = np.asarray(deltas[:, skin_v], np.float64) * fit.falloff[skin_v][None, :, None]
+    local = -np.ones(len(fit.rest), np.int64)
+    local[skin_v] = np.arange(len(skin_v))
+    moved[:, skin_v] = poisson_transfer(fit.rest[skin_v], src, fit.registered[skin_v], local[tris[skin_t]],
+                                        fit.fixed[skin_v], report=sub(0.0, 0.5))
+    reg = fit.registered
+    open_edges = C.open_edge_flags(tris, len(reg))
+    out = np.zeros((len(names), n, 3), np.float32)
+    detail = 0.005 * scale
+
+    def onto(ids, tri_ids, labels=None, reach=(0.15, 0.3)):
+        """Carry the source's motion onto target vertices ``ids`` from its triangles ``tri_ids``."""
+        if not len(ids) or tri_ids is None or not len(tri_ids):
+            return
+        if labels is not None:
+            h = C.LabelledSurface(reg, tris, tri_ids, fit.labels, open_edges).query(verts[ids], labels)
+        else:
+            h = C.SurfaceIndex(reg, tris, tri_ids, open_edges).query(verts[ids])
+        d = carry(verts[ids], reg, moved, tris, h.tri, h.bary, h.point, detail)
+        keep = smoothstep(reach[1] * scale, reach[0] * scale, h.distance)
+        out[:, ids] = d * keep[None, :, None].astype(np.float32)
+
+    if report:
+        report(0.5, "carrying the shapes onto the mesh")
+    skin_ids = fit.found(P.SKIN)
+    onto(skin_ids, skin_t, labels=fit.labels_target[skin_ids])
+    # eyeballs: each turns about its own centre as the source's turns
+    for side, part in (("L", P.EYE_L), ("R", P.EYE_R)):
+        ids, src_t = fit.found(part), fit.groups.get(part)
+        if side not in fit.eye_centres or src_t is None or not len(src_t):
+            continue
+        sv = np.unique(tris[src_t])
+        rel = verts[ids] - np.asarray(fit.eye_centres[side], np.float64)
+        for k in range(len(names)):
+            d = deltas[k, sv]
+            if np.abs(d).max() <= 1e-9 * scale:
+                continue
+            rot, _ = _rigid(fit.rest[sv], fit.rest[sv] + d)
+            out[k, ids] = (rel @ rot.T - rel).astype(np.float32)
+    missing = [s for s in ("left", "right") if s[0].upper() not in fit.eye_centres]
+    if missing:
+        left_out.append("eyeballs" if len(missing) == 2 else f"the {missing[0]} eyeball")
+        notes.append("no separate eyeballs found: eyeLook* move only the lids" if len(missing) == 2 else
+                     f"no {missing[0]} eyeball found: its eyeLook* move only the lids")
+    # teeth: each row follows its source row rigidly
+    for part in (P.TEETH_UP, P.TEETH_LO):
+        ids, src_t = fit.found(part), fit.groups.get(part)
+        if not len(ids) or src_t is None or not len(src_t):
+            continue
+        sv = np.unique(tris[src_t])
+        for k in range(len(names)):
+            d = deltas[k, sv]
+            if np.abs(d).max() <= 1e-9 * scale:
+                continue
+            rot, t = _rigid(fit.rest[sv], fit.rest[sv] + d)
+            out[k, ids] = (verts[ids] @ rot.T + t - verts[ids]).astype(np.float32)
+    if not len(fit.found(P.TEETH_UP)) and not len(fit.found(P.TEETH_LO)):
+        left_out.append("teeth")
+        notes.append("no teeth found: the mouth opens without them")
+    # the mouth's inside (gums, tongue) and loose parts (lashes, eye films) on the source's own
+    onto(fit.found(P.MOUTH), fit.groups.get(P.MOUTH), reach=(0.3, 0.6))
+    onto(fit.found(P.LOOSE), fit.groups.get(P.LOOSE), reach=(0.1, 0.2))
+    # the tongue: tongueOut only where something moves like one
+    has_tongue = True
+    if "tongueOut" in names:
+        k = names.index("tongueOut")
+        if not n or np.linalg.norm(out[k], axis=1).max() < 0.15 * scale:
+            has_tongue = False
+            out[k] = 0.0
+            left_out.append("tongue")
+            notes.append("no tongue found: tongueOut was skipped")
+    if report:
+        report(1.0, "shapes ready")
+    active = np.flatnonzero(np.abs(out).max(axis=(0, 2)) > 0)
+    shapes = {name: out[k, active] for k, name in enumerate(names) if name != "tongueOut" or has_tongue}
+    return MeshShapes(active=active, shapes=shapes, notes=notes, left_out=left_out, has_tongue=has_tongue)

@@ -34,16 +34,13 @@ interpolation, linear in its vertex count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..core.arkit import ARKIT_NAMES, INDEX
+from ..core.arkit import ARKIT_NAMES
 from ..facemodel import fit_identity, load_model
 from ..facemodel.fit import REGIONS, box_qp
-from ..facemodel.model import GAZE_SHAPES, MAX_TURNS, PARTS, FaceModel, Pose
-from . import armature as arm
+from ..facemodel.model import GAZE_SHAPES, PARTS, FaceModel, Pose
 from . import correspond as C
 from . import deformation_transfer as DT
 from . import parts as P
@@ -56,16 +53,14 @@ SKIN_END = PARTS["eye_socket_R"][1]  # face, head and neck, mouth and eye socket
 FACE_END = PARTS["face"][1]
 LOOSE_PARTS = ("lacrimal_L", "lacrimal_R", "eye_blend_L", "eye_blend_R", "eye_occlusion_L", "eye_occlusion_R",
                "eyelashes_L", "eyelashes_R")
-# What each of the mesh's parts is matched to: the template's part groups by kind (rigging.parts'
-# names).  Skin includes the mouth and eye sockets; "loose" the lashes and eye films.
+# The template's parts by kind (rigging.parts' names): skin includes the mouth and eye sockets,
+# "loose" the lashes and eye films.
 TEMPLATE_GROUPS = {
     P.SKIN: ("face", "head_neck", "mouth_socket", "eye_socket_L", "eye_socket_R"),
     P.EYE_L: ("sclera_L", "iris_L"), P.EYE_R: ("sclera_R", "iris_R"),
     P.TEETH_UP: ("teeth_upper",), P.TEETH_LO: ("teeth_lower",), P.MOUTH: ("gums_tongue",),
     P.LOOSE: LOOSE_PARTS,
 }
-NONE = "none"  # a part far from every part of the template (a hat, a prop): it stays still
-MATCH_REACH = 0.3  # IOD: how far a part may lie from the template's to be matched to it
 
 # How close a face must come to the best human head of the model to get the scan-based
 # shapes in the automatic choice: the median distance of the template's face to the mesh's
@@ -74,82 +69,10 @@ AUTO_MAX_RESIDUAL = 0.06
 AUTO_MIN_COVERAGE = 0.5
 
 
-@dataclass
-class TemplateFit:
-    """What :func:`fit_template` found: the model's ``identity`` (K,), rest ``expression`` (52,),
-    ``pose`` (model -> mesh), ``template`` (V, 3) the model's head posed on the mesh (every part),
-    ``registered`` (V, 3) the same after the non-rigid registration (skin registered, the other
-    parts moved along), ``scale`` the IOD in mesh units, ``residual``: per stage
-    (``landmarks``, ``model`` = after the model fit, ``registered``) {region: mean distance / IOD},
-    ``coverage`` the share of the template's face that found the mesh's skin, ``labels`` (V,)
-    the template's lip/lid labels, ``user_labels`` (N,) the mesh's, ``parts`` the mesh's
-    connected parts, ``kind`` (N,) what each vertex's part is (a key of
-    :data:`TEMPLATE_GROUPS` or :data:`NONE`: matched to the registered template's parts),
-    ``eye_centres`` {"L"/"R": (3,)} the mesh's eyeball centres."""
-
-    identity: np.ndarray
-    expression: np.ndarray
-    pose: Pose
-    template: np.ndarray
-    registered: np.ndarray
-    scale: float
-    residual: dict
-    coverage: float
-    labels: np.ndarray
-    user_labels: np.ndarray
-    parts: P.Parts
-    skin: np.ndarray  # (N,) bool: the mesh's skin
-    kind: np.ndarray | None = None
-    eye_centres: dict = field(default_factory=dict)
-    notes: list = field(default_factory=list)
-
-    def found(self, kind: str) -> np.ndarray:
-        """Vertex ids of the mesh's parts of ``kind``."""
-        return np.flatnonzero(self.kind == kind)
-
-    @property
-    def model_residual(self) -> float:
-        return float(self.residual["model"]["all"])
-
-
-@dataclass
-class ScanRig:
-    """Result of :func:`generate`: ``active`` (M,) the vertices that move, ``shapes`` {ARKit name:
-    (M, 3) float32 displacements in mesh units}, ``fit`` the :class:`TemplateFit`, ``notes``
-    (what was left out and why), ``has_tongue``, ``left_out`` the parts the mesh lacks."""
-
-    active: np.ndarray
-    shapes: dict
-    fit: TemplateFit
-    notes: list = field(default_factory=list)
-    has_tongue: bool = False
-    left_out: list = field(default_factory=list)
-
-
 def _sub(report, lo, hi):
     if report is None:
         return None
     return lambda f, msg="": report(lo + (hi - lo) * f, msg)
-
-
-# --- the mesh's parts ---------------------------------------------------------------
-
-
-def mesh_parts(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, scale: float) -> P.Parts:
-    """The mesh's parts (:func:`parts.classify`): skin, eyeballs, teeth, mouth, loose.  A
-    face-sized part holding many landmarks is skin whatever its share of the mesh (a face split
-    from its scalp).  Parts are not welded: eye films and lashes often touch the lids at shared
-    positions, and a skin split along its UV seams still moves, its pieces matched to the skin."""
-    guide = arm.guide_from_mediapipe(landmarks)
-    frame = arm.head_frame(guide)
-    labels = P.components(tris, len(verts))
-    parts = P.classify(verts, tris, frame, guide, labels=labels)
-    _, near = cKDTree(verts).query(landmarks[:468])
-    counts = np.bincount(labels[near], minlength=len(parts.kinds))
-    for c in np.flatnonzero(counts >= 20):
-        if parts.kinds[c] == P.LOOSE and np.ptp(verts[labels == c], axis=0).max() > 1.5 * scale:
-            parts.kinds[c] = P.SKIN
-    return parts
 
 
 # --- 1. template fit ------------------------------------------------------------------
@@ -244,7 +167,7 @@ def _refine_model(model: FaceModel, target: C.LabelledSurface, lm: np.ndarray, l
 
 
 def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, model: FaceModel | None = None,
-                 weights: np.ndarray | None = None, register: bool = True, report=None) -> TemplateFit:
+                 weights: np.ndarray | None = None, register: bool = True, report=None) -> C.Fit:
     """Fit the face model to the mesh (see the module docstring, step 1)."""
     model = model or load_model()
     verts = np.asarray(verts, np.float64)
@@ -264,7 +187,7 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
     # the mesh: parts, skin, lips and lids
     if report:
         report(0.1, "finding the parts of the mesh")
-    parts = mesh_parts(verts, tris, lm, scale)
+    parts = C.mesh_parts(verts, tris, lm, scale)
     skin = parts.mask(P.SKIN)
     skin_tris = np.flatnonzero(skin[tris].all(axis=1))
     graph = C.edge_graph(verts, tris)
@@ -311,53 +234,20 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
         ok = reg.used[idx] & np.isfinite(h.distance[idx])
         region_all = _region_of_vertices(model.landmarks(registered), registered[idx])
         residual["registered"] = _residual_by_region(np.where(ok, h.distance[idx], 0.15 * scale), region_all, scale)
-    out = TemplateFit(identity=identity, expression=expression, pose=pose, template=rest, registered=registered,
-                      scale=scale, residual=residual, coverage=coverage, labels=labels, user_labels=user_labels,
-                      parts=parts, skin=skin)
-    match_parts(verts, tris, out, model)
-    return out
+    groups = {k: _triangles_of(model, v) for k, v in TEMPLATE_GROUPS.items()}
+    kind = C.match_parts(verts, skin, parts, registered, t_tris, groups, scale)
+    pivots = pose.apply(model.eye_pivots(model.evaluate(identity)))
+    eyes = C.eye_centres(verts, kind, {"L": pivots[0], "R": pivots[1]}, scale)
+    falloff = template_mask(model, rest)
+    return C.Fit(rest=rest, registered=registered, tris=t_tris, groups=groups, labels=labels,
+                 fixed=(falloff <= 0.0) & (np.arange(len(rest)) < SKIN_END), falloff=falloff, scale=scale, kind=kind,
+                 labels_target=user_labels, eye_centres=eyes, parts=parts, residual=residual, coverage=coverage,
+                 identity=identity, expression=expression, pose=pose)
 
 
-def match_parts(verts: np.ndarray, tris: np.ndarray, fit: TemplateFit, model: FaceModel) -> None:
-    """What each non-skin part of the mesh is: the template part group (registered) its vertices
-    lie nearest, by median over the part; eyeball centres from a sphere fit of each eye's parts
-    (else the template's).  Fills ``fit.kind`` and ``fit.eye_centres``."""
-    n = len(verts)
-    kind = np.full(n, NONE, dtype=object)
-    kind[fit.skin] = P.SKIN
-    other = np.flatnonzero(~fit.skin)
-    t_tris = model.triangles
-    if len(other):
-        names = [k for k in TEMPLATE_GROUPS]
-        dist = np.empty((len(other), len(names)))
-        for j, k in enumerate(names):
-            dist[:, j] = C.SurfaceIndex(fit.registered, t_tris, _triangles_of(model, TEMPLATE_GROUPS[k])).query(
-                verts[other]).distance
-        comp = fit.parts.labels[other]
-        order = np.argsort(comp, kind="stable")
-        starts = np.flatnonzero(np.r_[True, comp[order][1:] != comp[order][:-1]])
-        for a, b in zip(starts, np.r_[starts[1:], len(order)]):
-            ids = order[a:b]
-            med = np.median(dist[ids], axis=0)
-            j = int(np.argmin(med))
-            kind[other[ids]] = names[j] if med[j] < MATCH_REACH * fit.scale else NONE
-    fit.kind = kind
-    fit.eye_centres = {}
-    pivots = fit.pose.apply(model.eye_pivots(model.evaluate(fit.identity))) + \
-        np.array([(fit.registered[model.part(f"eyeball_{s_}")] - fit.template[model.part(f"eyeball_{s_}")]).mean(0)
-                  for s_ in "LR"])
-    for k, (side, part) in enumerate((("L", P.EYE_L), ("R", P.EYE_R))):
-        ids = np.flatnonzero(kind == part)
-        if len(ids) < 20:
-            continue
-        centre, radius, res = P.fit_sphere(verts[ids])
-        good = res < 0.1 * radius and np.linalg.norm(centre - pivots[k]) < 0.1 * fit.scale
-        fit.eye_centres[side] = centre if good else pivots[k]
-
-
-def choose_source(fit: TemplateFit) -> tuple[str, str]:
+def choose_source(fit: C.Fit) -> tuple[str, str]:
     """``("scan" | "procedural", why)`` from how well the face model fits the mesh."""
-    res = fit.model_residual
+    res = float(fit.residual["model"]["all"])
     if fit.coverage < AUTO_MIN_COVERAGE:
         return "procedural", (f"the face model finds only {fit.coverage:.0%} of its face on this mesh "
                               f"(scan-based needs {AUTO_MIN_COVERAGE:.0%})")
@@ -370,127 +260,32 @@ def choose_source(fit: TemplateFit) -> tuple[str, str]:
 # --- 2. transfer ----------------------------------------------------------------------
 
 
-def _kabsch(a: np.ndarray, b: np.ndarray):
-    """Rigid ``b ~ a @ r.T + t``."""
-    ma, mb = a.mean(0), b.mean(0)
-    u, _, vt = np.linalg.svd((b - mb).T @ (a - ma))
-    d = np.sign(np.linalg.det(u @ vt))
-    r = u @ np.diag([1.0, 1.0, d]) @ vt
-    return r, mb - ma @ r.T
-
-
-def _template_mask(model: FaceModel, rest: np.ndarray, scale: float) -> np.ndarray:
-    """(SKIN_END,) the procedural library's face mask on the template's skin: 1 on the face,
-    0 at the back of the head, the neck and the scalp."""
+def template_mask(model: FaceModel, rest: np.ndarray) -> np.ndarray:
+    """(V,) the procedural library's face mask on the template: 1 on the face, 0 at the back of
+    the head, the neck and the scalp (on the skin; other parts 1)."""
     frame = R.face_frame(model.landmarks(rest))
-    q = frame.to_local(rest[:SKIN_END])
+    q = frame.to_local(rest)
     z = np.zeros(len(q))
-    pts = X.Points(q=q, lip=z, lid_l=z, lid_r=z, soft=np.ones(len(q)), eye_l=z, eye_r=z, tongue=z)
+    soft = np.zeros(len(q))
+    soft[:SKIN_END] = 1.0
+    pts = X.Points(q=q, lip=z, lid_l=z, lid_r=z, soft=soft, eye_l=z, eye_r=z, tongue=z)
     return X.face_mask(pts)
 
 
-def transfer_shapes(verts: np.ndarray, tris: np.ndarray, fit: TemplateFit, model: FaceModel | None = None,
-                    names=ARKIT_NAMES, report=None) -> ScanRig:
-    """The model's shapes on the mesh (see the module docstring, step 2)."""
+def transfer_shapes(verts: np.ndarray, fit: C.Fit, model: FaceModel | None = None, names=ARKIT_NAMES,
+                    report=None) -> DT.MeshShapes:
+    """The model's shapes for the fitted identity (eyeballs turned for ``eyeLook*``, FaceForge's
+    ``tongueOut``) on the mesh (see the module docstring, step 2)."""
     model = model or load_model()
-    verts = np.asarray(verts, np.float64)
-    tris = np.asarray(tris, np.int64)
-    names = list(names)
-    n = len(verts)
-    scale = fit.scale
-    pose = fit.pose
-    notes = list(fit.notes)
-    # the model's shapes for this head, in the mesh's space
-    deltas = model.shape_deltas(fit.identity, names=names).astype(np.float64) * pose.scale
-    deltas = deltas @ pose.rotation.T  # (K, V, 3)
-    mask = _template_mask(model, fit.template, scale)
-    t_tris = model.triangles
-    skin_t = _template_triangles(model, 0, SKIN_END)
-    if report:
-        report(0.05, "transferring the shapes to the registered template")
-    src = deltas[:, :SKIN_END] * mask[None, :, None]
-    moved = np.zeros_like(deltas, dtype=np.float32)
-    moved[:, :SKIN_END] = DT.poisson_transfer(fit.template[:SKIN_END], src, fit.registered[:SKIN_END],
-                                              t_tris[skin_t], mask <= 0.0, report=_sub(report, 0.05, 0.45))
-    moved[:, SKIN_END:] = deltas[:, SKIN_END:]
-    reg = fit.registered
-
-    out = np.zeros((len(names), n, 3), np.float32)
-    detail = 0.005 * scale
-
-    def onto(ids, tri_ids, labels=None, falloff=(0.15, 0.3)):
-        """Carry the template's motion onto user vertices ``ids`` from its triangles ``tri_ids``."""
-        if not len(ids) or not len(tri_ids):
-            return np.zeros(len(ids), bool)
-        surf = C.LabelledSurface(reg, t_tris, tri_ids, fit.labels) if labels is not None else \
-            C.SurfaceIndex(reg, t_tris, tri_ids)
-        h = surf.query(verts[ids], labels) if labels is not None else surf.query(verts[ids])
-        d = DT.carry(verts[ids], reg, moved, t_tris, h.tri, h.bary, h.point, detail)
-        keep = X.smoothstep(falloff[1] * scale, falloff[0] * scale, h.distance)
-        out[:, ids] = d * keep[None, :, None].astype(np.float32)
-        return keep > 0
-
-    # skin on the template's skin, lips and lids kept apart
-    if report:
-        report(0.5, "carrying the shapes onto the mesh")
-    skin_ids = fit.found(P.SKIN)
-    onto(skin_ids, skin_t, labels=fit.user_labels[skin_ids])
-    # eyeballs: rigid turns about their own centres for the gaze
-    left_out = []
-    for side, kind in (("L", P.EYE_L), ("R", P.EYE_R)):
-        ids = fit.found(kind)
-        if side not in fit.eye_centres:
-            continue
-        centre = np.asarray(fit.eye_centres[side], np.float64)
-        for k, name in enumerate(names):
-            if name in MAX_TURNS and "LR"[MAX_TURNS[name][0]] == side:
-                rot = pose.rotation @ MAX_TURNS[name][1] @ pose.rotation.T
-                rel = verts[ids] - centre
-                out[k, ids] = (rel @ rot.T - rel).astype(np.float32)
-    missing = [s_ for s_ in "LR" if s_ not in fit.eye_centres]
-    if missing:
-        left_out.append("eyeballs" if len(missing) == 2 else f"the {'left' if missing == ['L'] else 'right'} eyeball")
-        notes.append("no separate eyeballs found: eyeLook* move only the lids" if len(missing) == 2 else
-                     f"no {'left' if missing == ['L'] else 'right'} eyeball found: its eyeLook* move only the lids")
-    # teeth: the upper stay, the lower follow the template's lower teeth rigidly
-    upper, lower = fit.found(P.TEETH_UP), fit.found(P.TEETH_LO)
-    if len(lower):
-        a = model.part("teeth_lower")
-        for k in range(len(names)):
-            d = deltas[k, a]
-            if np.abs(d).max() <= 1e-9 * scale:
-                continue
-            rot, t = _kabsch(fit.template[a], fit.template[a] + d)
-            out[k, lower] = (verts[lower] @ rot.T + t - verts[lower]).astype(np.float32)
-    if not len(upper) and not len(lower):
-        left_out.append("teeth")
-        notes.append("no teeth found: the mouth opens without them")
-    # the mouth's inside (gums, tongue) on the template's
-    onto(fit.found(P.MOUTH), _triangles_of(model, TEMPLATE_GROUPS[P.MOUTH]), falloff=(0.3, 0.6))
-    # eyelashes and eye films on the template's
-    onto(fit.found(P.LOOSE), _triangles_of(model, LOOSE_PARTS), falloff=(0.1, 0.2))
-    # the tongue: tongueOut only where something moves like one
-    has_tongue = True
-    if "tongueOut" in names:
-        k = names.index("tongueOut")
-        reach = np.linalg.norm(out[k], axis=1).max() if n else 0.0
-        if reach < 0.15 * scale:
-            has_tongue = False
-            out[k] = 0.0
-            left_out.append("tongue")
-            notes.append("no tongue found: tongueOut was skipped")
-    if report:
-        report(0.9, "checking the shapes")
-    moving = np.abs(out).max(axis=(0, 2)) > 0
-    active = np.flatnonzero(moving)
-    shapes = {name: out[k, active] for k, name in enumerate(names) if name != "tongueOut" or has_tongue}
-    return ScanRig(active=active, shapes=shapes, fit=fit, notes=notes, has_tongue=has_tongue, left_out=left_out)
+    deltas = model.shape_deltas(fit.identity, names=list(names)).astype(np.float64) * fit.pose.scale
+    deltas = deltas @ fit.pose.rotation.T
+    return DT.transfer_to_mesh(verts, fit, deltas, names, report=report)
 
 
 def generate(verts, tris, landmarks, names=ARKIT_NAMES, model=None, weights=None, report=None,
-             fit: TemplateFit | None = None) -> ScanRig:
-    """Fit and transfer: the scan-based shapes on a mesh (``fit`` reuses a :class:`TemplateFit`)."""
+             fit: C.Fit | None = None) -> DT.MeshShapes:
+    """Fit and transfer: the scan-based shapes on a mesh (``fit`` reuses a :func:`fit_template`)."""
     model = model or load_model()
     if fit is None:
         fit = fit_template(verts, tris, landmarks, model=model, weights=weights, report=_sub(report, 0.0, 0.6))
-    return transfer_shapes(verts, tris, fit, model=model, names=names, report=_sub(report, 0.6, 1.0))
+    return transfer_shapes(verts, fit, model=model, names=names, report=_sub(report, 0.6, 1.0))
