@@ -34,10 +34,13 @@ interpolation, linear in its vertex count.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 from scipy.spatial import cKDTree
 
 from ..core.arkit import ARKIT_NAMES
+from ..core.errors import FaceForgeError
 from ..facemodel import fit_identity, load_model
 from ..facemodel.fit import REGIONS, box_qp
 from ..facemodel.model import GAZE_SHAPES, PARTS, FaceModel, Pose
@@ -66,6 +69,12 @@ TEMPLATE_GROUPS = {
 # shapes in the automatic choice: the median distance of the template's face to the mesh's
 # surface after the model fit (IOD), and the share of the template's face that finds the mesh.
 AUTO_MAX_RESIDUAL = 0.06
+# How much the landmarks count beside the surface, once the surface is there: in the model's
+# fit to the surface (per landmark, against 0.25 per surface point) and in the registration
+# (times its schedule).  Detected landmarks are biased by a few percent of the IOD on renders
+# (brows most), where a scanned surface is exact; they keep the lips' and eyes' corners.
+LANDMARKS_SURFACE = 0.1
+LANDMARKS_NICP = 0.03
 AUTO_MIN_COVERAGE = 0.5
 
 
@@ -173,6 +182,9 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
     verts = np.asarray(verts, np.float64)
     tris = np.asarray(tris, np.int64)
     lm = np.asarray(landmarks, np.float64)[:478]
+    if len(lm) < 478:  # no irises: missing points for the fit
+        lm = np.vstack([lm, np.full((478 - len(lm), 3), np.nan)])
+        weights = None if weights is None else np.r_[weights, np.zeros(478 - len(weights))]
     frame = R.face_frame(lm)
     scale = frame.scale
     if report:
@@ -205,7 +217,8 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
     sample = np.arange(0, FACE_END, 3)
     lm_weight = np.ones(468)
     lm_weight[list(R.FACE_OVAL)] = 0.2  # the outline is the silhouette's, not a point on the face
-    identity, expression, pose, hits = _refine_model(model, target, lm[:468], lm_weight, identity, expression,
+    identity, expression, pose, hits = _refine_model(model, target, lm[:468], LANDMARKS_SURFACE * lm_weight,
+                                                     identity, expression,
                                                      pose, labels, sample, scale, report=_sub(report, 0.2, 0.4))
     rest = pose.apply(model.evaluate(identity, expression)).astype(np.float64)
     normals = C.vertex_normals(rest, t_tris)[sample]
@@ -227,7 +240,7 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
         on_skin = (lv < SKIN_END).all(axis=1)
         reg = C.register(rest[:SKIN_END], t_tris[skin_t], target, scale, data_weight=dw,
                          src_labels=labels[:SKIN_END], lm_verts=lv[on_skin], lm_bary=model.landmark_bary[:468][on_skin],
-                         lm_target=lm[:468][on_skin], lm_weight=lm_weight[on_skin], report=_sub(report, 0.45, 1.0))
+                         lm_target=lm[:468][on_skin], lm_weight=LANDMARKS_NICP * lm_weight[on_skin], report=_sub(report, 0.45, 1.0))
         registered[:SKIN_END] = reg.verts  # the other parts stay where the model put them
         h = reg.hits
         idx = np.arange(FACE_END)
@@ -289,3 +302,64 @@ def generate(verts, tris, landmarks, names=ARKIT_NAMES, model=None, weights=None
     if fit is None:
         fit = fit_template(verts, tris, landmarks, model=model, weights=weights, report=_sub(report, 0.0, 0.6))
     return transfer_shapes(verts, fit, model=model, names=names, report=_sub(report, 0.6, 1.0))
+
+
+# --- the rig stage's one entry: scan-based or procedural --------------------------------
+
+SOURCES = ("auto", "scan", "procedural")
+SOURCE_LABELS = {"scan": "scan-based", "procedural": "procedural"}
+
+
+@dataclass
+class Shapes:
+    """What the rig stage writes: ``active`` (M,) moving vertices, ``shapes`` {ARKit name: (M, 3)
+    float32 displacements}, ``source`` ("scan" | "procedural") and ``reason`` (why that one),
+    ``notes``, ``left_out`` (parts the mesh lacks), ``residual`` {stage: {region: IOD}} of the
+    face model's fit (None when it did not run), ``coverage``, ``has_tongue``."""
+
+    active: np.ndarray
+    shapes: dict
+    source: str
+    reason: str
+    notes: list = field(default_factory=list)
+    left_out: list = field(default_factory=list)
+    residual: dict | None = None
+    coverage: float | None = None
+    has_tongue: bool = True
+
+
+def make_shapes(verts, tris, landmarks, source: str = "auto", weights=None, names=ARKIT_NAMES, model=None,
+                report=None) -> Shapes:
+    """The 52 ARKit shapes of a face mesh from its landmarks (mesh space, (478, 3)).
+
+    ``source``: ``scan`` (the face model fitted and transferred), ``procedural`` (FaceForge's
+    own library, :func:`deform.generate`: stylised and cartoon faces), or ``auto``: scan-based
+    where the face model fits the mesh (:func:`choose_source`), else procedural - and why."""
+    from . import deform
+
+    if source not in SOURCES:
+        raise FaceForgeError(f"Unknown shape source '{source}': use one of {', '.join(SOURCES)}")
+    fit, why = None, "chosen"
+    if source in ("auto", "scan"):
+        try:
+            fit = fit_template(verts, tris, landmarks, model=model, weights=weights, report=_sub(report, 0.0, 0.55))
+        except (ValueError, np.linalg.LinAlgError, FaceForgeError) as exc:
+            if source == "scan":
+                raise FaceForgeError(f"The face model could not be fitted to this mesh ({exc})") from exc
+            fit, why = None, f"the face model could not be fitted to this mesh ({exc})"
+        if fit is not None:
+            chosen, why = choose_source(fit) if source == "auto" else ("scan", "chosen")
+        else:
+            chosen = "procedural"
+    else:
+        chosen = "procedural"
+    if chosen == "scan":
+        out = transfer_shapes(verts, fit, model=model, names=names, report=_sub(report, 0.55, 1.0))
+        return Shapes(active=out.active, shapes=out.shapes, source="scan", reason=why, notes=out.notes,
+                      left_out=out.left_out, residual=fit.residual, coverage=fit.coverage,
+                      has_tongue=out.has_tongue)
+    rig, shapes = deform.generate(verts, tris, landmarks, names=names,
+                                  report=_sub(report, 0.55 if fit is not None else 0.0, 1.0))
+    return Shapes(active=rig.active, shapes=shapes, source="procedural", reason=why, notes=list(rig.notes),
+                  residual=None if fit is None else fit.residual, coverage=None if fit is None else fit.coverage,
+                  has_tongue=rig.has_tongue)
