@@ -262,9 +262,9 @@ class Schedule:
     degrees between the normals of a source vertex and its closest point; ``stay``: a weak
     pull toward the start, so parts without data (the mouth's inside) do not drift."""
 
-    stiffness: tuple = (300.0, 100.0, 30.0, 10.0, 3.0)
-    landmarks: tuple = (30.0, 10.0, 5.0, 2.0, 1.0)
-    reach: tuple = (0.12, 0.09, 0.07, 0.05, 0.04)
+    stiffness: tuple = (300.0, 60.0, 12.0, 3.0)
+    landmarks: tuple = (30.0, 8.0, 2.0, 1.0)
+    reach: tuple = (0.12, 0.08, 0.05, 0.04)
     inner: int = 1
     max_angle: float = 60.0
     stay: float = 0.01  # a weak pull of every vertex toward where it started
@@ -285,10 +285,10 @@ class Registration:
 
 def vertex_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """(N, 3) area-weighted unit vertex normals."""
+    tris = np.asarray(tris, np.int64)
     fn = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
-    n = np.zeros_like(verts, dtype=np.float64)
-    for i in range(3):
-        np.add.at(n, tris[:, i], fn)
+    idx = tris.ravel()
+    n = np.stack([np.bincount(idx, weights=np.repeat(fn[:, c], 3), minlength=len(verts)) for c in range(3)], axis=1)
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
 
 

@@ -149,55 +149,81 @@ def _tangent_maps(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     return j
 
 
-def vertex_rotations(rest: np.ndarray, disp: np.ndarray, tris: np.ndarray, vertices: np.ndarray) -> np.ndarray:
-    """(len(vertices), 3, 3) local rotations of the surface at ``vertices``: the polar part of the
-    area-weighted mean deformation gradient of their triangles (rest -> rest + disp)."""
-    rest = np.asarray(rest, np.float64)
-    tris = np.asarray(tris, np.int64)
-    vertices = np.asarray(vertices, np.int64)
-    if not len(vertices):
-        return np.zeros((0, 3, 3))
-    want = np.zeros(len(rest), bool)
-    want[vertices] = True
-    sel = np.flatnonzero(want[tris].any(axis=1))
-    t = tris[sel]
-    f = deformation_gradients(rest, rest + disp, t)
-    area = np.linalg.norm(np.cross(rest[t[:, 1]] - rest[t[:, 0]], rest[t[:, 2]] - rest[t[:, 0]]), axis=1)
-    acc = np.zeros((len(rest), 3, 3))
-    wsum = np.zeros(len(rest))
-    for i in range(3):
-        np.add.at(acc, t[:, i], f * area[:, None, None])
-        np.add.at(wsum, t[:, i], area)
-    m = acc[vertices] / np.maximum(wsum[vertices], 1e-300)[:, None, None]
-    m[wsum[vertices] <= 0] = np.eye(3)
-    u, _, vt = np.linalg.svd(m)
-    flip = np.linalg.det(u @ vt) < 0
-    u[flip, :, 2] *= -1
-    return u @ vt
+def polar_rotation(m: np.ndarray, iterations: int = 4) -> np.ndarray:
+    """The rotations nearest to ``m`` (..., 3, 3) (polar decomposition by Newton's iteration
+    ``X <- (X + X^-T) / 2``, fast on many near-rotations; a singular matrix gives the identity)."""
+    x = np.array(m, np.float64, copy=True)
+    for _ in range(iterations):
+        inv, ok = inverse3(x)
+        x = np.where(ok[..., None, None], 0.5 * (x + np.swapaxes(inv, -1, -2)), np.eye(3))
+    return x
+
+
+class SurfaceRotations:
+    """Local rotations of a moved surface at its vertices: the polar part of the area-weighted
+    mean deformation gradient of the triangles round each vertex (rest -> rest + disp)."""
+
+    def __init__(self, rest: np.ndarray, tris: np.ndarray):
+        self.rest = np.asarray(rest, np.float64)
+        self.tris = np.asarray(tris, np.int64)
+        self.inv = rest_frames_inverse(self.rest, self.tris)
+        t = self.tris
+        area = np.linalg.norm(np.cross(self.rest[t[:, 1]] - self.rest[t[:, 0]],
+                                       self.rest[t[:, 2]] - self.rest[t[:, 0]]), axis=1)
+        m = sp.csr_matrix((np.repeat(area, 3), (t.ravel(), np.repeat(np.arange(len(t)), 3))),
+                          shape=(len(self.rest), len(t)))
+        total = np.asarray(m.sum(axis=1)).ravel()
+        self.average = sp.diags(np.where(total > 0, 1.0 / np.maximum(total, 1e-300), 0.0)) @ m
+
+    def at(self, disp: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+        """(len(vertices), 3, 3) rotations of the surface moved by ``disp`` (N, 3)."""
+        return self.prepare(vertices)(disp)
+
+    def prepare(self, vertices: np.ndarray):
+        """A function ``disp -> (len(vertices), 3, 3)`` rotations at ``vertices``, for many ``disp``."""
+        vertices = np.asarray(vertices, np.int64)
+        rows = self.average[vertices]
+        used = np.unique(rows.indices)
+        rows = rows[:, used].tocsr()
+        tris = self.tris[used]
+        inv = (self.inv[0][used], self.inv[1][used])
+        empty = np.asarray(rows.sum(axis=1)).ravel() <= 0
+
+        def rotations(disp: np.ndarray) -> np.ndarray:
+            if not len(vertices):
+                return np.zeros((0, 3, 3))
+            f = deformation_gradients(self.rest, self.rest + disp, tris, inv)
+            mean = (rows @ f.reshape(len(used), 9)).reshape(-1, 3, 3)
+            mean[empty] = np.eye(3)
+            return polar_rotation(mean)
+
+        return rotations
 
 
 def carry(points: np.ndarray, surface_rest: np.ndarray, surface_disp: np.ndarray, tris: np.ndarray,
-          hit_tri: np.ndarray, hit_bary: np.ndarray, hit_point: np.ndarray, detail_from: float) -> np.ndarray:
+          hit_tri: np.ndarray, hit_bary: np.ndarray, hit_point: np.ndarray, detail_from: float,
+          rotations: SurfaceRotations | None = None) -> np.ndarray:
     """Displacements (K, P, 3) float32 of ``points`` (P, 3) that lie on or near a surface moved
     by ``surface_disp`` (K, N, 3) (rest ``surface_rest`` (N, 3), triangles ``tris``): each takes
     the surface's displacement at its closest point (``hit_tri`` (P,) indices into ``tris``,
     ``hit_bary`` (P, 3), ``hit_point`` (P, 3)) plus its offset from that point turned by the
-    surface's local rotation there, for offsets longer than ``detail_from`` (mesh units)."""
+    surface's local rotation there, for offsets longer than ``detail_from`` (mesh units).
+    ``rotations``: a :class:`SurfaceRotations` of the surface, when one is at hand."""
     tri_v = np.asarray(tris, np.int64)[hit_tri]  # (P, 3)
     offset = np.asarray(points, np.float64) - hit_point
     far = np.flatnonzero(np.linalg.norm(offset, axis=1) > detail_from)
     need = np.unique(tri_v[far]) if len(far) else np.zeros(0, np.int64)
+    if len(far) and rotations is None:
+        rotations = SurfaceRotations(surface_rest, tris)
     out = np.empty((len(surface_disp), len(points), 3), np.float32)
+    if len(far):
+        at_need = rotations.prepare(need)
+        slot = np.searchsorted(need, tri_v[far])  # (F, 3) rows of ``need``
     for k, d in enumerate(surface_disp):
         moved = np.einsum("pk,pkd->pd", hit_bary, d[tri_v])
-        if len(far):
-            rot = np.zeros((len(surface_rest), 3, 3))
-            moving = need[np.abs(d[need]).max(axis=1) > 0] if len(need) else need
-            rot[need] = np.eye(3)
-            if len(moving):
-                # the rotation of every triangle round a moving vertex
-                rot[moving] = vertex_rotations(surface_rest, d, tris, moving)
-            r = np.einsum("pk,pkij->pij", hit_bary[far], rot[tri_v[far]])
+        if len(far) and np.abs(d[need]).max() > 0:
+            rot = at_need(d)
+            r = np.einsum("pk,pkij->pij", hit_bary[far], rot[slot])
             moved[far] += np.einsum("pij,pj->pi", r, offset[far]) - offset[far]
         out[k] = moved
     return out
@@ -260,6 +286,7 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, report=N
                                         fit.fixed[skin_v], report=sub(0.0, 0.5))
     reg = fit.registered
     open_edges = C.open_edge_flags(tris, len(reg))
+    rotations = SurfaceRotations(reg, tris)
     out = np.zeros((len(names), n, 3), np.float32)
     detail = 0.005 * scale
 
@@ -271,7 +298,7 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, report=N
             h = C.LabelledSurface(reg, tris, tri_ids, fit.labels, open_edges).query(verts[ids], labels)
         else:
             h = C.SurfaceIndex(reg, tris, tri_ids, open_edges).query(verts[ids])
-        d = carry(verts[ids], reg, moved, tris, h.tri, h.bary, h.point, detail)
+        d = carry(verts[ids], reg, moved, tris, h.tri, h.bary, h.point, detail, rotations)
         keep = smoothstep(reach[1] * scale, reach[0] * scale, h.distance)
         out[:, ids] = d * keep[None, :, None].astype(np.float32)
 

@@ -189,7 +189,7 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
     scale = frame.scale
     if report:
         report(0.0, "fitting the face model to the landmarks")
-    fit = fit_identity(model, lm, weights=weights)
+    fit = fit_identity(model, lm, weights=weights, iterations=4)
     identity = fit.identity
     expression = fit.expression[0].copy()
     expression[list(GAZE_SHAPES)] = 0.0
