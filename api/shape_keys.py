@@ -159,8 +159,9 @@ def reset_pose(obj) -> None:
 def transfer_shape_keys_job(obj, reference, replace: bool = False):
     """Transfer the reference head's ARKit keys onto ``obj`` (both need landmarks).
 
-    Landmark-guided non-rigid fit of the reference onto ``obj``, then each key's
-    displacement is carried over (deformation transfer, ``rigging.transfer``).
+    The reference is fitted onto ``obj`` as the face model is for the scan-based shapes
+    (landmarks, then its skin registered onto ``obj``'s), and its keys are carried over by
+    deformation transfer, part by part (``rigging.transfer.transfer_from_reference``).
     """
     from ..rigging import transfer
 
@@ -175,20 +176,24 @@ def transfer_shape_keys_job(obj, reference, replace: bool = False):
     src_tris = mesh_api.triangles(reference.data)[0]
     src_lm = landmark_positions(reference, coords=src_verts)
     dst_verts = base_coords(obj)
+    dst_tris = mesh_api.triangles(obj.data)[0]
     dst_lm = landmark_positions(obj, coords=dst_verts)
-    from ..rigging import regions
-
     disps = np.stack([mesh_api.shape_key_coords(reference, n) - src_verts for n in names])
     yield Progress(0.1, "fitting the reference to this face")
-    out = yield Offload(transfer.transfer_displacements,
-                        (src_verts, src_tris, src_lm, disps, dst_verts, dst_lm,
-                         regions.face_frame(src_lm), regions.face_frame(dst_lm)), report=True, span=(0.1, 0.9))
+    out = yield Offload(transfer.transfer_from_reference,
+                        (src_verts, src_tris, src_lm, disps, dst_verts, dst_tris, dst_lm, names),
+                        report=True, span=(0.1, 0.9))
     yield Progress(0.9, "writing shape keys")
-    for k, name in enumerate(names):
-        mesh_api.set_shape_key(obj, name, dst_verts + out[k])
-    obj.faceforge.rig.generated = ",".join(names)
-    return {"object": obj.name, "transferred": names, "reference": reference.name, "kept": kept,
-            "notes": _kept_note(kept)}
+    written = [n for n in names if n in out.shapes]
+    for name in written:
+        coords = dst_verts.copy()
+        coords[out.active] += out.shapes[name]
+        mesh_api.set_shape_key(obj, name, coords)
+    obj.faceforge.rig.generated = ",".join(written)
+    obj.faceforge.rig.source = "reference"
+    return {"object": obj.name, "transferred": written, "reference": reference.name, "kept": kept,
+            "skipped": [n for n in names if n not in out.shapes], "left_out": list(out.left_out),
+            "notes": list(out.notes) + _kept_note(kept)}
 
 
 def transfer_shape_keys(obj, reference, **kwargs):

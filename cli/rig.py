@@ -34,7 +34,8 @@ def run(args) -> int:
     with common.editing(args.character, out):
         obj = load_character(mesh=args.mesh, blend=args.character, name=args.object)
         if not binding.has_binding(obj):
-            landmarks.detect_landmarks(obj)
+            for note in landmarks.detect_landmarks(obj).get("notes", ()):
+                print(note)
         result = shape_keys.generate_shape_keys(obj, intensity=args.intensity, replace=args.replace,
                                                 source=args.source)
         for note in result["notes"]:

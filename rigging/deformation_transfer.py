@@ -232,17 +232,71 @@ def carry(points: np.ndarray, surface_rest: np.ndarray, surface_disp: np.ndarray
 # --- a source's shapes onto a target mesh, part by part ---------------------------------
 
 
+NOISE_FLOOR = 0.002  # of a shape's largest motion: less is scan noise, and stays still
+# Shapes meant on top of another (Apple's mouthClose closes the lips of an open jaw): folds are
+# looked for, and undone, with that one applied too.
+ON_TOP_OF = {"mouthClose": "jawOpen"}
+
+
+def _normals(x: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    return np.cross(x[tris[:, 1]] - x[tris[:, 0]], x[tris[:, 2]] - x[tris[:, 0]])
+
+
+def unfold(verts: np.ndarray, tris: np.ndarray, disp: np.ndarray, under: np.ndarray | None = None,
+           rounds: int = 12, adjacency: sp.csr_matrix | None = None):
+    """Undo folded triangles of one shape: where a triangle of ``verts + under + disp`` faces
+    against its rest normal, the displacement round it is smoothed (a few Jacobi sweeps toward
+    the mean of the neighbours, over a region that grows by a ring every few rounds) until
+    nothing is folded or ``rounds`` run out.  A scanned expression folds a few triangles where skin presses on skin
+    (the lips' contact line, the lid crease); meshes render them as dark specks.  Returns
+    ``(disp (N, 3), folded triangles left)``; ``under`` (N, 3) a shape this one sits on."""
+    tris = np.asarray(tris, np.int64)
+    d = np.array(disp, np.float64, copy=True)
+    base = np.asarray(verts, np.float64) + (0.0 if under is None else np.asarray(under, np.float64))
+    moving = np.abs(d).max(axis=1) > 0
+    if under is not None:
+        moving |= np.abs(under).max(axis=1) > 0
+    t = tris[moving[tris].any(axis=1)]
+    if not len(t):
+        return d, 0
+    n0 = _normals(np.asarray(verts, np.float64), t)
+    if adjacency is None:
+        e = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
+        adjacency = sp.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
+                                  shape=(len(d), len(d))).tocsr()
+        adjacency.data[:] = 1.0
+    deg = np.asarray(adjacency.sum(axis=1)).ravel()
+    folded = 0
+    for r in range(rounds):
+        bad = np.einsum("ij,ij->i", n0, _normals(base + d, t)) < 0
+        folded = int(bad.sum())
+        if not folded:
+            break
+        region = np.zeros(len(d), bool)
+        region[t[bad].ravel()] = True
+        for _ in range(1 + r // 4):  # grow by rings
+            region |= (adjacency @ region.astype(np.float64)) > 0
+        ids = np.flatnonzero(region & (deg > 0))
+        rows = adjacency[ids]
+        for _ in range(4):
+            d[ids] = 0.5 * d[ids] + 0.5 * (rows @ d) / deg[ids, None]
+    else:
+        folded = int((np.einsum("ij,ij->i", n0, _normals(base + d, t)) < 0).sum())
+    return d, folded
+
+
 @dataclass
 class MeshShapes:
     """Shapes on a target mesh: ``active`` (M,) the vertices that move, ``shapes`` {name: (M, 3)
     float32 displacements in mesh units}, ``notes`` (what was left out and why), ``left_out``
-    the parts the mesh lacks, ``has_tongue``."""
+    the parts the mesh lacks, ``has_tongue``, ``folds`` {name: folded triangles left}."""
 
     active: np.ndarray
     shapes: dict
     notes: list = field(default_factory=list)
     left_out: list = field(default_factory=list)
     has_tongue: bool = True
+    folds: dict = field(default_factory=dict)  # name -> folded triangles left (none, mostly)
 
 
 def _rigid(a: np.ndarray, b: np.ndarray):
@@ -254,7 +308,8 @@ def _rigid(a: np.ndarray, b: np.ndarray):
     return r, mb - ma @ r.T
 
 
-def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, report=None) -> MeshShapes:
+def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, target_tris: np.ndarray | None = None,
+                     report=None) -> MeshShapes:
     """Carry a fitted source's shapes onto the target mesh (``fit``: :class:`correspond.Fit`).
 
     ``deltas`` (K, V, 3) the source's shapes in the target's space, ``names`` their K names.
@@ -263,7 +318,8 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, report=N
     of source part: skin from skin (lips and lids never matched across), the mouth's inside and
     the loose parts (lashes, eye films) by closest point; each eyeball turns about its own
     centre by the source eyeball's rotation; the lower teeth follow the source's lower teeth
-    rigidly, the upper teeth theirs (still, on a face).  Returns :class:`MeshShapes`."""
+    rigidly, the upper teeth theirs (still, on a face).  With the target's ``target_tris``, folded
+    triangles are undone (:func:`unfold`).  Returns :class:`MeshShapes`."""
     from . import correspond as C
     from . import parts as P
     from .shape_library import smoothstep
@@ -351,8 +407,30 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, report=N
             out[k] = 0.0
             left_out.append("tongue")
             notes.append("no tongue found: tongueOut was skipped")
+    # no folded triangles (on the target's own triangles)
+    folds = {}
+    if target_tris is not None and len(target_tris):
+        t_tris = np.asarray(target_tris, np.int64)
+        e = np.concatenate([t_tris[:, [0, 1]], t_tris[:, [1, 2]], t_tris[:, [2, 0]]])
+        adjacency = sp.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
+                                  shape=(n, n)).tocsr()
+        adjacency.data[:] = 1.0
+        for k, name in enumerate(names):
+            under = out[names.index(ON_TOP_OF[name])] if ON_TOP_OF.get(name) in names else None
+            fixed, left = unfold(verts, t_tris, out[k], under, adjacency=adjacency)
+            out[k] = fixed.astype(np.float32)
+            if left:
+                folds[name] = left
+    # below a noise floor (scan noise, the solve's tails far from the motion) nothing moves:
+    # a smooth shrink to exactly zero under 0.2 % of each shape's largest motion
+    for k in range(len(names)):
+        size = np.linalg.norm(out[k], axis=1)
+        top = float(size.max()) if n else 0.0
+        if top > 0:
+            out[k] *= smoothstep(NOISE_FLOOR * top, 2 * NOISE_FLOOR * top, size)[:, None].astype(np.float32)
     if report:
         report(1.0, "shapes ready")
     active = np.flatnonzero(np.abs(out).max(axis=(0, 2)) > 0)
     shapes = {name: out[k, active] for k, name in enumerate(names) if name != "tongueOut" or has_tongue}
-    return MeshShapes(active=active, shapes=shapes, notes=notes, left_out=left_out, has_tongue=has_tongue)
+    return MeshShapes(active=active, shapes=shapes, notes=notes, left_out=left_out, has_tongue=has_tongue,
+                      folds=folds)

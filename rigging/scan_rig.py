@@ -286,13 +286,14 @@ def template_mask(model: FaceModel, rest: np.ndarray) -> np.ndarray:
 
 
 def transfer_shapes(verts: np.ndarray, fit: C.Fit, model: FaceModel | None = None, names=ARKIT_NAMES,
-                    report=None) -> DT.MeshShapes:
+                    tris: np.ndarray | None = None, report=None) -> DT.MeshShapes:
     """The model's shapes for the fitted identity (eyeballs turned for ``eyeLook*``, FaceForge's
-    ``tongueOut``) on the mesh (see the module docstring, step 2)."""
+    ``tongueOut``) on the mesh (see the module docstring, step 2); with the mesh's ``tris``, no
+    triangle folds."""
     model = model or load_model()
     deltas = model.shape_deltas(fit.identity, names=list(names)).astype(np.float64) * fit.pose.scale
     deltas = deltas @ fit.pose.rotation.T
-    return DT.transfer_to_mesh(verts, fit, deltas, names, report=report)
+    return DT.transfer_to_mesh(verts, fit, deltas, names, target_tris=tris, report=report)
 
 
 def generate(verts, tris, landmarks, names=ARKIT_NAMES, model=None, weights=None, report=None,
@@ -301,7 +302,7 @@ def generate(verts, tris, landmarks, names=ARKIT_NAMES, model=None, weights=None
     model = model or load_model()
     if fit is None:
         fit = fit_template(verts, tris, landmarks, model=model, weights=weights, report=_sub(report, 0.0, 0.6))
-    return transfer_shapes(verts, fit, model=model, names=names, report=_sub(report, 0.6, 1.0))
+    return transfer_shapes(verts, fit, model=model, names=names, tris=tris, report=_sub(report, 0.6, 1.0))
 
 
 # --- the rig stage's one entry: scan-based or procedural --------------------------------
@@ -354,7 +355,7 @@ def make_shapes(verts, tris, landmarks, source: str = "auto", weights=None, name
     else:
         chosen = "procedural"
     if chosen == "scan":
-        out = transfer_shapes(verts, fit, model=model, names=names, report=_sub(report, 0.55, 1.0))
+        out = transfer_shapes(verts, fit, model=model, names=names, tris=tris, report=_sub(report, 0.55, 1.0))
         return Shapes(active=out.active, shapes=out.shapes, source="scan", reason=why, notes=out.notes,
                       left_out=out.left_out, residual=fit.residual, coverage=fit.coverage,
                       has_tongue=out.has_tongue)
