@@ -38,7 +38,7 @@ from .deform import edge_graph
 from .transfer import closest_points_on_triangles
 
 # Label ids of :func:`feature_labels` (0: no feature).
-NONE, LIP_UPPER, LIP_LOWER, LID_L_UPPER, LID_L_LOWER, LID_R_UPPER, LID_R_LOWER = range(7)
+NO_LABEL, LIP_UPPER, LIP_LOWER, LID_L_UPPER, LID_L_LOWER, LID_R_UPPER, LID_R_LOWER = range(7)
 LABEL_NAMES = ("none", "upper lip", "lower lip", "left upper lid", "left lower lid", "right upper lid",
                "right lower lid")
 
