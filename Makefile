@@ -26,7 +26,7 @@ test: setup setup-313
 test-45: setup
 	$(PY) -m pytest -q tests
 
-# Everyday work: the suite without the tests marked slow (CI runs `make ci`).
+# Everyday work: the suite without the tests marked slow.
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow" tests
 

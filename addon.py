@@ -2,7 +2,8 @@
 
 Classes come from ``properties``, ``preferences``, ``operators`` and
 ``panels`` (operators and panels are collected from every module in their
-folder, so adding a feature means adding a file).  The headless command line
+folder, so adding a feature means adding a file), and the File > Import /
+Export entries the operator modules list in ``MENUS``.  The headless command line
 is registered as ``blender --background --command faceforge ...``.
 """
 
@@ -42,6 +43,8 @@ def register():
     _registered = True
     properties.register_properties()
     preferences.apply()
+    for menu, draw in operators.collect_menus():
+        menu.append(draw)
     if bpy.app.module:
         # The bpy module hangs or crashes at interpreter exit while Python
         # classes are still registered; scripts rarely unregister, so we do.
@@ -64,5 +67,7 @@ def unregister():
         return
     _registered = False
     _drop_cli_command()
+    for menu, draw in reversed(operators.collect_menus()):
+        menu.remove(draw)
     properties.unregister_properties()
     _unregister_classes()

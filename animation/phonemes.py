@@ -91,23 +91,25 @@ def _decoder(kind: str):
     dec = _decoders.get(kind)
     if dec is not None:
         return dec
+    # lm=None: no word language model (alignment uses a grammar, recognition the phone LM); the
+    # extension ships pocketsphinx without it (scripts/build_extension.py WHEEL_PRUNE)
     from pocketsphinx import Decoder
 
     _root, phone_lm = _model_paths()
     if kind == "align":  # wide beams: a forced alignment must reach the end of the transcript
-        dec = Decoder(samprate=RATE, bestpath=False, loglevel="FATAL", beam=1e-100, wbeam=1e-80,
+        dec = Decoder(samprate=RATE, lm=None, bestpath=False, loglevel="FATAL", beam=1e-100, wbeam=1e-80,
                       pbeam=1e-100)
     elif kind == "align_fast":  # short groups of known words (long recordings)
-        dec = Decoder(samprate=RATE, bestpath=False, loglevel="FATAL", beam=1e-60, wbeam=1e-40,
+        dec = Decoder(samprate=RATE, lm=None, bestpath=False, loglevel="FATAL", beam=1e-60, wbeam=1e-40,
                       pbeam=1e-60)
     elif kind == "chain":  # long-form word finding (skip arcs make narrower beams safe)
-        dec = Decoder(samprate=RATE, bestpath=False, loglevel="FATAL", beam=CHAIN_BEAM, wbeam=CHAIN_BEAM,
+        dec = Decoder(samprate=RATE, lm=None, bestpath=False, loglevel="FATAL", beam=CHAIN_BEAM, wbeam=CHAIN_BEAM,
                       pbeam=CHAIN_BEAM)
     elif kind == "align_wide":
-        dec = Decoder(samprate=RATE, bestpath=False, loglevel="FATAL", beam=1e-250, wbeam=1e-250,
+        dec = Decoder(samprate=RATE, lm=None, bestpath=False, loglevel="FATAL", beam=1e-250, wbeam=1e-250,
                       pbeam=1e-250)
     else:
-        dec = Decoder(samprate=RATE, allphone=phone_lm, lw=2.0, beam=1e-20, pbeam=1e-20,
+        dec = Decoder(samprate=RATE, lm=None, allphone=phone_lm, lw=2.0, beam=1e-20, pbeam=1e-20,
                       bestpath=False, loglevel="FATAL")
     _decoders[kind] = dec
     return dec

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 import bpy
+from mathutils import Matrix
 
 from ..core import limits
 from ..core.errors import FaceForgeError
@@ -189,3 +190,22 @@ def sample_shape_keys(action, names, frames) -> np.ndarray:
 def sample_shape_key_curves(obj, names, frames) -> np.ndarray:
     """The current take of ``obj`` at ``frames`` -> (F, K) (see :func:`sample_shape_keys`)."""
     return sample_shape_keys(obj.data.shape_keys.animation_data.action, names, frames)
+
+
+def rotation_channels(mats: np.ndarray, mode: str):
+    """Rotation matrices (F, 3, 3) -> (path suffix, values (F, C)) in Blender's ``mode``
+    (``QUATERNION``, ``AXIS_ANGLE`` or an Euler order; Euler angles kept continuous)."""
+    if mode == "QUATERNION":
+        q = [Matrix(m.tolist()).to_quaternion() for m in mats]
+        for i in range(1, len(q)):
+            q[i].make_compatible(q[i - 1])
+        return "rotation_quaternion", np.array([tuple(x) for x in q])
+    if mode == "AXIS_ANGLE":
+        aa = [Matrix(m.tolist()).to_quaternion().to_axis_angle() for m in mats]
+        return "rotation_axis_angle", np.array([(a, *ax) for ax, a in aa])
+    out, prev = [], None
+    for m in mats:
+        e = Matrix(m.tolist()).to_euler(mode, prev) if prev is not None else Matrix(m.tolist()).to_euler(mode)
+        out.append(tuple(e))
+        prev = e
+    return "rotation_euler", np.array(out)

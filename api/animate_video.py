@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 import bpy
-from mathutils import Matrix
 
 from ..animation import solve
 from ..animation.retime import change_basis, retime_take
@@ -30,12 +29,11 @@ from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress
 from . import actions, binding
 from ..rigging.regions import face_frame
-from .character import armature_of, require_rigged
+from .actions import rotation_channels
+from .character import armature_of, eye_bones, head_bone, require_rigged
 from .mesh import require_mesh, shape_key_coords, vertex_coords
 from .scene import scene_fps
 
-EYE_WORDS = ("eye",)
-EYE_EXCLUDE = ("lid", "brow", "lash", "socket", "target")
 
 
 # --- the rig -------------------------------------------------------------------------
@@ -63,58 +61,11 @@ def rig_basis(obj) -> tuple[solve.RigBasis, np.ndarray]:
 
 # --- helpers for the bake ----------------------------------------------------------------
 
-def _head_bone(arm):
-    if arm is None:
-        return None
-    for name in ("head", "Head", "DEF-head", "ORG-head", "mixamorig:Head", "head.x"):
-        if name in arm.pose.bones:
-            return arm.pose.bones[name]
-    for pb in arm.pose.bones:
-        if pb.name.lower() == "head":
-            return pb
-    return None
-
-
-def _eye_bones(arm):
-    """{'left': pose bone, 'right': pose bone} found by name (eye.L, eye_R, LeftEye, ...)."""
-    out = {}
-    if arm is None:
-        return out
-    for pb in arm.pose.bones:
-        n = pb.name.lower()
-        if not any(w in n for w in EYE_WORDS) or any(w in n for w in EYE_EXCLUDE):
-            continue
-        if n.endswith((".l", "_l", "-l")) or "left" in n:
-            out.setdefault("left", pb)
-        elif n.endswith((".r", "_r", "-r")) or "right" in n:
-            out.setdefault("right", pb)
-    return out
-
-
 def _rot3(m) -> np.ndarray:
     """The rotation of a Blender 4x4/3x3 matrix, scale stripped."""
     from ..rigging.transfer import nearest_rotation
 
     return nearest_rotation(np.array(m, dtype=np.float64)[:3, :3])
-
-
-def _to_channels(mats: np.ndarray, mode: str):
-    """Rotation matrices (F, 3, 3) -> (path suffix, values (F, C)) in Blender's ``mode``
-    (``QUATERNION``, ``AXIS_ANGLE`` or an Euler order; Euler angles kept continuous)."""
-    if mode == "QUATERNION":
-        q = [Matrix(m.tolist()).to_quaternion() for m in mats]
-        for i in range(1, len(q)):
-            q[i].make_compatible(q[i - 1])
-        return "rotation_quaternion", np.array([tuple(x) for x in q])
-    if mode == "AXIS_ANGLE":
-        aa = [Matrix(m.tolist()).to_quaternion().to_axis_angle() for m in mats]
-        return "rotation_axis_angle", np.array([(a, *ax) for ax, a in aa])
-    out, prev = [], None
-    for m in mats:
-        e = Matrix(m.tolist()).to_euler(mode, prev) if prev is not None else Matrix(m.tolist()).to_euler(mode)
-        out.append(tuple(e))
-        prev = e
-    return "rotation_euler", np.array(out)
 
 
 def _object_rotations(obj, rots_obj: np.ndarray) -> np.ndarray:
@@ -155,13 +106,13 @@ def head_channels(obj, rots_obj: np.ndarray) -> HeadChannels:
     the head bone of the character's armature when it has one, else the object's own rotation
     (rest @ delta, the rest stored once so takes do not compound)."""
     arm = armature_of(obj)
-    head_pb = _head_bone(arm)
+    head_pb = head_bone(arm)
     if head_pb is not None:
-        suffix, vals = _to_channels(_bone_space(rots_obj, obj, arm, head_pb), head_pb.rotation_mode)
+        suffix, vals = rotation_channels(_bone_space(rots_obj, obj, arm, head_pb), head_pb.rotation_mode)
         path = f'pose.bones["{head_pb.name}"].{suffix}'
         return HeadChannels(arm, [(path, i) for i in range(vals.shape[1])], vals, head_pb.name,
                             f"bone {head_pb.name}")
-    suffix, vals = _to_channels(_object_rotations(obj, rots_obj), obj.rotation_mode)
+    suffix, vals = rotation_channels(_object_rotations(obj, rots_obj), obj.rotation_mode)
     return HeadChannels(obj, [(suffix, i) for i in range(vals.shape[1])], vals, "Object", f"object {obj.name}")
 
 
@@ -229,7 +180,7 @@ def bake_take(obj, take: solve.Take, face_axes: np.ndarray, start_frame: int = 1
     written = {"action": action.name, "frames": len(frames), "first_frame": int(frames[0]),
                "last_frame": int(frames[-1]), "shape_keys": len(take.names), "head": "", "eyes": 0}
     arm = armature_of(obj)
-    head_pb = _head_bone(arm)
+    head_pb = head_bone(arm)
 
     bags = {}
 
@@ -252,7 +203,7 @@ def bake_take(obj, take: solve.Take, face_axes: np.ndarray, start_frame: int = 1
         actions.write_curves(target_bag(hc.owner), hc.channels, frames, hc.values, group=hc.group)
         written["head"] = hc.label
     if eyes and arm is not None:
-        eye_pbs = _eye_bones(arm)
+        eye_pbs = eye_bones(arm)
         for side, col in (("left", 0), ("right", 1)):
             pb = eye_pbs.get(side)
             if pb is None:
@@ -261,7 +212,7 @@ def bake_take(obj, take: solve.Take, face_axes: np.ndarray, start_frame: int = 1
             if head and head_pb is not None and head_pb not in pb.parent_recursive:
                 r_obj = np.einsum("fij,fjk->fik", rots_obj, r_obj)  # the eye does not inherit the head's turn
             local = _bone_space(r_obj, obj, arm, pb)
-            suffix, vals = _to_channels(local, pb.rotation_mode)
+            suffix, vals = rotation_channels(local, pb.rotation_mode)
             bag = target_bag(arm)
             path = f'pose.bones["{pb.name}"].{suffix}'
             actions.write_curves(bag, [(path, i) for i in range(vals.shape[1])], frames, vals, group=pb.name)
@@ -334,51 +285,11 @@ def animate_from_video_job(obj, path: str, smoothing: float = 0.5, neutral_frame
     return result
 
 
-def _windows(h: int, w: int, smallest: int = 160, most: int = 48):
-    """Square crops (x, y, side) covering an image, largest first, overlapping by half."""
-    side = min(h, w)
-    out = []
-    while side >= smallest and len(out) < most:
-        step = max(1, side // 2)
-        ys = sorted(set(list(range(0, h - side + 1, step)) + [h - side]))
-        xs = sorted(set(list(range(0, w - side + 1, step)) + [w - side]))
-        level = [(x, y, side) for y in ys for x in xs]
-        if level != [(0, 0, min(h, w))] or h != w:
-            out.append(level)
-        side //= 2
-    return out
-
-
 def _detect_image(rgb):
-    """The largest face in a photo, also when it holds several or small faces: the whole image
-    first, then square crops from large to small (the face mesh's detector looks for faces
-    that fill a good part of its input).  ``num_faces``: the faces seen."""
-    from ..inference.face_mesh import FaceLandmarks, FaceMeshDetector
+    """The largest face in a photo (``inference.face_mesh.find_face``: several or small faces too)."""
+    from ..inference.face_mesh import find_face
 
-    rgb = np.ascontiguousarray(rgb)
-    h, w = rgb.shape[:2]
-    with FaceMeshDetector(video=False, max_faces=4) as det:
-        found = det.detect(rgb, with_score=False)
-        if found is not None:
-            return found
-        for level in _windows(h, w):
-            faces = []
-            for x, y, side in level:
-                lm = det.detect(np.ascontiguousarray(rgb[y:y + side, x:x + side]), with_score=False)
-                if lm is not None:
-                    pts = lm.points.copy()
-                    pts[:, 0] += x
-                    pts[:, 1] += y
-                    faces.append(pts)
-            if not faces:
-                continue
-            distinct = []  # the same face seen in overlapping crops counts once
-            for pts in sorted(faces, key=lambda p: -np.ptp(p[:, 0]) * np.ptp(p[:, 1])):
-                c, size = pts[:, :2].mean(0), np.ptp(pts[:, 0])
-                if all(np.linalg.norm(c - d[:, :2].mean(0)) > 0.5 * size for d in distinct):
-                    distinct.append(pts)
-            return FaceLandmarks(points=distinct[0], score=1.0, image_size=(w, h), num_faces=len(distinct))
-    return None
+    return find_face(rgb)
 
 
 def animate_from_image_job(obj, path: str, key: bool = False, neutral_path: str | None = None,
@@ -414,12 +325,12 @@ def animate_from_image_job(obj, path: str, key: bool = False, neutral_path: str 
     if head:
         rots = change_basis(rot[None], face_axes)
         arm = armature_of(obj)
-        pb = _head_bone(arm)
+        pb = head_bone(arm)
         if pb is not None:
-            suffix, vals = _to_channels(_bone_space(rots, obj, arm, pb), pb.rotation_mode)
+            suffix, vals = rotation_channels(_bone_space(rots, obj, arm, pb), pb.rotation_mode)
             target = pb
         else:
-            suffix, vals = _to_channels(_object_rotations(obj, rots), obj.rotation_mode)
+            suffix, vals = rotation_channels(_object_rotations(obj, rots), obj.rotation_mode)
             target = obj
         setattr(target, suffix, tuple(vals[0]))
         if key:

@@ -22,6 +22,7 @@ the jaw/eye bones undriven.  See docs/armature.md.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import bpy
 import numpy as np
@@ -396,3 +397,74 @@ def reset_pose(obj) -> None:
         pb.rotation_euler = (0.0, 0.0, 0.0)
         pb.rotation_quaternion = (1.0, 0.0, 0.0, 0.0)
         pb.scale = (1.0, 1.0, 1.0)
+
+
+# --- drivers, read back as arrays (exports bake what Blender shows) ---------------------------
+
+@dataclass
+class BoneDriver:
+    """A driver on a pose-bone channel of the face rig."""
+
+    data_path: str  # 'pose.bones["jaw"].rotation_euler'
+    index: int  # array index (0 = X)
+    bone: str
+    keys: list[str]  # the shape keys (of the face's Key) it reads; [] = held at a constant
+    fcurve: object  # the driver F-curve
+
+    @property
+    def channel(self) -> tuple[str, int]:
+        return self.data_path, self.index
+
+
+def bone_drivers(arm, key=None) -> list[BoneDriver]:
+    """Every driver on ``arm``'s pose bones, with the shape keys of ``key`` each reads."""
+    out = []
+    anim = arm.animation_data if arm is not None else None
+    if anim is None:
+        return out
+    for fc in anim.drivers:
+        path = fc.data_path
+        if not path.startswith('pose.bones["'):
+            continue
+        bone = path[len('pose.bones["'):path.index('"]')]
+        names = []
+        for var in fc.driver.variables:
+            for t in var.targets[:1]:
+                name = _key_block_name(t.data_path)
+                if var.type == "SINGLE_PROP" and key is not None and t.id == key and name is not None:
+                    names.append(name)
+        out.append(BoneDriver(path, fc.array_index, bone, names, fc))
+    return out
+
+
+def _key_block_name(path: str):
+    if path.startswith('key_blocks["') and path.endswith('"].value'):
+        return path[len('key_blocks["'):-len('"].value')]
+    return None
+
+
+def driven_values(drv: BoneDriver, key, key_values: dict, frames: int) -> np.ndarray:
+    """What the driver ``drv`` gives at every frame, from the shape keys' values ``key_values``
+    (name -> (F,)).  Raises ValueError for a driver that reads anything but shape keys of ``key``."""
+    fc = drv.fcurve
+    d = fc.driver
+    variables = {}
+    for var in d.variables:
+        t = var.targets[0]
+        name = _key_block_name(t.data_path)
+        if var.type != "SINGLE_PROP" or t.id != key or name is None:
+            raise ValueError(f"the driver on {drv.data_path}[{drv.index}] reads '{t.data_path}', not a shape key")
+        variables[var.name] = np.asarray(key_values.get(name, np.zeros(frames)), dtype=np.float64)
+    out = pure_arm.evaluate_driver(d.type, d.expression, variables, frames)
+    if len(fc.keyframe_points):
+        return np.array([fc.evaluate(float(v)) for v in out])
+    for mod in fc.modifiers:
+        if mod.mute:
+            continue
+        if mod.type == "GENERATOR" and mod.mode == "POLYNOMIAL" and not mod.use_additive \
+                and not mod.use_restricted_range and not mod.use_influence:
+            out = np.polyval(list(mod.coefficients)[::-1], out)
+        else:
+            return np.array([fc.evaluate(float(v)) for v in pure_arm.evaluate_driver(
+                d.type, d.expression, variables, frames)])
+    return out

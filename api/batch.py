@@ -67,9 +67,16 @@ def _image_stage(obj, path, spec):
 
 
 def _speech_stage(obj, path, spec):
+    import bpy
+
     from .lipsync import lipsync_job
 
     result = yield from lipsync_job(obj, path, add_sound=False)
+    # The take is named after the take (its files and the glTF clip carry this name), not the object.
+    action = bpy.data.actions.get(result["action"])
+    if action is not None and action.name != spec.name:
+        action.name = spec.name
+        result = dict(result, action=action.name)
     return result
 
 
@@ -228,12 +235,18 @@ def run_worker(spec_path: str) -> int:
 # --- the parent: many takes, several processes (core/batch.py) -------------------------
 
 def run_batch(plan: BatchPlan, blender: str | None = None, on_event: Callable[[str], None] = print,
-              timeout: float | None = None) -> dict:
+              timeout: float | None = None, ray=None, auto_jobs: bool = False) -> dict:
     """Run every take of ``plan`` in worker processes (``blender``: a Blender binary with the
     extension installed, else this Python with the bpy module); returns (and writes) the
-    batch report (see :func:`core.batch.run_batch`)."""
+    batch report (see :func:`core.batch.run_batch`).  ``ray``: a ``core.batch_ray.RayOptions`` to
+    run each take as a Ray task instead of a local process (``auto_jobs``: as many at once as the
+    cluster holds); the same command, reports and summary."""
     import bpy
 
     cmd = pool.worker_command(blender, module=bool(getattr(bpy.app, "module", True)),
                               binary=bpy.app.binary_path)
+    if ray is not None:
+        from ..core import batch_ray
+
+        return batch_ray.run_batch(plan, cmd, ray, on_event=on_event, timeout=timeout, auto_jobs=auto_jobs)
     return pool.run_batch(plan, cmd, on_event=on_event, timeout=timeout)

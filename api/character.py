@@ -6,7 +6,8 @@ One answer per question, for every stage, operator and subcommand:
   *rigged* when it has shape keys named as ARKit's blendshapes (the Rig stage
   makes them; an imported ARKit character has them too);
 * :func:`armatures` / :func:`armature_of` - the armatures that deform a mesh
-  (its Armature modifiers' objects, then an armature parent);
+  (its Armature modifiers' objects, then an armature parent); :func:`head_bone`,
+  :func:`eye_bones` - their head and eye pose bones, found by name;
 * :func:`find_character` - the face mesh in an opened .blend: the one named,
   else the only rigged mesh, else the only mesh with landmarks, else the only
   mesh (the command line's rule when ``--object`` is not given).
@@ -64,6 +65,40 @@ def armature_of(obj):
     """The armature that moves ``obj`` (the first of :func:`armatures`), or None."""
     found = armatures(obj)
     return found[0] if found else None
+
+
+# Eye bones: names with "eye", not lids/brows/lashes/sockets/targets.
+EYE_WORDS = ("eye",)
+EYE_EXCLUDE = ("lid", "brow", "lash", "socket", "target")
+
+
+def head_bone(arm):
+    """The head pose bone of ``arm`` (FaceForge's ``head``, Rigify, Mixamo names...) or None."""
+    if arm is None:
+        return None
+    for name in ("head", "Head", "DEF-head", "ORG-head", "mixamorig:Head", "head.x"):
+        if name in arm.pose.bones:
+            return arm.pose.bones[name]
+    for pb in arm.pose.bones:
+        if pb.name.lower() == "head":
+            return pb
+    return None
+
+
+def eye_bones(arm):
+    """{'left': pose bone, 'right': pose bone} found by name (eye.L, eye_R, LeftEye, ...)."""
+    out = {}
+    if arm is None:
+        return out
+    for pb in arm.pose.bones:
+        n = pb.name.lower()
+        if not any(w in n for w in EYE_WORDS) or any(w in n for w in EYE_EXCLUDE):
+            continue
+        if n.endswith((".l", "_l", "-l")) or "left" in n:
+            out.setdefault("left", pb)
+        elif n.endswith((".r", "_r", "-r")) or "right" in n:
+            out.setdefault("right", pb)
+    return out
 
 
 def find_character(name: str | None = None, where: str = "the file"):

@@ -3,6 +3,8 @@
 * New shape keys: Blender 4.x creates them at value 0.0, Blender 5.x at 1.0
   (a freshly generated rig would show every shape at once): :func:`new_shape_key`
   always starts a key at 0.0.
+* Materials: Blender 5 materials always use nodes (``Material.use_nodes`` is deprecated there):
+  :func:`node_tree` gives a material's node tree on every version.
 * Actions: Blender 4.4 introduced slotted actions and 5.0 removed ``Action.fcurves``
   (F-curves live in channel bags); that difference is handled by ``api/actions.py``
   (``channelbag``, ``fcurves_for``, ``action_fcurves``), which every call site uses.
@@ -22,3 +24,10 @@ def new_shape_key(obj, name: str, from_mix: bool = False):
     kb = obj.shape_key_add(name=name, from_mix=from_mix)
     kb.value = 0.0
     return kb
+
+
+def node_tree(mat):
+    """``mat``'s node tree, switching nodes on where Blender 4.x needs it (Blender 5 always has one)."""
+    if not BLENDER_5 and not mat.use_nodes:
+        mat.use_nodes = True
+    return mat.node_tree

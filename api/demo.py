@@ -1,8 +1,10 @@
 """The main job, end to end, on a built-in default.
 
-photo (scikit-image's astronaut, a real photo) -> textured face mesh with
-bound landmarks -> the 52 ARKit shape keys -> a text timeline ("neutral ->
-a delighted surprise -> ...") -> FBX + glb + preview MP4 + face.blend.
+photo (scikit-image's astronaut, a real photo) -> a whole textured head with
+its landmarks bound and the 52 ARKit shape keys of the face model
+(``api.photo_face``) -> a text timeline ("neutral -> a delighted surprise ->
+...") -> FBX + glb + preview MP4 + face.blend.  With ``mesh_path`` the mesh's
+landmarks are detected and its 52 keys generated (``api.shape_keys``) instead.
 """
 
 from __future__ import annotations
@@ -47,26 +49,24 @@ def demo_job(out_dir: str, mesh_path: str | None = None, photo_path: str | None 
         import bpy
 
         obj = bpy.data.objects[res["object"]]
+        written["photo_pose"] = res["action"]
+        if res["note"]:
+            written["note"] = res["note"]
     written["object"] = obj.name
     written["vertices"] = len(obj.data.vertices)
-    try:
-        from . import shape_keys
-    except ImportError:  # the rig stage is not part of this build
-        shape_keys = None
-    if shape_keys is not None:
+    from . import batch, expressions, shape_keys
+    from .character import arkit_keys
+
+    if not arkit_keys(obj):  # a head from the photo has the face model's own 52 keys already
         yield Progress(0.25, "generating the 52 ARKit shape keys")
-        res = yield from scaled(shape_keys.generate_shape_keys_job(obj), 0.25, 0.5)
-        written["shape_keys"] = len(obj.data.shape_keys.key_blocks) - 1
-        from . import expressions
-
-        yield Progress(0.5, "baking the text timeline")
-        res = yield from scaled(expressions.timeline_job(obj, timeline), 0.5, 0.6)
-        from . import batch
-
-        res = yield from scaled(batch.deliver_job(obj, out_dir, "face", formats=("fbx", "glb"),
-                                                   preview=preview), 0.6, 0.95)
-        for fmt, paths in res["outputs"].items():
-            written[fmt] = ", ".join(paths)
+        yield from scaled(shape_keys.generate_shape_keys_job(obj), 0.25, 0.5)
+    written["shape_keys"] = len(arkit_keys(obj))
+    yield Progress(0.5, "baking the text timeline")
+    yield from scaled(expressions.timeline_job(obj, timeline), 0.5, 0.6)
+    res = yield from scaled(batch.deliver_job(obj, out_dir, "face", formats=("fbx", "glb"), preview=preview),
+                            0.6, 0.95)
+    for fmt, paths in res["outputs"].items():
+        written[fmt] = ", ".join(paths)
     yield Progress(0.95, "saving")
     written["blend"] = scene.save_blend(os.path.join(out_dir, "face.blend"))
     yield Progress(1.0, "done")

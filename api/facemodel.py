@@ -15,6 +15,13 @@ head (``facemodel.load_model()``), in metres, facing -Y, Z up, the subject's lef
 * optionally the 52 ARKit shape keys for this head (``shape_keys=True``; the eyeLook
   keys turn the eyeballs linearly, see ``FaceModel.shape_deltas``).
 
+With ``texture`` (a :class:`facemodel.texture.PhotoTexture`, the photo head) the skin, brows and
+lips share one material with the texture image (packed into the .blend, so FBX/glTF exports
+carry it), the UVs are the texture's atlas (:func:`facemodel.texture.atlas_uv`: ICT's face and
+head tiles side by side in one image), the irises take the photo's colour (these materials are
+the object's own: ``<name> skin``, ``<name> iris``) and the lashes are clear (the photo's lashes
+are painted on the lids).
+
 ``set_face_vertices(obj, identity, expression)`` re-poses an existing head object (same
 topology) in place.  Custom properties: ``faceforge_identity`` (K floats).
 """
@@ -27,7 +34,10 @@ import bpy
 
 from ..core.arkit import ARKIT_NAMES
 from ..core.errors import FaceForgeError
+from ..core.paths import safe_filename
+from ..facemodel import texture as photo_texture
 from ..facemodel.model import LOOKS, PART_GROUPS, PART_NAMES, load_model, to_blender
+from . import compat
 from .binding import Binding, write_binding
 
 # Flat colours (linear RGBA) per look; the clear films and corneas are fully transparent.
@@ -38,21 +48,25 @@ LOOK_COLOURS = {
     "brows": (0.10, 0.07, 0.05, 1.0), "lips": (0.60, 0.30, 0.28, 1.0),
 }
 VERTEX_GROUPS = PART_NAMES + ("eyeball_L", "eyeball_R")
+# wet and glossy parts (by the material name's end); the rest 0.6
+ROUGHNESS = (("sclera", 0.2), ("iris", 0.2), ("pupil", 0.2), ("teeth", 0.3), ("gums_tongue", 0.35))
 
 
-def _material(name: str, rgba) -> "bpy.types.Material":
-    mat = bpy.data.materials.get(name)
+def _material(name: str, rgba, made=None, shared: bool = True) -> "bpy.types.Material":
+    """A flat-colour material; ``shared``: the one of that name if it exists.  New ones go to ``made``."""
+    mat = bpy.data.materials.get(name) if shared else None
     if mat is not None:
         return mat
     mat = bpy.data.materials.new(name)
+    if made is not None:
+        made.append(mat)
     mat.diffuse_color = rgba  # Workbench's colour
-    if not getattr(mat, "use_nodes", True):  # Blender 5 always uses nodes
-        mat.use_nodes = True
-    bsdf = mat.node_tree.nodes.get("Principled BSDF") if mat.node_tree else None
+    tree = compat.node_tree(mat)
+    bsdf = tree.nodes.get("Principled BSDF") if tree else None
     if bsdf is not None:
         bsdf.inputs["Base Color"].default_value = rgba
         bsdf.inputs["Alpha"].default_value = rgba[3]
-        bsdf.inputs["Roughness"].default_value = 0.2 if name.endswith(("sclera", "iris", "pupil")) else 0.6
+        bsdf.inputs["Roughness"].default_value = next((r for end, r in ROUGHNESS if name.endswith(end)), 0.6)
     if rgba[3] < 1.0:
         if hasattr(mat, "surface_render_method"):
             mat.surface_render_method = "BLENDED"
@@ -70,16 +84,56 @@ def _check_lengths(model, identity, expression):
 
 
 def build_face_object(identity=None, expression=None, *, name: str = "FaceForge Head", shape_keys: bool = False,
-                      landmarks: bool = True, model=None, collection=None):
+                      landmarks: bool = True, model=None, collection=None, texture=None):
     """A new mesh object of the face model (see the module docstring); returns the object.
 
     ``identity`` (K,) unit-variance coefficients (None: the average head), ``expression``
     (52,) ARKit weights baked into the base mesh (None: neutral), ``shape_keys``: add Basis
-    + the 52 ARKit keys for this identity's head (an ``expression`` stays baked in the Basis)."""
+    + the 52 ARKit keys for this identity's head (an ``expression`` stays baked in the Basis),
+    ``texture``: a :class:`facemodel.texture.PhotoTexture` for the skin and the irises.
+    Nothing is left behind when it fails."""
     model = model or load_model()
     _check_lengths(model, identity, expression)
+    made = []
+    try:
+        return _build(model, identity, expression, name, shape_keys, landmarks, collection, texture, made)
+    except BaseException:
+        _remove_made(made)
+        raise
+
+
+def _remove_made(made) -> None:
+    """Remove Blender data blocks (objects, meshes, materials, images) made for a head, newest first."""
+    for block in reversed(made):
+        for coll in (bpy.data.objects, bpy.data.meshes, bpy.data.materials, bpy.data.images, bpy.data.actions):
+            try:
+                if block.name in coll and coll[block.name] == block:
+                    coll.remove(block)
+                    break
+            except ReferenceError:  # already gone with its owner
+                break
+
+
+def remove_head(obj) -> None:
+    """Remove a head object, its mesh, and the materials and images only it used."""
+    mesh = obj.data
+    mats = [m for m in mesh.materials if m is not None]
+    images = {n.image for m in mats if m.node_tree for n in m.node_tree.nodes if n.type == "TEX_IMAGE" and n.image}
+    bpy.data.objects.remove(obj)
+    if mesh.users == 0:
+        bpy.data.meshes.remove(mesh)
+    for m in mats:
+        if m.users == 0 and not m.use_fake_user:
+            bpy.data.materials.remove(m)
+    for img in images:
+        if img.users == 0 and not img.use_fake_user:
+            bpy.data.images.remove(img)
+
+
+def _build(model, identity, expression, name, shape_keys, landmarks, collection, texture, made):
     verts = to_blender(model.evaluate(identity, expression)).astype(np.float32)
     me = bpy.data.meshes.new(name)
+    made.append(me)
     me.vertices.add(model.n_vertices)
     me.vertices.foreach_set("co", verts.ravel())
     me.loops.add(len(model.polygon_vertices))
@@ -89,13 +143,25 @@ def build_face_object(identity=None, expression=None, *, name: str = "FaceForge 
     me.polygons.foreach_set("loop_total", model.polygon_sizes.astype(np.int32))
     me.update(calc_edges=True)
     uv = me.uv_layers.new(name="UVMap")
-    uv.data.foreach_set("uv", model.loop_uv.astype(np.float32).ravel())
+    loop_uv = model.loop_uv if texture is None else photo_texture.atlas_uv(model)
+    uv.data.foreach_set("uv", loop_uv.astype(np.float32).ravel())
     me.polygons.foreach_set("use_smooth", np.ones(len(model.polygon_sizes), dtype=bool))
-    for look in LOOKS:
-        me.materials.append(_material(f"FaceForge_{look}", LOOK_COLOURS[look]))
-    me.polygons.foreach_set("material_index", model.polygon_looks().astype(np.int32))
+    looks = model.polygon_looks()
+    own = _paint(name, texture, made) if texture is not None else {}
+    mats, slot_of = [], {}
+    for i, look in enumerate(LOOKS):
+        if own and not np.any(looks == i):
+            continue
+        mat = own.get(look) or _material(f"FaceForge_{look}", LOOK_COLOURS[look], made)
+        if mat not in mats:
+            mats.append(mat)
+            me.materials.append(mat)
+        slot_of[i] = mats.index(mat)
+    slot = np.array([slot_of.get(i, 0) for i in range(len(LOOKS))], np.int32)
+    me.polygons.foreach_set("material_index", slot[looks])
     me.update()
     obj = bpy.data.objects.new(name, me)
+    made.append(obj)
     (collection or bpy.context.scene.collection).objects.link(obj)
     for group in VERTEX_GROUPS:
         vg = obj.vertex_groups.new(name=group)
@@ -108,6 +174,47 @@ def build_face_object(identity=None, expression=None, *, name: str = "FaceForge 
     if shape_keys:
         add_shape_keys(obj, identity, model=model)
     return obj
+
+
+def srgb_to_linear(c) -> np.ndarray:
+    """sRGB 0..1 -> linear (Blender's colours)."""
+    c = np.clip(np.asarray(c, np.float64), 0.0, 1.0)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _image(name: str, rgb: np.ndarray, made) -> "bpy.types.Image":
+    """A packed sRGB image from (H, W, 3) uint8 (row 0 at the top)."""
+    h, w = rgb.shape[:2]
+    img = bpy.data.images.new(name, w, h, alpha=False)
+    made.append(img)
+    px = np.ones((h, w, 4), np.float32)
+    px[..., :3] = rgb[::-1].astype(np.float32) / 255.0  # Blender's rows run bottom-up
+    img.pixels.foreach_set(px.ravel())
+    img.file_format = "PNG"
+    img.filepath_raw = f"//{safe_filename(name)}.png"
+    img.pack()
+    return img
+
+
+def _paint(name: str, texture, made) -> dict:
+    """The photo head's own materials by look: one textured skin that the skin, brows and lips
+    share, and the irises in the photo's colour."""
+    skin = bpy.data.materials.new(f"{name} skin")
+    made.append(skin)
+    skin.diffuse_color = tuple(srgb_to_linear(texture.skin)) + (1.0,)
+    nodes = compat.node_tree(skin).nodes
+    bsdf = nodes.get("Principled BSDF")
+    tex = nodes.new("ShaderNodeTexImage")
+    tex.image = _image(f"{name} skin", texture.image, made)
+    tex.location = (-400, 200)
+    if bsdf is not None:
+        skin.node_tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+        bsdf.inputs["Roughness"].default_value = 0.55
+    nodes.active = tex
+    iris = _material(f"{name} iris", tuple(srgb_to_linear(texture.iris)) + (1.0,), made, shared=False)
+    # the photo's lashes are on the skin already: ICT's lash cards would draw a second, heavy fringe
+    clear = _material("FaceForge_clear", LOOK_COLOURS["clear"], made)
+    return {"skin": skin, "brows": skin, "lips": skin, "iris": iris, "eyelashes": clear}
 
 
 def add_shape_keys(obj, identity=None, names=ARKIT_NAMES, model=None) -> int:
@@ -125,7 +232,7 @@ def add_shape_keys(obj, identity=None, names=ARKIT_NAMES, model=None) -> int:
     deltas = model.shape_deltas(identity, names=names)
     keys = obj.data.shape_keys.key_blocks
     for name, d in zip(names, deltas):
-        kb = keys.get(name) or obj.shape_key_add(name=name, from_mix=False)
+        kb = keys.get(name) or compat.new_shape_key(obj, name)  # at 0 on every Blender
         kb.data.foreach_set("co", (base + to_blender(d)).astype(np.float32).ravel())
         kb.slider_min, kb.slider_max = 0.0, 1.0
     obj.data.update()
@@ -145,4 +252,5 @@ def set_face_vertices(obj, identity=None, expression=None, model=None) -> None:
     obj.data.update()
 
 
-__all__ = ["build_face_object", "add_shape_keys", "set_face_vertices", "VERTEX_GROUPS", "PART_GROUPS"]
+__all__ = ["build_face_object", "add_shape_keys", "set_face_vertices", "remove_head", "srgb_to_linear",
+           "VERTEX_GROUPS", "PART_GROUPS"]

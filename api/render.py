@@ -71,7 +71,7 @@ def has_image_texture(objs) -> bool:
     for obj in objs:
         for slot in obj.material_slots:
             mat = slot.material
-            if mat and mat.use_nodes and any(n.type == "TEX_IMAGE" and n.image for n in mat.node_tree.nodes):
+            if mat and mat.node_tree and any(n.type == "TEX_IMAGE" and n.image for n in mat.node_tree.nodes):
                 return True
     return False
 
@@ -101,16 +101,33 @@ def render_view(objects, target, view_dir, up, radius: float, resolution: int = 
     Returns (rgb (resolution, resolution, 3) uint8, camera).  Other objects are
     hidden for the render; everything is restored afterwards.
     """
-    scene = bpy.context.scene
-    objects = list(objects)
     view_dir = np.asarray(view_dir, float) / np.linalg.norm(view_dir)
     fov = 2.0 * math.atan(SENSOR_MM / 2.0 / LENS_MM)
     dist = radius / math.sin(fov / 2.0)
     eye = np.asarray(target, float) - view_dir * dist
-    m = look_at(eye, target, up)
+    camera = PinholeCamera(np.array(look_at(eye, target, up)), LENS_MM / SENSOR_MM * resolution, int(resolution),
+                           int(resolution))
+    img = render_camera(objects, camera, engine=engine, samples=samples, clip=(dist * 0.01, dist * 10.0))
+    return img, camera
+
+
+def render_camera(objects, camera: PinholeCamera, engine: str | None = None, samples: int = 8,
+                  clip: tuple[float, float] | None = None, light: str = "STUDIO") -> np.ndarray:
+    """Render ``objects`` through ``camera`` (any :class:`PinholeCamera`: its size, focal length and
+    placement); returns rgb (camera.height, camera.width, 3) uint8.  ``light``: Workbench's
+    ``STUDIO`` lighting or ``FLAT`` (unlit: textures show their own colours).  Other objects are
+    hidden for the render; everything is restored afterwards."""
+    scene = bpy.context.scene
+    objects = list(objects)
+    m = np.asarray(camera.cam_to_world, float)
+    if clip is None:  # from the objects' boxes
+        corners = np.array([np.array(o.matrix_world) @ np.r_[c[:], 1.0] for o in objects for c in o.bound_box])
+        dist = np.linalg.norm(corners[:, :3] - m[:3, 3], axis=1) if len(corners) else np.ones(1)
+        clip = (max(float(dist.min()) * 0.1, 1e-4), max(float(dist.max()) * 10.0, 1e-3))
     cam_data = bpy.data.cameras.new("FaceForge_tmp_cam")
-    cam_data.lens, cam_data.sensor_width, cam_data.sensor_fit = LENS_MM, SENSOR_MM, "HORIZONTAL"
-    cam_data.clip_start, cam_data.clip_end = dist * 0.01, dist * 10.0
+    cam_data.sensor_width, cam_data.sensor_fit = SENSOR_MM, "HORIZONTAL"
+    cam_data.lens = camera.focal_px * SENSOR_MM / camera.width
+    cam_data.clip_start, cam_data.clip_end = clip
     cam = bpy.data.objects.new("FaceForge_tmp_cam", cam_data)
     scene.collection.objects.link(cam)
     cam.matrix_world = Matrix(m.tolist())  # Matrix() takes rows (a plain nested list would be columns)
@@ -125,7 +142,7 @@ def render_view(objects, target, view_dir, up, radius: float, resolution: int = 
         with _saved_settings(scene):
             scene.camera = cam
             r = scene.render
-            r.resolution_x = r.resolution_y = int(resolution)
+            r.resolution_x, r.resolution_y = int(camera.width), int(camera.height)
             r.resolution_percentage = 100
             r.image_settings.file_format, r.image_settings.color_mode = "PNG", "RGB"
             r.film_transparent = False
@@ -134,8 +151,9 @@ def render_view(objects, target, view_dir, up, radius: float, resolution: int = 
             scene.view_settings.look, scene.view_settings.exposure, scene.view_settings.gamma = "None", 0.0, 1.0
             textured = has_image_texture(objects)
             sh = scene.display.shading
-            sh.light = "STUDIO"
-            sh.studio_light = "Default"
+            sh.light = light
+            if light == "STUDIO":
+                sh.studio_light = "Default"
             sh.color_type = "TEXTURE" if textured else "MATERIAL"
             sh.show_cavity = sh.show_shadows = sh.show_xray = sh.show_object_outline = False
             sh.show_specular_highlight, sh.show_backface_culling = True, False
@@ -164,5 +182,4 @@ def render_view(objects, target, view_dir, up, radius: float, resolution: int = 
         bpy.data.objects.remove(cam)
         bpy.data.cameras.remove(cam_data)
         bpy.data.worlds.remove(world)
-    focal_px = LENS_MM / SENSOR_MM * resolution
-    return img, PinholeCamera(np.array(m), focal_px, int(resolution), int(resolution))
+    return img

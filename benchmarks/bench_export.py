@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_export.py [--minutes 10] [--takes 4] [--take-seconds 5] [--skip-batch]
 
 Prints figures; nothing is asserted.  The character is the test fixture head
-(UV sphere 64x32, 52 ARKit shape keys, 5-bone armature).
+(UV sphere 64x32, 52 ARKit shape keys, 5-bone armature), then the ICT head (bump shape keys;
+then the rig stage's keys + face armature in Bones mode).
 """
 
 import argparse
@@ -98,6 +99,30 @@ def main() -> int:
         r = run_sync(preview.render_preview_job(ict, os.path.join(out, "ict.mp4"), (1, 30), size=256),
                      on_progress=None)
         print(f"preview ICT head 256 px ({r.engine.lower()}): {r.seconds_render / 30 * 1000:.0f} ms/frame")
+
+        # The generated rig (issue #22): rig-stage shape keys + face armature in Bones mode, so the
+        # export bakes jawOpen/eyeLook* to bone animation and scales the centimetre OBJ to metres.
+        import rig_fixtures as RF
+        from pathlib import Path
+
+        from faceforge.api import armature, shape_keys
+
+        scene.clear_scene()
+        bpy.context.scene.render.fps = 30
+        rigged = RF.import_ict(Path(ROOT).parent / "shared" / "data")
+        shape_keys.generate_shape_keys(rigged)
+        armature.generate_armature(rigged)
+        bake_take(rigged, known_weights(n, 4), "Take")
+        print(f"\nICT head, generated rig (Bones mode), take {n} frames ({args.ict_minutes:g} min)")
+        for fmt, kw in (("GLB", {}), ("GLB", {"morph_normals": False}), ("FBX", {}),
+                        ("GLB", {"motion": "SHAPE_KEYS", "morph_normals": False})):
+            label = f"export {fmt} (ICT rigged{', ' + ', '.join(f'{k}={v}' for k, v in kw.items()) if kw else ''})"
+            with timed(label, results):
+                r = run_sync(export.export_job(rigged, os.path.join(out, "rigged"), fmt, **kw), on_progress=None)
+            print(f"  {r.path.name}: {r.path.stat().st_size / 1e6:.1f} MB, {r.motion}, x{r.scale:g} -> "
+                  f"{r.height_m:.3f} m")
+        with timed("Live Link CSV export (ICT rigged, with eye rotations from the drivers)", results):
+            livelink.export_livelink(rigged, os.path.join(out, "rigged.csv"))
 
     if args.skip_batch:
         return 0

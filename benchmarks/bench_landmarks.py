@@ -1,5 +1,5 @@
-"""Landmark benchmarks: placement accuracy on the ICT head, the photo-face closed
-loop, and time to detect + bind on the ICT head and on a >= 250k-vertex copy."""
+"""Landmark benchmarks: placement accuracy on the ICT head and time to detect + bind on the
+ICT head and on a >= 250k-vertex copy (the photo head's closed loop: bench_photo_head.py)."""
 
 import json
 import os
@@ -52,10 +52,8 @@ def main():
     ff = load()
     import bpy
 
-    from faceforge.api import binding, landmarks, photo_face, render, scene
-    from faceforge.inference.face_mesh import detect_landmarks
+    from faceforge.api import binding, landmarks, scene
     from faceforge.inference.ibug68 import ibug68_from_mediapipe
-    from faceforge.inference.views import face_sphere
 
     ict = os.path.join(DATA, "mesh/ict_neutral/generic_neutral_mesh.obj")
     scene.clear_scene()
@@ -82,22 +80,7 @@ def main():
     mw = np.array(obj.matrix_world)
     reference_detector(obj, binding.landmark_positions(obj, world=True), gt @ mw[:3, :3].T + mw[:3, 3])
 
-    # photo closed loop
-    import cv2
-    from skimage import data
-
-    path = "/tmp/faceforge_bench_astronaut.png"
-    cv2.imwrite(path, cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
-    scene.clear_scene()
-    face = bpy.data.objects[photo_face.face_from_photo(path)["object"]]
-    p3 = binding.landmark_positions(face, world=True)
-    c, r = face_sphere(p3, margin=1.3)
-    img, cam = render.render_view([face], c, (0, 1, 0), (0, 0, 1), r, resolution=512)
-    det = detect_landmarks(img)
-    px, _ = cam.project(p3)
-    iod_px = np.linalg.norm(px[[263, 362]].mean(0) - px[[33, 133]].mean(0))
-    e = np.linalg.norm(det.points[:468, :2] - px[:468], axis=1) / iod_px
-    print(f"photo face closed loop (render, detect again): mean {e.mean():.3f} IOD, max {e.max():.3f}")
+    # the photo head's closed loop: benchmarks/bench_photo_head.py
 
     # big mesh
     scene.clear_scene()

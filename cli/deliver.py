@@ -1,9 +1,10 @@
 """``faceforge export | preview | livelink-import | livelink-export``: deliver a character headless.
 
-    faceforge export --character head.blend --object Face --format glb --preset unreal --out head.glb
+    faceforge export --character head.blend --object Face --format glb --preset unreal --out head.glb \
+        [--jaw-eyes auto|bones|shape-keys] [--unit auto|m|cm|mm|in] [--opaque-materials]
     faceforge preview --character head.blend --out take.mp4 [--beside driving.mp4]
     faceforge livelink-import --character head.blend --csv take.csv --save head_anim.blend
-    faceforge livelink-export --character head.blend --out take.csv [--take NAME]
+    faceforge livelink-export --character head.blend --out take.csv [--take NAME] [--fps 60] [--no-head]
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ def add_parser(sub):
                    help="clip every take")
     p.add_argument("--no-morph-normals", dest="morph_normals", action="store_false",
                    help="glTF: leave out per-shape normals (much smaller files)")
+    p.add_argument("--jaw-eyes", default="auto", choices=("auto", "bones", "shape-keys"),
+                   help="how jaw and eyes move in the file: as rigged (default), bone animation, or "
+                        "morph weights - never both")
+    p.add_argument("--unit", default="auto", choices=("auto", "m", "cm", "mm", "in"),
+                   help="what one Blender unit of the character is (default: told from its size); "
+                        "files are written in metres")
+    p.add_argument("--opaque-materials", action="store_true",
+                   help="write fully transmissive materials (OBJ 'Tf 1 1 1') opaque")
     p.set_defaults(func=run_export)
 
     p = sub.add_parser("preview", help="render a preview MP4 of a take")
@@ -51,12 +60,18 @@ def add_parser(sub):
                     default=None)
     params.argument(p, "--start", "start_frame", "first frame of the baked take")
     p.add_argument("--save", help="write the result to this .blend (default: overwrite --character)")
+    p.add_argument("--no-head", dest="head", action="store_false",
+                   help="leave the head/eye rotation columns out (default: keyed on the face rig)")
     p.set_defaults(func=run_livelink_import)
 
     p = sub.add_parser("livelink-export", help="write a baked take as a Live Link Face CSV")
     _common(p)
     p.add_argument("--out", required=True)
     p.add_argument("--take", help="action name (default: the current one)")
+    params.argument(p, "--fps", "livelink.fps", "rows per second, resampled (e.g. 60); default: one row per frame "
+                    "of the take. Timecodes are at the app's 60 fps either way", default=None)
+    p.add_argument("--no-head", dest="head", action="store_false",
+                   help="write the head/eye rotation columns as zeros")
     p.set_defaults(func=run_livelink_export)
 
 
@@ -93,9 +108,13 @@ def run_export(args) -> int:
     obj = _open(args)
     result = run_sync(export.export_job(obj, out, args.format.upper(), args.preset.upper(),
                                         frame_range=frames, takes=args.takes or "ALL",
-                                        morph_normals=args.morph_normals))
+                                        morph_normals=args.morph_normals,
+                                        motion=args.jaw_eyes.upper().replace("-", "_"), unit=args.unit.upper(),
+                                        opaque=args.opaque_materials))
     for path in result.files:
         print(path)
+    for note in result.notes:
+        print(note)
     for t in result.takes:
         print(f"take {t.name}: frames {t.frame_start}-{t.frame_end} at {result.fps:g} fps")
     return _warnings(result)
@@ -124,7 +143,7 @@ def run_livelink_import(args) -> int:
     with common.editing(args.character, out):
         obj = _open(args)
         result = livelink.import_livelink(obj, os.path.abspath(args.csv), start_frame=args.start,
-                                          fps=args.fps or None)
+                                          fps=args.fps or None, head=args.head)
         assign_action(obj.data.shape_keys, bpy.data.actions[result.action])  # the new take plays
         scene.save_blend(out)
     print(f"baked '{result.action}': frames {result.frame_start}-{result.frame_end} -> {out}")
@@ -136,5 +155,5 @@ def run_livelink_export(args) -> int:
 
     out = common.output(_with_ext(args.out, ".csv"))
     obj = _open(args)
-    print(livelink.export_livelink(obj, out, action=args.take))
+    print(livelink.export_livelink(obj, out, action=args.take, fps=args.fps or None, head=args.head))
     return 0

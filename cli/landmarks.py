@@ -36,7 +36,8 @@ def run(args) -> int:
 
 
 def add_photo_parser(sub):
-    p = sub.add_parser("face-from-photo", help="build a textured face mesh from one photo and save a .blend")
+    p = sub.add_parser("face-from-photo", help="build a whole textured head from one photo (neutral face, the 52 "
+                       "ARKit keys, landmarks bound, the photo's expression as an Action) and save a .blend")
     p.add_argument("--image", required=True, help="a photo of a face (jpg/png)")
     p.add_argument("--out", required=True, help="output .blend")
     p.set_defaults(func=run_photo)
@@ -51,5 +52,7 @@ def run_photo(args) -> int:
     scene.save_blend(out)
     if result["note"]:
         print(result["note"])
-    print(f"{result['object']}: {result['vertices']} vertices -> {out}")
+    print(f"{result['object']}: a head of {result['vertices']} vertices with {result['shape_keys']} ARKit keys, "
+          f"the photo's expression in the Action '{result['action']}' (face turned {result['turn_deg']:g} deg, "
+          f"fit residual {result['residual_iod']:.3f} IOD, {result['seconds']:.1f} s) -> {out}")
     return 0

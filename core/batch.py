@@ -3,7 +3,9 @@
 :func:`run_batch` starts one fresh worker per take (:func:`worker_command` +
 ``batch-take --spec FILE``), at most ``plan.jobs`` at a time, and collects each
 take's ``report.json`` - or, when a worker dies before writing it, a failure
-report made from its log.  One broken take never stops the others;
+report made from its log.  Where a worker runs is the launcher's business
+(:class:`LocalProcess` here; ``core/batch_ray.py`` runs it as a Ray task): the
+specs, the command, the reports and the summary are the same.  One broken take never stops the others;
 ``<out>/batch_report.json`` sums up.  The worker itself (open the character,
 animate, export, preview) is ``api/batch.py``; the plan comes from
 ``formats/jobfile.py``.
@@ -78,12 +80,50 @@ def worker_command(blender: str | None = None, module: bool = True, binary: str 
     raise FaceForgeError("Can't start worker processes here: pass --blender /path/to/blender")
 
 
+class LocalProcess:
+    """A take's worker as a local process: the launcher :func:`run_batch` uses by default.
+
+    A launcher is ``launch(cmd, spec, log_path) -> handle`` that starts
+    ``cmd + ["batch-take", "--spec", spec]`` somewhere, with the worker's output
+    in ``log_path`` (on this machine) by the time it ends; the handle has
+    ``where`` (for messages), ``poll() -> exit status or None``, ``terminate()`` (ask it to
+    stop), ``kill()`` and
+    ``wait() -> exit status``.  The Ray backend (``core/batch_ray.py``) is the
+    other one: only where the command runs differs.
+    """
+
+    def __init__(self, cmd: list[str], spec: str, log_path: str):
+        self._log = open(log_path, "w")
+        self._proc = subprocess.Popen([*cmd, "batch-take", "--spec", spec], stdout=self._log,
+                                      stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.where = f"pid {self._proc.pid}"
+
+    def poll(self) -> int | None:
+        code = self._proc.poll()
+        if code is not None:
+            self._log.close()
+        return code
+
+    def terminate(self) -> None:
+        self._proc.terminate()  # SIGTERM: the worker removes its temporary files
+
+    def kill(self) -> None:
+        self._proc.kill()
+
+    def wait(self) -> int:
+        code = self._proc.wait()
+        self._log.close()
+        return code
+
+
 def run_batch(plan: BatchPlan, cmd: list[str], on_event: Callable[[str], None] = print,
-              timeout: float | None = None) -> dict:
+              timeout: float | None = None, launch: Callable = LocalProcess, scheduler: str = "local") -> dict:
     """Run every take of ``plan`` in worker processes ``cmd + ["batch-take", "--spec", FILE]``, at
     most ``plan.jobs`` at a time; a take running longer than ``timeout`` seconds is stopped
-    (SIGTERM, so it removes its temporary files; SIGKILL 5 s later).  Every per-take path is
-    ``core.paths.inside(plan.out, ...)``.  Returns (and writes) the batch report."""
+    (``terminate()``: SIGTERM for a local process, so it removes its temporary files; ``kill()``
+    5 s later).  ``launch`` starts one worker (see :class:`LocalProcess`; ``scheduler`` names it
+    in the report).  Every per-take path is ``core.paths.inside(plan.out, ...)``.  Returns (and
+    writes) the batch report."""
     if timeout is not None:
         timeout = params.check("batch.timeout", timeout, "The take timeout")
     paths.check_output_dir(plan.out)
@@ -105,29 +145,27 @@ def run_batch(plan: BatchPlan, cmd: list[str], on_event: Callable[[str], None] =
             if os.path.isfile(stale):  # an earlier run's: never mistaken for this one's
                 os.remove(stale)
             write_json(spec, {"plan": plan_dict, "take": take.__dict__})
-            log = open(paths.inside(spec_dir, f"{take.name}.log"), "w")
-            proc = subprocess.Popen([*cmd, "batch-take", "--spec", spec], stdout=log, stderr=subprocess.STDOUT,
-                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            running[proc] = [take, log, time.perf_counter(), None]
-            on_event(f"started {take.name} ({take.kind}) [pid {proc.pid}]")
+            log_path = paths.inside(spec_dir, f"{take.name}.log")
+            handle = launch(cmd, spec, log_path)
+            running[handle] = [take, log_path, time.perf_counter(), None]
+            on_event(f"started {take.name} ({take.kind}) [{handle.where}]")
         time.sleep(0.05)
-        for proc in list(running):
-            take, log, started, stopped = running[proc]
-            code = proc.poll()
+        for handle in list(running):
+            take, log_path, started, stopped = running[handle]
+            code = handle.poll()
             if code is None and timeout is not None:
                 now = time.perf_counter()
                 if stopped is None and now - started > timeout:
-                    proc.terminate()  # SIGTERM: the worker's cleanup runs
-                    running[proc][3] = stopped = now
+                    handle.terminate()  # the worker's cleanup runs
+                    running[handle][3] = stopped = now
                 elif stopped is not None and now - stopped > 5.0:
-                    proc.kill()
-                    code = proc.wait()
+                    handle.kill()
+                    code = handle.wait()
             if code is None:
                 continue
-            log.close()
-            del running[proc]
+            del running[handle]
             why = f"stopped after the --timeout of {timeout:g} s" if stopped is not None else None
-            reports[take.name] = collect_report(plan, take, code, log.name, why)
+            reports[take.name] = collect_report(plan, take, code, log_path, why)
             r = reports[take.name]
             on_event(f"{'done  ' if r['status'] == 'ok' else 'FAILED'} {take.name}"
                      + (f": {r['error']}" if r["status"] != "ok" else f" ({r.get('frames', 0)} frames)"))
@@ -136,7 +174,7 @@ def run_batch(plan: BatchPlan, cmd: list[str], on_event: Callable[[str], None] =
     summary = {"character": plan.character, "out": plan.out, "jobs": plan.jobs, "takes": len(ordered),
                "succeeded": len(ordered) - len(failed), "failed": failed,
                "skipped": plan.skipped, "seconds": time.perf_counter() - t0,
-               "worker": cmd[0], "reports": ordered}
+               "worker": cmd[0], "scheduler": scheduler, "reports": ordered}
     write_json(os.path.join(plan.out, "batch_report.json"), summary)
     return summary
 
@@ -160,10 +198,15 @@ def collect_report(plan: BatchPlan, take: TakeSpec, code: int, log_path: str, st
                 tail = fh.read()[-1500:]
         except OSError:
             tail = ""
-        report = {"take": take.name, "source": take.path, "kind": take.kind, "status": "failed",
-                  "error": stopped or f"the worker process ended with status {code} before reporting",
-                  "log_tail": tail, "outputs": {}, "timings": {}, "warnings": []}
+        report = failure_report(take, stopped or f"the worker process ended with status {code} before reporting",
+                                log_tail=tail)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_json(path, report)
     report["exit_code"] = code
     return report
+
+
+def failure_report(take: TakeSpec, error: str, **extra) -> dict:
+    """The report of a take whose worker could not write its own (the keys a worker's report has)."""
+    return {"take": take.name, "source": take.path, "kind": take.kind, "status": "failed", "error": error,
+            **extra, "outputs": {}, "timings": {}, "warnings": []}

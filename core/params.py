@@ -156,6 +156,9 @@ PARAMS: dict[str, Param] = {
     "batch.jobs": _p("Jobs", int, 1, 1, 64, "Worker processes at once"),
     "batch.timeout": _p("Timeout", float, 3600.0, 1.0, 7 * 24 * 3600.0,
                         "Seconds after which a take's worker is stopped", " s"),
+    "batch.ray_retries": _p("Ray Retries", int, 2, 0, 20, "Extra attempts for a take whose Ray worker was lost"),
+    "batch.ray_cpus": _p("Ray CPUs", float, 1.0, 0.1, 256.0, "CPUs each take declares to Ray"),
+    "batch.ray_memory": _p("Ray Memory", float, 2.0, 0.1, 1024.0, "GiB of memory each take declares to Ray", " GiB"),
     # limits (core/limits.py)
     "limit.seconds": _p("Longest Take", float, 3600.0, 1.0, 30 * 24 * 3600.0,
                         "The longest take (seconds) FaceForge bakes or renders", " s"),

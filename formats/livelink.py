@@ -16,8 +16,17 @@ The layout (one row per captured frame)::
   first letter upper-cased (``eyeBlinkLeft`` -> ``EyeBlinkLeft``).  Reading
   matches names case-insensitively, so files with camelCase headers or
   another column order read too.
-* Head and eye rotations (:data:`ROTATION_NAMES`) are passed through unchanged
-  (Live Link Face writes radians).
+* Head and eye rotations (:data:`ROTATION_NAMES`) are radians, as the app
+  writes them.  In the face frame (x = the subject's left, y = up, z = out of
+  the face) a rotation is ``R = Ry(yaw) @ Rx(pitch) @ Rz(roll)``: yaw > 0 turns
+  the nose towards the subject's left, pitch > 0 lowers it, roll > 0 tilts the
+  top of the head towards the subject's right (:func:`matrices_from_ypr`,
+  :func:`ypr_from_matrices`).  Eye rotations are relative to the head.
+* **Rate.**  Rows may come at any rate; the timecode says when each was
+  captured.  :func:`write_csv` writes the frame field at 60 fps (the app's
+  own rate, which tools assume) whatever the rows' rate, so a 24 fps take
+  plays at the right speed everywhere; a reader tells the timecode's rate from
+  its frame numbers (:func:`read_csv`).
 
 No bpy here: arrays in, arrays out.
 """
@@ -91,13 +100,84 @@ class LiveLinkTake:
     def frames(self) -> int:
         return len(self.seconds)
 
+    @property
+    def row_fps(self) -> float:
+        """The rows' rate (captured frames per second; rounded to 0.001): 24 for a 24 fps take
+        whose timecodes are written at 60.  The timecode's own rate when there is one row."""
+        if self.frames < 2:
+            return self.fps
+        step = float(np.median(np.diff(self.seconds)))
+        return round(1.0 / step, 3) if step > 0 else self.fps
+
     def resample(self, fps: float) -> np.ndarray:
         """Weights (N, 52) at ``fps`` from time 0 to the last row (linear interpolation)."""
-        if self.frames == 1:
-            return self.weights.copy()
-        n = int(math.floor(self.seconds[-1] * fps + 1e-6)) + 1
-        t = np.arange(n) / fps
-        return np.stack([np.interp(t, self.seconds, self.weights[:, k]) for k in range(52)], 1)
+        return resample(self.seconds, self.weights, fps)
+
+    def resample_rotations(self, fps: float) -> np.ndarray:
+        """Rotations (N, 9) at ``fps`` (angles unwrapped, then linear)."""
+        return resample(self.seconds, np.unwrap(self.rotations, axis=0), fps)
+
+    @property
+    def has_rotations(self) -> bool:
+        return bool(np.any(self.rotations != 0))
+
+
+def resample(seconds: np.ndarray, values: np.ndarray, fps: float, cover_end: bool = False) -> np.ndarray:
+    """(F, C) ``values`` at times ``seconds`` -> (N, C) at ``fps`` from 0 to the last time (linear).
+
+    ``cover_end``: one more row when the last time falls between two rows (continuing the last
+    segment's slope), so the result lasts at least as long as the input and reads back exactly at
+    its end - for writing a take that is read back at another rate."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(seconds) == 1:
+        return values.copy()
+    rounding = math.ceil(seconds[-1] * fps - 1e-6) if cover_end else math.floor(seconds[-1] * fps + 1e-6)
+    n = int(rounding) + 1
+    t = np.arange(n) / fps
+    out = np.stack([np.interp(t, seconds, values[:, k]) for k in range(values.shape[1])], 1) \
+        if values.shape[1] else np.zeros((n, 0))
+    past = t > seconds[-1]
+    if np.any(past) and seconds[-1] > seconds[-2]:
+        slope = (values[-1] - values[-2]) / (seconds[-1] - seconds[-2])
+        out[past] = values[-1] + (t[past] - seconds[-1])[:, None] * slope
+    return out
+
+
+# --- head / eye rotations ---------------------------------------------------------------
+
+def _rx(a):
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1), np.stack([z, s, c], -1)], -2)
+
+
+def _ry(a):
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
+
+
+def _rz(a):
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
+
+
+def matrices_from_ypr(ypr) -> np.ndarray:
+    """(F, 3) yaw, pitch, roll (radians) -> (F, 3, 3) rotations in the face frame."""
+    ypr = np.asarray(ypr, dtype=np.float64)
+    # pitch > 0 lowers the nose (+z towards -y): about +x by +pitch; roll > 0 tilts the top
+    # (+y) towards the subject's right (-x): about +z by +roll.
+    return _ry(ypr[:, 0]) @ _rx(ypr[:, 1]) @ _rz(ypr[:, 2])
+
+
+def ypr_from_matrices(rot) -> np.ndarray:
+    """(F, 3, 3) face-frame rotations -> (F, 3) yaw, pitch, roll (radians; see the module doc)."""
+    r = np.asarray(rot, dtype=np.float64)
+    pitch = np.arcsin(np.clip(-r[:, 1, 2], -1.0, 1.0))
+    yaw = np.arctan2(r[:, 0, 2], r[:, 2, 2])
+    roll = np.arctan2(r[:, 1, 0], r[:, 1, 1])
+    return np.unwrap(np.stack([yaw, pitch, roll], 1), axis=0)
 
 
 # --- timecode ---------------------------------------------------------------------------
@@ -140,8 +220,17 @@ def _guess_fps(frame_fields: list[float], clock: list[int], default: float) -> f
 
 # --- write ------------------------------------------------------------------------------
 
-def write_csv(path_or_file, weights, fps: float, rotations=None, start_seconds: float = 0.0) -> None:
-    """Write (F, 52) weights (ARKit order) at ``fps`` as a Live Link Face CSV."""
+TIMECODE_FPS = 60.0  # the app's capture rate: the frame field tools expect
+
+
+def write_csv(path_or_file, weights, fps: float, rotations=None, start_seconds: float = 0.0,
+              timecode_fps: float = TIMECODE_FPS) -> None:
+    """Write (F, 52) weights (ARKit order), one row every ``1/fps`` s, as a Live Link Face CSV.
+
+    ``rotations``: (F, 9) in :data:`ROTATION_NAMES` order (radians; zeros when None).
+    Timecodes give each row's real time with the frame field at ``timecode_fps``
+    (60, as the app writes), so readers that assume 60 fps timecodes time a
+    24 fps take right; row ``i`` is at ``start_seconds + i / fps``."""
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 2 or weights.shape[1] != 52:
         raise ValueError(f"weights must be (frames, 52), got {weights.shape}")
@@ -156,7 +245,7 @@ def write_csv(path_or_file, weights, fps: float, rotations=None, start_seconds: 
         w = csv.writer(out, lineterminator="\n")
         w.writerow(HEADER)
         for i in range(f):
-            tc = format_timecode(start_seconds + i / fps, fps)
+            tc = format_timecode(start_seconds + i / fps, timecode_fps)
             w.writerow([tc, BLENDSHAPE_COUNT, *(f"{v:.6g}" for v in cols[i]), *(f"{v:.6g}" for v in rot[i])])
     finally:
         if own:
@@ -170,7 +259,7 @@ def read_csv(path_or_text, fps: float | None = None, default_fps: float = 60.0) 
 
     ``fps``: the timecode's frame rate; when None it is read off the largest
     frame number if the take crosses a second boundary, else ``default_fps``
-    (Live Link Face records at 60 or 30).  Raises FaceForgeError with
+    (60: the app's rate, and what :func:`write_csv` writes).  Raises FaceForgeError with
     the file and line for anything that is not such a CSV.
     """
     if fps is not None and not (math.isfinite(fps) and 0 < fps <= 1000):
@@ -245,5 +334,6 @@ def read_csv(path_or_text, fps: float | None = None, default_fps: float = 60.0) 
                         fps=rate, start_seconds=float(absolute[0]), warnings=warnings)
 
 
-__all__ = ["LLF_NAMES", "ROTATION_NAMES", "HEADER", "LLF_TO_ARKIT", "LiveLinkTake", "to_arkit", "to_llf",
-           "format_timecode", "parse_timecode", "write_csv", "read_csv", "ARKIT_NAMES"]
+__all__ = ["LLF_NAMES", "ROTATION_NAMES", "HEADER", "LLF_TO_ARKIT", "TIMECODE_FPS", "LiveLinkTake", "to_arkit",
+           "to_llf", "format_timecode", "parse_timecode", "write_csv", "read_csv", "resample",
+           "matrices_from_ypr", "ypr_from_matrices", "ARKIT_NAMES"]

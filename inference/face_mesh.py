@@ -127,6 +127,51 @@ class FaceMeshDetector:
         return FaceLandmarks(points=faces[0].points, score=score, image_size=(w, h), num_faces=len(faces))
 
 
+def _windows(h: int, w: int, smallest: int = 160, most: int = 48):
+    """Square crops (x, y, side) covering an image, largest first, overlapping by half."""
+    side = min(h, w)
+    out = []
+    while side >= smallest and len(out) < most:
+        step = max(1, side // 2)
+        ys = sorted(set(list(range(0, h - side + 1, step)) + [h - side]))
+        xs = sorted(set(list(range(0, w - side + 1, step)) + [w - side]))
+        level = [(x, y, side) for y in ys for x in xs]
+        if level != [(0, 0, min(h, w))] or h != w:
+            out.append(level)
+        side //= 2
+    return out
+
+
+def find_face(image: np.ndarray, max_faces: int = 4) -> FaceLandmarks | None:
+    """The largest face in a photo, also when it holds several or small faces: the whole image
+    first, then square crops from large to small (the face detector looks for faces that fill a
+    good part of its input).  ``num_faces``: the faces seen; ``score`` is 1 (not measured)."""
+    rgb = _check_image(image)
+    h, w = rgb.shape[:2]
+    with FaceMeshDetector(video=False, max_faces=max_faces) as det:
+        found = det.detect(rgb, with_score=False)
+        if found is not None:
+            return found
+        for level in _windows(h, w):
+            faces = []
+            for x, y, side in level:
+                lm = det.detect(np.ascontiguousarray(rgb[y:y + side, x:x + side]), with_score=False)
+                if lm is not None:
+                    pts = lm.points.copy()
+                    pts[:, 0] += x
+                    pts[:, 1] += y
+                    faces.append(pts)
+            if not faces:
+                continue
+            distinct = []  # the same face seen in overlapping crops counts once
+            for pts in sorted(faces, key=lambda p: -np.ptp(p[:, 0]) * np.ptp(p[:, 1])):
+                c, size = pts[:, :2].mean(0), np.ptp(pts[:, 0])
+                if all(np.linalg.norm(c - d[:, :2].mean(0)) > 0.5 * size for d in distinct):
+                    distinct.append(pts)
+            return FaceLandmarks(points=distinct[0], score=1.0, image_size=(w, h), num_faces=len(distinct))
+    return None
+
+
 def detect_landmarks(image: np.ndarray) -> FaceLandmarks | None:
     """One-shot detection on a single image (loads the models each call)."""
     with FaceMeshDetector(video=False) as det:

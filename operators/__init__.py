@@ -2,7 +2,8 @@
 function from ``api`` (the same one the command line calls) and reports.
 
 Every module in this folder may define ``classes``; they are collected in
-module-name order.  ``base`` holds the shared job runner and poll helpers.
+module-name order.  ``MENUS`` lists (menu type, draw function) entries appended
+to Blender's menus (File > Import / Export).  ``base`` holds the shared job runner and poll helpers.
 """
 
 import importlib
@@ -14,4 +15,13 @@ def collect_classes():
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
         found.extend(getattr(module, "classes", ()))
+    return tuple(found)
+
+
+def collect_menus():
+    """(menu type, draw function) pairs the modules list in ``MENUS`` (File > Import / Export)."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        found.extend(getattr(module, "MENUS", ()))
     return tuple(found)

@@ -108,7 +108,7 @@ class FACEFORGE_OT_fit_landmarks_manual(_EditOperator, bpy.types.Operator):
 
 
 class FACEFORGE_OT_face_from_photo(FaceForgeOperator, bpy.types.Operator):
-    """Build a textured 3D face mesh from one photo, landmarks already bound"""
+    """Build a whole textured head from one photo, with the 52 ARKit keys and the photo's expression as an Action"""
 
     bl_idname = "faceforge.face_from_photo"
     bl_label = "Face from Photo"
@@ -121,8 +121,9 @@ class FACEFORGE_OT_face_from_photo(FaceForgeOperator, bpy.types.Operator):
         return photo_face.face_from_photo_job(context.scene.faceforge.landmarks.photo_path)
 
     def report_result(self, context, result):
-        self.report({"INFO"}, f"Built '{result['object']}' ({result['vertices']} vertices)"
-                    + (f"; {result['note']}" if result["note"] else ""))
+        note = f"; {result['note']}" if result["note"] else ""
+        self.report({"INFO"}, f"Built '{result['object']}': {result['shape_keys']} ARKit keys, the photo's "
+                    f"expression in the Action '{result['action']}'{note}")
 
 
 classes = (FACEFORGE_OT_detect_landmarks, FACEFORGE_OT_clear_landmarks, FACEFORGE_OT_edit_landmarks,

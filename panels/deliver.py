@@ -35,9 +35,11 @@ class VIEW3D_PT_faceforge_deliver_export(DeliverPanel, bpy.types.Panel):
 
     def draw(self, context):
         s = context.scene.faceforge.deliver
-        layout = settings_layout(self.layout, s, ("output_dir", "export_format", "export_preset", "export_takes"))
+        layout = settings_layout(self.layout, s, ("output_dir", "export_format", "export_preset", "export_takes",
+                                                  "export_motion", "export_unit"))
         if s.export_format != "FBX":
             layout.prop(s, "morph_normals")
+        layout.prop(s, "opaque_materials")
         layout.label(text=_takes_label(context.active_object), icon="ACTION")
         row = layout.row(heading="Clip Frames")
         row.prop(s, "use_frame_range", text="")
@@ -66,7 +68,8 @@ class VIEW3D_PT_faceforge_deliver_livelink(DeliverPanel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
-        layout = settings_layout(self.layout, context.scene.faceforge.deliver, ("livelink_csv", "livelink_fps"))
+        layout = settings_layout(self.layout, context.scene.faceforge.deliver,
+                                 ("livelink_csv", "livelink_fps", "livelink_rows_fps", "livelink_head"))
         row = layout.row(align=True)
         row.operator("faceforge.livelink_import", icon="IMPORT")
         row.operator("faceforge.livelink_export", icon="EXPORT")

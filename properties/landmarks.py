@@ -15,7 +15,7 @@ class FACEFORGE_PG_landmarks_settings(PropertyGroup):
                     "symmetric too (each averaged with its mirrored twin); an asymmetric mesh is left as detected")
     photo_path: StringProperty(
         name="Photo", subtype="FILE_PATH",
-        description="A photo of a face to build a textured 3D face mesh from")
+        description="A photo of a face to build a whole textured head from")
     mirror_edits: BoolProperty(
         name="Mirror", default=True,
         description="Moving a landmark also moves its left/right twin")

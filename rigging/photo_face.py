@@ -1,4 +1,8 @@
-"""A 3D face mesh from one photo's 478 MediaPipe landmarks (pure).
+"""A 3D face mask from one photo's 478 MediaPipe landmarks (pure).
+
+Used to make the landmark template (``scripts/make_face_template.py``) and, in the tests, a
+small open mesh made from a photo.  ``faceforge.face_from_photo`` builds a whole head from the
+face model instead (``facemodel.photo``, ``facemodel.texture``, ``api.photo_face``).
 
 Shapes: ``points`` (478, 3) MediaPipe pixels (x right, y down, z toward the
 camera negative); returns vertices (478, 3) in metres in Blender's frame (the

@@ -120,6 +120,34 @@ def download(platform: str, tags: list[str], line: str = "cp311") -> list[str] |
     return wheels
 
 
+# Files of third-party wheels that FaceForge never reads, left out of the bundled copies (their
+# RECORD lines too; Blender unpacks wheels itself and reads RECORD only for the file list).
+# pocketsphinx's word language model (27 MB of its 29 MB wheel) serves free dictation; FaceForge
+# only aligns to a transcript (a grammar) and recognises phones (the phone LM), and its decoders
+# are created with lm=None (animation/phonemes.py).
+WHEEL_PRUNE = {"pocketsphinx": ("pocketsphinx/model/en-us/en-us.lm.bin",)}
+
+
+def pruned_copy(src: str, dst: str) -> None:
+    """Copy the wheel ``src`` to ``dst`` without the files ``WHEEL_PRUNE`` lists for its package."""
+    name = re.sub(r"[-_.]+", "_", os.path.basename(src).split("-")[0]).lower()
+    drop = set(WHEEL_PRUNE.get(name, ()))
+    if not drop:
+        shutil.copy2(src, dst)
+        return
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            if item.filename in drop:
+                continue
+            data = zin.read(item)
+            if item.filename.endswith(".dist-info/RECORD"):
+                lines = data.decode().splitlines(keepends=True)
+                data = "".join(ln for ln in lines if ln.split(",")[0] not in drop).encode()
+            zout.writestr(item, data)
+
+
 def stage(platform_wheels: dict[str, list[str]], line: str = "cp311") -> str:
     stage_dir = os.path.join(ROOT, "build", "stage", line, "faceforge")
     shutil.rmtree(stage_dir, ignore_errors=True)
@@ -142,7 +170,7 @@ def stage(platform_wheels: dict[str, list[str]], line: str = "cp311") -> str:
         for w in wheels:
             base = os.path.basename(w)
             if base not in listed:
-                shutil.copy2(w, os.path.join(wheel_dir, base))
+                pruned_copy(w, os.path.join(wheel_dir, base))
                 listed.append(base)
     manifest = open(os.path.join(ROOT, "blender_manifest.toml")).read()
     plats = ", ".join(f'"{p}"' for p in platform_wheels)

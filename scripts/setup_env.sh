@@ -12,6 +12,9 @@ PY="${PYTHON:-python3}"
 #     ffmpeg for odd audio/video containers, assimp as an independent FBX/glTF reader,
 #     espeak-ng to speak test sentences in other languages (lip sync tests).
 APT_PKGS=(libegl1 libgl1-mesa-dri libglu1-mesa libxi6 libxkbcommon0 libsm6 ffmpeg assimp-utils libassimp-dev espeak-ng)
+# issue #22: Debian's Chromium, driven headless by npm playwright-core, runs three.js on exported glb
+# files (tests/test_export_engines.py). Never a browser download: playwright-core fetches none.
+APT_PKGS+=(chromium)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -68,6 +71,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# --- Ray (issue #25): optional scale-out for `faceforge batch --ray` and its tests; not in the extension.
+ray_want="$(cat requirements.txt requirements-ray.txt | sha256sum | cut -d' ' -f1)"
+if [ "$(cat .venv/.faceforge-ray-stamp 2>/dev/null)" != "$ray_want" ]; then
+  echo "[setup] installing Ray (requirements-ray.txt)"
+  .venv/bin/python -m pip install -q -r requirements-ray.txt -c requirements.txt
+  echo "$ray_want" > .venv/.faceforge-ray-stamp
+fi
+
 # --- Build venv (issue #8): torch CPU + all-MiniLM-L6-v2 + onnx to export models/minilm-l6.onnx,
 #     and diffusers for the diffusion worker's tests. Separate from .venv: torch/onnx never enter the
 #     runtime (protobuf>4 breaks MediaPipe). Always pin torch: an unpinned torch pulls GBs of CUDA.
@@ -97,7 +108,7 @@ setup_313 || true
 # --- Silero VAD (voice activity for lip sync): the ONNX file from the pinned PyPI package.
 .venv-build/bin/python scripts/fetch_vad_model.py
 
-# --- npm tools (Khronos glTF validator) into .tools/
+# --- npm tools (package.json): the Khronos glTF validator; three + playwright-core (issue #22)
 if command -v npm >/dev/null 2>&1 && [ -f package.json ]; then
   if [ ! -d node_modules ] || [ package.json -nt node_modules ]; then
     echo "[setup] npm install"

@@ -149,6 +149,48 @@ def paint_eyes(obj) -> int:
     return painted
 
 
+def photo_mask(path, name: str = "PhotoFace"):
+    """The 478-vertex face mask of a photo (``rigging.photo_face.build_photo_face``: vertex i is
+    landmark i, the mouth open, the photo as its texture, landmarks bound with source PHOTO): a
+    small, open, photo-made mesh for the rig stage's tests.  (``faceforge.face_from_photo`` builds a
+    whole head from the face model instead.)"""
+    import bpy
+
+    from faceforge.api import compat
+    from faceforge.api.binding import write_binding
+    from faceforge.formats.video import read_image
+    from faceforge.inference.face_mesh import detect_landmarks
+    from faceforge.rigging.binding import Binding
+    from faceforge.rigging.photo_face import build_photo_face
+
+    rgb = read_image(str(path))
+    face = detect_landmarks(rgb)
+    assert face is not None, f"no face in {path}"
+    pf = build_photo_face(face.points, face.image_size)
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata(pf.verts.tolist(), [], pf.tris.tolist())
+    uv = mesh.uv_layers.new(name="Photo")
+    loops = np.empty(len(mesh.loops), np.int32)
+    mesh.loops.foreach_get("vertex_index", loops)
+    uv.data.foreach_set("uv", pf.uvs[loops].astype(np.float32).ravel())
+    mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), bool))
+    mat = bpy.data.materials.new(f"{name}_photo")
+    tree = compat.node_tree(mat)
+    tex = tree.nodes.new("ShaderNodeTexImage")
+    tex.image = bpy.data.images.load(str(path), check_existing=True)
+    tree.links.new(tex.outputs["Color"], tree.nodes["Principled BSDF"].inputs["Base Color"])
+    mesh.materials.append(mat)
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    ident = np.arange(len(pf.verts), dtype=np.int32)
+    bary = np.zeros((len(ident), 3))
+    bary[:, 0] = 1.0
+    write_binding(obj, Binding(np.stack([ident] * 3, axis=1), bary, np.full(len(ident), face.score)),
+                  source="PHOTO", score=face.score, view_axis="-Y")
+    bpy.context.view_layer.objects.active = obj
+    return obj
+
+
 # --- heads of the face model, re-meshed ------------------------------------------------
 
 def remeshed_head(seed: int, ratio: float = 0.35, name: str | None = None):

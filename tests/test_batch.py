@@ -123,3 +123,22 @@ def test_a_worker_that_dies_is_reported_from_its_log(batch_inputs, tmp_path):
     report = summary["reports"][0]
     assert report["error"] == "stopped after the --timeout of 1 s" and report["exit_code"] != 0
     assert json.loads((tmp_path / "o" / "hello" / "report.json").read_text())["status"] == "failed"
+
+
+def test_speech_takes_are_named_after_the_take(ff, tmp_path):
+    """A speech take's action (so its glTF clip and files) carries the take's name, not the object's."""
+    import soundfile as sf
+
+    from faceforge.api import batch
+    from faceforge.core.jobs import run_sync
+
+    bpy.context.scene.render.fps = 30
+    obj = make_character()
+    sr = 16000
+    t = np.arange(int(1.2 * sr)) / sr
+    voice = 0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)  # syllable-like bursts
+    sf.write(tmp_path / "line_04.wav", voice, sr)
+    spec = jobfile.TakeSpec(str(tmp_path / "line_04.wav"), "line_04", "speech")
+    result = run_sync(batch.TAKE_STAGES["speech"](obj, spec.path, spec), on_progress=None)
+    assert result["action"] == "line_04" and "line_04" in bpy.data.actions
+    assert not any(a.name.startswith(obj.name) for a in bpy.data.actions)

@@ -310,3 +310,37 @@ def test_pose_onto_an_animated_character_is_keyed_and_survives_saving(ff, tmp_pa
     obj2 = make_character("Still")
     r2 = expressions.pose_emotion(obj2, "happy")
     assert r2["key_frame"] is None and r2["note"] == "" and obj2.data.shape_keys.animation_data is None
+
+
+def test_surprise_and_fear_read_apart_on_the_scan_head(ff):
+    """On the scan-based head (face model, untextured but for painted brows and lips), the face
+    tracker tells the surprise and fear presets apart by their brows and mouths: surprise raises
+    the brows more and opens a round mouth; fear raises the inner brows and stretches the lips."""
+    from faceforge.api import contact_sheet, facemodel, scene
+    from faceforge.core.arkit import ARKIT_NAMES
+    from faceforge.inference.face_mesh import FaceMeshDetector
+
+    scene.clear_scene()
+    obj = facemodel.build_face_object(None, None, name="Head", shape_keys=True)
+    det = FaceMeshDetector(video=False)
+
+    def seen(pose):
+        extra = {ARKIT_NAMES[i]: float(pose[i]) for i in np.flatnonzero(pose)}
+        img, _cam = contact_sheet.render_shape(obj, None, size=384, extra=extra)
+        rgb = np.ascontiguousarray(img[..., :3]) if img.dtype == np.uint8 else \
+            (np.clip(img[..., :3], 0, 1) * 255).astype(np.uint8)
+        p = det.detect(rgb).points[:, :2]
+        iod = np.linalg.norm(p[468] - p[473])
+        eye_y = (p[159, 1] + p[386, 1]) / 2
+        return {"inner": (eye_y - (p[107, 1] + p[336, 1]) / 2) / iod,
+                "outer": (eye_y - (p[70, 1] + p[300, 1]) / 2) / iod,
+                "width": np.linalg.norm(p[61] - p[291]) / iod, "open": np.linalg.norm(p[13] - p[14]) / iod}
+
+    rest = seen(np.zeros(len(ARKIT_NAMES)))
+    s = {k: v - rest[k] for k, v in seen(emotions.EMOTION_POSES["surprise"]).items()}
+    f = {k: v - rest[k] for k, v in seen(emotions.EMOTION_POSES["fear"]).items()}
+    print(f"\nsurprise {s}\nfear     {f}")
+    assert s["inner"] > 0.04 and f["inner"] > 0.015  # both raise the inner brows
+    assert s["outer"] > f["outer"] + 0.02  # surprise lifts the whole brow
+    assert f["width"] > 0.05 and f["width"] > s["width"] + 0.08  # fear stretches the lips
+    assert s["open"] > 0.2 and f["open"] > 0.1  # both part the lips (surprise wider)

@@ -1,6 +1,6 @@
 """Closed loop: emotion presets on a face made from a photo, rendered, re-detected by MediaPipe.
 
-The face is made from a real GRID video frame by the landmarks stage (``api.photo_face``)
+The face is a mask made from a real GRID video frame (``rig_fixtures.photo_mask``)
 and rigged by the rig stage's generated ARKit shape keys (``api.shape_keys``).
 
 Then for each emotion: ``api.expressions.pose_emotion`` -> Cycles render -> MediaPipe -> the
@@ -181,12 +181,11 @@ def render(path, obj, size=256, samples=4):
 
 
 def photo_face(data, tmp_out, det):
-    """A face made from a real GRID video frame by the landmarks stage, rigged by the rig
+    """A face mask made from a real GRID video frame (``rig_fixtures.photo_mask``), rigged by the rig
     stage's 52 generated ARKit shape keys; returns (object, the photo's own landmarks)."""
-    import bpy
     import cv2
+    import rig_fixtures as RF
 
-    from faceforge.api import photo_face as api_photo_face
     from faceforge.api import shape_keys
 
     cap = cv2.VideoCapture(str(data / "video/grid/bbaf2n.mpg"))
@@ -198,7 +197,7 @@ def photo_face(data, tmp_out, det):
     cv2.imwrite(str(photo), rgb[..., ::-1])
     found = det.detect(rgb)
     assert found is not None
-    obj = bpy.data.objects[api_photo_face.face_from_photo(str(photo))["object"]]
+    obj = RF.photo_mask(photo)
     shape_keys.generate_shape_keys(obj)
     return obj, found
 

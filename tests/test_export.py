@@ -34,7 +34,8 @@ def _keep_scene_settings():
 # --- an independent reader: assimp's C structures, read directly ------------------------
 
 def read_with_assimp(path) -> dict:
-    """{'meshes': {name: [morph target names]}, 'anims': {name: {...}}} as assimp sees the file.
+    """{'meshes': {name: [morph target names]}, 'anims': {name: {ticks, duration, channels (morph),
+    nodes (names of the nodes/bones it animates)}}} as assimp sees the file.
 
     pyassimp's own Python conversion chokes on morph data (NULL arrays), so we
     walk assimp's ``aiScene`` through pyassimp's ctypes declarations.
@@ -64,8 +65,9 @@ def read_with_assimp(path) -> dict:
                     row = {key.mValues[j]: key.mWeights[j] for j in range(key.mNumValuesAndWeights)}
                     values.append(row)
                 channels.append((ch.mName.data.decode(), times, values))
+            nodes = [a.mChannels[c].contents.mNodeName.data.decode() for c in range(a.mNumChannels)]
             anims[a.mName.data.decode()] = dict(ticks=a.mTicksPerSecond, duration=a.mDuration,
-                                                channels=channels)
+                                                channels=channels, nodes=nodes)
         return dict(meshes=meshes, anims=anims)
     finally:
         core._assimp_lib.release(ptr)

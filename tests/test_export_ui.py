@@ -84,14 +84,15 @@ def test_cli_export_and_livelink(face, tmp_path):
     bpy.ops.wm.save_as_mainfile(filepath=blend, check_existing=False, copy=True)
     run = lambda *a: subprocess.run([str(ROOT / "faceforge"), *a], capture_output=True, text=True, timeout=300)
     proc = run("export", "--character", blend, "--format", "glb", "--preset", "godot", "--out",
-               str(tmp_path / "x" / "head.glb"))
+               str(tmp_path / "x" / "head.glb"), "--jaw-eyes", "shape-keys", "--unit", "cm")
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "scaled x0.01 to metres" in proc.stdout
     assert "take Hi: frames 1-8 at 30 fps" in proc.stdout and (tmp_path / "x" / "head.glb").is_file()
-    proc = run("livelink-export", "--character", blend, "--out", str(tmp_path / "hi.csv"))
+    proc = run("livelink-export", "--character", blend, "--out", str(tmp_path / "hi.csv"), "--fps", "60")
     assert proc.returncode == 0 and (tmp_path / "hi.csv").is_file(), proc.stderr[-2000:]
     proc = run("livelink-import", "--character", blend, "--csv", str(tmp_path / "hi.csv"), "--start", "20",
                "--save", str(tmp_path / "again.blend"))
-    assert proc.returncode == 0 and "frames 20-27" in proc.stdout, proc.stderr[-2000:]
+    assert proc.returncode == 0 and "frames 20-27" in proc.stdout, proc.stderr[-2000:]  # 60 fps rows -> 30 fps
     proc = run("export", "--character", str(tmp_path / "nope.blend"), "--out", str(tmp_path / "n.glb"))
     assert proc.returncode == 2 and "Character file not found" in proc.stderr
 
@@ -110,3 +111,40 @@ def test_deliver_panels_draw(face):
                    "faceforge.livelink_export"}
     labels = [c[2].get("text", "") for c in drawn["VIEW3D_PT_faceforge_deliver_export"] if c[0] == "label"]
     assert "1 take(s): Hi" in labels
+
+
+def test_file_import_export_menu_entries(ff, face, tmp_path):
+    """File > Export: FaceForge Character, Live Link Face CSV; File > Import: Live Link Face CSV -
+    the same calls as the sidebar, through the file browser (run here as it runs them: execute)."""
+    from faceforge.formats import livelink as llf
+    from faceforge.operators import deliver
+    from test_export import read_with_assimp
+
+    drawn = {}
+    for menu, draw in ((bpy.types.TOPBAR_MT_file_export, deliver.menu_export),
+                       (bpy.types.TOPBAR_MT_file_import, deliver.menu_import)):
+        assert draw in menu.draw._draw_funcs
+        layout = LayoutRecorder()
+        draw(type("M", (), {"layout": layout})(), bpy.context)
+        drawn[menu.__name__] = [c[1][0] for c in layout.calls if c[0] == "operator"]
+    assert drawn == {"TOPBAR_MT_file_export": ["faceforge.export_file", "faceforge.export_livelink_file"],
+                     "TOPBAR_MT_file_import": ["faceforge.import_livelink_file"]}
+    assert "PRESET" in deliver.FACEFORGE_OT_export_file.bl_options  # Blender's operator presets
+    fbx = tmp_path / "menu.fbx"
+    assert bpy.ops.faceforge.export_file(filepath=str(fbx), export_format="FBX", export_preset="UNITY",
+                                         export_motion="SHAPE_KEYS") == {"FINISHED"}
+    assert list(read_with_assimp(fbx)["anims"]) == ["Hi"]
+    csv = tmp_path / "menu.csv"
+    assert bpy.ops.faceforge.export_livelink_file(filepath=str(csv), rows_fps=60) == {"FINISHED"}
+    assert llf.read_csv(csv).row_fps == 60
+    before = set(bpy.data.actions)
+    assert bpy.ops.faceforge.import_livelink_file(filepath=str(csv), start_frame=40) == {"FINISHED"}
+    (new,) = set(bpy.data.actions) - before
+    assert new.frame_range[0] == 40
+    ff.unregister()
+    try:
+        assert deliver.menu_export not in bpy.types.TOPBAR_MT_file_export.draw._draw_funcs
+        assert deliver.menu_import not in bpy.types.TOPBAR_MT_file_import.draw._draw_funcs
+    finally:
+        ff.register()
+    assert deliver.menu_import in bpy.types.TOPBAR_MT_file_import.draw._draw_funcs

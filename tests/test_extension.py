@@ -44,10 +44,12 @@ except ImportError:
 ext = importlib.import_module('bl_ext.user_default.faceforge.inference.face_mesh')
 from bl_ext.user_default.faceforge.facemodel import load_model
 model = load_model()
+speech = importlib.import_module('bl_ext.user_default.faceforge.animation.phonemes')
+english = speech.transcript_language('ask not what your country can do for you')[0]
 rgb = cv2.cvtColor(cv2.imread(sys.argv[2]), cv2.COLOR_BGR2RGB)
 with ext.FaceMeshDetector(video=False, max_faces=1) as det:
     face = det.detect(rgb)
-print('RESULT', json.dumps({'facemodel': model.n_vertices, 'install': sorted(result), 'enabled': bool(enabled), 'ran': sorted(ran),
+print('RESULT', json.dumps({'facemodel': model.n_vertices, 'english': english, 'install': sorted(result), 'enabled': bool(enabled), 'ran': sorted(ran),
                   'cv2': cv2.__file__, 'scipy': scipy.__file__, 'onnxruntime': onnxruntime.__file__,
                   'tracker': ext.__file__, 'points': None if face is None else len(face.points),
                   'mediapipe_visible': mediapipe_visible, 'user': os.environ['BLENDER_USER_RESOURCES']}))
@@ -60,7 +62,7 @@ LINE = build_extension.current_line()
 # Measured 176 MiB (linux-x64, either line; was 271 MiB with MediaPipe): the wheels are 134 MiB
 # (OpenCV 48, scipy 34, pocketsphinx 28 with its English model, onnxruntime 23), the fp16 text
 # model 43 MiB. The 120 MiB goal of issue 21 is not met; this guards against growth.
-MAX_ZIP_MIB = 180
+MAX_ZIP_MIB = 175
 
 
 def blender_like_site(tmp_path: Path) -> Path:
@@ -107,6 +109,7 @@ def test_zip_has_manifest_wheels_and_no_tests(built_zip):
     assert {"models/face_detector.onnx", "models/face_landmarks.onnx", "models/minilm-l6-fp16.onnx",
             "models/LICENSE-MediaPipe-Apache-2.0.txt"} <= set(names)
     assert "models/minilm-l6.onnx" not in names, "the fp16-stored text model ships, not the fp32 one"
+    assert not any(n.startswith(("wheels/ray-", "ray/")) for n in names), "Ray is optional, never bundled"
     assert 'platforms = ["linux-x64"]' in manifest
     listed = set(re.findall(r'"\./wheels/([^"]+)"', manifest))  # split builds repeat the list per platform
     assert len(listed) == len(build_extension.BUNDLE_NAMES), sorted(listed)
@@ -139,3 +142,4 @@ def test_installed_zip_runs_with_its_bundled_wheels(built_zip, tmp_path):
         assert report[lib].startswith(str(user)), f"{lib} came from {report[lib]}, not the extension"
     assert report["points"] == 478 and not report["mediapipe_visible"]
     assert report["facemodel"] == 26719  # the shipped face model loads from the installed copy
+    assert report["english"]  # pocketsphinx's decoders load from the bundled (pruned) wheel

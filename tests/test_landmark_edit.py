@@ -33,6 +33,30 @@ def test_template_is_symmetric_and_matches_mediapipes_canonical_mirror(data):
     assert m[33] == 263 and m[61] == 291 and m[1] == 1 and m[468] == 473
 
 
+def test_template_triangulation_resembles_mediapipes_own(data):
+    """The photo mask's Delaunay triangulation (the template's surface) vs the canonical Face Mesh
+    triangles (from MediaPipe)."""
+    from faceforge.inference.face_mesh import detect_landmarks
+    from faceforge.rigging.photo_face import INNER_LIPS, build_photo_face
+
+    face = detect_landmarks(skdata.astronaut())
+    pf = build_photo_face(face.points, face.image_size)
+    ours = {tuple(sorted(t)) for t in pf.tris.tolist()}
+    canon = set()
+    for line in open(data / "mesh/mediapipe_canonical/canonical_face_model.obj"):
+        if line.startswith("f "):
+            canon.add(tuple(sorted(int(t.split("/")[0]) - 1 for t in line.split()[1:])))
+    edges = lambda tris: {tuple(sorted(e)) for t in tris for e in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2]))}  # noqa: E731
+    shared_edges = len(edges(canon) & edges(ours)) / len(edges(canon))
+    assert shared_edges > 0.6, shared_edges
+    # The mouth is open: no triangle made only of inner-lip points.
+    assert not any(set(t) <= set(INNER_LIPS) for t in ours)
+    # One connected surface, consistently wound toward -Y (the face looks at the viewer).
+    v = pf.verts
+    n = np.cross(v[pf.tris[:, 1]] - v[pf.tris[:, 0]], v[pf.tris[:, 2]] - v[pf.tris[:, 0]])
+    assert (n[:, 1] <= 0).mean() > 0.97
+
+
 def test_fit_template_recovers_a_similarity_exactly():
     from faceforge.rigging.landmark_edit import KEY_POINTS, fit_template, template
 

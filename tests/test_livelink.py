@@ -129,3 +129,97 @@ def test_import_resamples_to_the_scene_rate(ff, tmp_path):
     bpy.ops.mesh.primitive_cube_add()
     with pytest.raises(FaceForgeError, match="Rig stage"):
         livelink.import_livelink(bpy.context.active_object, tmp_path / "sixty.csv")
+
+
+def test_timecodes_tell_the_real_time_at_any_row_rate(tmp_path):
+    """A 24 fps take: a row every 1/24 s, timecodes at the app's 60 fps - a reader that assumes
+    60 fps timecodes (as tools do) times every row right; ours reads the rows' rate back."""
+    w = known_weights(50, 2)
+    path = tmp_path / "t24.csv"
+    llf.write_csv(path, w, 24)
+    rows = list(csv.reader(open(path)))
+    assert rows[2][0] == "00:00:00:02.500" and rows[25][0] == "00:00:01:00.000"
+    assert [llf.parse_timecode(r[0], 60) for r in rows[1:]] == pytest.approx(np.arange(50) / 24, abs=1e-6)
+    take = llf.read_csv(path)
+    assert take.fps == 60 and take.row_fps == 24 and take.frames == 50
+    np.testing.assert_allclose(take.seconds, np.arange(50) / 24, atol=1e-6)
+
+
+def test_yaw_pitch_roll_convention():
+    ypr = np.array([[0.3, 0.0, 0.0], [0.0, 0.3, 0.0], [0.0, 0.0, 0.3]])
+    r = llf.matrices_from_ypr(ypr)
+    assert (r[0] @ [0, 0, 1])[0] > 0.29  # yaw > 0: the nose turns to the subject's left (+x)
+    assert (r[1] @ [0, 0, 1])[1] < -0.29  # pitch > 0: the nose goes down
+    assert (r[2] @ [0, 1, 0])[0] < -0.29  # roll > 0: the top of the head tilts to the subject's right
+    rng = np.random.default_rng(1).normal(0, 0.4, (40, 3))
+    np.testing.assert_allclose(llf.ypr_from_matrices(llf.matrices_from_ypr(rng)), rng, atol=1e-12)
+
+
+def _head_take(obj, frames):
+    """Key the fixture rig's head bone: a nod and a turn (rotation_euler, in the take's action)."""
+    from faceforge.api import actions
+
+    arm = obj.parent
+    action = obj.data.shape_keys.animation_data.action
+    t = np.arange(frames)
+    rot = np.stack([0.25 * np.sin(t / 9.0), 0.1 * np.sin(t / 5.0), 0.2 * np.cos(t / 7.0) - 0.2], 1)
+    bag = actions.channels_for(action, arm)
+    actions.write_curves(bag, [('pose.bones["head"].rotation_euler', i) for i in range(3)],
+                         np.arange(1, frames + 1), rot)
+    arm.pose.bones["head"].rotation_mode = "XYZ"
+    return rot
+
+
+@pytest.mark.parametrize("rows_fps", [None, 60])
+def test_round_trip_keeps_curves_and_head_rotation_in_time(ff, tmp_path, rows_fps):
+    """24 fps take with a keyed head -> CSV (at the take's rate, or resampled to 60 fps rows) ->
+    imported again: the same shape curves and head rotation at the same times."""
+    from faceforge.api import actions, livelink
+
+    bpy.context.scene.render.fps = 24
+    obj = make_character()
+    baked = known_weights(72, 11)
+    bake_take(obj, baked, "Perf", start=1)
+    head = _head_take(obj, 72)
+    path = livelink.export_livelink(obj, tmp_path / "perf.csv", action="Perf", fps=rows_fps)
+    take = llf.read_csv(path)
+    assert take.row_fps == (rows_fps or 24) and 71 / 24 <= take.seconds[-1] + 1e-9 < 71 / 24 + 1 / 60
+    assert np.abs(take.rotations[:, :3]).max() > 0.15 and not np.any(take.rotations[:, 3:])
+    result = livelink.import_livelink(obj, path, start_frame=101)
+    assert result.source_fps == (rows_fps or 24) and result.rotations == ["head"]
+    assert result.frames == 72  # 60 fps rows cover the take's end (2.958 s): one more row, held
+    frames = np.arange(101, 101 + result.frames)
+    got = actions.sample_shape_key_curves(obj, ARKIT_NAMES, frames)
+    baked, head = baked[:result.frames], head[:result.frames]
+    err = np.abs(got - baked).max()
+    assert err < (1e-5 if rows_fps is None else 0.01), err  # 60 fps rows: linear resampling both ways
+    action = bpy.data.actions[result.action]
+    curves = {fc.array_index: fc for fc in actions.all_fcurves(action)
+              if fc.data_path == 'pose.bones["head"].rotation_euler'}
+    rot = np.stack([actions.evaluate_curve(curves[i], frames) for i in range(3)], 1)
+    np.testing.assert_allclose(rot, head, atol=1e-5 if rows_fps is None else 5e-3)
+
+
+def test_generated_rig_exports_eye_rotations_and_does_not_key_them_twice(ff, data, tmp_path):
+    """The rig stage's Bones mode: eyeLook* shapes drive the eye bones, so the CSV carries the eye
+    rotation they give; importing it keys the head but leaves the eyes to the shapes."""
+    import rig_fixtures as RF
+    from faceforge.api import actions, armature, livelink, shape_keys
+
+    bpy.context.scene.render.fps = 30
+    obj = RF.import_ict(data)
+    shape_keys.generate_shape_keys(obj)
+    armature.generate_armature(obj)
+    w = np.zeros((30, 52))
+    w[:, ARKIT_NAMES.index("eyeLookOutLeft")] = np.linspace(0, 1, 30)  # the left eye turns to its left
+    w[:, ARKIT_NAMES.index("eyeLookInRight")] = np.linspace(0, 1, 30)  # and the right eye follows
+    actions.bake_shape_keys(obj, ARKIT_NAMES, np.arange(1, 31), w, "Look")
+    path = livelink.export_livelink(obj, tmp_path / "look.csv", action="Look")
+    take = llf.read_csv(path)
+    yaw_l, yaw_r = take.rotations[-1, 3], take.rotations[-1, 6]
+    assert yaw_l > np.radians(15) and yaw_r > np.radians(15)  # both look to the subject's left
+    assert abs(take.rotations[-1, 4]) < np.radians(2) and not np.any(take.rotations[:, :3])
+    take.rotations[:, 0] = np.linspace(0, 0.3, 30)  # and the head turns
+    llf.write_csv(tmp_path / "turn.csv", take.weights, 30, rotations=take.rotations)
+    result = livelink.import_livelink(obj, tmp_path / "turn.csv")
+    assert result.rotations == ["head"] and any("eyeLook" in w for w in result.warnings)

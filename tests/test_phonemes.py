@@ -20,6 +20,8 @@ from faceforge.animation import visemes as vz
 from faceforge.formats.audio import load_audio
 from faceforge.formats.textgrid import read_textgrid
 
+from audio_fixtures import sung_vowel
+
 ARPA = ("acoustic_corpus", "cold_corpus", "cold_corpus3")
 
 
@@ -212,25 +214,10 @@ def test_ten_minute_recording_with_transcript(mfa):
     assert np.median(good) < 35.0 and good.max() < 60.0
 
 
-def _sung_vowel(seconds=4.0, sr=16000):
-    """A synthetic sung /a/: 220 Hz sawtooth with vibrato through three formant resonators,
-    one note per 0.67 s (no English phones for the speech model to find)."""
-    from scipy.signal import lfilter, sawtooth
-
-    t = np.arange(int(seconds * sr)) / sr
-    phase = 2 * np.pi * np.cumsum(220 * (1 + 0.02 * np.sin(2 * np.pi * 5 * t))) / sr
-    y = sawtooth(phase)
-    for f, bw in ((700, 110), (1220, 120), (2600, 160)):
-        r, th = np.exp(-np.pi * bw / sr), 2 * np.pi * f / sr
-        y = lfilter([1 - r], [1, -2 * r * np.cos(th), r * r], y)
-    env = np.clip(np.sin(2 * np.pi * 1.5 * t), 0, 1) ** 0.5
-    return (y / np.abs(y).max() * 0.5 * env).astype(np.float32), env
-
-
 def test_auto_falls_back_to_energy_for_singing():
     """The English phone model finds nothing in a sung vowel; auto says so and uses the energy
     method, whose jaw follows the notes."""
-    x, env = _sung_vowel()
+    x, env = sung_vowel()
     a = ls.analyse(x, 30, None, "auto")
     assert a.method == "energy" and "energy method was used" in a.reason
     jaw = a.track.weights[:, ls.INDEX["jawOpen"]]

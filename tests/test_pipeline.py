@@ -1,4 +1,4 @@
-"""The stages together: a face from a photo, its shape keys, then a batch of real takes
+"""The stages together: a head from a photo with its 52 keys, then a batch of real takes
 (a GRID talking-face video, real speech, a text timeline) and a broken file."""
 
 import json
@@ -18,14 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def character(tmp_path_factory):
     import cv2
 
-    from faceforge.api import photo_face, scene, shape_keys
+    from faceforge.api import photo_face, scene
 
     tmp = tmp_path_factory.mktemp("pipeline")
     scene.clear_scene()
     photo = tmp / "astronaut.png"
     cv2.imwrite(str(photo), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
     obj = bpy.data.objects[photo_face.face_from_photo(str(photo), name="Hero")["object"]]
-    shape_keys.generate_shape_keys(obj)
+    assert len(obj.data.shape_keys.key_blocks) == 53  # the head comes with the face model's 52 keys
     bpy.context.scene.render.fps = 25
     blend = tmp / "hero.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend), check_existing=False, copy=True)
@@ -33,7 +33,7 @@ def character(tmp_path_factory):
 
 
 def test_video_on_the_real_rig_follows_the_mouth(character, data):
-    """GRID clip -> the photo face's own 51 generated keys: jawOpen follows the lip gap."""
+    """GRID clip -> the photo head's 52 keys: jawOpen follows the lip gap."""
     from faceforge.api import animate_video
     from faceforge.api.actions import sample_shape_key_curves
     from faceforge.core.jobs import run_sync

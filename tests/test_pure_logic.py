@@ -228,6 +228,16 @@ def test_worker_command_for_a_blender_binary_or_the_bpy_module():
     assert cmd[0] == sys.executable and cmd[1].endswith("launch.py")
 
 
+def test_ray_is_imported_only_when_a_batch_runs_on_it():
+    """The Ray launcher and the batch command import Ray lazily (it is optional, never bundled)."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import launch; launch.load_package(); "
+            "import faceforge.core.batch_ray, faceforge.core.batch, faceforge.cli.batch; "
+            "print('ray' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, str(HERE.parent / "scripts")], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
 # --- small helpers ---------------------------------------------------------------------------
 
 def test_safe_filename_and_lipsync_frame_count():
@@ -236,3 +246,86 @@ def test_safe_filename_and_lipsync_frame_count():
 
     assert safe_filename("Face take 1/2:é") == "Face_take_1_2_é"
     assert frame_count(1.0, 24.0) == 25 and frame_count(0.99, 24.0) == 25
+
+
+# --- core.units and rigging.armature.evaluate_driver: what the export needs ----------------------
+
+def test_units_are_told_from_the_eye_distance_or_the_height():
+    from faceforge.core.units import guess_unit
+
+    assert [guess_unit(e) for e in (0.063, 0.055, 6.3, 7.1, 63.0)] == ["M", "M", "CM", "CM", "MM"]
+    assert guess_unit(None, 33.8) == "CM" and guess_unit(None, 0.34) == "M" and guess_unit(None, 1.8) == "M"
+    assert guess_unit(None, 338.0) == "MM" and guess_unit(6300.0) is None and guess_unit(None, None) is None
+
+
+def test_drivers_evaluate_on_arrays_as_blender_would():
+    from faceforge.rigging.armature import evaluate_driver
+
+    k = np.linspace(0, 1, 5)
+    np.testing.assert_allclose(evaluate_driver("SCRIPTED", "+0.296706*k0-0.383972*k1", {"k0": k, "k1": k[::-1]}, 5),
+                               0.296706 * k - 0.383972 * k[::-1])
+    np.testing.assert_allclose(evaluate_driver("SCRIPTED", "0.0", {}, 3), 0.0)  # held at rest
+    np.testing.assert_allclose(evaluate_driver("SCRIPTED", "clamp(sin(a) * 2, 0, 1)", {"a": k}, 5),
+                               np.clip(np.sin(k) * 2, 0, 1))
+    np.testing.assert_allclose(evaluate_driver("AVERAGE", "", {"a": k, "b": 1 - k}, 5), 0.5)
+    with pytest.raises(ValueError):
+        evaluate_driver("SCRIPTED", "__import__('os')", {}, 2)
+
+
+def test_rasterizer_covers_pixel_centres_and_keeps_the_nearest():
+    from faceforge.facemodel.texture import rasterize
+
+    # two triangles over the same 4 x 4 pixels; the second is nearer
+    sq = np.array([[0.0, 0.0], [4.0, 0.0], [4.0, 4.0]])
+    tri, bary, z = rasterize(np.stack([sq, sq]), 6, 5, depth=np.array([[2.0] * 3, [1.0] * 3]))
+    j, i = np.arange(6)[None, :], np.arange(5)[:, None]
+    inside = (j + 0.5 <= 4) & (i <= j)  # y <= x, x <= 4 (centres on an edge count)
+    assert (tri >= 0).sum() == inside.sum() and (tri[inside] == 1).all() and np.allclose(z[inside], 1.0)
+    np.testing.assert_allclose(bary[tri >= 0].sum(1), 1.0, atol=1e-6)
+    # the barycentrics put each pixel centre back where it is
+    centres = np.stack(np.meshgrid(np.arange(6) + 0.5, np.arange(5) + 0.5), -1)[tri >= 0]
+    np.testing.assert_allclose(bary[tri >= 0] @ sq, centres, atol=1e-9)
+
+
+def test_photo_fit_camera_is_the_projection_it_fits():
+    """PhotoFit.project (the fit's perspective model) and PhotoFit.blender_camera (a pinhole camera in
+    the head's Blender object space) see every model point at the same pixel."""
+    from faceforge.facemodel import to_blender
+    from faceforge.facemodel.model import Pose, rot_x, rot_y
+    from faceforge.facemodel.photo import PhotoFit, check_face, photo_camera
+    from faceforge.core.errors import FaceForgeError
+
+    cam = photo_camera((640, 480))
+    # the head turned 0.3 rad toward its own left, seen by a camera (observation: y down, z away)
+    pose = Pose(1500.0, rot_x(np.pi) @ rot_y(0.3), np.array([320.0, 240.0, 40.0]))
+    fit = PhotoFit(np.zeros(100), np.zeros(52), pose, cam, (640, 480), np.zeros((478, 3)), np.zeros((478, 3)))
+    pts = np.random.default_rng(0).normal(scale=0.08, size=(50, 3))
+    px, depth = fit.project(pts)
+    px2, depth2 = fit.blender_camera().project(to_blender(pts))
+    np.testing.assert_allclose(px2, px, atol=1e-6)
+    np.testing.assert_allclose(depth2 * pose.scale, depth, rtol=1e-9)  # metres vs the fit's pixels
+    angle, yaw, pitch = fit.turn()
+    assert 15 < angle < 20 and yaw < -15  # the camera sees more of the subject's right cheek
+    with pytest.raises(FaceForgeError, match="only 40 px across"):
+        check_face(np.c_[np.random.default_rng(1).uniform(0, 40, size=(478, 2)), np.zeros(478)], (640, 480))
+
+
+def test_skin_likeness_leaves_out_hair_but_not_the_features():
+    """A flat skin-coloured face with dark hair over its forehead: hair is not skin, the brows are kept."""
+    from faceforge.facemodel.texture import iod_px, photo_mask, skin_likeness
+    from faceforge.rigging.landmark_edit import template
+
+    pts = template()[0][:, [0, 2]] * [1, -1]  # the template face (Blender's x, z) in an image, y down
+    pts = (pts - pts.min(0)) / np.ptp(pts, axis=0).max() * 200 + 28
+    img = np.zeros((256, 256, 3), np.float32)
+    img[:] = (0.85, 0.65, 0.55)
+    img[:int(pts[:, 1].min()) + 30] = (0.15, 0.1, 0.08)  # a fringe down over the forehead
+    iod = iod_px(pts)
+    like = skin_likeness(img, pts, iod)
+    brow = pts[[105, 52]].mean(0).astype(int)  # inside the right brow
+    cheek = pts[205].astype(int)
+    assert like[int(pts[:, 1].min()) + 5, int(pts[10, 0])] < 0.1  # hair
+    assert like[cheek[1], cheek[0]] > 0.9 and like[brow[1], brow[0]] > 0.9
+    m = photo_mask(img.shape[:2], pts, iod, img)
+    eye = pts[[159, 145]].mean(0).astype(int)  # the middle of the right eye's opening
+    assert m[cheek[1], cheek[0]] > 0.9 and m[eye[1], eye[0]] < 0.1 and m[2, 2] == 0.0

@@ -5,6 +5,7 @@ import json
 import bpy
 import numpy as np
 import pytest
+import rig_fixtures as RF
 from skimage import data as skdata
 
 from faceforge.core.arkit import ARKIT_NAMES
@@ -47,12 +48,12 @@ def measure(obj, names, size=384, mirror=False):
 def photo_rig(tmp_path_factory):
     import cv2
 
-    from faceforge.api import photo_face, scene, shape_keys
+    from faceforge.api import scene, shape_keys
 
     scene.clear_scene()
     path = tmp_path_factory.mktemp("rig") / "astronaut.png"
     cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
-    obj = bpy.data.objects[photo_face.face_from_photo(str(path))["object"]]
+    obj = RF.photo_mask(path)
     result = shape_keys.generate_shape_keys(obj)
     names = ["eyeBlinkLeft", "eyeBlinkRight", "jawOpen", "mouthSmileLeft", "mouthSmileRight", "browInnerUp",
              "browDownLeft", "eyeWideLeft", "mouthPucker", "mouthClose"]
@@ -72,8 +73,6 @@ def ict_rig(data):
     m = measure(obj, ["jawOpen", "mouthSmileLeft", "mouthSmileRight", "browInnerUp"], mirror=True)
     # The ICT head's eyeballs are plain grey: paint a sclera, iris and pupil on them
     # so MediaPipe can see its eyes open and shut, and measure the blinks.
-    import rig_fixtures as RF
-
     RF.paint_eyes(obj)
     m_eyes = measure(obj, ["eyeBlinkLeft", "eyeBlinkRight"], mirror=True)
     from faceforge.api.binding import read_binding
@@ -278,11 +277,11 @@ def test_no_triangle_flips(ict_rig):
 def test_existing_keys_kept_and_replace_needs_asking(ff, tmp_path):
     import cv2
 
-    from faceforge.api import mesh, photo_face, shape_keys
+    from faceforge.api import mesh, shape_keys
 
     path = tmp_path / "a.png"
     cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
-    obj = bpy.data.objects[photo_face.face_from_photo(str(path))["object"]]
+    obj = RF.photo_mask(path)
     mesh.ensure_basis(obj)
     own = obj.shape_key_add(name="MyCorrective", from_mix=False)
     own.data[0].co.z += 0.01
@@ -311,11 +310,11 @@ def test_no_landmarks_is_a_clear_error(ff):
 def test_test_pose_sliders_mirror(ff, tmp_path):
     import cv2
 
-    from faceforge.api import photo_face, shape_keys
+    from faceforge.api import shape_keys
 
     path = tmp_path / "a.png"
     cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
-    obj = bpy.data.objects[photo_face.face_from_photo(str(path))["object"]]
+    obj = RF.photo_mask(path)
     shape_keys.generate_shape_keys(obj)
     keys = obj.data.shape_keys.key_blocks
     bpy.context.scene.faceforge.rig.mirror_pose = True
@@ -334,11 +333,11 @@ def test_transfer_from_a_reference_head(ff, data, tmp_path):
     """A reference made by our generator on the photo face, transferred onto the ICT head."""
     import cv2
 
-    from faceforge.api import binding, landmarks, mesh, photo_face, scene, shape_keys
+    from faceforge.api import binding, landmarks, mesh, scene, shape_keys
 
     path = tmp_path / "a.png"
     cv2.imwrite(str(path), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
-    ref = bpy.data.objects[photo_face.face_from_photo(str(path))["object"]]
+    ref = RF.photo_mask(path)
     shape_keys.generate_shape_keys(ref)
     target = scene.import_mesh(str(data / "mesh/ict_neutral/generic_neutral_mesh.obj"), name="ICT")
     landmarks.detect_landmarks(target)

@@ -20,6 +20,8 @@ from faceforge.formats.audio import load_audio
 from faceforge.formats.textgrid import read_textgrid
 from faceforge.inference import vad
 
+from audio_fixtures import sung_vowel
+
 
 def pause_frames(phones, fps, n, min_pause=0.3, edge=0.1):
     """(n,) bool: frames inside reference silences of at least ``min_pause`` s, ``edge`` s
@@ -110,26 +112,11 @@ def test_method_is_chosen_from_the_audio_and_the_transcript(tmp_path, jfk):
         assert vz.lip_opening(a.track.weights).max() > 0.3  # the mouth still speaks
         b = ls.analyse(x, 30, None, "auto")
         assert b.method == "recognise" and "other than English" in b.reason
-    x, _env = _sung(6.0)
+    x, _env = sung_vowel(6.0, melody=True)
     a = ls.analyse(x, 30, None, "auto")
     assert a.method == "energy" and ("singing" in a.reason or "no speech" in a.reason), a.reason
     forced = ls.analyse(x, 30, None, "phonemes")  # the override still wins
     assert forced.method == "recognise"
-
-
-def _sung(seconds, f0=220.0, sr=16000):
-    """A sung /a/ with vibrato, one held note per 0.67 s (pitch steps between notes)."""
-    from scipy.signal import lfilter, sawtooth
-
-    t = np.arange(int(seconds * sr)) / sr
-    note = f0 * 2 ** (np.floor(t * 1.5) % 4 * 2 / 12)  # four notes, a whole tone apart
-    phase = 2 * np.pi * np.cumsum(note * (1 + 0.02 * np.sin(2 * np.pi * 5 * t))) / sr
-    y = sawtooth(phase)
-    for f, bw in ((700, 110), (1220, 120), (2600, 160)):
-        r, th = np.exp(-np.pi * bw / sr), 2 * np.pi * f / sr
-        y = lfilter([1 - r], [1, -2 * r * np.cos(th), r * r], y)
-    env = np.clip(np.sin(2 * np.pi * 1.5 * t), 0, 1) ** 0.5
-    return (y / np.abs(y).max() * 0.5 * env).astype(np.float32), env
 
 
 def test_pitch_tracker_and_held_notes(jfk):
@@ -139,7 +126,7 @@ def test_pitch_tracker_and_held_notes(jfk):
         tone = np.sign(np.sin(2 * np.pi * f0 * t)).astype(np.float32) * 0.3  # rich in harmonics
         p = prosody.pitch(tone)
         assert np.nanmedian(np.abs(p.f0 / f0 - 1)) < 0.01 and p.voiced.mean() > 0.9, f0
-    sung, _ = _sung(4.0)
+    sung, _ = sung_vowel(4.0, melody=True)
     assert prosody.sung_fraction(prosody.pitch(sung)) > 0.8
     speech = prosody.sung_fraction(prosody.pitch(jfk[0]))
     print(f"\nheld-note fraction: JFK {speech:.2f}")
