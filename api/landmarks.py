@@ -281,6 +281,7 @@ def fit_manual(obj) -> dict:
     coll = _edit_collection(obj, create=False)
     keys = {}
     if coll is not None:
+        bpy.context.view_layer.update()  # matrix_world of empties placed or moved by a script
         for o in coll.objects:
             if o.name.startswith(_KEY_PREFIX):
                 keys[o.name[len(_KEY_PREFIX):]] = np.array(o.matrix_world.translation)

@@ -367,6 +367,7 @@ def register(src_verts: np.ndarray, src_tris: np.ndarray, target: LabelledSurfac
 # the source (a hat, a prop): it stays still.
 NONE = "none"
 KINDS = (P.SKIN, P.EYE_L, P.EYE_R, P.TEETH_UP, P.TEETH_LO, P.MOUTH, P.LOOSE)
+EYES = (P.EYE_L, P.EYE_R)
 MATCH_REACH = 0.3  # IOD: how far a part may lie from the source's parts to be matched to them
 
 
@@ -437,7 +438,8 @@ def match_parts(verts: np.ndarray, skin: np.ndarray, parts: "P.Parts", registere
     """What each part of a target mesh is: ``skin`` (N,) bool stays skin; every other connected
     part takes the kind of the source part (``groups`` {kind: triangle ids} of the source
     surface ``registered`` / ``tris``) most of its vertices lie nearest, or :data:`NONE` when it
-    lies farther than :data:`MATCH_REACH` from all of them.  Returns (N,) object array."""
+    lies farther than :data:`MATCH_REACH` from all of them; an eyeball's kind only where
+    ``parts`` found an eyeball (else it is loose).  Returns (N,) object array."""
     kind = np.full(len(verts), NONE, dtype=object)
     kind[skin] = P.SKIN
     other = np.flatnonzero(~skin)
@@ -456,7 +458,12 @@ def match_parts(verts: np.ndarray, skin: np.ndarray, parts: "P.Parts", registere
         ids = order[a:b]
         j = int(np.bincount(g[ids], minlength=len(names)).argmax())
         near = np.median(hits.distance[ids]) < MATCH_REACH * scale
-        kind[other[ids]] = names[j] if near else NONE
+        found = names[j]
+        if found in EYES and parts.kinds[comp[ids[0]]] not in EYES:
+            # beside the source's eyeball but no eyeball itself (an eye film, a tear line): it
+            # must not turn with the gaze
+            found = P.LOOSE
+        kind[other[ids]] = found if near else NONE
     return kind
 
 

@@ -98,8 +98,20 @@ def remeshed():
     scene.clear_scene()
     obj, truth = RF.remeshed_head(1)
     found, result, disp, base = _rig(obj)
-    return dict(obj=obj.name, truth=truth, result=result, disp=disp, base=base, found=found,
-                tris=np.array([p.vertices[:] for p in obj.data.polygons]))
+    from faceforge.api.binding import landmark_positions, read_binding
+
+    # each test starts from an empty scene: keep the arrays, and rebuild the object when needed
+    return dict(truth=truth, result=result, disp=disp, base=base, found=found, binding=read_binding(obj),
+                lm=landmark_positions(obj, coords=base), tris=np.array([p.vertices[:] for p in obj.data.polygons]))
+
+
+def _remeshed_again(remeshed):
+    """The fixture's head again (the same seed gives the same mesh), with its landmarks."""
+    from faceforge.api.binding import write_binding
+
+    obj, _ = RF.remeshed_head(1)
+    write_binding(obj, remeshed["binding"], source="DETECTED")
+    return obj
 
 
 def test_a_remeshed_head_gets_the_models_own_shapes(remeshed):
@@ -122,17 +134,16 @@ def test_a_remeshed_head_keeps_still_what_should_and_does_not_fold(remeshed):
 
     base, disp = remeshed["base"], remeshed["disp"]
     tris = remeshed["tris"]
-    obj = bpy.data.objects[remeshed["obj"]]
-    from faceforge.api.binding import landmark_positions
-
-    fr = R.face_frame(landmark_positions(obj, coords=base))
+    lm = remeshed["lm"]
+    fr = R.face_frame(lm)
     q = fr.to_local(base)
     back = q[:, 2] < -1.4  # behind the ears (IOD)
     n0 = np.cross(base[tris[:, 1]] - base[tris[:, 0]], base[tris[:, 2]] - base[tris[:, 0]])
-    inner = fr.to_local(landmark_positions(obj, coords=base)[list(R.UPPER_LIP_INNER + R.LOWER_LIP_INNER)])
+    inner = fr.to_local(lm[list(R.UPPER_LIP_INNER + R.LOWER_LIP_INNER + R.EYE_LEFT_UPPER + R.EYE_LEFT_LOWER
+                                + R.EYE_RIGHT_UPPER + R.EYE_RIGHT_LOWER)])
     from scipy.spatial import cKDTree
 
-    near_lips = cKDTree(inner).query(q[tris].mean(axis=1))[0] < 0.15
+    at_margins = cKDTree(inner).query(q[tris].mean(axis=1))[0] < 0.1
     for name, d in disp.items():
         size = np.linalg.norm(d, axis=1)
         assert size[back].max() == 0.0, name
@@ -140,8 +151,9 @@ def test_a_remeshed_head_keeps_still_what_should_and_does_not_fold(remeshed):
             d = d + disp["jawOpen"]
         moved = base + d
         n1 = np.cross(moved[tris[:, 1]] - moved[tris[:, 0]], moved[tris[:, 2]] - moved[tris[:, 0]])
-        folded = (np.einsum("ij,ij->i", n0, n1) < 0) & ~near_lips
-        # the scans themselves fold skin where the lips press together; elsewhere nothing
+        folded = (np.einsum("ij,ij->i", n0, n1) < 0) & ~at_margins
+        # the scans themselves fold skin where the lips press together and where the lids meet
+        # (ICT's own blinks fold 16-28 triangles there on these heads); elsewhere nothing
         assert folded.sum() <= 5, (name, int(folded.sum()))
 
 
@@ -219,7 +231,7 @@ def test_non_face_meshes_get_the_procedural_path_with_a_message(ff, make):
 def test_source_can_be_forced(remeshed):
     from faceforge.api import mesh, shape_keys
 
-    obj = bpy.data.objects[remeshed["obj"]]
+    obj = _remeshed_again(remeshed)
     r = run_sync(shape_keys.generate_shape_keys_job(obj, replace=True, source="procedural"), on_progress=None)
     assert r["source"] == "procedural" and r["notes"][0].startswith("Procedural shapes")
     assert obj.faceforge.rig.source == "procedural"
@@ -246,7 +258,7 @@ def test_view_search_tries_the_next_view_when_face_mesh_fails(monkeypatch, remes
     from faceforge.api import landmarks
     from faceforge.inference import views
 
-    obj = bpy.data.objects[remeshed["obj"]]
+    obj = _remeshed_again(remeshed)
     scores = {}
     real_scores, real_landmarks = landmarks._score_views, landmarks._landmarks
 
