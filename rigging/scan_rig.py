@@ -262,7 +262,7 @@ def choose_source(fit: C.Fit) -> tuple[str, str]:
     """``("scan" | "procedural", why)`` from how well the face model fits the mesh."""
     res = float(fit.residual["model"]["all"])
     if fit.coverage < AUTO_MIN_COVERAGE:
-        return "procedural", (f"the face model finds only {fit.coverage:.0%} of its face on this mesh "
+        return "procedural", (f"the face model finds only {fit.coverage:.1%} of its face on this mesh "
                               f"(scan-based needs {AUTO_MIN_COVERAGE:.0%})")
     if res > AUTO_MAX_RESIDUAL:
         return "procedural", (f"the face model stays {res:.3f} IOD from this face (scan-based up to "
