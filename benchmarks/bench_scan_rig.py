@@ -13,25 +13,17 @@ import tracemalloc
 
 import numpy as np
 
-from common import DATA, ROOT, load, peak_rss_mb
+from common import ROOT, ict_head, load, peak_rss_mb
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 
 def rig_head(levels: int):
-    import bpy
-
-    from faceforge.api import landmarks, mesh, scene, shape_keys
+    from faceforge.api import landmarks, mesh, shape_keys
     from faceforge.api.binding import landmark_positions, read_binding
     from faceforge.rigging import scan_rig
 
-    scene.clear_scene()
-    obj = scene.import_mesh(os.path.join(DATA, "mesh/ict_neutral/generic_neutral_mesh.obj"), name="ICT")
-    if levels:
-        mod = obj.modifiers.new("sub", "SUBSURF")
-        mod.levels = levels
-        with bpy.context.temp_override(object=obj, active_object=obj):
-            bpy.ops.object.modifier_apply(modifier=mod.name)
+    obj = ict_head(levels)
     n = len(obj.data.vertices)
     rss0 = peak_rss_mb()
     t0 = time.perf_counter()

@@ -162,6 +162,38 @@ _FEATURES = (
     (R.EYE_LEFT_UPPER[2:-2], R.EYE_LEFT_LOWER[2:-2], 0.22, (LID_L_UPPER, LID_L_LOWER)),
     (R.EYE_RIGHT_UPPER[2:-2], R.EYE_RIGHT_LOWER[2:-2], 0.22, (LID_R_UPPER, LID_R_LOWER)),
 )
+# Where each feature's two sides meet (upper, lower margin landmarks).  A mesh whose triangles
+# bridge the margins (a face mask built on the landmarks, its mouth closed over) is cut there,
+# and its vertices on the margins take their own side.
+_MARGINS = (
+    (R.UPPER_LIP_INNER[1:-1], R.LOWER_LIP_INNER[1:-1]),
+    (R.EYE_LEFT_UPPER[1:-1], R.EYE_LEFT_LOWER[1:-1]),
+    (R.EYE_RIGHT_UPPER[1:-1], R.EYE_RIGHT_LOWER[1:-1]),
+)
+
+
+def _margin_vertices(tree: cKDTree, landmarks: np.ndarray, scale: float):
+    """Per feature, (upper, lower) vertex ids on its margins: the vertices at the margin
+    landmarks (within 0.01 IOD), where the two sides have distinct vertices (a sealed seam,
+    one vertex for both, keeps its geodesic label)."""
+    out = []
+    for upper, lower in _MARGINS:
+        du, su = tree.query(landmarks[list(upper)])
+        dl, sl = tree.query(landmarks[list(lower)])
+        su, sl = su[du < 0.01 * scale], sl[dl < 0.01 * scale]
+        out.append((np.setdiff1d(su, sl), np.setdiff1d(sl, su)))
+    return out
+
+
+def _cut(g: sp.csr_matrix, margins) -> sp.csr_matrix:
+    """``g`` without the edges that join an upper margin vertex to a lower one."""
+    g = g.tocoo()
+    cut = np.zeros(len(g.row), bool)
+    for su, sl in margins:
+        cut |= (np.isin(g.row, su) & np.isin(g.col, sl)) | (np.isin(g.row, sl) & np.isin(g.col, su))
+    if not cut.any():
+        return g.tocsr()
+    return sp.csr_matrix((g.data[~cut], (g.row[~cut], g.col[~cut])), shape=g.shape)
 
 
 def feature_labels(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, vertex_mask: np.ndarray,
@@ -179,7 +211,9 @@ def feature_labels(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, v
     g = graph if graph is not None else edge_graph(verts, tris)
     g = g[sub][:, sub]
     tree = cKDTree(verts[sub])
-    for upper, lower, reach, (lab_u, lab_l) in _FEATURES:
+    margins = _margin_vertices(tree, landmarks, scale)
+    g = _cut(g, margins)
+    for (upper, lower, reach, (lab_u, lab_l)), (mu, ml) in zip(_FEATURES, margins):
         _, su = tree.query(landmarks[list(upper)])
         _, sl = tree.query(landmarks[list(lower)])
         limit = reach * scale
@@ -187,6 +221,8 @@ def feature_labels(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, v
         dl = dijkstra(g, indices=np.unique(sl), min_only=True, limit=limit)
         near = np.isfinite(du) | np.isfinite(dl)
         lab = np.where(np.nan_to_num(du, posinf=np.inf) <= np.nan_to_num(dl, posinf=np.inf), lab_u, lab_l)
+        lab[mu], lab[ml] = lab_u, lab_l
+        near[mu] = near[ml] = True
         free = labels[sub] == 0
         labels[sub[near & free]] = lab[near & free]
     return labels

@@ -243,7 +243,7 @@ def _normals(x: np.ndarray, tris: np.ndarray) -> np.ndarray:
 
 
 def unfold(verts: np.ndarray, tris: np.ndarray, disp: np.ndarray, under: np.ndarray | None = None,
-           rounds: int = 12, adjacency: sp.csr_matrix | None = None):
+           rounds: int = 24, adjacency: sp.csr_matrix | None = None):
     """Undo folded triangles of one shape: where a triangle of ``verts + under + disp`` faces
     against its rest normal, the displacement round it is smoothed (a few Jacobi sweeps toward
     the mean of the neighbours, over a region that grows by a ring every few rounds) until

@@ -66,8 +66,8 @@ TEMPLATE_GROUPS = {
 }
 
 # How close a face must come to the best human head of the model to get the scan-based
-# shapes in the automatic choice: the median distance of the template's face to the mesh's
-# surface after the model fit (IOD), and the share of the template's face that finds the mesh.
+# shapes in the automatic choice: the median distance of the template's face inside its outline
+# to the mesh's surface after the model fit (IOD), and the share of it that finds the mesh.
 AUTO_MAX_RESIDUAL = 0.06
 # How much the landmarks count beside the surface, once the surface is there: in the model's
 # fit to the surface (per landmark, against 0.25 per surface point) and in the registration
@@ -224,8 +224,12 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
     normals = C.vertex_normals(rest, t_tris)[sample]
     found = (hits.distance < 0.15 * scale) & ~hits.border & (np.einsum("ij,ij->i", normals, hits.normal) > 0.5)
     region = _region_of_vertices(model.landmarks(rest), rest[sample])
-    coverage = float(found.mean())
-    residual["model"] = _residual_by_region(np.where(found, hits.distance, 0.15 * scale), region, scale)
+    # inside the face outline: a face mask or a front-only scan has no ears, neck or scalp
+    inside = region != list(REGIONS).index("oval")
+    coverage = float(found[inside].mean())
+    dist = np.where(found, hits.distance, 0.15 * scale)
+    residual["model"] = _residual_by_region(dist, region, scale)
+    residual["model"]["inside"] = float(np.median(dist[inside]) / scale)
     labels = C.feature_labels(rest, t_tris, model.landmarks(rest), t_skin, scale)
 
     registered = rest.copy()
@@ -260,7 +264,7 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
 
 def choose_source(fit: C.Fit) -> tuple[str, str]:
     """``("scan" | "procedural", why)`` from how well the face model fits the mesh."""
-    res = float(fit.residual["model"]["all"])
+    res = float(fit.residual["model"].get("inside", fit.residual["model"]["all"]))
     if fit.coverage < AUTO_MIN_COVERAGE:
         return "procedural", (f"the face model finds only {fit.coverage:.1%} of its face on this mesh "
                               f"(scan-based needs {AUTO_MIN_COVERAGE:.0%})")

@@ -143,18 +143,24 @@ def test_a_remeshed_head_keeps_still_what_should_and_does_not_fold(remeshed):
                                 + R.EYE_RIGHT_UPPER + R.EYE_RIGHT_LOWER)])
     from scipy.spatial import cKDTree
 
-    at_margins = cKDTree(inner).query(q[tris].mean(axis=1))[0] < 0.1
+    at_margins = cKDTree(inner).query(q[tris].mean(axis=1))[0] < 0.15
+
+    def folds(d):
+        moved = base + d
+        n1 = np.cross(moved[tris[:, 1]] - moved[tris[:, 0]], moved[tris[:, 2]] - moved[tris[:, 0]])
+        return int(((np.einsum("ij,ij->i", n0, n1) < 0) & ~at_margins).sum())
+
+    truth = dict(zip(ARKIT_NAMES, remeshed["truth"]))
     for name, d in disp.items():
         size = np.linalg.norm(d, axis=1)
         assert size[back].max() == 0.0, name
-        if name == "mouthClose":
-            d = d + disp["jawOpen"]
-        moved = base + d
-        n1 = np.cross(moved[tris[:, 1]] - moved[tris[:, 0]], moved[tris[:, 2]] - moved[tris[:, 0]])
-        folded = (np.einsum("ij,ij->i", n0, n1) < 0) & ~at_margins
+        own = truth[name]
+        if name == "mouthClose":  # made to play on top of jawOpen
+            d, own = d + disp["jawOpen"], own + truth["jawOpen"]
         # the scans themselves fold skin where the lips press together and where the lids meet
-        # (ICT's own blinks fold 16-28 triangles there on these heads); elsewhere nothing
-        assert folded.sum() <= 5, (name, int(folded.sum()))
+        # (ICT's own blinks fold 16-28 triangles there on these heads), and under the jaw as it
+        # opens (about 20); no more than they do, elsewhere nothing
+        assert folds(d) <= folds(own) + 5, (name, folds(d), folds(own))
 
 
 @pytest.mark.slow
