@@ -243,46 +243,60 @@ def _normals(x: np.ndarray, tris: np.ndarray) -> np.ndarray:
 
 
 def unfold(verts: np.ndarray, tris: np.ndarray, disp: np.ndarray, under: np.ndarray | None = None,
-           rounds: int = 24, adjacency: sp.csr_matrix | None = None):
+           rounds: int = 24, adjacency: sp.csr_matrix | None = None, rest_normals: np.ndarray | None = None,
+           contact: np.ndarray | None = None):
     """Undo folded triangles of one shape: where a triangle of ``verts + under + disp`` faces
     against its rest normal, the displacement round it is smoothed (a few Jacobi sweeps toward
     the mean of the neighbours, over a region that grows by a ring every few rounds) until
     nothing is folded or ``rounds`` run out.  A scanned expression folds a few triangles where skin presses on skin
     (the lips' contact line, the lid crease); meshes render them as dark specks.  Returns
-    ``(disp (N, 3), folded triangles left)``; ``under`` (N, 3) a shape this one sits on."""
+    ``(disp (N, 3), folded triangles left)``; ``under`` (N, 3) a shape this one sits on;
+    ``adjacency`` and ``rest_normals`` ((T, 3), of ``tris`` on ``verts``) where many shapes of
+    one mesh are unfolded.  ``contact`` (N,) bool where skin presses on skin in the scans
+    themselves (lips, lids): folds there get the first half of the rounds only (more smoothing
+    would take the shape's motion with it)."""
     tris = np.asarray(tris, np.int64)
     d = np.array(disp, np.float64, copy=True)
     base = np.asarray(verts, np.float64) + (0.0 if under is None else np.asarray(under, np.float64))
     moving = np.abs(d).max(axis=1) > 0
     if under is not None:
         moving |= np.abs(under).max(axis=1) > 0
-    t = tris[moving[tris].any(axis=1)]
+    sel = moving[tris].any(axis=1)
+    t = tris[sel]
     if not len(t):
         return d, 0
-    n0 = _normals(np.asarray(verts, np.float64), t)
+    n0 = _normals(np.asarray(verts, np.float64), t) if rest_normals is None else rest_normals[sel]
     if adjacency is None:
         e = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
         adjacency = sp.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
                                   shape=(len(d), len(d))).tocsr()
         adjacency.data[:] = 1.0
     deg = np.asarray(adjacency.sum(axis=1)).ravel()
-    folded = 0
+    bad = np.einsum("ij,ij->i", n0, _normals(base + d, t)) < 0
+    if not bad.any():
+        return d, 0
+    # vertex -> its triangles of t: each round works on the folds' neighbourhood only
+    incidence = sp.csr_matrix((np.ones(t.size), (t.ravel(), np.repeat(np.arange(len(t)), 3))),
+                              shape=(len(d), len(t)))
+    at_contact = None if contact is None else np.asarray(contact, bool)[t].any(axis=1)
     for r in range(rounds):
-        bad = np.einsum("ij,ij->i", n0, _normals(base + d, t)) < 0
-        folded = int(bad.sum())
-        if not folded:
+        undo = bad if at_contact is None or r < rounds // 2 else bad & ~at_contact
+        if not undo.any():
             break
-        region = np.zeros(len(d), bool)
-        region[t[bad].ravel()] = True
+        region = np.unique(t[undo].ravel())
         for _ in range(1 + r // 4):  # grow by rings
-            region |= (adjacency @ region.astype(np.float64)) > 0
-        ids = np.flatnonzero(region & (deg > 0))
+            region = np.union1d(region, adjacency[region].indices)
+        ids = region[deg[region] > 0]
         rows = adjacency[ids]
         for _ in range(4):
             d[ids] = 0.5 * d[ids] + 0.5 * (rows @ d) / deg[ids, None]
-    else:
-        folded = int((np.einsum("ij,ij->i", n0, _normals(base + d, t)) < 0).sum())
-    return d, folded
+        # only the triangles round what was smoothed can have changed
+        touched = np.unique(incidence[ids].indices)
+        tt = t[touched]
+        x = base[tt] + d[tt]
+        now = np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0])
+        bad[touched] = np.einsum("ij,ij->i", n0[touched], now) < 0
+    return d, int(bad.sum())
 
 
 @dataclass
@@ -415,9 +429,12 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, target_t
         adjacency = sp.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
                                   shape=(n, n)).tocsr()
         adjacency.data[:] = 1.0
+        rest_normals = _normals(verts, t_tris)
+        contact = np.asarray(fit.labels_target) > 0  # the lips' and lids' sides
         for k, name in enumerate(names):
             under = out[names.index(ON_TOP_OF[name])] if ON_TOP_OF.get(name) in names else None
-            fixed, left = unfold(verts, t_tris, out[k], under, adjacency=adjacency)
+            fixed, left = unfold(verts, t_tris, out[k], under, adjacency=adjacency, rest_normals=rest_normals,
+                                 contact=contact)
             out[k] = fixed.astype(np.float32)
             if left:
                 folds[name] = left

@@ -244,7 +244,8 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
         on_skin = (lv < SKIN_END).all(axis=1)
         reg = C.register(rest[:SKIN_END], t_tris[skin_t], target, scale, data_weight=dw,
                          src_labels=labels[:SKIN_END], lm_verts=lv[on_skin], lm_bary=model.landmark_bary[:468][on_skin],
-                         lm_target=lm[:468][on_skin], lm_weight=LANDMARKS_NICP * lm_weight[on_skin], report=_sub(report, 0.45, 1.0))
+                         lm_target=lm[:468][on_skin], lm_weight=LANDMARKS_NICP * lm_weight[on_skin],
+                         report=_sub(report, 0.45, 1.0))
         registered[:SKIN_END] = reg.verts  # the other parts stay where the model put them
         h = reg.hits
         idx = np.arange(FACE_END)

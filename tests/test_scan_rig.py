@@ -181,6 +181,7 @@ def test_three_more_remeshed_heads():
     print("re-meshed heads (mean, lowest cosine):", table)
 
 
+@pytest.mark.slow
 def test_a_head_without_eyeballs_or_teeth_says_what_it_left_out():
     from faceforge.api import facemodel as api_fm
     from faceforge.api import scene
