@@ -161,9 +161,9 @@ def transfer_shape_keys_job(obj, reference, replace: bool = False):
 
     The reference is fitted onto ``obj`` as the face model is for the scan-based shapes
     (landmarks, then its skin registered onto ``obj``'s), and its keys are carried over by
-    deformation transfer, part by part (``rigging.transfer.transfer_from_reference``).
+    deformation transfer, part by part (``rigging.reference.transfer_from_reference``).
     """
-    from ..rigging import transfer
+    from ..rigging.reference import transfer_from_reference
 
     mesh_api.require_mesh(obj)
     mesh_api.require_mesh(reference, "the reference head")
@@ -180,7 +180,7 @@ def transfer_shape_keys_job(obj, reference, replace: bool = False):
     dst_lm = landmark_positions(obj, coords=dst_verts)
     disps = np.stack([mesh_api.shape_key_coords(reference, n) - src_verts for n in names])
     yield Progress(0.1, "fitting the reference to this face")
-    out = yield Offload(transfer.transfer_from_reference,
+    out = yield Offload(transfer_from_reference,
                         (src_verts, src_tris, src_lm, disps, dst_verts, dst_tris, dst_lm, names),
                         report=True, span=(0.1, 0.9))
     yield Progress(0.9, "writing shape keys")

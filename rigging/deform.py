@@ -33,6 +33,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from ..core.arkit import ARKIT_NAMES
+from ..core.jobs import sub_report
 from . import shape_library as X
 from . import regions as R
 from .binding import vertex_normals
@@ -401,10 +402,5 @@ def shape_displacements(rig: Rigging, names=ARKIT_NAMES, report=None) -> dict[st
 
 def generate(verts, tris, landmarks, names=ARKIT_NAMES, report=None):
     """Prepare and evaluate: returns ``(rig, {name: (M, 3)})`` (see :func:`shape_displacements`)."""
-    def sub(lo, hi):
-        if report is None:
-            return None
-        return lambda f, msg="": report(lo + (hi - lo) * f, msg)
-
-    rig = prepare(verts, tris, landmarks, report=sub(0.0, 0.4))
-    return rig, shape_displacements(rig, names, report=sub(0.4, 1.0))
+    rig = prepare(verts, tris, landmarks, report=sub_report(report, 0.0, 0.4))
+    return rig, shape_displacements(rig, names, report=sub_report(report, 0.4, 1.0))

@@ -25,6 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from ..core.jobs import sub_report
+
 
 def _frames(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """(T, 3, 3) columns: two edges and the normal scaled by 1/sqrt(|e1 x e2|) (Sumner's v4 - v1)."""
@@ -344,7 +346,6 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, target_t
     tris = np.asarray(fit.tris, np.int64)
     skin_t = fit.groups[P.SKIN]
     notes, left_out = [], []
-    sub = (lambda lo, hi: (lambda f, m="": report(lo + (hi - lo) * f, m))) if report else (lambda lo, hi: None)
     if report:
         report(0.0, "transferring the shapes to the registered surface")
     skin_v = np.unique(tris[skin_t])
@@ -353,7 +354,7 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, target_t
     local = -np.ones(len(fit.rest), np.int64)
     local[skin_v] = np.arange(len(skin_v))
     moved[:, skin_v] = poisson_transfer(fit.rest[skin_v], src, fit.registered[skin_v], local[tris[skin_t]],
-                                        fit.fixed[skin_v], report=sub(0.0, 0.5))
+                                        fit.fixed[skin_v], report=sub_report(report, 0.0, 0.5))
     reg = fit.registered
     open_edges = C.open_edge_flags(tris, len(reg))
     rotations = SurfaceRotations(reg, tris)

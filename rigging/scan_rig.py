@@ -41,6 +41,7 @@ from scipy.spatial import cKDTree
 
 from ..core.arkit import ARKIT_NAMES
 from ..core.errors import FaceForgeError
+from ..core.jobs import sub_report
 from ..facemodel import fit_identity, load_model
 from ..facemodel.fit import REGIONS, box_qp
 from ..facemodel.model import GAZE_SHAPES, PARTS, FaceModel, Pose
@@ -76,12 +77,6 @@ AUTO_MAX_RESIDUAL = 0.06
 LANDMARKS_SURFACE = 0.1
 LANDMARKS_NICP = 0.03
 AUTO_MIN_COVERAGE = 0.5
-
-
-def _sub(report, lo, hi):
-    if report is None:
-        return None
-    return lambda f, msg="": report(lo + (hi - lo) * f, msg)
 
 
 # --- 1. template fit ------------------------------------------------------------------
@@ -219,7 +214,7 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
     lm_weight[list(R.FACE_OVAL)] = 0.2  # the outline is the silhouette's, not a point on the face
     identity, expression, pose, hits = _refine_model(model, target, lm[:468], LANDMARKS_SURFACE * lm_weight,
                                                      identity, expression,
-                                                     pose, labels, sample, scale, report=_sub(report, 0.2, 0.4))
+                                                     pose, labels, sample, scale, report=sub_report(report, 0.2, 0.4))
     rest = pose.apply(model.evaluate(identity, expression)).astype(np.float64)
     normals = C.vertex_normals(rest, t_tris)[sample]
     found = (hits.distance < 0.15 * scale) & ~hits.border & (np.einsum("ij,ij->i", normals, hits.normal) > 0.5)
@@ -245,7 +240,7 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
         reg = C.register(rest[:SKIN_END], t_tris[skin_t], target, scale, data_weight=dw,
                          src_labels=labels[:SKIN_END], lm_verts=lv[on_skin], lm_bary=model.landmark_bary[:468][on_skin],
                          lm_target=lm[:468][on_skin], lm_weight=LANDMARKS_NICP * lm_weight[on_skin],
-                         report=_sub(report, 0.45, 1.0))
+                         report=sub_report(report, 0.45, 1.0))
         registered[:SKIN_END] = reg.verts  # the other parts stay where the model put them
         h = reg.hits
         idx = np.arange(FACE_END)
@@ -306,8 +301,8 @@ def generate(verts, tris, landmarks, names=ARKIT_NAMES, model=None, weights=None
     """Fit and transfer: the scan-based shapes on a mesh (``fit`` reuses a :func:`fit_template`)."""
     model = model or load_model()
     if fit is None:
-        fit = fit_template(verts, tris, landmarks, model=model, weights=weights, report=_sub(report, 0.0, 0.6))
-    return transfer_shapes(verts, fit, model=model, names=names, tris=tris, report=_sub(report, 0.6, 1.0))
+        fit = fit_template(verts, tris, landmarks, model=model, weights=weights, report=sub_report(report, 0.0, 0.6))
+    return transfer_shapes(verts, fit, model=model, names=names, tris=tris, report=sub_report(report, 0.6, 1.0))
 
 
 # --- the rig stage's one entry: scan-based or procedural --------------------------------
@@ -348,7 +343,7 @@ def make_shapes(verts, tris, landmarks, source: str = "auto", weights=None, name
     fit, why = None, "chosen"
     if source in ("auto", "scan"):
         try:
-            fit = fit_template(verts, tris, landmarks, model=model, weights=weights, report=_sub(report, 0.0, 0.55))
+            fit = fit_template(verts, tris, landmarks, model=model, weights=weights, report=sub_report(report, 0.0, 0.55))
         except (ValueError, np.linalg.LinAlgError, FaceForgeError) as exc:
             if source == "scan":
                 raise FaceForgeError(f"The face model could not be fitted to this mesh ({exc})") from exc
@@ -360,12 +355,12 @@ def make_shapes(verts, tris, landmarks, source: str = "auto", weights=None, name
     else:
         chosen = "procedural"
     if chosen == "scan":
-        out = transfer_shapes(verts, fit, model=model, names=names, tris=tris, report=_sub(report, 0.55, 1.0))
+        out = transfer_shapes(verts, fit, model=model, names=names, tris=tris, report=sub_report(report, 0.55, 1.0))
         return Shapes(active=out.active, shapes=out.shapes, source="scan", reason=why, notes=out.notes,
                       left_out=out.left_out, residual=fit.residual, coverage=fit.coverage,
                       has_tongue=out.has_tongue)
     rig, shapes = deform.generate(verts, tris, landmarks, names=names,
-                                  report=_sub(report, 0.55 if fit is not None else 0.0, 1.0))
+                                  report=sub_report(report, 0.55 if fit is not None else 0.0, 1.0))
     return Shapes(active=rig.active, shapes=shapes, source="procedural", reason=why, notes=list(rig.notes),
                   residual=None if fit is None else fit.residual, coverage=None if fit is None else fit.coverage,
                   has_tongue=rig.has_tongue)
