@@ -2,11 +2,13 @@
 
 ``detect_landmarks_job(obj)`` (a job generator; see ``core/jobs.py``):
 
-1. renders the mesh from the likely axes at low resolution and keeps the
-   view where MediaPipe's face detector scores highest (the mesh's front is
-   not always -Y);
-2. renders that view again, framed on the face, and runs Face Mesh (478
-   points, with irises) - a second, tighter render refines the points;
+1. renders the mesh from the likely axes at low resolution and scores each
+   view with MediaPipe's face detector (the mesh's front is not always -Y);
+2. tries the views best score first: renders one again and runs Face Mesh
+   (478 points, with irises); a view counts only where Face Mesh fits the
+   face, and the first frontal one wins (a profile can score higher with
+   the detector and still not be fitted); else the most frontal that fitted.
+   A second, tighter render of that view refines the points;
 3. casts each point back onto the surface, skipping eyelashes, eyeballs and
    other small parts (iris points may land on the eyeball);
 4. on a mirror-symmetric mesh, makes the landmarks symmetric too (each averaged
@@ -22,7 +24,7 @@ import numpy as np
 from ..core import params
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
-from ..inference.views import CANDIDATE_VIEWS, bounding_sphere, face_sphere
+from ..inference.views import CANDIDATE_VIEWS, FRONTAL_TURN, bounding_sphere, face_sphere, turn, view_order
 from ..rigging import binding as pure_binding
 from . import mesh as mesh_api
 from .binding import write_binding
@@ -69,19 +71,32 @@ def detect_landmarks_job(obj, resolution: int = 512, symmetric: bool = True):
             img, cam = render_view([obj], centre, view, up, radius, resolution=DETECT_RES)
             images.append((name, view, up, img, cam))
         scores = yield Offload(_score_views, (det, [im[3] for im in images]))
-        best = int(np.argmax(scores))
-        if scores[best] <= 0.0:
+        order = view_order(scores)
+        if not order:
             raise FaceForgeError(
                 f"No face found on '{obj.name}' from any side. For a cartoon or non-human face, "
                 "place a few key points by hand and use Fit Template (manual landmarks).")
-        name, view, up = images[best][:3]
-        # 2. whole-head view, then a tight view on the face
-        yield Progress(0.45, f"face found looking {name}: detecting landmarks")
-        img, cam = render_view([obj], centre, view, up, radius, resolution=resolution)
-        face = yield Offload(_landmarks, (det, img))
-        if face is None:
-            raise FaceForgeError(f"MediaPipe saw a face on '{obj.name}' but could not fit its landmarks; "
-                                 "try a higher render size or the manual path")
+        # 2. the views that show a face, best score first: keep one only where Face Mesh fits
+        # it, the first frontal one, else the most frontal
+        best, failed = None, []
+        for k, i in enumerate(order):
+            name, view, up = images[i][:3]
+            yield Progress(0.42 + 0.15 * k / len(order), f"face found looking {name}: detecting landmarks")
+            img, cam = render_view([obj], centre, view, up, radius, resolution=resolution)
+            face = yield Offload(_landmarks, (det, img))
+            if face is None:
+                failed.append(name)
+                continue
+            t = turn(face.points)
+            if best is None or t < best[0]:
+                best = (t, i, face, cam)
+            if t < FRONTAL_TURN:
+                break
+        if best is None:
+            raise FaceForgeError(f"MediaPipe saw a face on '{obj.name}' (looking {', '.join(failed)}) but could not "
+                                 "fit its landmarks in any view; try a higher render size or the manual path")
+        _, i, face, cam = best
+        name, view, up = images[i][:3]
         origins, dirs = cam.rays(face.points[:, :2])
         rough = pure_binding.rough_positions(origins, dirs, centre, radius)
         fcentre, fradius = face_sphere(rough)
@@ -100,7 +115,11 @@ def detect_landmarks_job(obj, resolution: int = 512, symmetric: bool = True):
     yield Progress(0.98, "storing landmarks")
     write_binding(obj, bound, source="DETECTED", score=face.score, view_axis=name, symmetric=mirrored)
     yield Progress(1.0, "done")
+    notes = []
+    if failed:
+        notes.append(f"MediaPipe could not fit the landmarks looking {', '.join(failed)}; used the view looking {name}")
     return {"object": obj.name, "landmarks": len(bound.verts), "score": face.score, "view": name,
+            "views_failed": failed, "notes": notes, "frontal": bool(best[0] < FRONTAL_TURN),
             "on_surface": int((conf > 0).sum()), "fallback": int((conf < 0.75 * face.score).sum()),
             "symmetric": mirrored}
 
@@ -262,6 +281,7 @@ def fit_manual(obj) -> dict:
     coll = _edit_collection(obj, create=False)
     keys = {}
     if coll is not None:
+        bpy.context.view_layer.update()  # matrix_world of empties placed or moved by a script
         for o in coll.objects:
             if o.name.startswith(_KEY_PREFIX):
                 keys[o.name[len(_KEY_PREFIX):]] = np.array(o.matrix_world.translation)

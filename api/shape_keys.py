@@ -1,10 +1,11 @@
 """Generate the 52 ARKit shape keys on a face mesh (and transfer them from a reference).
 
-``generate_shape_keys_job(obj)``: reads the mesh and its bound landmarks,
-evaluates the built-in expression library on every vertex in an offloaded
-pure step (``rigging.deform.generate``), then writes one shape key per ARKit
-name on a Basis.  Only FaceForge's own keys are ever replaced; the user's
-other shape keys are kept, and existing ARKit keys are only regenerated when
+``generate_shape_keys_job(obj, source=...)``: reads the mesh and its bound landmarks, makes
+the shapes in an offloaded pure step (``rigging.scan_rig.make_shapes``: the scan-based face
+model fitted to the mesh and its shapes transferred, or FaceForge's procedural library for
+stylised faces; ``auto`` picks from how well the face model fits and says why), then writes
+one shape key per ARKit name on a Basis.  Only FaceForge's own keys are ever replaced; the
+user's other shape keys are kept, and existing ARKit keys are only regenerated when
 ``replace=True``.
 """
 
@@ -16,7 +17,7 @@ from ..core import params
 from ..core.arkit import ARKIT_NAMES
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
-from ..rigging import deform
+from ..rigging import scan_rig
 from . import mesh as mesh_api
 from .binding import landmark_positions, read_binding
 from .character import arkit_keys
@@ -78,36 +79,55 @@ def _kept_note(kept: list[str]) -> list[str]:
             f"{', ...' if len(kept) > 4 else ''}); delete or rename them to have them generated"]
 
 
+SOURCES = scan_rig.SOURCES
+
+
+def source_note(result: dict) -> str:
+    """One line: which shapes were made and why (``Scan-based shapes: the face model fits...``)."""
+    return f"{scan_rig.SOURCE_LABELS[result['source']].capitalize()} shapes: {result['source_reason']}"
+
+
 def generate_shape_keys_job(obj, intensity: float = 1.0, scales: dict[str, float] | None = None,
-                            replace: bool = False):
+                            replace: bool = False, source: str = "auto"):
     """Generate the ARKit shape keys on ``obj``; returns a summary dict.
 
-    ``replace`` regenerates the keys FaceForge made before (``obj.faceforge.rig.generated``);
-    ARKit-named keys the user made are never written over (they are listed in ``notes``)."""
+    ``source``: ``auto`` (scan-based where the face model fits the mesh, else procedural),
+    ``scan`` or ``procedural`` (see ``rigging.scan_rig.make_shapes``); the result says which
+    was used (``source``) and why (``source_reason``), what the mesh lacks (``left_out``) and
+    the face model's fit residual per region (``residual``, IOD).  ``replace`` regenerates the
+    keys FaceForge made before (``obj.faceforge.rig.generated``); ARKit-named keys the user
+    made are never written over (they are listed in ``notes``)."""
     mesh_api.require_mesh(obj)
     intensity = params.check("rig.intensity", intensity)
-    read_binding(obj)  # clear message when there are no landmarks
+    if source not in SOURCES:
+        raise FaceForgeError(f"Unknown shape source '{source}': use one of {', '.join(SOURCES)}")
+    binding = read_binding(obj)  # clear message when there are no landmarks
     kept = _check_replace(obj, replace, ARKIT_NAMES)
     scales = {n: params.check("expression.scale", v, f"The scale of {n}") for n, v in (scales or {}).items()}
     yield Progress(0.0, "reading the mesh")
     verts = base_coords(obj)
     tris = mesh_api.triangles(obj.data)[0]
     lm = landmark_positions(obj, coords=verts)
-    rig, shapes = yield Offload(deform.generate, (verts, tris, lm), report=True, span=(0.05, 0.85))
+    made = yield Offload(scan_rig.make_shapes, (verts, tris, lm), {"source": source, "weights": binding.confidence},
+                         report=True, span=(0.05, 0.85))
     yield Progress(0.9, "writing shape keys")
     generated = []
     for name in ARKIT_NAMES:
-        if name not in shapes or name in kept:
+        if name not in made.shapes or name in kept:
             continue
         coords = verts.copy()
-        coords[rig.active] += shapes[name] * (intensity * scales.get(name, 1.0))
+        coords[made.active] += made.shapes[name] * (intensity * scales.get(name, 1.0))
         mesh_api.set_shape_key(obj, name, coords)
         generated.append(name)
     obj.faceforge.rig.generated = ",".join(generated)
     obj.faceforge.rig.shape_scales = ",".join(f"{k}={v:g}" for k, v in scales.items())
+    obj.faceforge.rig.source = made.source
     yield Progress(1.0, "done")
-    return {"object": obj.name, "generated": generated, "skipped": [n for n in ARKIT_NAMES if n not in shapes],
-            "kept": kept, "notes": list(rig.notes) + _kept_note(kept), "moving_vertices": int(len(rig.active))}
+    result = {"object": obj.name, "generated": generated, "skipped": [n for n in ARKIT_NAMES if n not in made.shapes],
+              "kept": kept, "source": made.source, "source_reason": made.reason, "left_out": list(made.left_out),
+              "residual": made.residual, "moving_vertices": int(len(made.active))}
+    result["notes"] = [source_note(result)] + list(made.notes) + _kept_note(kept)
+    return result
 
 
 def generate_shape_keys(obj, **kwargs):
@@ -139,10 +159,11 @@ def reset_pose(obj) -> None:
 def transfer_shape_keys_job(obj, reference, replace: bool = False):
     """Transfer the reference head's ARKit keys onto ``obj`` (both need landmarks).
 
-    Landmark-guided non-rigid fit of the reference onto ``obj``, then each key's
-    displacement is carried over (deformation transfer, ``rigging.transfer``).
+    The reference is fitted onto ``obj`` as the face model is for the scan-based shapes
+    (landmarks, then its skin registered onto ``obj``'s), and its keys are carried over by
+    deformation transfer, part by part (``rigging.reference.transfer_from_reference``).
     """
-    from ..rigging import transfer
+    from ..rigging.reference import transfer_from_reference
 
     mesh_api.require_mesh(obj)
     mesh_api.require_mesh(reference, "the reference head")
@@ -155,20 +176,24 @@ def transfer_shape_keys_job(obj, reference, replace: bool = False):
     src_tris = mesh_api.triangles(reference.data)[0]
     src_lm = landmark_positions(reference, coords=src_verts)
     dst_verts = base_coords(obj)
+    dst_tris = mesh_api.triangles(obj.data)[0]
     dst_lm = landmark_positions(obj, coords=dst_verts)
-    from ..rigging import regions
-
     disps = np.stack([mesh_api.shape_key_coords(reference, n) - src_verts for n in names])
     yield Progress(0.1, "fitting the reference to this face")
-    out = yield Offload(transfer.transfer_displacements,
-                        (src_verts, src_tris, src_lm, disps, dst_verts, dst_lm,
-                         regions.face_frame(src_lm), regions.face_frame(dst_lm)), report=True, span=(0.1, 0.9))
+    out = yield Offload(transfer_from_reference,
+                        (src_verts, src_tris, src_lm, disps, dst_verts, dst_tris, dst_lm, names),
+                        report=True, span=(0.1, 0.9))
     yield Progress(0.9, "writing shape keys")
-    for k, name in enumerate(names):
-        mesh_api.set_shape_key(obj, name, dst_verts + out[k])
-    obj.faceforge.rig.generated = ",".join(names)
-    return {"object": obj.name, "transferred": names, "reference": reference.name, "kept": kept,
-            "notes": _kept_note(kept)}
+    written = [n for n in names if n in out.shapes]
+    for name in written:
+        coords = dst_verts.copy()
+        coords[out.active] += out.shapes[name]
+        mesh_api.set_shape_key(obj, name, coords)
+    obj.faceforge.rig.generated = ",".join(written)
+    obj.faceforge.rig.source = "reference"
+    return {"object": obj.name, "transferred": written, "reference": reference.name, "kept": kept,
+            "skipped": [n for n in names if n not in out.shapes], "left_out": list(out.left_out),
+            "notes": list(out.notes) + _kept_note(kept)}
 
 
 def transfer_shape_keys(obj, reference, **kwargs):

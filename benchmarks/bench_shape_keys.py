@@ -1,31 +1,21 @@
-"""Time (and peak memory) to generate the ARKit shape keys on the ICT head and on a
+"""Time (and peak memory) to generate the procedural ARKit shape keys on the ICT head and on a
 >= 250k-vertex subdivided copy (landmark detection excluded, timed separately)."""
 
-import os
 import sys
 import time
 import tracemalloc
 
-from common import DATA, load, peak_rss_mb
+from common import ict_head, load, peak_rss_mb
 
 
 def main():
     ff = load()
-    import bpy
-
-    from faceforge.api import landmarks, mesh, scene, shape_keys
+    from faceforge.api import landmarks, mesh, shape_keys
     from faceforge.api.binding import landmark_positions
     from faceforge.rigging import deform
 
-    ict = os.path.join(DATA, "mesh/ict_neutral/generic_neutral_mesh.obj")
     for levels in (0, 2):
-        scene.clear_scene()
-        obj = scene.import_mesh(ict, name="ICT")
-        if levels:
-            mod = obj.modifiers.new("sub", "SUBSURF")
-            mod.levels = levels
-            with bpy.context.temp_override(object=obj, active_object=obj):
-                bpy.ops.object.modifier_apply(modifier=mod.name)
+        obj = ict_head(levels)
         n = len(obj.data.vertices)
         landmarks.detect_landmarks(obj)
         arr = mesh.mesh_arrays(obj)
@@ -37,7 +27,7 @@ def main():
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         t0 = time.perf_counter()
-        made = shape_keys.generate_shape_keys(obj)["generated"]
+        made = shape_keys.generate_shape_keys(obj, source="procedural")["generated"]
         print(f"generate + write {len(made)} shape keys, {n:,} vertices: {time.perf_counter() - t0:.3f} s")
         print(f"  of which the pure library on every vertex: {pure:.2f} s, numpy peak {peak / 2**20:.0f} MB")
     print(f"process peak RSS {peak_rss_mb():.0f} MB")

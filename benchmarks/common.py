@@ -32,3 +32,20 @@ def timed(label: str, results: dict | None = None):
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def ict_head(levels: int = 0):
+    """The ICT head imported into an empty scene, subdivided ``levels`` times (2: 422,121
+    vertices)."""
+    import bpy
+
+    from faceforge.api import scene
+
+    scene.clear_scene()
+    obj = scene.import_mesh(os.path.join(DATA, "mesh/ict_neutral/generic_neutral_mesh.obj"), name="ICT")
+    if levels:
+        mod = obj.modifiers.new("sub", "SUBSURF")
+        mod.levels = levels
+        with bpy.context.temp_override(object=obj, active_object=obj):
+            bpy.ops.object.modifier_apply(modifier=mod.name)
+    return obj

@@ -26,6 +26,8 @@ def run(args) -> int:
     scene.clear_scene()
     obj = scene.import_mesh(args.mesh, name=os.path.splitext(os.path.basename(args.mesh))[0])
     result = landmarks.detect_landmarks(obj, resolution=args.resolution, symmetric=not args.asymmetric)
+    for note in result.get("notes", ()):
+        print(note)
     scene.save_blend(out)
     mirrored = ", made symmetric" if result["symmetric"] else ""
     print(f"{result['landmarks']} landmarks (face looking {result['view']}, score {result['score']:.2f}{mirrored}) "

@@ -15,6 +15,10 @@ def add_parser(sub):
     p.add_argument("--object", help=OBJECT_HELP)
     p.add_argument("--out", required=True, help="output .blend")
     params.argument(p, "--intensity", "rig.intensity")
+    p.add_argument("--source", choices=("auto", "scan", "procedural"), default="auto",
+                   help="scan: the scan-based face model fitted and its shapes transferred (realistic faces); "
+                        "procedural: FaceForge's shape library (stylised faces); auto (default): scan-based where "
+                        "the face model fits the mesh, and it says which and why")
     p.add_argument("--replace", action="store_true",
                    help="regenerate the ARKit keys FaceForge made before (keys you made are always kept)")
     p.add_argument("--contact-sheet", help="also write a PNG grid of every shape")
@@ -30,8 +34,10 @@ def run(args) -> int:
     with common.editing(args.character, out):
         obj = load_character(mesh=args.mesh, blend=args.character, name=args.object)
         if not binding.has_binding(obj):
-            landmarks.detect_landmarks(obj)
-        result = shape_keys.generate_shape_keys(obj, intensity=args.intensity, replace=args.replace)
+            for note in landmarks.detect_landmarks(obj).get("notes", ()):
+                print(note)
+        result = shape_keys.generate_shape_keys(obj, intensity=args.intensity, replace=args.replace,
+                                                source=args.source)
         for note in result["notes"]:
             print(note)
         if sheet:

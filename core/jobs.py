@@ -49,6 +49,14 @@ class Offload:
 Job = Generator[Any, Any, Any]
 
 
+def sub_report(report, lo: float, hi: float):
+    """The ``report(fraction, message)`` for one step of a longer piece of work: the step's 0..1
+    mapped into ``lo..hi`` of ``report``'s (None stays None)."""
+    if report is None:
+        return None
+    return lambda fraction, message="": report(lo + (hi - lo) * fraction, message)
+
+
 def scaled_reporter(span, sink, cancelled: Callable[[], bool]):
     """The ``report(fraction, message)`` an offloaded function gets: maps its 0..1 into ``span`` of
     the job, passes :class:`Progress` to ``sink``, raises Cancelled once ``cancelled()``."""

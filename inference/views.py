@@ -19,6 +19,31 @@ CANDIDATE_VIEWS: tuple[tuple[str, tuple, tuple], ...] = (
 )
 
 
+# A face whose nose tip lies within this share of the eye width from the middle of its outer
+# eye corners is seen from the front (0: frontal, about 1 or more: in profile).
+FRONTAL_TURN = 0.35
+
+
+def turn(points: np.ndarray) -> float:
+    """How far a detected face (Face Mesh points (478, 2+), pixels) is turned from the camera:
+    the nose tip's offset from the middle of the outer eye corners, over the eye width
+    (0 frontal, about 1 or more in profile)."""
+    p = np.asarray(points, dtype=np.float64)[:, :2]
+    a, b, nose = p[33], p[263], p[1]
+    axis = b - a
+    width = float(np.linalg.norm(axis))
+    if width <= 0 or not np.isfinite(width):
+        return float("inf")
+    along = float((nose - (a + b) / 2) @ axis) / width
+    return abs(along) / (width / 2)
+
+
+def view_order(scores) -> list[int]:
+    """The candidate views worth trying, best detection score first (score > 0 only)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] > 0]
+
+
 def bounding_sphere(points: np.ndarray) -> tuple[np.ndarray, float]:
     """Centre and radius of the axis-aligned box's sphere around ``points`` (N, 3)."""
     lo, hi = points.min(axis=0), points.max(axis=0)

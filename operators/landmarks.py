@@ -21,7 +21,8 @@ class FACEFORGE_OT_detect_landmarks(FaceForgeOperator, bpy.types.Operator):
     def report_result(self, context, result):
         mirrored = ", made symmetric" if result["symmetric"] else ""
         self.report({"INFO"}, f"{result['landmarks']} landmarks on '{result['object']}' "
-                              f"(face looking {result['view']}, score {result['score']:.2f}{mirrored})")
+                              f"(face looking {result['view']}, score {result['score']:.2f}{mirrored})"
+                    + "".join(f"; {n}" for n in result.get("notes", ())))
 
 
 class FACEFORGE_OT_clear_landmarks(FaceForgeOperator, bpy.types.Operator):

@@ -36,7 +36,7 @@ class FACEFORGE_OT_generate_shape_keys(_WithLandmarks, bpy.types.Operator):
         obj = active_mesh(context)
         return api_keys.generate_shape_keys_job(obj, intensity=settings.intensity,
                                                 scales=api_keys.parse_scales(obj.faceforge.rig.shape_scales),
-                                                replace=settings.replace_existing)
+                                                replace=settings.replace_existing, source=settings.source)
 
     def report_result(self, context, result):
         msg = f"{len(result['generated'])} ARKit shape keys on '{result['object']}'"

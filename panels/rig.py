@@ -12,11 +12,14 @@ class VIEW3D_PT_faceforge_rig_shape_keys(RigPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         s = context.scene.faceforge.rig
+        layout.prop(s, "source")
         layout.prop(s, "intensity")
         layout.prop(s, "replace_existing")
         layout.operator("faceforge.generate_shape_keys", icon="SHAPEKEY_DATA")
         obj = context.active_object
         if obj is not None and obj.type == "MESH":
+            if obj.faceforge.rig.source:
+                layout.label(text=f"Made: {obj.faceforge.rig.source.capitalize()}", icon="INFO")
             layout.prop(obj.faceforge.rig, "shape_scales", text="Scales")
         box = layout.box()
         box.prop_search(s, "reference", bpy.data, "objects", text="Reference")

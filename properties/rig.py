@@ -1,6 +1,6 @@
 """Rig-stage state: shape-key generation settings and per-object rig data."""
 
-from bpy.props import BoolProperty, FloatProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty, StringProperty
 from bpy.types import PropertyGroup
 
 from ..core.arkit import ARKIT_NAMES, mirror_name
@@ -37,6 +37,14 @@ class FACEFORGE_PG_rig_settings(PropertyGroup):
         description="Regenerate FaceForge's own ARKit shape keys when the mesh already has them "
                     "(other shape keys are always kept)")
     intensity: FloatProperty(**PARAMS["rig.intensity"].prop())
+    source: EnumProperty(
+        name="Shapes", default="auto",
+        items=(("auto", "Auto", "Scan-based where the face model fits the mesh (a realistic face), else "
+                "procedural; the result says which and why"),
+               ("scan", "Scan-Based", "The scan-based face model fitted to the mesh, its 52 shapes transferred "
+                "(realistic faces)"),
+               ("procedural", "Procedural", "FaceForge's own shape library, driven by the landmarks "
+                "(stylised and cartoon faces)")))
     mirror_pose: BoolProperty(
         name="Mirror", default=True,
         description="Test pose: moving a Left/Right slider also moves its twin")
@@ -53,6 +61,9 @@ class FACEFORGE_PG_object_rig(PropertyGroup):
     shape_scales: StringProperty(
         name="Shape Scales", default="",
         description="Per-shape intensity scales used when generating, as name=value pairs")
+    source: StringProperty(
+        name="Shape Source", default="",
+        description="Which shapes FaceForge generated on this mesh: scan (the face model) or procedural")
 
 
 classes = (FACEFORGE_PG_rig_settings, FACEFORGE_PG_pose, FACEFORGE_PG_object_rig)

@@ -33,10 +33,11 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from ..core.arkit import ARKIT_NAMES
+from ..core.jobs import sub_report
 from . import shape_library as X
 from . import regions as R
 from .binding import vertex_normals
-from .parts import boundary_vertices, fit_sphere
+from .parts import boundary_vertices, edges, fit_sphere
 from .transfer import nearest_rotation
 
 
@@ -57,9 +58,8 @@ class Rigging:
 
 
 def edge_graph(verts: np.ndarray, tris: np.ndarray, scale: float = 1.0) -> sp.csr_matrix:
-    e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
-    e = np.sort(e, axis=1)
-    e = np.unique(e, axis=0)
+    """Symmetric (N, N) graph of the mesh's edges weighted by their lengths / ``scale``."""
+    e = edges(tris, len(verts))
     w = np.linalg.norm(verts[e[:, 0]] - verts[e[:, 1]], axis=1) / scale + 1e-9
     n = len(verts)
     g = sp.coo_matrix((np.concatenate([w, w]), (np.concatenate([e[:, 0], e[:, 1]]),
@@ -402,10 +402,5 @@ def shape_displacements(rig: Rigging, names=ARKIT_NAMES, report=None) -> dict[st
 
 def generate(verts, tris, landmarks, names=ARKIT_NAMES, report=None):
     """Prepare and evaluate: returns ``(rig, {name: (M, 3)})`` (see :func:`shape_displacements`)."""
-    def sub(lo, hi):
-        if report is None:
-            return None
-        return lambda f, msg="": report(lo + (hi - lo) * f, msg)
-
-    rig = prepare(verts, tris, landmarks, report=sub(0.0, 0.4))
-    return rig, shape_displacements(rig, names, report=sub(0.4, 1.0))
+    rig = prepare(verts, tris, landmarks, report=sub_report(report, 0.0, 0.4))
+    return rig, shape_displacements(rig, names, report=sub_report(report, 0.4, 1.0))

@@ -135,8 +135,10 @@ def classify(verts: np.ndarray, tris: np.ndarray, frame, guide, labels: np.ndarr
                     kinds[c] = EYE_L if side == "L" else EYE_R
             if kinds[c] != LOOSE:
                 continue
-        # Inside the mouth: between nose base and chin, behind the lips, within the dental arch.
-        inside = (abs(cen[0]) < 1.3 * mouth_half + 0.1 * s and chin_z < cen[2] < nose_base_z
+        # Inside the mouth: between nose base and chin (the upper gums' centre can sit a little
+        # above the nose base), behind the lips, within the dental arch.
+        inside = (abs(cen[0]) < 1.3 * mouth_half + 0.1 * s
+                  and chin_z < cen[2] < nose_base_z + 0.3 * (nose_base_z - chin_z)
                   and cen[1] > lips_y and hi[1] < lips_y + 2.0 * s and ext.max() < 2.0 * s)
         if inside:
             if len(idx) < 0.02 * n and ext.max() < 0.6 * s:

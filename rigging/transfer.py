@@ -1,8 +1,7 @@
-"""Correspondence between meshes: similarity fit, smooth landmark-guided warp, closest points.
+"""Correspondence between meshes: similarity fit, smooth landmark-guided warp, closest points
+(shape keys carried from a reference head: ``rigging.reference``).
 
-Used to fit one face onto another (landmark-guided non-rigid fit) and to
-transfer shape-key displacements from a reference head onto a new mesh, and
-to bind landmark positions to a mesh surface (triangle + barycentric weights).
+Also used to bind landmark positions to a mesh surface (triangle + barycentric weights).
 
 Shapes: points (N, 3) float64; triangles (T, 3) int.
 """
@@ -16,19 +15,21 @@ from scipy.interpolate import RBFInterpolator
 from scipy.spatial import cKDTree
 
 
-def similarity(src: np.ndarray, dst: np.ndarray):
-    """Umeyama: scale s, rotation Rm (3x3), translation t with ``dst ~ s * src @ Rm.T + t``."""
+def similarity(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None):
+    """Umeyama: scale s, rotation Rm (3x3), translation t with ``dst ~ s * src @ Rm.T + t``
+    (least squares, optionally weighted per point: ``weights`` (N,) >= 0)."""
     src = np.asarray(src, float)
     dst = np.asarray(dst, float)
-    ms, md = src.mean(0), dst.mean(0)
+    w = np.full(len(src), 1.0 / len(src)) if weights is None else np.asarray(weights, float) / np.sum(weights)
+    ms, md = w @ src, w @ dst
     a, b = src - ms, dst - md
-    cov = b.T @ a / len(src)
+    cov = (b * w[:, None]).T @ a
     u, sig, vt = np.linalg.svd(cov)
     d = np.ones(3)
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
         d[-1] = -1
     rm = u @ np.diag(d) @ vt
-    s = float((sig * d).sum() / (a ** 2).sum(axis=1).mean())
+    s = float((sig * d).sum() / (w @ (a ** 2).sum(axis=1)))
     t = md - s * ms @ rm.T
     return s, rm, t
 
@@ -150,56 +151,6 @@ def fit_landmarks(template: np.ndarray, template_ctrl: np.ndarray, target_ctrl: 
     ctrl = apply_similarity(template_ctrl, s, rm, t)
     size = float(np.ptp(target_ctrl, axis=0).max())
     return smooth_warp(ctrl, target_ctrl, moved, smoothing=smoothing, scale=size)
-
-
-def transfer_displacements(src_verts: np.ndarray, src_tris: np.ndarray, src_landmarks: np.ndarray,
-                           src_disps: np.ndarray, dst_verts: np.ndarray, dst_landmarks: np.ndarray,
-                           src_frame, dst_frame, max_distance: float = 0.15, report=None) -> np.ndarray:
-    """Carry per-vertex displacements from a reference head onto another mesh.
-
-    Landmark-guided non-rigid fit: the reference is brought onto the target by
-    a similarity transform plus a smooth thin-plate warp that maps its
-    landmarks onto the target's; each target vertex then takes the
-    displacement of its closest point on the fitted reference surface,
-    re-expressed from the reference's face frame into the target's (so it
-    scales with the face).  Target vertices farther than ``max_distance`` IOD
-    from the fitted reference stay still.
-
-    ``src_disps`` (K, Ns, 3) -> returns (K, Nd, 3).
-    """
-    s, rm, t = similarity(src_landmarks, dst_landmarks)
-    warped = apply_similarity(src_verts, s, rm, t)
-    ctrl = apply_similarity(src_landmarks, s, rm, t)
-    if report:
-        report(0.1, "fitting the reference head")
-    # thin-plate warp driven by a thinned set of landmarks (fast on big meshes)
-    warped = smooth_warp(ctrl, dst_landmarks, warped, smoothing=1e-4, scale=dst_frame.scale)
-    if report:
-        report(0.4, "finding correspondences")
-    # correspond with the reference's skin only (the parts holding its landmarks), not
-    # with its eyeballs, lashes or teeth
-    import scipy.sparse as sps
-    from scipy.sparse.csgraph import connected_components
-
-    tr = np.asarray(src_tris)
-    n = len(src_verts)
-    adj = sps.coo_matrix((np.ones(len(tr) * 3), (tr.ravel(), np.roll(tr, 1, 1).ravel())), shape=(n, n))
-    _, comp = connected_components(adj, directed=False)
-    _, near = cKDTree(src_verts).query(src_landmarks[:468])
-    counts = np.bincount(comp[near], minlength=comp.max() + 1)
-    skin = np.flatnonzero(counts >= max(10, 0.1 * counts.max()))
-    sp = closest_points(warped, src_tris, dst_verts, tri_mask=np.isin(comp[tr[:, 0]], skin))
-    far = sp.distance / dst_frame.scale
-    keep = smoothstep_np(max_distance, max_distance * 0.5, far)
-    # reference displacement -> reference local frame -> target frame
-    out = np.empty((len(src_disps), len(dst_verts), 3), np.float32)
-    for k, d in enumerate(src_disps):
-        local = np.asarray(d, float) @ src_frame.axes.T / src_frame.scale
-        dense = sp.on(local)
-        out[k] = (dense @ dst_frame.axes * dst_frame.scale) * keep[:, None]
-        if report:
-            report(0.4 + 0.6 * (k + 1) / len(src_disps), "transferring shapes")
-    return out
 
 
 def smoothstep_np(e0, e1, x):

@@ -189,3 +189,73 @@ def photo_mask(path, name: str = "PhotoFace"):
                   source="PHOTO", score=face.score, view_axis="-Y")
     bpy.context.view_layer.objects.active = obj
     return obj
+
+
+# --- heads of the face model, re-meshed ------------------------------------------------
+
+def remeshed_head(seed: int, ratio: float = 0.35, name: str | None = None):
+    """A new head: the face model at a random identity (``seed``), decimated to ``ratio`` of its
+    faces (Blender's Decimate: all triangles, new vertex positions) and its vertex order
+    shuffled, so nothing can rely on the model's topology; it keeps the model's materials so it
+    renders like a face.  Returns ``(obj, truth)``: ``truth`` (52, N, 3) the model's own ARKit
+    deltas for that identity carried onto the new vertices (each at its closest point on the
+    part of the original head it came from), in the object's space (metres, Blender's axes)."""
+    import bpy
+
+    from faceforge.api import facemodel as api_fm
+    from faceforge.api import mesh
+    from faceforge.facemodel import load_model, to_blender
+    from faceforge.rigging import correspond as C
+    from faceforge.rigging.parts import components
+    from scipy.spatial import cKDTree
+
+    model = load_model()
+    identity = model.random_identity(seed)
+    src = api_fm.build_face_object(identity, name=f"src{seed}", landmarks=False)
+    mod = src.modifiers.new("decimate", "DECIMATE")
+    mod.ratio = ratio
+    with bpy.context.temp_override(object=src, active_object=src):
+        bpy.ops.object.modifier_apply(modifier=mod.name)
+    arr = mesh.mesh_arrays(src)
+    mats = np.zeros(len(src.data.polygons), np.int32)
+    src.data.polygons.foreach_get("material_index", mats)
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(arr.verts))
+    where = np.argsort(perm)
+    verts, tris = arr.verts[perm], where[arr.tris]
+    me = bpy.data.meshes.new(name or f"Remeshed{seed}")
+    me.from_pydata(verts.tolist(), [], tris.tolist())
+    for m in src.data.materials:
+        me.materials.append(m)
+    me.polygons.foreach_set("material_index", mats[arr.tri_polys])
+    me.update()
+    obj = bpy.data.objects.new(me.name, me)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.data.objects.remove(src)
+    # the truth: per part of the new head, closest points on the original head's matching part
+    orig = to_blender(model.evaluate(identity)).astype(np.float64)
+    deltas = to_blender(model.shape_deltas(identity)).astype(np.float64)
+    ocomp = components(model.triangles, model.n_vertices)
+    tri_comp = ocomp[model.triangles[:, 0]]
+    ncomp = components(tris, len(verts))
+    _, nn = cKDTree(orig).query(verts)
+    truth = np.zeros((len(deltas), len(verts), 3))
+    for c in np.unique(ncomp):
+        sel = np.flatnonzero(ncomp == c)
+        oc = np.bincount(ocomp[nn[sel]]).argmax()
+        h = C.SurfaceIndex(orig, model.triangles, np.flatnonzero(tri_comp == oc)).query(verts[sel])
+        tv = model.triangles[h.tri]
+        truth[:, sel] = np.einsum("pk,spkd->spd", h.bary, deltas[:, tv])
+    bpy.context.view_layer.objects.active = obj
+    return obj, truth
+
+
+def cosines(disp: dict, truth: np.ndarray, names) -> dict:
+    """{name: cosine} of each generated shape (N, 3) with the true deltas (over all vertices)."""
+    out = {}
+    for k, name in enumerate(names):
+        if name not in disp:
+            continue
+        a, b = np.ravel(disp[name]), np.ravel(truth[k])
+        out[name] = float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30))
+    return out

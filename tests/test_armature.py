@@ -537,6 +537,9 @@ def test_video_animation_drives_our_head_eye_and_jaw_bones(ff, data):
     assert np.corrcoef(opens, drops)[0, 1] > 0.9  # the chin drops as the mouth opens
 
 
+@pytest.mark.xfail(strict=True, reason="issue 18 known gap: the scan-based jawOpen (ICT's) slides the jaw as it "
+                   "turns; a hinge bone about the landmark-placed pivot leaves 28 % of the lower teeth's motion "
+                   "(0.83 of 2.94 cm); the jaw bone needs the key's own pivot or a location channel")
 def test_bones_agree_with_the_generated_arkit_keys(ict):
     """With the rig stage's real ARKit keys, the jaw/eye bones (BONES mode) reproduce jawOpen and
     eyeLook* on the parts bound rigidly to them, and nothing moves twice."""
