@@ -269,9 +269,9 @@ def _rotation_sign(bone, axis_index, want):
     return 1.0 if np.cross(axis, v) @ np.asarray(want, dtype=np.float64) > 0 else -1.0
 
 
-def _drive(arm, bone, index, keys, terms):
-    """Driver on pose bone rotation_euler[index] = sum(coef * key value)."""
-    fc = arm.pose.bones[bone].driver_add("rotation_euler", index)
+def _drive(arm, bone, index, keys, terms, path="rotation_euler"):
+    """Driver on pose bone ``path``[index] (rotation_euler or location) = sum(coef * key value)."""
+    fc = arm.pose.bones[bone].driver_add(path, index)
     drv = fc.driver
     drv.type = "SCRIPTED"
     parts = []
@@ -289,34 +289,38 @@ def _drive(arm, bone, index, keys, terms):
 
 
 def _key_angle_fitter(face, arm, weights, count):
-    """measure(key, bone, axis_index, default) -> the rotation (radians) that makes the bone agree
-    with the shape key: fitted on the vertices bound rigidly to the bone (lower teeth/chin for the
-    jaw, the eyeball for an eye) when the key rotates them; else ``default``."""
+    """measure(key, bone, axis_index, default, slide=False) -> ``(angle, shift)``: the rotation
+    (radians) that makes the bone agree with the shape key, fitted on the vertices bound rigidly to
+    the bone (the lower teeth, else the chin, for the jaw; the eyeball for an eye) when the key rotates them, else
+    ``(default, 0)``; with ``slide`` also the bone-space location (3,) that carries the rest of the
+    key's rigid motion (a scanned jaw slides as it opens), zeros otherwise."""
     keys = face.data.shape_keys
+    none = np.zeros(3)
     if weights is None or keys is None:
-        return lambda key, bone, index, default: default
+        return lambda key, bone, index, default, slide=False: (default, none)
     to_arm = np.linalg.inv(np.array(arm.matrix_world)) @ np.array(face.matrix_world)
 
     def arm_space(co):
         return co @ to_arm[:3, :3].T + to_arm[:3, 3]
 
-    def measure(key, bone, index, default):
+    tris = mesh_api.mesh_arrays(face).tris
+
+    def measure(key, bone, index, default, slide=False):
         kb = keys.key_blocks[key]
-        rigid = np.flatnonzero(weights.column(bone)[:count] >= 0.999)
+        rigid = pure_arm.rigid_vertices(weights.column(bone)[:count], tris)
         if len(rigid) < 3:
-            return default
-        rest = mesh_api.shape_key_coords(face, kb.relative_key.name)[rigid]
-        moved = mesh_api.shape_key_coords(face, key)[rigid]
+            return default, none
+        rest = arm_space(mesh_api.shape_key_coords(face, kb.relative_key.name)[rigid])
+        moved = arm_space(mesh_api.shape_key_coords(face, key)[rigid])
         size = float(np.ptp(rest, axis=0).max()) or 1.0
         if np.linalg.norm(moved - rest, axis=1).max() < 1e-4 * size:
-            return default  # the key does not move this part: keep the typical angle
-        b = arm.data.bones[bone]
-        m = np.array(b.matrix_local, dtype=np.float64)
-        angle, res = pure_arm.fit_axis_angle(arm_space(rest), arm_space(moved), m[:3, 3], m[:3, index])
+            return default, none  # the key does not move this part: keep the typical angle
+        m = np.array(arm.data.bones[bone].matrix_local, dtype=np.float64)
+        angle, shift, res = pure_arm.fit_axis_motion(rest, moved, m[:3, 3], m[:3, index], slide=slide)
         moved_by = float(np.linalg.norm(moved - rest, axis=1).mean())
         if res > 0.35 * moved_by or np.sign(angle) != np.sign(default) or abs(angle) > math.radians(60):
-            return default  # not a rotation of this part about this axis
-        return angle
+            return default, none  # not a rotation of this part about this axis
+        return angle, m[:3, :3].T @ shift  # pose locations are in the bone's rest axes
 
     return measure
 
@@ -338,9 +342,12 @@ def _set_mode(face, arm, sk, mode, weights=None, count=0):
     bones = arm.data.bones
     plan = {}
     measure = _key_angle_fitter(face, arm, weights, count)
+    slides = {}  # bone -> {location index: [(key, coef)]}
     if "jawOpen" in blocks:
         s = _rotation_sign(bones[pure_arm.JAW], 0, (0, 0, -1))
-        plan[pure_arm.JAW] = {0: [("jawOpen", measure("jawOpen", pure_arm.JAW, 0, s * JAW_OPEN))]}
+        angle, shift = measure("jawOpen", pure_arm.JAW, 0, s * JAW_OPEN, slide=True)
+        plan[pure_arm.JAW] = {0: [("jawOpen", angle)]}
+        slides[pure_arm.JAW] = {i: [("jawOpen", float(c))] for i, c in enumerate(shift) if c}
     for bone, names in EYE_KEYS.items():
         if bone not in bones or not any(n in blocks for n in names.values()):
             continue
@@ -349,15 +356,17 @@ def _set_mode(face, arm, sk, mode, weights=None, count=0):
         su = _rotation_sign(b, 0, (0, 0, 1))
         so = _rotation_sign(b, 2, out_dir)
         plan[bone] = {
-            0: [(n, measure(n, bone, 0, c)) for n, c in ((names["up"], su * EYE_VERTICAL),
-                                                          (names["down"], -su * EYE_VERTICAL)) if n in blocks],
-            2: [(n, measure(n, bone, 2, c)) for n, c in ((names["out"], so * EYE_SIDE),
-                                                          (names["into"], -so * EYE_SIDE)) if n in blocks]}
+            0: [(n, measure(n, bone, 0, c)[0]) for n, c in ((names["up"], su * EYE_VERTICAL),
+                                                             (names["down"], -su * EYE_VERTICAL)) if n in blocks],
+            2: [(n, measure(n, bone, 2, c)[0]) for n, c in ((names["out"], so * EYE_SIDE),
+                                                             (names["into"], -so * EYE_SIDE)) if n in blocks]}
     for bone, channels in plan.items():
         for index in range(3):
             terms = channels.get(index, []) if mode == "BONES" else []
             _drive(arm, bone, index, keys, terms)
             muted += [n for n, _ in terms]
+        for index, terms in slides.get(bone, {}).items():  # the slide only where the key has one
+            _drive(arm, bone, index, keys, terms if mode == "BONES" else [], path="location")
         done.append(bone)
     for n in muted:
         blocks[n].mute = True

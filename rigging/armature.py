@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.errors import FaceForgeError
+from .parts import components
 
 # Bone names: the video stage looks for "head", "eye.L", "eye.R"; keep them exactly.
 ROOT, NECK, HEAD, JAW, EYE_L, EYE_R = "root", "neck", "head", "jaw", "eye.L", "eye.R"
@@ -381,6 +382,18 @@ def skeleton_landmark_summary(sk: Skeleton) -> dict:
     return {b.name: sk.frame.to_world(b.head).round(4).tolist() for b in sk.bones}
 
 
+def rigid_vertices(weight: np.ndarray, tris: np.ndarray, full: float = 0.999) -> np.ndarray:
+    """Indices of the vertices that show a bone's own motion in a shape key: the loose parts bound
+    wholly to it (teeth, tongue: they move rigidly in a scan's key) when there are any, else every
+    vertex bound fully (the chin's skin, which a scanned key also bends).  ``weight`` (N,) is the
+    bone's skin weight per vertex, ``tris`` (T, 3) the mesh's triangles."""
+    bound = np.asarray(weight) >= full
+    comp = components(tris, len(bound))
+    loose = bound & (np.bincount(comp, weights=~bound, minlength=comp.max() + 1)[comp] == 0)
+    loose &= np.bincount(comp, minlength=comp.max() + 1)[comp] >= 3
+    return np.flatnonzero(loose if loose.sum() >= 3 else bound)
+
+
 def fit_axis_angle(rest: np.ndarray, moved: np.ndarray, pivot, axis) -> tuple[float, float]:
     """Angle (radians, right-handed about ``axis``) of the rotation about the line (``pivot``, ``axis``)
     that best maps ``rest`` (K, 3) onto ``moved`` (K, 3); and the RMS residual.
@@ -388,17 +401,34 @@ def fit_axis_angle(rest: np.ndarray, moved: np.ndarray, pivot, axis) -> tuple[fl
     Used to make a bone agree with a shape key that rotates a rigid part (``jawOpen`` about the jaw
     hinge, ``eyeLook*`` about the eye centre).
     """
+    angle, _, res = fit_axis_motion(rest, moved, pivot, axis, slide=False)
+    return angle, res
+
+
+def fit_axis_motion(rest: np.ndarray, moved: np.ndarray, pivot, axis, slide: bool = True):
+    """Rotation about the line (``pivot``, ``axis``) followed by a slide that best maps ``rest``
+    (K, 3) onto ``moved`` (K, 3): ``(angle radians, slide (3,) in the points' space, RMS residual)``.
+
+    A scanned ``jawOpen`` turns the jaw and slides it forward and down (the condyle glides on the
+    skull), so a bone turning about a hinge placed from the face alone misses part of the
+    motion; the slide is what a location channel adds.  The angle is then measured about the
+    points' centroid (it does not depend on where the pivot is); ``slide=False`` fits the pure
+    rotation about the pivot (slide zero)."""
     a = np.asarray(axis, dtype=np.float64)
     a = a / np.linalg.norm(a)
     u = np.asarray(rest, dtype=np.float64) - pivot
     v = np.asarray(moved, dtype=np.float64) - pivot
-    up = u - np.outer(u @ a, a)
-    vp = v - np.outer(v @ a, a)
+    if not len(u):
+        return 0.0, np.zeros(3), 0.0
+    uc, vc = (u - u.mean(0), v - v.mean(0)) if slide else (u, v)
+    up = uc - np.outer(uc @ a, a)
+    vp = vc - np.outer(vc @ a, a)
     angle = float(np.arctan2((np.cross(up, vp) @ a).sum(), (up * vp).sum()))
     c, s = np.cos(angle), np.sin(angle)
     rot = u * c + np.cross(a, u) * s + np.outer(u @ a, a) * (1 - c)  # Rodrigues
-    res = float(np.sqrt(np.mean(np.sum((rot - v) ** 2, axis=1)))) if len(u) else 0.0
-    return angle, res
+    shift = (v - rot).mean(0) if slide else np.zeros(3)
+    res = float(np.sqrt(np.mean(np.sum((rot + shift - v) ** 2, axis=1))))
+    return angle, shift, res
 
 
 # --- drivers as arrays (exports bake what a driver shows, frame by frame) -------------------
