@@ -31,6 +31,7 @@ from mathutils import Matrix
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
 from ..rigging import armature as pure_arm
+from ..rigging import parts as pure_parts
 from ..rigging import weights as pure_weights
 from . import mesh as mesh_api
 from .binding import has_binding, landmark_positions
@@ -307,7 +308,7 @@ def _key_angle_fitter(face, arm, weights, count):
 
     def measure(key, bone, index, default, slide=False):
         kb = keys.key_blocks[key]
-        rigid = pure_arm.rigid_vertices(weights.column(bone)[:count], tris)
+        rigid = pure_parts.rigid_vertices(weights.column(bone)[:count], tris)
         if len(rigid) < 3:
             return default, none
         rest = arm_space(mesh_api.shape_key_coords(face, kb.relative_key.name)[rigid])

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.errors import FaceForgeError
-from .parts import components
 
 # Bone names: the video stage looks for "head", "eye.L", "eye.R"; keep them exactly.
 ROOT, NECK, HEAD, JAW, EYE_L, EYE_R = "root", "neck", "head", "jaw", "eye.L", "eye.R"
@@ -380,18 +379,6 @@ def place_bones(guide: FaceGuide, skin_local_extent=None, eyeballs=None, tongue_
 def skeleton_landmark_summary(sk: Skeleton) -> dict:
     """Small dict for reports: bone heads in world space."""
     return {b.name: sk.frame.to_world(b.head).round(4).tolist() for b in sk.bones}
-
-
-def rigid_vertices(weight: np.ndarray, tris: np.ndarray, full: float = 0.999) -> np.ndarray:
-    """Indices of the vertices that show a bone's own motion in a shape key: the loose parts bound
-    wholly to it (teeth, tongue: they move rigidly in a scan's key) when there are any, else every
-    vertex bound fully (the chin's skin, which a scanned key also bends).  ``weight`` (N,) is the
-    bone's skin weight per vertex, ``tris`` (T, 3) the mesh's triangles."""
-    bound = np.asarray(weight) >= full
-    comp = components(tris, len(bound))
-    loose = bound & (np.bincount(comp, weights=~bound, minlength=comp.max() + 1)[comp] == 0)
-    loose &= np.bincount(comp, minlength=comp.max() + 1)[comp] >= 3
-    return np.flatnonzero(loose if loose.sum() >= 3 else bound)
 
 
 def fit_axis_angle(rest: np.ndarray, moved: np.ndarray, pivot, axis) -> tuple[float, float]:

@@ -77,6 +77,9 @@ AUTO_MAX_RESIDUAL = 0.06
 LANDMARKS_SURFACE = 0.1
 LANDMARKS_NICP = 0.03
 AUTO_MIN_COVERAGE = 0.5
+# Fewer vertices than this (a landmark mask such as MediaPipe's own 468-point face) cannot carry
+# a scan's shapes: the template's face alone has 12,000; the automatic choice is procedural.
+AUTO_MIN_VERTICES = 1000
 
 
 # --- 1. template fit ------------------------------------------------------------------
@@ -305,6 +308,38 @@ def generate(verts, tris, landmarks, names=ARKIT_NAMES, model=None, weights=None
     return transfer_shapes(verts, fit, model=model, names=names, tris=tris, report=sub_report(report, 0.6, 1.0))
 
 
+# --- 3. what a transfer cannot promise -------------------------------------------------
+
+# FaceForge's own shapes on top of the scan-based ones: ``tongueOut`` (ICT has none) and the
+# blinks.  A transferred blink follows the scan's lids, which on another mesh stop short of the
+# lower lid (measured through MediaPipe on the ICT head: 50 % / 41 % closed; folds at the lid
+# margins), and a blend of the two folds the lid where they part; the procedural blink brings
+# the margins exactly together about the eyeball (75 % / 62 %, no fold) on any mesh.
+OWN = ("tongueOut", "eyeBlinkLeft", "eyeBlinkRight")
+
+
+def own_shapes(verts, tris, landmarks, out: DT.MeshShapes, report=None) -> DT.MeshShapes:
+    """``out`` with :data:`OWN` replaced by the procedural library's (:func:`deform.generate`)."""
+    from . import deform
+
+    names = [n for n in OWN if n in out.shapes]
+    if not names:
+        return out
+    rig, proc = deform.generate(verts, tris, landmarks, names=names, report=report)
+    active = np.union1d(out.active, rig.active)
+    at = np.searchsorted(active, out.active), np.searchsorted(active, rig.active)
+    shapes = {}
+    for name, d in out.shapes.items():
+        full = np.zeros((len(active), 3), np.float32)
+        if name in proc:
+            full[at[1]] = proc[name]
+        else:
+            full[at[0]] = d
+        shapes[name] = full
+    return DT.MeshShapes(active=active, shapes=shapes, notes=out.notes, left_out=out.left_out,
+                         has_tongue=out.has_tongue and rig.has_tongue, folds=out.folds)
+
+
 # --- the rig stage's one entry: scan-based or procedural --------------------------------
 
 SOURCES = ("auto", "scan", "procedural")
@@ -350,12 +385,16 @@ def make_shapes(verts, tris, landmarks, source: str = "auto", weights=None, name
             fit, why = None, f"the face model could not be fitted to this mesh ({exc})"
         if fit is not None:
             chosen, why = choose_source(fit) if source == "auto" else ("scan", "chosen")
+            if source == "auto" and chosen == "scan" and len(verts) < AUTO_MIN_VERTICES:
+                chosen, why = "procedural", (f"the mesh has {len(verts):,} vertices: too coarse to carry a "
+                                             f"scan's shapes (scan-based from {AUTO_MIN_VERTICES:,})")
         else:
             chosen = "procedural"
     else:
         chosen = "procedural"
     if chosen == "scan":
-        out = transfer_shapes(verts, fit, model=model, names=names, tris=tris, report=sub_report(report, 0.55, 1.0))
+        out = transfer_shapes(verts, fit, model=model, names=names, tris=tris, report=sub_report(report, 0.55, 0.9))
+        out = own_shapes(verts, tris, landmarks, out, report=sub_report(report, 0.9, 1.0))
         return Shapes(active=out.active, shapes=out.shapes, source="scan", reason=why, notes=out.notes,
                       left_out=out.left_out, residual=fit.residual, coverage=fit.coverage,
                       has_tongue=out.has_tongue)

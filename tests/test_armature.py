@@ -542,7 +542,7 @@ def test_bones_agree_with_the_generated_arkit_keys(ict):
     eyeLook* on the parts bound rigidly to them (the jaw turns and slides as the scanned key
     does), and nothing moves twice."""
     from faceforge.api import armature, mesh, shape_keys
-    from faceforge.rigging import armature as pure_arm
+    from faceforge.rigging.parts import rigid_vertices
 
     obj = load(ict)
     shape_keys.generate_shape_keys(obj)
@@ -555,7 +555,7 @@ def test_bones_agree_with_the_generated_arkit_keys(ict):
                                 ("eyeLookOutLeft", "eye.L", 0.15)):
             # the parts bound wholly to the bone (lower teeth; an eyeball): a scanned key moves them
             # rigidly (the chin's skin it also bends, which no bone can)
-            rigid = pure_arm.rigid_vertices(weights_of(obj, [bone])[:, 0], mesh.mesh_arrays(obj).tris)
+            rigid = rigid_vertices(weights_of(obj, [bone])[:, 0], mesh.mesh_arrays(obj).tris)
             target = mesh.shape_key_coords(obj, name)[rigid] @ to_world[:3, :3].T + to_world[:3, 3]
             start = base[rigid] @ to_world[:3, :3].T + to_world[:3, 3]
             keys[name].value = 1.0

