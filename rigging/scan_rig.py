@@ -314,7 +314,7 @@ def generate(verts, tris, landmarks, names=ARKIT_NAMES, model=None, weights=None
 # blinks.  A transferred blink follows the scan's lids, which on another mesh stop short of the
 # lower lid (measured through MediaPipe on the ICT head: 50 % / 41 % closed; folds at the lid
 # margins), and a blend of the two folds the lid where they part; the procedural blink brings
-# the margins exactly together about the eyeball (75 % / 62 %, no fold) on any mesh.
+# the margins exactly together about the eyeball (over 70 % closed together, no fold) on any mesh.
 OWN = ("tongueOut", "eyeBlinkLeft", "eyeBlinkRight")
 
 
