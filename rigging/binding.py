@@ -240,11 +240,11 @@ def bind_rays(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np
 
 
 def vertex_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (N, 3) of the triangles ``tris``."""
+    """Area-weighted unit vertex normals (N, 3) of the triangles ``tris`` (sums by bincount)."""
+    tris = np.asarray(tris, np.int64)
     fn = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
-    vn = np.zeros_like(verts, dtype=np.float64)
-    for k in range(3):
-        np.add.at(vn, tris[:, k], fn)
+    idx = tris.ravel()
+    vn = np.stack([np.bincount(idx, weights=np.repeat(fn[:, c], 3), minlength=len(verts)) for c in range(3)], axis=1)
     return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-30)
 
 

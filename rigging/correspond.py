@@ -35,6 +35,7 @@ from scipy.spatial import cKDTree
 from . import parts as P
 from . import regions as R
 from .deform import edge_graph
+from .binding import vertex_normals
 from .transfer import closest_points_on_triangles
 
 # Label ids of :func:`feature_labels` (0: no feature).
@@ -317,15 +318,6 @@ class Registration:
     used: np.ndarray | None = None
     steps: int = 0
     info: dict = field(default_factory=dict)
-
-
-def vertex_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """(N, 3) area-weighted unit vertex normals."""
-    tris = np.asarray(tris, np.int64)
-    fn = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
-    idx = tris.ravel()
-    n = np.stack([np.bincount(idx, weights=np.repeat(fn[:, c], 3), minlength=len(verts)) for c in range(3)], axis=1)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
 
 
 def register(src_verts: np.ndarray, src_tris: np.ndarray, target: LabelledSurface, scale: float, *,
