@@ -304,11 +304,12 @@ def _key_angle_fitter(face, arm, weights, count):
     def arm_space(co):
         return co @ to_arm[:3, :3].T + to_arm[:3, 3]
 
-    tris = mesh_api.mesh_arrays(face).tris
+    arrays = mesh_api.mesh_arrays(face)
+    comp = pure_parts.components(arrays.tris, len(arrays.verts))  # once, for every bone and key
 
     def measure(key, bone, index, default, slide=False):
         kb = keys.key_blocks[key]
-        rigid = pure_parts.rigid_vertices(weights.column(bone)[:count], tris)
+        rigid = pure_parts.rigid_vertices(weights.column(bone)[:count], comp)
         if len(rigid) < 3:
             return default, none
         rest = arm_space(mesh_api.shape_key_coords(face, kb.relative_key.name)[rigid])

@@ -78,13 +78,13 @@ def components(tris: np.ndarray, n: int) -> np.ndarray:
     return labels
 
 
-def rigid_vertices(weight: np.ndarray, tris: np.ndarray, full: float = 0.999) -> np.ndarray:
+def rigid_vertices(weight: np.ndarray, comp: np.ndarray, full: float = 0.999) -> np.ndarray:
     """Indices of the vertices that show a bone's own motion in a shape key: the loose parts bound
     wholly to it (teeth, tongue: they move rigidly in a scan's key) when there are any, else every
     vertex bound fully (the chin's skin, which a scanned key also bends).  ``weight`` (N,) is the
-    bone's skin weight per vertex, ``tris`` (T, 3) the mesh's triangles."""
+    bone's skin weight per vertex, ``comp`` (N,) the mesh's :func:`components` (one per mesh,
+    whatever the bone)."""
     bound = np.asarray(weight) >= full
-    comp = components(tris, len(bound))
     loose = bound & (np.bincount(comp, weights=~bound, minlength=comp.max() + 1)[comp] == 0)
     loose &= np.bincount(comp, minlength=comp.max() + 1)[comp] >= 3
     return np.flatnonzero(loose if loose.sum() >= 3 else bound)

@@ -542,12 +542,14 @@ def test_bones_agree_with_the_generated_arkit_keys(ict):
     eyeLook* on the parts bound rigidly to them (the jaw turns and slides as the scanned key
     does), and nothing moves twice."""
     from faceforge.api import armature, mesh, shape_keys
-    from faceforge.rigging.parts import rigid_vertices
+    from faceforge.rigging.parts import components, rigid_vertices
 
     obj = load(ict)
     shape_keys.generate_shape_keys(obj)
     keys = obj.data.shape_keys.key_blocks
     base = mesh.shape_key_coords(obj, "Basis")
+    arrays = mesh.mesh_arrays(obj)
+    comp = components(arrays.tris, len(arrays.verts))
     to_world = np.array(obj.matrix_world)
     for mode in ("SHAPE_KEYS", "BONES"):
         result = armature.generate_armature(obj, mode=mode)
@@ -555,7 +557,7 @@ def test_bones_agree_with_the_generated_arkit_keys(ict):
                                 ("eyeLookOutLeft", "eye.L", 0.15)):
             # the parts bound wholly to the bone (lower teeth; an eyeball): a scanned key moves them
             # rigidly (the chin's skin it also bends, which no bone can)
-            rigid = rigid_vertices(weights_of(obj, [bone])[:, 0], mesh.mesh_arrays(obj).tris)
+            rigid = rigid_vertices(weights_of(obj, [bone])[:, 0], comp)
             target = mesh.shape_key_coords(obj, name)[rigid] @ to_world[:3, :3].T + to_world[:3, 3]
             start = base[rigid] @ to_world[:3, :3].T + to_world[:3, 3]
             keys[name].value = 1.0
