@@ -64,6 +64,10 @@ UNCALIBRATED = (INDEX["jawOpen"], INDEX["mouthClose"])
 FIT_SETTINGS = {"sparsity": 10.0}
 HIDDEN_MOTION = 0.04  # a shape that moves no image point this far (eye distances) at full weight...
 HIDDEN_SPARSITY = 4.0  # ...costs this many times the sparsity: a camera barely sees it (jawForward, tongueOut)
+# The weight of the tracker's interior points (cheeks, between the features) in the expression fits: they
+# are mostly its shape prior's guess between the lids, lips, brows, nose and outline it does see, and
+# there are 298 of them against 180 feature points: at full weight they outvote the features.
+INTERIOR_WEIGHT = 0.3
 # Image frame (x right, y down, z away) -> camera frame (x right = the subject's left, y up, z toward the lens).
 _TO_CAMERA = np.diag([1.0, -1.0, -1.0])
 
@@ -103,6 +107,16 @@ def fit_settings(model) -> dict:
         sparsity[motion < HIDDEN_MOTION] *= HIDDEN_SPARSITY
         _settings_cache[key] = (model, dict(FIT_SETTINGS, sparsity=sparsity))  # the model kept: its id stays its
     return dict(_settings_cache[key][1])
+
+
+def expression_weights() -> np.ndarray:
+    """(478,) per-point weights of the expression fits on tracked points: 1, the interior points
+    :data:`INTERIOR_WEIGHT` (``facemodel.fit.REGIONS["cheeks"]``)."""
+    from ..facemodel.fit import REGIONS
+
+    w = np.ones(NUM_POINTS)
+    w[REGIONS["cheeks"]] = INTERIOR_WEIGHT
+    return w
 
 
 # --- tracking ------------------------------------------------------------------------------
@@ -388,8 +402,8 @@ class TakeSolver:
         from ..facemodel.fit import IMAGE_DEPTH_WEIGHT
         from ..facemodel.sequence import fit_take
 
-        fit = fit_take(_model(self._model), self._pts[rows], identity=self.identity, depth_weight=IMAGE_DEPTH_WEIGHT,
-                       camera=self._camera(), smooth=temporal_prior(self.smoothing), link=self._link,
+        fit = fit_take(_model(self._model), self._pts[rows], identity=self.identity, weights=expression_weights(),
+                       depth_weight=IMAGE_DEPTH_WEIGHT, camera=self._camera(), smooth=temporal_prior(self.smoothing), link=self._link,
                        **self._settings())
         self._fits.append(fit)
         self._link = fit.last()
@@ -555,8 +569,8 @@ def _fit_image(m, pts, neutral_points, kw):
     else:
         both = np.stack([np.asarray(neutral_points, np.float64)[:NUM_POINTS], pts])
         ident = fit_identity(m, both, **kw)
-        fit = fit_expression(m, pts, identity=ident.identity, **kw)
-        rest = fit_expression(m, both[0], identity=ident.identity, **kw)
+        fit = fit_expression(m, pts, identity=ident.identity, weights=expression_weights(), **kw)
+        rest = fit_expression(m, both[0], identity=ident.identity, weights=expression_weights(), **kw)
         w = calibrate(fit.expression[None], rest.expression, jaw=True)
         kind = "video"
     return w, fit, kind
