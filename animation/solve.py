@@ -21,7 +21,12 @@ Pipeline (:class:`TakeSolver`; :func:`solve_take` runs it on a finished :class:`
    (:func:`temporal_prior` of the smoothing control); frames in chunks of :data:`CHUNK`,
    each chunk linked to the last frame of the one before.  The image points are used as
    they are, under a pinhole camera (:func:`default_camera`: focal length
-   :data:`FOCAL_GUESS` x the image's longer side unless known).
+   :data:`FOCAL_GUESS` x the image's longer side unless known).  What the tracker sees
+   well counts most: the lids' and inner lips' openings are matched as such
+   (``gaps`` in :data:`FIT_SETTINGS`), the interior points weigh :data:`INTERIOR_WEIGHT`,
+   an iris fades out as its lids close (:func:`point_weights`) and that eye's gaze then
+   costs more (:func:`shape_costs`); the temporal prior is quadratic up to
+   :data:`TEMPORAL_JUMP` a frame, linear beyond (a blink stays sharp).
 4. **Neutral calibration**: the actor's rest (the chosen neutral frame, or the frame the
    fit finds most at rest) is subtracted per shape: ``(w - w_rest) / (1 - w_rest)`` (the jaw
    only for a neutral the user chose).
@@ -61,13 +66,25 @@ REST_PERCENTILE = 5.0  # Auto neutral: a shape on in more than 95 % of the frame
 REST_TIE = 0.15  # Auto neutral: calm frames this close to the least total weight count as at rest (the most frontal wins)
 UNCALIBRATED = (INDEX["jawOpen"], INDEX["mouthClose"])
 # The face model's fitting settings for tracked points (``facemodel.fit.Settings``).
-FIT_SETTINGS = {"sparsity": 10.0}
+# ``gaps``: the lids' and inner lips' openings matched as such (``facemodel.fit.GAP_PAIRS``): a real eye
+# closes on another line than the scans' and the lips part on another than the jaw's alone.
+FIT_SETTINGS = {"sparsity": 10.0, "gaps": 2.0}
+# The temporal prior's Huber threshold (``fit_take``'s ``jump``): a change up to this per frame costs
+# quadratically (one shape taking over from another is smoothed), beyond it linearly (a blink stays).
+TEMPORAL_JUMP = 0.2
 HIDDEN_MOTION = 0.04  # a shape that moves no image point this far (eye distances) at full weight...
 HIDDEN_SPARSITY = 4.0  # ...costs this many times the sparsity: a camera barely sees it (jawForward, tongueOut)
 # The weight of the tracker's interior points (cheeks, between the features) in the expression fits: they
 # are mostly its shape prior's guess between the lids, lips, brows, nose and outline it does see, and
 # there are 298 of them against 180 feature points: at full weight they outvote the features.
 INTERIOR_WEIGHT = 0.3
+# An iris under a closing lid is the tracker's guess: the iris points' weight falls from 1 to 0 as the eye's
+# opening (mean lid gap / the eye's width) falls from IRIS_OPEN to IRIS_SHUT (open eyes read 0.2-0.3, shut ~0.05).
+IRIS_OPEN, IRIS_SHUT = 0.2, 0.08
+# ...and that eye's gaze shapes then cost this much more (L1, units of the data term): with no iris to go by,
+# the fit would turn the eye to shape the closing lids (eyeLookUp on blinks); the temporal prior holds the gaze.
+BLIND_GAZE_COST = 40.0
+_LOOKS = tuple(tuple(INDEX[f"eyeLook{d}{side}"] for d in ("Up", "Down", "In", "Out")) for side in ("Left", "Right"))
 # Image frame (x right, y down, z away) -> camera frame (x right = the subject's left, y up, z toward the lens).
 _TO_CAMERA = np.diag([1.0, -1.0, -1.0])
 
@@ -117,6 +134,49 @@ def expression_weights() -> np.ndarray:
     w = np.ones(NUM_POINTS)
     w[REGIONS["cheeks"]] = INTERIOR_WEIGHT
     return w
+
+
+def eye_openness(points: np.ndarray) -> np.ndarray:
+    """(F, 478, 2+) image points -> (F, 2) opening of the subject's left and right eye: the mean gap
+    between the lids over the eye's width (corner to corner); NaN where a point is missing."""
+    from ..rigging import regions as R
+
+    p = np.asarray(points, np.float64)[..., :2]
+    out = []
+    for up, lo in ((R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER), (R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER)):
+        gap = np.linalg.norm(p[:, list(up[1:-1])] - p[:, list(lo[1:-1])], axis=2).mean(1)
+        width = np.linalg.norm(p[:, up[0]] - p[:, up[-1]], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(gap / width)
+    return np.stack(out, axis=1)
+
+
+def iris_seen(points: np.ndarray) -> np.ndarray:
+    """(F, 2) how much of each iris (the subject's left, right) the tracker sees, 0..1, from the eyes'
+    openings (:data:`IRIS_OPEN` -> 1, :data:`IRIS_SHUT` -> 0)."""
+    return np.clip((np.nan_to_num(eye_openness(points)) - IRIS_SHUT) / (IRIS_OPEN - IRIS_SHUT), 0.0, 1.0)
+
+
+def point_weights(points: np.ndarray) -> np.ndarray:
+    """(F, 478) weights of the expression fit for F frames of tracked points (F, 478, 3):
+    :func:`expression_weights`, each iris times :func:`iris_seen`."""
+    from ..rigging import regions as R
+
+    w = np.repeat(expression_weights()[None], len(points), axis=0)
+    seen = iris_seen(points)
+    w[:, list(R.IRIS_LEFT)] *= seen[:, :1]
+    w[:, list(R.IRIS_RIGHT)] *= seen[:, 1:]
+    return w
+
+
+def shape_costs(points: np.ndarray) -> np.ndarray:
+    """(F, 52) extra L1 cost per frame and shape: an eye's gaze shapes cost :data:`BLIND_GAZE_COST`
+    times how little of its iris is seen (:func:`iris_seen`)."""
+    cost = np.zeros((len(points), 52))
+    blind = 1.0 - iris_seen(points)
+    for k, ids in enumerate(_LOOKS):
+        cost[:, list(ids)] = BLIND_GAZE_COST * blind[:, k:k + 1]
+    return cost
 
 
 # --- tracking ------------------------------------------------------------------------------
@@ -402,9 +462,10 @@ class TakeSolver:
         from ..facemodel.fit import IMAGE_DEPTH_WEIGHT
         from ..facemodel.sequence import fit_take
 
-        fit = fit_take(_model(self._model), self._pts[rows], identity=self.identity, weights=expression_weights(),
-                       depth_weight=IMAGE_DEPTH_WEIGHT, camera=self._camera(), smooth=temporal_prior(self.smoothing), link=self._link,
-                       **self._settings())
+        pts = self._pts[rows]
+        fit = fit_take(_model(self._model), pts, identity=self.identity, weights=point_weights(pts),
+                       cost=shape_costs(pts), depth_weight=IMAGE_DEPTH_WEIGHT, camera=self._camera(),
+                       smooth=temporal_prior(self.smoothing), jump=TEMPORAL_JUMP, link=self._link, **self._settings())
         self._fits.append(fit)
         self._link = fit.last()
         self._n_fitted += len(rows)
@@ -569,8 +630,8 @@ def _fit_image(m, pts, neutral_points, kw):
     else:
         both = np.stack([np.asarray(neutral_points, np.float64)[:NUM_POINTS], pts])
         ident = fit_identity(m, both, **kw)
-        fit = fit_expression(m, pts, identity=ident.identity, weights=expression_weights(), **kw)
-        rest = fit_expression(m, both[0], identity=ident.identity, weights=expression_weights(), **kw)
+        fit = fit_expression(m, pts, identity=ident.identity, weights=point_weights(pts[None])[0], **kw)
+        rest = fit_expression(m, both[0], identity=ident.identity, weights=point_weights(both[:1])[0], **kw)
         w = calibrate(fit.expression[None], rest.expression, jaw=True)
         kind = "video"
     return w, fit, kind

@@ -36,6 +36,10 @@ Minimised, in model metres with landmark noise ``noise`` (default 2 mm)::
       end the weaker of a pair still both on is switched off and the rest re-solved
     + gaze/2 (yaw_L - yaw_R)^2 + gaze/2 (pitch_L - pitch_R)^2         both eyes look one way
     + smooth/2 |w - w_previous|^2                                     video (``previous``)
+    + gaps/2 sum_p c_p |D R^T (y_a - y_b)/scale - (x_a - x_b)|^2 / noise^2
+                                                                      the openings (``GAP_PAIRS``:
+      upper/lower lid and inner-lip pairs) matched as such, whatever the line the lids or lips
+      meet on (MediaPipe closes a real eye on another line than the scans'); the pose taken as fixed
     subject to mouthClose <= jawOpen (ARKit's mouthClose closes the lips of an open jaw)
 
 solved by Gauss-Newton steps on pose and expression together (each a bounded QP in the
@@ -93,6 +97,10 @@ def landmark_regions() -> dict[str, np.ndarray]:
 
 
 REGIONS = landmark_regions()
+# Opening pairs (upper, lower) for ``Settings.gaps``: the lids of both eyes and the inner lips, corners left out.
+GAP_PAIRS = np.array([pair for up, lo in ((R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER), (R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER),
+                                          (R.UPPER_LIP_INNER, R.LOWER_LIP_INNER))
+                      for pair in zip(up[1:-1], lo[1:-1])])
 EYES_L = list(R.EYE_LEFT_UPPER + R.EYE_LEFT_LOWER)
 EYES_R = list(R.EYE_RIGHT_UPPER + R.EYE_RIGHT_LOWER)
 
@@ -154,6 +162,7 @@ class Settings:
     n_modes: int | None = None
     camera: tuple | None = None  # (focal_px, cx, cy): image points under a pinhole camera
     detector: bool = True  # MediaPipe's points (how they follow each shape); False: surface points
+    gaps: float = 0.0  # weight of the opening terms (lids, inner lips: ``GAP_PAIRS``), units of the data term
 
 
 # --- small solvers ----------------------------------------------------------------------
@@ -328,6 +337,10 @@ class _Frame:
         u = (xt - self.base) @ gm  # G (x~ - B)
         gp = np.einsum("lik,li->k", gjc, xt - self.base)
         ge = self._e_flat.T @ (u * cw[:, None]).ravel()
+        if st.gaps > 0:
+            h_gap, g_gap = gap_terms(self.e_rows, (xt - self.base)[None], gm[None], cw[None], st.gaps)
+            hee = hee + h_gap[0]
+            ge = ge + g_gap[0]
         n = np_ + 52
         h = np.empty((n, n))
         h[:np_, :np_] = hpp + np.eye(np_) * 1e-9 * max(np.trace(hpp), 1e-12)
@@ -356,6 +369,21 @@ class _Frame:
         t_new = pose.translation + s * rot @ d[-3:]
         u_, _, vt = np.linalg.svd(rot_new)
         return Pose(s_new, u_ @ vt, t_new), xq[np_:]
+
+
+def gap_terms(e_rows: np.ndarray, u: np.ndarray, gm: np.ndarray, cw: np.ndarray, weight: float):
+    """The opening terms of F frames: (hessian (F, 52, 52), gradient (F, 52)) in the weights, for the
+    expression rows ``e_rows`` (L, 3, 52), residuals before expression ``u`` (F, L, 3) (observation
+    in the model frame minus the base head), metrics ``gm`` (F, 3, 3) and point weights ``cw`` (F, L)
+    (confidence / noise^2; a pair counts with the smaller of its two)."""
+    a, b = GAP_PAIRS[:, 0], GAP_PAIRS[:, 1]
+    de = e_rows[a] - e_rows[b]  # (P, 3, 52)
+    du = u[:, a] - u[:, b]  # (F, P, 3)
+    cp = weight * np.minimum(cw[:, a], cw[:, b])  # (F, P)
+    ged = np.einsum("fij,pjk->fpik", gm, de)  # G de
+    h = np.einsum("fp,pia,fpib->fab", cp, de, ged)
+    g = np.einsum("fp,fpi,fpik->fk", cp, du, ged)
+    return h, g
 
 
 _JAW, _CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]

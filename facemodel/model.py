@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.arkit import ARKIT_NAMES, INDEX, MIRROR_INDEX
+from ..core.arkit import ARKIT_NAMES, INDEX
 from ..core.errors import FaceForgeError
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "facemodel_ict.npz"
@@ -86,22 +86,6 @@ def from_blender(p: np.ndarray) -> np.ndarray:
     """Inverse of :func:`to_blender`: (x, y, z)_blender -> (x, z, -y)_model."""
     p = np.asarray(p)
     return np.stack([p[..., 0], p[..., 2], -p[..., 1]], axis=-1)
-
-
-def symmetric_response(response: np.ndarray) -> np.ndarray:
-    """The mirror-symmetric part of a detector response (L, 3, 52) in the model frame (x: the subject's
-    left): each shape's response averaged with its mirror twin's, mirrored (landmarks swapped by
-    ``rigging.regions.MIRROR``, x negated; eyeBlinkLeft <-> eyeBlinkRight, jawOpen with itself).
-
-    The average head is mirror-symmetric and so is what the detector should do on it; a response
-    measured on a few heads is not (eyeLookUpLeft moved the left iris twice as far as eyeLookUpRight
-    the right one), and a solve on it leans to one side.  Averaging the twins keeps the
-    symmetric signal and halves the measurement's noise.  Idempotent."""
-    from ..rigging.regions import MIRROR
-
-    r = np.asarray(response, np.float64)
-    twin = r[np.asarray(MIRROR)][:, :, list(MIRROR_INDEX)] * np.array([-1.0, 1.0, 1.0])[None, :, None]
-    return 0.5 * (r + twin)
 
 
 # --- pose -------------------------------------------------------------------------

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..core import blas
 from ..core.arkit import INDEX
-from .fit import EYES_L, EYES_R, frame_for, make_settings, observations
+from .fit import EYES_L, EYES_R, frame_for, gap_terms, make_settings, observations
 from .model import FaceModel, Pose
 
 _JAW, _CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
@@ -182,22 +182,23 @@ def _qp(h, g, w0, lo, hi, smooth, link, iters, tol, jump):
 
 def fit_take(model: FaceModel, landmarks, identity=None, weights=None, depth_weight: float = 1.0, camera=None,
              smooth: float | None = None, jump: float = 0.05, link: tuple | None = None, iterations: int = 4,
-             qp_iterations: int = 300, tol: float = 1e-4, **settings) -> TakeFit:
+             qp_iterations: int = 300, tol: float = 1e-4, cost: np.ndarray | None = None, **settings) -> TakeFit:
     """Pose + 52 ARKit weights of every frame of a take (see the module docstring).
 
     ``smooth``: the temporal prior (default ``Settings.smooth`` = 2, units of the data term;
     0 fits every frame on its own); ``jump``: frame-to-frame changes up to ``jump`` cost
     quadratically, larger ones linearly (a Huber penalty: jitter is smoothed, a blink is not);
     ``iterations``: Gauss-Newton steps; ``qp_iterations``: the most FISTA iterations per step.
-    ``settings``: fields of :class:`facemodel.fit.Settings`.  OpenBLAS runs on one thread meanwhile
+    ``cost``: (F, 52) or (52,) extra L1 cost per frame and shape, beside the sparsity (e.g. the
+    gaze of an eye whose iris is not seen).  ``settings``: fields of :class:`facemodel.fit.Settings`.  OpenBLAS runs on one thread meanwhile
     (``core.blas``: many small solves)."""
     with blas.single_threaded():
         return _fit_take(model, landmarks, identity, weights, depth_weight, camera, smooth, jump, link, iterations,
-                         qp_iterations, tol, settings)
+                         qp_iterations, tol, cost, settings)
 
 
 def _fit_take(model, landmarks, identity, weights, depth_weight, camera, smooth, jump, link, iterations,
-              qp_iterations, tol, settings) -> TakeFit:
+              qp_iterations, tol, cost, settings) -> TakeFit:
     st = make_settings(depth_weight, dict(settings, camera=camera))
     if smooth is not None:
         st.smooth = float(smooth)
@@ -275,6 +276,12 @@ def _fit_take(model, landmarks, identity, weights, depth_weight, camera, smooth,
         u = xt - base[None]
         gu = np.matmul(u, gm) * cw[..., None]  # G symmetric
         gexp = gu.reshape(nf, -1) @ bt.e_flat - st.sparsity
+        if cost is not None:
+            gexp = gexp - cost
+        if st.gaps > 0:  # the openings (lids, inner lips), the pose taken as fixed
+            h_gap, g_gap = gap_terms(bt.e, u, gm, cw, st.gaps)
+            hee = hee + h_gap
+            gexp = gexp + g_gap
         xg = np.matmul(np.transpose(x, (0, 2, 1)), gu)  # sum_l x_i (c G u)_j
         gp = np.stack([xg[:, 1, 2] - xg[:, 2, 1], xg[:, 2, 0] - xg[:, 0, 2], xg[:, 0, 1] - xg[:, 1, 0],
                        xg[:, 0, 0] + xg[:, 1, 1] + xg[:, 2, 2], gu[:, :, 0].sum(1), gu[:, :, 1].sum(1),

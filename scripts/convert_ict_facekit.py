@@ -245,11 +245,6 @@ def main(argv=None) -> int:
         print("kept MediaPipe's response of the existing model file (--response recomputes it)")
     if os.path.isfile(tmp):
         os.remove(tmp)
-    # the average head is symmetric: keep the response's symmetric part (halves a 6-head measurement's noise)
-    from faceforge.facemodel.model import symmetric_response
-
-    lm["landmark_response"] = symmetric_response(lm["landmark_response"]).astype(np.float32)
-    info["detector_response"]["symmetric"] = True
 
     # tongueOut, on the landmarks
     tri_v = tris[lm["landmark_tri"]]

@@ -169,6 +169,9 @@ def test_fit_take_is_fit_expression_for_every_frame_at_once(model):
     one = np.array([fit_expression(model, p, **kw).expression for p in pts])
     take = fit_take(model, pts, smooth=0.0, **kw)
     assert np.abs(take.expression - one).max() < 0.02
+    # with the openings' terms too (both fits add them the same way)
+    gap_one = np.array([fit_expression(model, p, gaps=2.0, **kw).expression for p in pts])
+    assert np.abs(fit_take(model, pts, smooth=0.0, gaps=2.0, **kw).expression - gap_one).max() < 0.02
     assert np.abs(take.expression - w[::4]).mean() < 0.01
     assert take.residual.max() < 0.02  # mean misfit, eye distances
     assert take.expression.min() >= 0 and take.expression.max() <= 1
@@ -193,6 +196,59 @@ def test_temporal_prior_keeps_a_three_frame_blink_and_steadies_the_rest(model):
     still = np.r_[0:18, 25:40]
     jitter = lambda x: np.abs(np.diff(x[still], axis=0)).mean()  # noqa: E731
     assert jitter(smooth) < 0.7 * jitter(raw)
+
+
+def test_openings_read_whatever_line_the_lids_and_lips_meet_on(model):
+    """A blink and an open jaw whose lids and lips meet higher than the model's (MediaPipe closes a
+    real eye nearer the middle than the scans do): matched as openings (``gaps``), the weights come
+    back less moved by the shift than from the points alone."""
+    from faceforge.core.arkit import INDEX
+    from faceforge.facemodel.fit import IMAGE_DEPTH_WEIGHT
+    from faceforge.facemodel.sequence import fit_take
+    from faceforge.rigging import regions as R
+
+    rng = np.random.default_rng(5)
+    identity = model.random_identity(rng)
+    w = np.zeros((12, 52))
+    w[4:8, INDEX["eyeBlinkLeft"]] = w[4:8, INDEX["eyeBlinkRight"]] = 0.9
+    w[4:8, INDEX["jawOpen"]] = 0.3
+    clean = model_points(model, identity, w, np.zeros((12, 3)), noise_px=0.3, rng=rng)
+    lids = list(R.EYE_LEFT_UPPER + R.EYE_LEFT_LOWER + R.EYE_RIGHT_UPPER + R.EYE_RIGHT_LOWER)
+    eye_open = clean[0, 145, 1] - clean[0, 159, 1]  # the right eye's lid gap at rest (pixels, y down)
+    shifted = clean.copy()
+    shifted[4:8, lids, 1] -= 0.3 * eye_open  # both lids meet 30 % of the open gap higher
+    cam = (FOCAL, SIZE[0] / 2, SIZE[1] / 2)
+    kw = dict(identity=identity, depth_weight=IMAGE_DEPTH_WEIGHT, camera=cam, smooth=0.0)
+    blinks = [INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]]
+    moved = {}
+    for gaps in (0.0, 2.0):
+        a_, b_ = (fit_take(model, p, gaps=gaps, **kw).expression for p in (clean, shifted))
+        moved[gaps] = np.abs(b_[4:8, blinks] - a_[4:8, blinks]).mean()
+        if gaps:
+            assert np.abs(b_[4:8, INDEX["jawOpen"]] - 0.3).max() < 0.08
+    assert moved[2.0] < 0.7 * moved[0.0]  # measured 0.61
+
+
+def test_an_iris_under_a_closing_lid_does_not_turn_the_eye(model):
+    """During a blink the tracker's irises drift (here: up, a quarter of the eye's width); the
+    solve fades them with the lids' opening and holds the gaze."""
+    from faceforge.core.arkit import INDEX
+    from faceforge.rigging import regions as R
+
+    rng = np.random.default_rng(6)
+    identity = model.random_identity(rng)
+    w = np.zeros((30, 52))
+    w[12:17, INDEX["eyeBlinkLeft"]] = w[12:17, INDEX["eyeBlinkRight"]] = [0.6, 1.0, 1.0, 1.0, 0.6]
+    trk = model_track(model, identity, w, np.zeros((30, 3)), noise_px=0.3, rng=rng)
+    pts = trk.points.copy()
+    width = np.linalg.norm(pts[0, 33, :2] - pts[0, 133, :2])
+    pts[13:16, list(R.IRIS_LEFT + R.IRIS_RIGHT), 1] -= 0.25 * width
+    seen = solve.iris_seen(pts)
+    assert seen[:10].min() > 0.99 and seen[13:16].max() < 0.5  # the model's shut lids read 0.3-0.4 of open
+    take = solve.solve_take(solve.Track(trk.times, trk.indices, pts, SIZE, trk.fps, "drift"), smoothing=0.5)
+    looks = [INDEX[f"eyeLook{d}{s}"] for d in ("Up", "Down", "In", "Out") for s in ("Left", "Right")]
+    assert take.weights[:, looks].max() < 0.1
+    assert take.weights[14, INDEX["eyeBlinkLeft"]] > 0.7 and take.weights[14, INDEX["eyeBlinkRight"]] > 0.7
 
 
 def test_take_round_trip_recovers_the_performance_head_and_rest(model):

@@ -333,12 +333,10 @@ def test_all_grid_clips_jaw_antagonists_popping_saturation(ff, data):
     """Every GRID clip: jawOpen vs the tracker's lip gap, antagonist pairs both > 0.3 in < 2 % of
     frames, jumps > 0.25 while the face is still, < 2 % of channel-frames saturated.
 
-    The issue asks r >= 0.9 on every clip and no jump while still; measured: r 0.873-0.980 (mean
-    0.922, >= 0.9 on 9 of 11; the lip gap also opens with smiles, mouthFunnel and mouthUpperUp,
-    which the solve uses, and closes on "b"/"p"/"m" with the jaw a little open) and 4 jumps on 692
-    still frames (a blink, which moves too few points to count as motion, and mouthShrugUpper /
-    mouthStretch taking over from mouthFunnel in speech).  The asserts hold those figures so a
-    regression shows."""
+    The issue asks r >= 0.9 on every clip and no jump while still; measured: r 0.940-0.989 (mean
+    0.967) and no jump on 577 still frames (``video_checks.still``: nothing on the face moved more
+    than 0.04 eye distances; counted on the mean motion alone, 692 frames, the 9 jumps are blinks'
+    lids).  The asserts hold those figures so a regression shows."""
     import video_checks
 
     figures = {}
@@ -352,10 +350,10 @@ def test_all_grid_clips_jaw_antagonists_popping_saturation(ff, data):
     for name, fig in figures.items():
         print(name, {k: round(v, 3) if isinstance(v, float) else v for k, v in fig.items()})
     rs = [f["jaw_gap_r"] for f in figures.values()]
-    assert min(rs) >= 0.86 and np.mean(rs) >= 0.91
+    assert min(rs) >= 0.93 and np.mean(rs) >= 0.95
     assert max(f["antagonists"] for f in figures.values()) < 0.02
     still = sum(f["still_frames"] for f in figures.values())
-    assert sum(f["still_jumps"] for f in figures.values()) <= 0.01 * still
+    assert sum(f["still_jumps"] for f in figures.values()) <= 0.002 * still
     assert max(f["saturated"] for f in figures.values()) < 0.02
     assert max(f["residual"] for f in figures.values()) < 0.04
 

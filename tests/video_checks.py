@@ -2,7 +2,9 @@
 
 * ``lip_gap``: the inner-lip gap the tracker sees, in eye distances (what jawOpen should follow);
 * ``still``: frames where the face barely moves (head motion removed): a jump in a weight there is
-  popping, not acting;
+  popping, not acting.  Barely: the 468 points moved less than 0.012 eye distances on average and
+  none more than 0.04 (a blink moves the lids 0.04-0.1 in a frame while the average stays under
+  0.012: the eye moved, the face was not still);
 * ``figures``: jawOpen vs the lip gap (r), antagonist pairs both > 0.3, jumps > 0.25 while still,
   saturated channel-frames.
 """
@@ -22,9 +24,9 @@ def lip_gap(points: np.ndarray) -> np.ndarray:
     return neutral.mouth_gap(cam) / pose.interocular(cam)
 
 
-def still(points: np.ndarray, threshold: float = 0.012) -> np.ndarray:
+def still(points: np.ndarray, threshold: float = 0.012, most: float = 0.04) -> np.ndarray:
     """(F,) bool: the face moved less than ``threshold`` eye distances (mean over the 468 points,
-    head motion removed) since the frame before."""
+    head motion removed) since the frame before, and no point more than ``most``."""
     cam = pose.to_camera_frame(points)
     ok = np.isfinite(cam[:, 0, 0])
     out = np.zeros(len(cam), bool)
@@ -33,8 +35,8 @@ def still(points: np.ndarray, threshold: float = 0.012) -> np.ndarray:
     ref, _, _ = pose.normalise(cam[np.flatnonzero(ok)[0]])
     al = np.full(cam.shape, np.nan)
     al[ok] = pose.align(cam[ok], ref).points
-    move = np.sqrt(((al[1:, :468] - al[:-1, :468]) ** 2).sum(-1)).mean(-1)
-    out[1:] = np.nan_to_num(move, nan=1.0) < threshold
+    step = np.sqrt(((al[1:, :468] - al[:-1, :468]) ** 2).sum(-1))
+    out[1:] = (np.nan_to_num(step.mean(-1), nan=1.0) < threshold) & (np.nan_to_num(step.max(-1), nan=1.0) < most)
     return out
 
 
