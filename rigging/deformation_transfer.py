@@ -259,24 +259,32 @@ def unfold(verts: np.ndarray, tris: np.ndarray, disp: np.ndarray, under: np.ndar
     would take the shape's motion with it)."""
     tris = np.asarray(tris, np.int64)
     d = np.array(disp, np.float64, copy=True)
-    base = np.asarray(verts, np.float64) + (0.0 if under is None else np.asarray(under, np.float64))
-    moving = np.abs(d).max(axis=1) > 0
+    verts = np.asarray(verts, np.float64)
+    moving = np.abs(disp).max(axis=1) > 0
     if under is not None:
         moving |= np.abs(under).max(axis=1) > 0
     sel = moving[tris].any(axis=1)
     t = tris[sel]
     if not len(t):
         return d, 0
-    n0 = _normals(np.asarray(verts, np.float64), t) if rest_normals is None else rest_normals[sel]
+    n0 = _normals(verts, t) if rest_normals is None else rest_normals[sel]
+    # only the moving part of the mesh is looked at (the back of a big head stays still)
+    used = np.zeros(len(d), bool)
+    used[t.ravel()] = True
+    used = np.flatnonzero(used)
+    base = verts[used] if under is None else verts[used] + np.asarray(under, np.float64)[used]
+    local = np.empty(len(d), np.int64)
+    local[used] = np.arange(len(used))
+    bad = np.einsum("ij,ij->i", n0, _normals(base + d[used], local[t])) < 0
+    if not bad.any():
+        return d, 0
+    base = verts + (0.0 if under is None else np.asarray(under, np.float64))
     if adjacency is None:
         e = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
         adjacency = sp.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
                                   shape=(len(d), len(d))).tocsr()
         adjacency.data[:] = 1.0
     deg = np.asarray(adjacency.sum(axis=1)).ravel()
-    bad = np.einsum("ij,ij->i", n0, _normals(base + d, t)) < 0
-    if not bad.any():
-        return d, 0
     # vertex -> its triangles of t: each round works on the folds' neighbourhood only
     incidence = sp.csr_matrix((np.ones(t.size), (t.ravel(), np.repeat(np.arange(len(t)), 3))),
                               shape=(len(d), len(t)))
