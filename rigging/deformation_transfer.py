@@ -292,20 +292,21 @@ class Unfolder:
 
     def __call__(self, disp: np.ndarray, under: np.ndarray | None = None, rounds: int = 24):
         tris, adjacency, incidence = self.tris, self.adjacency, self.incidence
-        d = np.array(disp, np.float64, copy=True)
-        total = d if under is None else d + np.asarray(under, np.float64)
+        disp = np.asarray(disp)
+        total = disp if under is None else disp + np.asarray(under, disp.dtype)
         size = np.sqrt(total[:, 0] ** 2 + total[:, 1] ** 2 + total[:, 2] ** 2)
         # only triangles that move enough to fold are looked at (the back of a big head stays
         # still); columns, not axis=1 reductions (slow on a length-3 axis)
         corner = size[tris]
         maybe = np.flatnonzero(np.maximum(np.maximum(corner[:, 0], corner[:, 1]), corner[:, 2]) >= self.safe)
         if not len(maybe):
-            return d, 0
+            return np.array(disp, np.float64), 0
         base = self.verts if under is None else self.verts + np.asarray(under, np.float64)
         tm = tris[maybe]
-        x = base[tm] + d[tm]
+        x = base[tm] + disp[tm].astype(np.float64)
         now = np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0])
         folded = maybe[np.einsum("ij,ij->i", self.rest_normals[maybe], now) < 0]
+        d = np.array(disp, np.float64)
         if not len(folded):
             return d, 0
         # the triangles round a moving corner (those a smoothing can touch)
@@ -313,22 +314,18 @@ class Unfolder:
         if under is not None:
             moving |= (under[:, 0] != 0) | (under[:, 1] != 0) | (under[:, 2] != 0)
         corner = moving[tris]
-        sel = np.flatnonzero(corner[:, 0] | corner[:, 1] | corner[:, 2])
-        t = tris[sel]
-        n0 = self.rest_normals[sel]
-        bad = np.zeros(len(t), bool)
-        bad[np.searchsorted(sel, folded)] = True
-        local_tri = np.full(len(tris), -1, np.int64)  # a triangle of ``tris`` -> of t
-        local_tri[sel] = np.arange(len(t))
+        sel = corner[:, 0] | corner[:, 1] | corner[:, 2]
+        bad = np.zeros(len(tris), bool)
+        bad[folded] = True
         contact = self.contact
         for r in range(rounds):
             undo = bad.copy()
             if contact is not None and r >= rounds // 2:
                 at = np.flatnonzero(bad)
-                undo[at[contact[t[at]].any(axis=1)]] = False
+                undo[at[contact[tris[at]].any(axis=1)]] = False
             if not undo.any():
                 break
-            region = np.unique(t[undo].ravel())
+            region = np.unique(tris[undo].ravel())
             for _ in range(1 + r // 4):  # grow by rings
                 region = np.union1d(region, adjacency[region].indices)
             rows = adjacency[region]
@@ -337,12 +334,12 @@ class Unfolder:
             for _ in range(4):
                 d[ids] = 0.5 * d[ids] + 0.5 * (rows @ d) / deg[:, None]
             # only the triangles round what was smoothed can have changed
-            touched = local_tri[np.unique(incidence[ids].indices)]
-            touched = touched[touched >= 0]
-            tt = t[touched]
+            touched = np.unique(incidence[ids].indices)
+            touched = touched[sel[touched]]
+            tt = tris[touched]
             x = base[tt] + d[tt]
             now = np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0])
-            bad[touched] = np.einsum("ij,ij->i", n0[touched], now) < 0
+            bad[touched] = np.einsum("ij,ij->i", self.rest_normals[touched], now) < 0
         return d, int(bad.sum())
 
 
