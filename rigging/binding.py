@@ -52,7 +52,8 @@ class Parts:
 
 def triangle_areas(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     a, b, c = verts[tris[:, 0]], verts[tris[:, 1]], verts[tris[:, 2]]
-    return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    n = np.cross(b - a, c - a)
+    return 0.5 * np.sqrt(n[:, 0] ** 2 + n[:, 1] ** 2 + n[:, 2] ** 2)  # columns: axis=1 is slow on 3
 
 
 def mesh_parts(verts: np.ndarray, tris: np.ndarray) -> Parts:
