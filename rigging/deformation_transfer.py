@@ -192,11 +192,20 @@ class SurfaceRotations:
         empty = np.asarray(rows.sum(axis=1)).ravel() <= 0
 
         def rotations(disp: np.ndarray) -> np.ndarray:
+            disp = np.asarray(disp)
+            if disp.ndim == 2:
+                return rotations(disp[None])[0]
+            k, n = len(disp), len(self.rest)
             if not len(vertices):
-                return np.zeros((0, 3, 3))
-            f = deformation_gradients(self.rest, self.rest + disp, tris, inv)
-            mean = (rows @ f.reshape(len(used), 9)).reshape(-1, 3, 3)
-            mean[empty] = np.eye(3)
+                return np.zeros((k, 0, 3, 3))
+            # every shape at once: the shapes' copies of the surface side by side
+            moved = (self.rest[None] + disp).reshape(k * n, 3)
+            copies = (tris[None] + (np.arange(k) * n)[:, None, None]).reshape(-1, 3)
+            f = (_frames(moved, copies).reshape(k, len(used), 3, 3) @ inv[0])
+            f[:, ~inv[1]] = np.eye(3)
+            mean = rows @ np.transpose(f, (1, 0, 2, 3)).reshape(len(used), k * 9)
+            mean = np.transpose(mean.reshape(-1, k, 3, 3), (1, 0, 2, 3))
+            mean[:, empty] = np.eye(3)
             return polar_rotation(mean)
 
         return rotations
@@ -231,11 +240,14 @@ def carry(points: np.ndarray, surface_rest: np.ndarray, surface_disp: np.ndarray
     if len(far):
         at_need = rotations.prepare(need)
         slot = np.searchsorted(need, tri_v[far])  # (F, 3) rows of ``need``
-        for k, d in enumerate(surface_disp):
-            if np.abs(d[need]).max() > 0:
-                rot = at_need(d)
-                r = np.einsum("pk,pkij->pij", hit_bary[far], rot[slot])
-                out[k, far] += (np.einsum("pij,pj->pi", r, offset[far]) - offset[far]).astype(np.float32)
+        live = [k for k, d in enumerate(surface_disp) if np.abs(d[need]).max() > 0]
+        bary_far, off_far = hit_bary[far], offset[far]
+        for s in range(0, len(live), 16):  # a few shapes at a time: bounded memory
+            ks = live[s:s + 16]
+            rot = at_need(np.asarray(surface_disp)[ks])  # (k, len(need), 3, 3)
+            for j, k in enumerate(ks):
+                r = np.einsum("pk,pkij->pij", bary_far, rot[j][slot])
+                out[k, far] += (np.einsum("pij,pj->pi", r, off_far) - off_far).astype(np.float32)
     return out
 
 
