@@ -79,11 +79,16 @@ def triangle_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
 def open_edge_flags(tris: np.ndarray, n: int) -> np.ndarray:
     """(T, 3) bool: is the edge opposite corner i of each triangle open (used by one triangle)?"""
     t = np.asarray(tris, np.int64)
-    e = np.stack([t[:, [1, 2]], t[:, [2, 0]], t[:, [0, 1]]], axis=1)  # edge opposite corner i
-    e.sort(axis=2)
-    key = e[..., 0] * n + e[..., 1]
-    uniq, inv, counts = np.unique(key.ravel(), return_inverse=True, return_counts=True)
-    return (counts[inv] == 1).reshape(-1, 3)
+    a, b = t[:, [1, 2, 0]], t[:, [2, 0, 1]]  # the edge opposite corner i
+    key = (np.minimum(a, b) * n + np.maximum(a, b)).ravel()
+    # how often each key occurs: one sort, run lengths (np.unique's inverse is a second sort)
+    order = np.argsort(key)
+    sk = key[order]
+    starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+    counts = np.diff(np.r_[starts, len(sk)])
+    per = np.empty(len(key), np.int64)
+    per[order] = np.repeat(counts, counts)
+    return (per == 1).reshape(-1, 3)
 
 
 class SurfaceIndex:
