@@ -120,15 +120,21 @@ def poisson_transfer(src_rest: np.ndarray, src_disp: np.ndarray, dst_rest: np.nd
     lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     j_dst = _tangent_maps(dst_rest, tris)  # (T, 3, 3): row c = gradient of coordinate c
     rhs = np.empty((len(free), 3 * len(src_disp)))
-    rest_inv = rest_frames_inverse(src_rest, tris)
-    for k, d in enumerate(src_disp):
-        f = deformation_gradients(src_rest, src_rest + d, tris, rest_inv)
-        target = (f - np.eye(3)) @ j_dst  # (T, 3 coords, 3 axes)
-        # G^T A vec: rows t*3 + axis, one column per coordinate
-        b = ga @ np.transpose(target, (0, 2, 1)).reshape(-1, 3)
-        rhs[:, 3 * k:3 * k + 3] = b[free]
-        if report and k % 8 == 7:
-            report(0.5 * (k + 1) / len(src_disp), "deformation gradients")
+    inv, ok = rest_frames_inverse(src_rest, tris)
+    ga_free = ga.tocsr()[free]
+    step = 8
+    for k0 in range(0, len(src_disp), step):  # a few shapes at once: the shapes' copies side by side
+        block = np.asarray(src_disp[k0:k0 + step], np.float64)
+        kb = len(block)
+        moved = (src_rest[None] + block).reshape(-1, 3)
+        copies = (tris[None] + (np.arange(kb) * n)[:, None, None]).reshape(-1, 3)
+        f = _frames(moved, copies).reshape(kb, len(tris), 3, 3) @ inv
+        f[:, ~ok] = np.eye(3)
+        target = (f - np.eye(3)) @ j_dst  # (k, T, 3 coords, 3 axes)
+        # G^T A vec: rows t*3 + axis, columns shape * 3 + coordinate
+        rhs[:, 3 * k0:3 * (k0 + kb)] = ga_free @ np.transpose(target, (1, 3, 0, 2)).reshape(len(tris) * 3, kb * 3)
+        if report:
+            report(0.5 * (k0 + kb) / len(src_disp), "deformation gradients")
     for c in range(rhs.shape[1]):  # column by column: SuperLU's solve is several times slower on blocks
         k, axis = divmod(c, 3)
         out[k, free, axis] = lu.solve(rhs[:, c])
