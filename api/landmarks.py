@@ -115,7 +115,8 @@ def detect_landmarks_job(obj, resolution: int = 512, symmetric: bool = True):
             # 2. every view, scored by the face detector; the views that show a face, best score
             # first: keep one only where Face Mesh fits it, the first frontal one, else the most frontal
             for i in range(1, len(CANDIDATE_VIEWS)):
-                yield Progress(0.05 + 0.35 * i / len(CANDIDATE_VIEWS), f"looking for the face ({CANDIDATE_VIEWS[i][0]})")
+                name = CANDIDATE_VIEWS[i][0]
+                yield Progress(0.05 + 0.35 * i / len(CANDIDATE_VIEWS), f"looking for the face ({name})")
                 look(i)
             scores = yield Offload(_score_views, (det, [im[3] for im in images]))
             order = view_order(scores)
