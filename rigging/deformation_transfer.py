@@ -343,14 +343,14 @@ class Unfolder:
                 break
             region = np.unique(tris[undo].ravel())
             for _ in range(1 + r // 4):  # grow by rings
-                region = np.union1d(region, adjacency[region].indices)
+                region = np.union1d(region, _row_indices(adjacency, region))
             rows = adjacency[region]
             deg = np.asarray(rows.sum(axis=1)).ravel()
             ids, rows, deg = region[deg > 0], rows[deg > 0], deg[deg > 0]
             for _ in range(4):
                 d[ids] = 0.5 * d[ids] + 0.5 * (rows @ d) / deg[:, None]
             # only the triangles round what was smoothed can have changed
-            touched = np.unique(incidence[ids].indices)
+            touched = np.unique(_row_indices(incidence, ids))
             touched = touched[sel[touched]]
             tt = tris[touched]
             x = base[tt] + d[tt]
@@ -358,6 +358,15 @@ class Unfolder:
             still = touched[np.einsum("ij,ij->i", self.rest_normals[touched], now) < 0]
             bad = np.union1d(np.setdiff1d(bad, touched, assume_unique=True), still)
         return d, int(len(bad))
+
+
+def _row_indices(m: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """The column indices of ``rows`` of a csr matrix, concatenated (``m[rows].indices`` without
+    building the matrix: scipy's row slicing costs more than the rows on small sets)."""
+    starts = m.indptr[rows]
+    counts = m.indptr[rows + 1] - starts
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return m.indices[np.repeat(starts, counts) + offsets]
 
 
 def incidence_matrix(tris: np.ndarray, n: int) -> sp.csr_matrix:
