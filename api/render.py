@@ -45,7 +45,7 @@ def _saved_settings(scene):
                  world=scene.world, look=scene.view_settings.look,
                  exposure=scene.view_settings.exposure, gamma=scene.view_settings.gamma,
                  samples=getattr(scene.cycles, "samples", None) if hasattr(scene, "cycles") else None,
-                 view=scene.view_settings.view_transform)
+                 view=scene.view_settings.view_transform, aa=scene.display.render_aa)
     try:
         yield
     finally:
@@ -64,6 +64,7 @@ def _saved_settings(scene):
         if saved["samples"] is not None:
             scene.cycles.samples = saved["samples"]
         scene.view_settings.view_transform = saved["view"]
+        scene.display.render_aa = saved["aa"]
 
 
 def has_image_texture(objs) -> bool:
@@ -96,13 +97,15 @@ def _render_to_array(scene, engine: str) -> np.ndarray:
 
 def render_view(objects, target, view_dir, up, radius: float, resolution: int = 512,
                 engine: str | None = None, samples: int = 8, shading: dict | None = None,
-                background=(0.05, 0.05, 0.05), lens_mm: float = LENS_MM) -> tuple[np.ndarray, PinholeCamera]:
+                background=(0.05, 0.05, 0.05), lens_mm: float = LENS_MM,
+                aa: str | None = None) -> tuple[np.ndarray, PinholeCamera]:
     """Render ``objects`` looking along ``view_dir`` at a sphere (``target``, ``radius``).
 
     Returns (rgb (resolution, resolution, 3) uint8, camera).  Other objects are hidden for the
     render; everything is restored afterwards.  ``shading``, ``background``: as
     :func:`render_camera`; ``lens_mm``: the focal length on a 36 mm sensor (the camera stands back
-    to frame the sphere).
+    to frame the sphere); ``aa``: Workbench's anti-aliasing for this render
+    (``scene.display.render_aa``: "OFF", "FXAA", "5", "8", ...; None keeps the scene's).
     """
     view_dir = np.asarray(view_dir, float) / np.linalg.norm(view_dir)
     fov = 2.0 * math.atan(SENSOR_MM / 2.0 / lens_mm)
@@ -111,19 +114,20 @@ def render_view(objects, target, view_dir, up, radius: float, resolution: int = 
     camera = PinholeCamera(np.array(look_at(eye, target, up)), lens_mm / SENSOR_MM * resolution, int(resolution),
                            int(resolution))
     img = render_camera(objects, camera, engine=engine, samples=samples, clip=(dist * 0.01, dist * 10.0),
-                        shading=shading, background=background)
+                        shading=shading, background=background, aa=aa)
     return img, camera
 
 
 def render_camera(objects, camera: PinholeCamera, engine: str | None = None, samples: int = 8,
                   clip: tuple[float, float] | None = None, light: str = "STUDIO", shading: dict | None = None,
-                  background=(0.05, 0.05, 0.05)) -> np.ndarray:
+                  background=(0.05, 0.05, 0.05), aa: str | None = None) -> np.ndarray:
     """Render ``objects`` through ``camera`` (any :class:`PinholeCamera`: its size, focal length and
     placement); returns rgb (camera.height, camera.width, 3) uint8.  ``light``: Workbench's
     ``STUDIO`` lighting or ``FLAT`` (unlit: textures show their own colours).  ``shading``: Workbench
     settings (``scene.display.shading`` attributes, e.g. ``studio_light``, ``studiolight_rotate_z``,
     ``show_shadows``) over the defaults; ``background``: the world's colour (linear RGB).  Other
-    objects are hidden for the render; everything is restored afterwards."""
+    objects are hidden for the render; everything is restored afterwards.  ``aa``: as
+    :func:`render_view`."""
     scene = bpy.context.scene
     objects = list(objects)
     m = np.asarray(camera.cam_to_world, float)
@@ -169,6 +173,8 @@ def render_camera(objects, camera: PinholeCamera, engine: str | None = None, sam
             for k, v in shading.items():
                 setattr(sh, k, v)
             scene.world = world
+            if aa is not None:
+                scene.display.render_aa = aa
             if hasattr(scene, "cycles"):
                 scene.cycles.samples = samples
                 scene.cycles.device = "CPU"

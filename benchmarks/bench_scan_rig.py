@@ -26,25 +26,28 @@ def rig_head(levels: int):
     obj = ict_head(levels)
     n = len(obj.data.vertices)
     rss0 = peak_rss_mb()
-    t0 = time.perf_counter()
+    load0 = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
     landmarks.detect_landmarks(obj)
-    t_lm = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t_lm, c_lm = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
     result = shape_keys.generate_shape_keys(obj)
-    t_keys = time.perf_counter() - t0
+    t_keys, c_keys = time.perf_counter() - t0, time.process_time() - c0
     print(f"ICT head, {n:,} vertices: landmarks {t_lm:.2f} s + {len(result['generated'])} keys ({result['source']}) "
-          f"{t_keys:.2f} s = {t_lm + t_keys:.2f} s; RSS peak {peak_rss_mb():.0f} MB (before {rss0:.0f} MB)", flush=True)
+          f"{t_keys:.2f} s = {t_lm + t_keys:.2f} s wall (CPU {c_lm:.2f} + {c_keys:.2f} = {c_lm + c_keys:.2f} s; "
+          f"load {load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); "
+          f"RSS peak {peak_rss_mb():.0f} MB (before {rss0:.0f} MB)", flush=True)
     # the pure step alone, with its memory
     arr = mesh.mesh_arrays(obj)
     lm = landmark_positions(obj)
     weights = read_binding(obj).confidence
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     made = scan_rig.make_shapes(arr.verts, arr.tris, lm, weights=weights)
-    t_pure = time.perf_counter() - t0
+    t_pure, c_pure = time.perf_counter() - t0, time.process_time() - c0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"  of which fit + transfer (pure): {t_pure:.2f} s, numpy peak {peak / 2**20:.0f} MB; "
+    print(f"  of which fit + transfer (pure): {t_pure:.2f} s (CPU {c_pure:.2f} s, under tracemalloc), numpy peak {peak / 2**20:.0f} MB; "
           f"moving vertices {len(made.active):,}; residual (IOD) model {made.residual['model']['all']:.4f}, "
           f"registered {made.residual['registered']['all']:.4f}", flush=True)
 

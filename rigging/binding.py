@@ -52,7 +52,8 @@ class Parts:
 
 def triangle_areas(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     a, b, c = verts[tris[:, 0]], verts[tris[:, 1]], verts[tris[:, 2]]
-    return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    n = np.cross(b - a, c - a)
+    return 0.5 * np.sqrt(n[:, 0] ** 2 + n[:, 1] ** 2 + n[:, 2] ** 2)  # columns: axis=1 is slow on 3
 
 
 def mesh_parts(verts: np.ndarray, tris: np.ndarray) -> Parts:
@@ -77,39 +78,64 @@ def ray_mesh_hits(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris
     only against the triangles of its cell, so the cost barely depends on the
     mesh size.  Returns (tri (L,) int, -1 for a miss; t (L,) distance; uv (L, 2)).
     """
-    L = len(origins)
+    return _nearest_hits(len(origins), *_ray_hits(origins, dirs, verts, tris, tri_ids, grid))
+
+
+def _ray_hits(origins, dirs, verts, tris, tri_ids=None, grid=256):
+    """Every ray/triangle intersection: (ray (H,), tri (H,), t (H,), uv (H, 2)), grouped by ray."""
     tri_ids = np.arange(len(tris)) if tri_ids is None else np.asarray(tri_ids)
-    best_t = np.full(L, np.inf)
-    best_tri = np.full(L, -1, dtype=np.int64)
-    best_uv = np.zeros((L, 2))
-    if L == 0 or len(tri_ids) == 0:
+    out = [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 2))]
+    if not len(origins) or not len(tri_ids):
+        return out
+    if np.allclose(origins, origins[0]):
+        chunks = [_candidates(origins, dirs, verts, tris, tri_ids, grid)]
+    else:  # general rays: every triangle, a few rays at a time
+        step = max(1, 200_000 // len(tri_ids))
+        chunks = (np.broadcast_to(np.arange(s, min(s + step, len(origins)))[:, None], (min(step, len(origins) - s),
+                                  len(tri_ids))).ravel() for s in range(0, len(origins), step))
+        chunks = ((r, np.tile(tri_ids, len(r) // len(tri_ids))) for r in chunks)
+    for ray, cand in chunks:
+        for s in range(0, len(ray), 1_000_000):  # bounded memory
+            r, c = ray[s:s + 1_000_000], cand[s:s + 1_000_000]
+            v0 = verts[tris[c, 0]]
+            e1, e2 = verts[tris[c, 1]] - v0, verts[tris[c, 2]] - v0
+            d, o = dirs[r], origins[r]
+            p = np.cross(d, e2)
+            det = np.einsum("ij,ij->i", e1, p)
+            ok = np.abs(det) > 1e-14
+            inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+            sv = o - v0
+            u = np.einsum("ij,ij->i", sv, p) * inv
+            q = np.cross(sv, e1)
+            v = np.einsum("ij,ij->i", q, d) * inv
+            t = np.einsum("ij,ij->i", e2, q) * inv
+            hit = np.flatnonzero(ok & (u >= -1e-9) & (v >= -1e-9) & (u + v <= 1 + 1e-9) & (t > 0))
+            out = [np.concatenate([h, val]) for h, val in
+                   zip(out, (r[hit], c[hit], t[hit], np.stack([u[hit], v[hit]], axis=1)))]
+    return out
+
+
+def _nearest_hits(n_rays: int, ray, tri, t, uv, keep=None):
+    """Per ray, its nearest intersection among ``_ray_hits``' (those with ``keep`` (T,) bool
+    true for their triangle): (tri (L,) -1 for none, t (L,), uv (L, 2) clamped to 0..1)."""
+    best_t = np.full(n_rays, np.inf)
+    best_tri = np.full(n_rays, -1, dtype=np.int64)
+    best_uv = np.zeros((n_rays, 2))
+    if keep is not None:
+        sel = keep[tri]
+        ray, tri, t, uv = ray[sel], tri[sel], t[sel], uv[sel]
+    if not len(ray):
         return best_tri, best_t, best_uv
-    for i, cand in enumerate(_candidates(origins, dirs, verts, tris, tri_ids, grid)):
-        if len(cand) == 0:
-            continue
-        v0, v1, v2 = verts[tris[cand, 0]], verts[tris[cand, 1]], verts[tris[cand, 2]]
-        e1, e2 = v1 - v0, v2 - v0
-        d, o = dirs[i], origins[i]
-        p = np.cross(d, e2)
-        det = np.einsum("ij,ij->i", e1, p)
-        ok = np.abs(det) > 1e-14
-        inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
-        sv = o - v0
-        u = np.einsum("ij,ij->i", sv, p) * inv
-        q = np.cross(sv, e1)
-        v = (q @ d) * inv
-        t = np.einsum("ij,ij->i", e2, q) * inv
-        hit = ok & (u >= -1e-9) & (v >= -1e-9) & (u + v <= 1 + 1e-9) & (t > 0)
-        if hit.any():
-            j = np.argmin(np.where(hit, t, np.inf))
-            best_t[i], best_tri[i], best_uv[i] = t[j], cand[j], (min(max(u[j], 0.0), 1.0), min(max(v[j], 0.0), 1.0))
+    order = np.lexsort((t, ray))  # by ray, nearest first
+    first = order[np.r_[True, ray[order][1:] != ray[order][:-1]]]
+    r = ray[first]
+    best_t[r], best_tri[r], best_uv[r] = t[first], tri[first], np.clip(uv[first], 0.0, 1.0)
     return best_tri, best_t, best_uv
 
 
 def _candidates(origins, dirs, verts, tris, tri_ids, grid):
-    """Per ray, the triangles (subset of ``tri_ids``) that can intersect it."""
-    if not np.allclose(origins, origins[0]):
-        return [tri_ids] * len(origins)  # general rays: test everything
+    """The (ray, triangle) pairs (triangles of ``tri_ids``) that can intersect, rays from one
+    origin: (ray (P,), tri (P,))."""
     o = origins[0]
     fwd = dirs.mean(axis=0)
     fwd /= np.linalg.norm(fwd)
@@ -145,8 +171,10 @@ def _candidates(origins, dirs, verts, tris, tri_ids, grid):
     rc = np.clip(np.floor((ray_xy - g_lo) / cell), 0, grid - 1).astype(np.int64)
     rkeys = rc[:, 0] * grid + rc[:, 1]
     starts = np.searchsorted(keys, rkeys, side="left")
-    ends = np.searchsorted(keys, rkeys, side="right")
-    return [members[a:b] for a, b in zip(starts, ends)]
+    counts = np.searchsorted(keys, rkeys, side="right") - starts
+    ray = np.repeat(np.arange(len(rkeys)), counts)
+    offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return ray, members[np.repeat(starts, counts) + offs]
 
 
 def closest_on_triangles(points: np.ndarray, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray):
@@ -195,8 +223,9 @@ def bind_rays(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np
     skin_ids = np.nonzero(skin)[0]
     cand_skin = skin_ids
     cand_all = np.arange(len(tris))
-    tri_s, t_s, uv_s = ray_mesh_hits(origins, dirs, verts, tris, cand_skin)
-    tri_a, t_a, uv_a = ray_mesh_hits(origins, dirs, verts, tris, cand_all)
+    pairs = _ray_hits(origins, dirs, verts, tris, cand_all)  # one pass for the skin and for any part
+    tri_s, t_s, uv_s = _nearest_hits(L, *pairs, keep=np.asarray(skin, bool))
+    tri_a, t_a, uv_a = _nearest_hits(L, *pairs)
     tri, uv = tri_s.copy(), uv_s.copy()
     conf = np.where(tri_s >= 0, 1.0, 0.0)
     # Iris points may land on whatever they hit first (the eyeball).

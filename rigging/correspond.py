@@ -79,11 +79,16 @@ def triangle_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
 def open_edge_flags(tris: np.ndarray, n: int) -> np.ndarray:
     """(T, 3) bool: is the edge opposite corner i of each triangle open (used by one triangle)?"""
     t = np.asarray(tris, np.int64)
-    e = np.stack([t[:, [1, 2]], t[:, [2, 0]], t[:, [0, 1]]], axis=1)  # edge opposite corner i
-    e.sort(axis=2)
-    key = e[..., 0] * n + e[..., 1]
-    uniq, inv, counts = np.unique(key.ravel(), return_inverse=True, return_counts=True)
-    return (counts[inv] == 1).reshape(-1, 3)
+    a, b = t[:, [1, 2, 0]], t[:, [2, 0, 1]]  # the edge opposite corner i
+    key = (np.minimum(a, b) * n + np.maximum(a, b)).ravel()
+    # how often each key occurs: one sort, run lengths (np.unique's inverse is a second sort)
+    order = np.argsort(key)
+    sk = key[order]
+    starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+    counts = np.diff(np.r_[starts, len(sk)])
+    per = np.empty(len(key), np.int64)
+    per[order] = np.repeat(counts, counts)
+    return (per == 1).reshape(-1, 3)
 
 
 class SurfaceIndex:
@@ -98,13 +103,21 @@ class SurfaceIndex:
         self.normals = triangle_normals(self.verts, self.tris)
         oe = open_edge_flags(tris, len(self.verts)) if open_edges is None else open_edges
         self.open = oe[self.tri_ids]
-        used = np.unique(self.tris)
+        mask = np.zeros(len(self.verts), bool)
+        mask[self.tris.ravel()] = True
+        used = np.flatnonzero(mask)  # np.unique without the sort
         self.used = used
+        # built for a few queries of a fixed surface: an unbalanced tree builds twice as fast
         self.tree = cKDTree(self.verts[used]) if len(used) else None
-        # vertex (position in ``used``) -> its triangles (positions in self.tris), CSR
-        pos = np.searchsorted(used, self.tris).ravel()
-        self.ring_tris = np.repeat(np.arange(len(self.tris)), 3)[np.argsort(pos, kind="stable")]
-        self.ring_start = np.concatenate([[0], np.cumsum(np.bincount(pos, minlength=len(used)))])
+        # vertex (position in ``used``) -> its triangles (positions in self.tris), CSR (a counting
+        # sort: each vertex's triangles in increasing order)
+        local = np.zeros(len(self.verts), np.int64)
+        local[used] = np.arange(len(used))
+        pos = local[self.tris].ravel()
+        ring = sp.csr_matrix((np.ones(len(pos), np.int8), (pos, np.repeat(np.arange(len(self.tris)), 3))),
+                             shape=(len(used), len(self.tris)))
+        self.ring_tris = ring.indices.astype(np.int64)
+        self.ring_start = ring.indptr.astype(np.int64)
 
     def __len__(self) -> int:
         return len(self.tris)

@@ -120,15 +120,21 @@ def poisson_transfer(src_rest: np.ndarray, src_disp: np.ndarray, dst_rest: np.nd
     lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     j_dst = _tangent_maps(dst_rest, tris)  # (T, 3, 3): row c = gradient of coordinate c
     rhs = np.empty((len(free), 3 * len(src_disp)))
-    rest_inv = rest_frames_inverse(src_rest, tris)
-    for k, d in enumerate(src_disp):
-        f = deformation_gradients(src_rest, src_rest + d, tris, rest_inv)
-        target = (f - np.eye(3)) @ j_dst  # (T, 3 coords, 3 axes)
-        # G^T A vec: rows t*3 + axis, one column per coordinate
-        b = ga @ np.transpose(target, (0, 2, 1)).reshape(-1, 3)
-        rhs[:, 3 * k:3 * k + 3] = b[free]
-        if report and k % 8 == 7:
-            report(0.5 * (k + 1) / len(src_disp), "deformation gradients")
+    inv, ok = rest_frames_inverse(src_rest, tris)
+    ga_free = ga.tocsr()[free]
+    step = 8
+    for k0 in range(0, len(src_disp), step):  # a few shapes at once: the shapes' copies side by side
+        block = np.asarray(src_disp[k0:k0 + step], np.float64)
+        kb = len(block)
+        moved = (src_rest[None] + block).reshape(-1, 3)
+        copies = (tris[None] + (np.arange(kb) * n)[:, None, None]).reshape(-1, 3)
+        f = _frames(moved, copies).reshape(kb, len(tris), 3, 3) @ inv
+        f[:, ~ok] = np.eye(3)
+        target = (f - np.eye(3)) @ j_dst  # (k, T, 3 coords, 3 axes)
+        # G^T A vec: rows t*3 + axis, columns shape * 3 + coordinate
+        rhs[:, 3 * k0:3 * (k0 + kb)] = ga_free @ np.transpose(target, (1, 3, 0, 2)).reshape(len(tris) * 3, kb * 3)
+        if report:
+            report(0.5 * (k0 + kb) / len(src_disp), "deformation gradients")
     for c in range(rhs.shape[1]):  # column by column: SuperLU's solve is several times slower on blocks
         k, axis = divmod(c, 3)
         out[k, free, axis] = lu.solve(rhs[:, c])
@@ -192,11 +198,20 @@ class SurfaceRotations:
         empty = np.asarray(rows.sum(axis=1)).ravel() <= 0
 
         def rotations(disp: np.ndarray) -> np.ndarray:
+            disp = np.asarray(disp)
+            if disp.ndim == 2:
+                return rotations(disp[None])[0]
+            k, n = len(disp), len(self.rest)
             if not len(vertices):
-                return np.zeros((0, 3, 3))
-            f = deformation_gradients(self.rest, self.rest + disp, tris, inv)
-            mean = (rows @ f.reshape(len(used), 9)).reshape(-1, 3, 3)
-            mean[empty] = np.eye(3)
+                return np.zeros((k, 0, 3, 3))
+            # every shape at once: the shapes' copies of the surface side by side
+            moved = (self.rest[None] + disp).reshape(k * n, 3)
+            copies = (tris[None] + (np.arange(k) * n)[:, None, None]).reshape(-1, 3)
+            f = (_frames(moved, copies).reshape(k, len(used), 3, 3) @ inv[0])
+            f[:, ~inv[1]] = np.eye(3)
+            mean = rows @ np.transpose(f, (1, 0, 2, 3)).reshape(len(used), k * 9)
+            mean = np.transpose(mean.reshape(-1, k, 3, 3), (1, 0, 2, 3))
+            mean[:, empty] = np.eye(3)
             return polar_rotation(mean)
 
         return rotations
@@ -217,17 +232,28 @@ def carry(points: np.ndarray, surface_rest: np.ndarray, surface_disp: np.ndarray
     need = np.unique(tri_v[far]) if len(far) else np.zeros(0, np.int64)
     if len(far) and rotations is None:
         rotations = SurfaceRotations(surface_rest, tris)
-    out = np.empty((len(surface_disp), len(points), 3), np.float32)
+    n_shapes, n_surf = len(surface_disp), len(surface_rest)
+    out = np.empty((n_shapes, len(points), 3), np.float32)
+    # the surface's displacement at the closest points: one sparse interpolation for a few shapes at once
+    p = len(points)
+    interp = sp.csr_matrix((np.asarray(hit_bary, np.float64).ravel(), (np.repeat(np.arange(p), 3), tri_v.ravel())),
+                           shape=(p, n_surf))
+    step = max(1, min(n_shapes, 4_000_000 // max(p, 1)))  # ~100 MB of float64 at a time
+    for s in range(0, n_shapes, step):
+        block = np.asarray(surface_disp[s:s + step], np.float64)  # (k, N, 3)
+        moved = interp @ np.transpose(block, (1, 0, 2)).reshape(n_surf, -1)
+        out[s:s + step] = np.transpose(moved.reshape(p, len(block), 3), (1, 0, 2))
     if len(far):
         at_need = rotations.prepare(need)
         slot = np.searchsorted(need, tri_v[far])  # (F, 3) rows of ``need``
-    for k, d in enumerate(surface_disp):
-        moved = np.einsum("pk,pkd->pd", hit_bary, d[tri_v])
-        if len(far) and np.abs(d[need]).max() > 0:
-            rot = at_need(d)
-            r = np.einsum("pk,pkij->pij", hit_bary[far], rot[slot])
-            moved[far] += np.einsum("pij,pj->pi", r, offset[far]) - offset[far]
-        out[k] = moved
+        live = [k for k, d in enumerate(surface_disp) if np.abs(d[need]).max() > 0]
+        bary_far, off_far = hit_bary[far], offset[far]
+        for s in range(0, len(live), 16):  # a few shapes at a time: bounded memory
+            ks = live[s:s + 16]
+            rot = at_need(np.asarray(surface_disp)[ks])  # (k, len(need), 3, 3)
+            for j, k in enumerate(ks):
+                r = np.einsum("pk,pkij->pij", bary_far, rot[j][slot])
+                out[k, far] += (np.einsum("pij,pj->pi", r, off_far) - off_far).astype(np.float32)
     return out
 
 
@@ -245,60 +271,109 @@ def _normals(x: np.ndarray, tris: np.ndarray) -> np.ndarray:
 
 
 def unfold(verts: np.ndarray, tris: np.ndarray, disp: np.ndarray, under: np.ndarray | None = None,
-           rounds: int = 24, adjacency: sp.csr_matrix | None = None, rest_normals: np.ndarray | None = None,
-           contact: np.ndarray | None = None):
+           rounds: int = 24, contact: np.ndarray | None = None):
     """Undo folded triangles of one shape: where a triangle of ``verts + under + disp`` faces
     against its rest normal, the displacement round it is smoothed (a few Jacobi sweeps toward
     the mean of the neighbours, over a region that grows by a ring every few rounds) until
     nothing is folded or ``rounds`` run out.  A scanned expression folds a few triangles where skin presses on skin
     (the lips' contact line, the lid crease); meshes render them as dark specks.  Returns
-    ``(disp (N, 3), folded triangles left)``; ``under`` (N, 3) a shape this one sits on;
-    ``adjacency`` and ``rest_normals`` ((T, 3), of ``tris`` on ``verts``) where many shapes of
-    one mesh are unfolded.  ``contact`` (N,) bool where skin presses on skin in the scans
-    themselves (lips, lids): folds there get the first half of the rounds only (more smoothing
-    would take the shape's motion with it)."""
-    tris = np.asarray(tris, np.int64)
-    d = np.array(disp, np.float64, copy=True)
-    base = np.asarray(verts, np.float64) + (0.0 if under is None else np.asarray(under, np.float64))
-    moving = np.abs(d).max(axis=1) > 0
-    if under is not None:
-        moving |= np.abs(under).max(axis=1) > 0
-    sel = moving[tris].any(axis=1)
-    t = tris[sel]
-    if not len(t):
-        return d, 0
-    n0 = _normals(np.asarray(verts, np.float64), t) if rest_normals is None else rest_normals[sel]
-    if adjacency is None:
+    ``(disp (N, 3), folded triangles left)``; ``under`` (N, 3) a shape this one sits on.
+    ``contact`` (N,) bool where skin presses on skin in the scans themselves (lips, lids):
+    folds there get the first half of the rounds only (more smoothing would take the shape's
+    motion with it).  Many shapes of one mesh: :class:`Unfolder`."""
+    return Unfolder(verts, tris, contact)(disp, under, rounds)
+
+
+class Unfolder:
+    """:func:`unfold` for many shapes of one mesh (``verts`` (N, 3), ``tris`` (T, 3), ``contact``
+    (N,) bool or None): what depends on the mesh only is computed once."""
+
+    def __init__(self, verts: np.ndarray, tris: np.ndarray, contact: np.ndarray | None = None):
+        self.verts = np.asarray(verts, np.float64)
+        self.tris = t = np.asarray(tris, np.int64)
+        n = len(self.verts)
         e = np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]])
         adjacency = sp.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
-                                  shape=(len(d), len(d))).tocsr()
+                                  shape=(n, n)).tocsr()
         adjacency.data[:] = 1.0
-    deg = np.asarray(adjacency.sum(axis=1)).ravel()
-    bad = np.einsum("ij,ij->i", n0, _normals(base + d, t)) < 0
-    if not bad.any():
-        return d, 0
-    # vertex -> its triangles of t: each round works on the folds' neighbourhood only
-    incidence = sp.csr_matrix((np.ones(t.size), (t.ravel(), np.repeat(np.arange(len(t)), 3))),
-                              shape=(len(d), len(t)))
-    at_contact = None if contact is None else np.asarray(contact, bool)[t].any(axis=1)
-    for r in range(rounds):
-        undo = bad if at_contact is None or r < rounds // 2 else bad & ~at_contact
-        if not undo.any():
-            break
-        region = np.unique(t[undo].ravel())
-        for _ in range(1 + r // 4):  # grow by rings
-            region = np.union1d(region, adjacency[region].indices)
-        ids = region[deg[region] > 0]
-        rows = adjacency[ids]
-        for _ in range(4):
-            d[ids] = 0.5 * d[ids] + 0.5 * (rows @ d) / deg[ids, None]
-        # only the triangles round what was smoothed can have changed
-        touched = np.unique(incidence[ids].indices)
-        tt = t[touched]
-        x = base[tt] + d[tt]
+        self.adjacency = adjacency
+        self.incidence = incidence_matrix(t, n)  # vertex -> its triangles
+        x = self.verts
+        e1, e2 = x[t[:, 1]] - x[t[:, 0]], x[t[:, 2]] - x[t[:, 0]]
+        self.rest_normals = np.cross(e1, e2)
+        # A triangle whose corners each move less than ``safe`` cannot fold: with corner
+        # differences |D| <= 2 m, n0 . n >= |n0| (|n0| - 2 m (|e1| + |e2|) - 4 m^2) > 0.
+        ln = np.linalg.norm(self.rest_normals, axis=1)
+        s_ = np.linalg.norm(e1, axis=1) + np.linalg.norm(e2, axis=1)
+        self.safe = 0.999 * (-2 * s_ + np.sqrt(4 * s_ ** 2 + 16 * ln)) / 8  # root of 4m^2 + 2m s - |n0|
+        self.contact = None if contact is None else np.asarray(contact, bool)
+
+    def __call__(self, disp: np.ndarray, under: np.ndarray | None = None, rounds: int = 24):
+        tris, adjacency, incidence = self.tris, self.adjacency, self.incidence
+        disp = np.asarray(disp)
+        total = disp if under is None else disp + np.asarray(under, disp.dtype)
+        size = np.sqrt(total[:, 0] ** 2 + total[:, 1] ** 2 + total[:, 2] ** 2)
+        # only triangles that move enough to fold are looked at (the back of a big head stays
+        # still); columns, not axis=1 reductions (slow on a length-3 axis)
+        corner = size[tris]
+        maybe = np.flatnonzero(np.maximum(np.maximum(corner[:, 0], corner[:, 1]), corner[:, 2]) >= self.safe)
+        if not len(maybe):
+            return np.array(disp, np.float64), 0
+        base = self.verts if under is None else self.verts + np.asarray(under, np.float64)
+        tm = tris[maybe]
+        x = base[tm] + disp[tm].astype(np.float64)
         now = np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0])
-        bad[touched] = np.einsum("ij,ij->i", n0[touched], now) < 0
-    return d, int(bad.sum())
+        folded = maybe[np.einsum("ij,ij->i", self.rest_normals[maybe], now) < 0]
+        d = np.array(disp, np.float64)
+        if not len(folded):
+            return d, 0
+        # the triangles round a moving corner (those a smoothing can touch)
+        moving = (d[:, 0] != 0) | (d[:, 1] != 0) | (d[:, 2] != 0)
+        if under is not None:
+            moving |= (under[:, 0] != 0) | (under[:, 1] != 0) | (under[:, 2] != 0)
+        corner = moving[tris]
+        sel = corner[:, 0] | corner[:, 1] | corner[:, 2]
+        bad = folded  # sorted ids of the folded triangles: each round costs what the folds' region costs
+        contact = self.contact
+        for r in range(rounds):
+            undo = bad
+            if contact is not None and r >= rounds // 2:
+                undo = bad[~contact[tris[bad]].any(axis=1)]
+            if not len(undo):
+                break
+            region = np.unique(tris[undo].ravel())
+            for _ in range(1 + r // 4):  # grow by rings
+                region = np.union1d(region, _row_indices(adjacency, region))
+            rows = adjacency[region]
+            deg = np.asarray(rows.sum(axis=1)).ravel()
+            ids, rows, deg = region[deg > 0], rows[deg > 0], deg[deg > 0]
+            for _ in range(4):
+                d[ids] = 0.5 * d[ids] + 0.5 * (rows @ d) / deg[:, None]
+            # only the triangles round what was smoothed can have changed
+            touched = np.unique(_row_indices(incidence, ids))
+            touched = touched[sel[touched]]
+            tt = tris[touched]
+            x = base[tt] + d[tt]
+            now = np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0])
+            still = touched[np.einsum("ij,ij->i", self.rest_normals[touched], now) < 0]
+            bad = np.union1d(np.setdiff1d(bad, touched, assume_unique=True), still)
+        return d, int(len(bad))
+
+
+def _row_indices(m: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """The column indices of ``rows`` of a csr matrix, concatenated (``m[rows].indices`` without
+    building the matrix: scipy's row slicing costs more than the rows on small sets)."""
+    starts = m.indptr[rows]
+    counts = m.indptr[rows + 1] - starts
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return m.indices[np.repeat(starts, counts) + offsets]
+
+
+def incidence_matrix(tris: np.ndarray, n: int) -> sp.csr_matrix:
+    """(n, T) csr: vertex -> the triangles of ``tris`` round it."""
+    tris = np.asarray(tris, np.int64)
+    return sp.csr_matrix((np.ones(tris.size), (tris.ravel(), np.repeat(np.arange(len(tris)), 3))),
+                         shape=(n, len(tris)))
 
 
 @dataclass
@@ -426,29 +501,26 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, target_t
     folds = {}
     if target_tris is not None and len(target_tris):
         t_tris = np.asarray(target_tris, np.int64)
-        e = np.concatenate([t_tris[:, [0, 1]], t_tris[:, [1, 2]], t_tris[:, [2, 0]]])
-        adjacency = sp.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
-                                  shape=(n, n)).tocsr()
-        adjacency.data[:] = 1.0
-        rest_normals = _normals(verts, t_tris)
-        contact = np.asarray(fit.labels_target) > 0  # the lips' and lids' sides
+        unfolder = Unfolder(verts, t_tris, contact=np.asarray(fit.labels_target) > 0)  # the lips' and lids' sides
         for k, name in enumerate(names):
             under = out[names.index(ON_TOP_OF[name])] if ON_TOP_OF.get(name) in names else None
-            fixed, left = unfold(verts, t_tris, out[k], under, adjacency=adjacency, rest_normals=rest_normals,
-                                 contact=contact)
+            fixed, left = unfolder(out[k], under)
             out[k] = fixed.astype(np.float32)
             if left:
                 folds[name] = left
     # below a noise floor (scan noise, the solve's tails far from the motion) nothing moves:
     # a smooth shrink to exactly zero under 0.2 % of each shape's largest motion
+    moves = np.zeros(n, bool)
     for k in range(len(names)):
-        size = np.linalg.norm(out[k], axis=1)
+        o = out[k]
+        size = np.sqrt(o[:, 0] ** 2 + o[:, 1] ** 2 + o[:, 2] ** 2)  # columns: axis=1 is slow on 3
         top = float(size.max()) if n else 0.0
         if top > 0:
-            out[k] *= smoothstep(NOISE_FLOOR * top, 2 * NOISE_FLOOR * top, size)[:, None].astype(np.float32)
+            o *= smoothstep(NOISE_FLOOR * top, 2 * NOISE_FLOOR * top, size)[:, None].astype(np.float32)
+        moves |= (o[:, 0] != 0) | (o[:, 1] != 0) | (o[:, 2] != 0)
     if report:
         report(1.0, "shapes ready")
-    active = np.flatnonzero(np.abs(out).max(axis=(0, 2)) > 0)
+    active = np.flatnonzero(moves)
     shapes = {name: out[k, active] for k, name in enumerate(names) if name != "tongueOut" or has_tongue}
     return MeshShapes(active=active, shapes=shapes, notes=notes, left_out=left_out, has_tongue=has_tongue,
                       folds=folds)

@@ -56,42 +56,40 @@ def smooth_warp(src_ctrl: np.ndarray, dst_ctrl: np.ndarray, points: np.ndarray, 
 
 
 def closest_points_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray):
-    """Closest point on each triangle (a, b, c) to each point p (all (N, 3)); returns (point, bary)."""
+    """Closest point on each triangle (a, b, c) to each point p (all (N, 3)); returns (point, bary).
+
+    Ericson's regions (Real-Time Collision Detection, 5.1.5), evaluated for all pairs at once."""
+    def dot(x, y):  # summed as ``(x * y).sum(1)`` sums, to the last bit
+        return x[:, 0] * y[:, 0] + x[:, 1] * y[:, 1] + x[:, 2] * y[:, 2]
+
     ab, ac, ap = b - a, c - a, p - a
-    d1 = (ab * ap).sum(1)
-    d2 = (ac * ap).sum(1)
+    d1, d2 = dot(ab, ap), dot(ac, ap)
     bp = p - b
-    d3 = (ab * bp).sum(1)
-    d4 = (ac * bp).sum(1)
+    d3, d4 = dot(ab, bp), dot(ac, bp)
     cp = p - c
-    d5 = (ab * cp).sum(1)
-    d6 = (ac * cp).sum(1)
+    d5, d6 = dot(ab, cp), dot(ac, cp)
     va = d3 * d6 - d5 * d4
     vb = d5 * d2 - d1 * d6
     vc = d1 * d4 - d3 * d2
-    n = len(p)
-    bary = np.zeros((n, 3))
-    denom = va + vb + vc
     with np.errstate(divide="ignore", invalid="ignore"):
+        denom = va + vb + vc
         v = vb / denom
         w = vc / denom
-    bary[:] = np.stack([1 - v - w, v, w], 1)
-    # edge regions
-    with np.errstate(divide="ignore", invalid="ignore"):
+        u = 1 - v - w
+        # edge regions (later ones win where regions overlap)
         m = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
         t = d1 / (d1 - d3)
-        bary[m] = np.stack([1 - t[m], t[m], 0 * t[m]], 1)
-        m2 = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
+        u, v, w = np.where(m, 1 - t, u), np.where(m, t, v), np.where(m, 0 * t, w)
+        m = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
         t = d2 / (d2 - d6)
-        bary[m2] = np.stack([1 - t[m2], 0 * t[m2], t[m2]], 1)
-        m3 = (va <= 0) & ((d4 - d3) >= 0) & ((d5 - d6) >= 0)
+        u, v, w = np.where(m, 1 - t, u), np.where(m, 0 * t, v), np.where(m, t, w)
+        m = (va <= 0) & ((d4 - d3) >= 0) & ((d5 - d6) >= 0)
         t = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-        bary[m3] = np.stack([0 * t[m3], 1 - t[m3], t[m3]], 1)
+        u, v, w = np.where(m, 0 * t, u), np.where(m, 1 - t, v), np.where(m, t, w)
     # vertex regions
-    bary[(d1 <= 0) & (d2 <= 0)] = (1, 0, 0)
-    bary[(d3 >= 0) & (d4 <= d3)] = (0, 1, 0)
-    bary[(d6 >= 0) & (d5 <= d6)] = (0, 0, 1)
-    bary = np.nan_to_num(bary, nan=1.0 / 3)
+    for m, corner in (((d1 <= 0) & (d2 <= 0), 0), ((d3 >= 0) & (d4 <= d3), 1), ((d6 >= 0) & (d5 <= d6), 2)):
+        u, v, w = np.where(m, corner == 0, u), np.where(m, corner == 1, v), np.where(m, corner == 2, w)
+    bary = np.nan_to_num(np.stack([u, v, w], axis=1), nan=1.0 / 3)
     q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
     return q, bary
 

@@ -171,6 +171,34 @@ def test_left_is_plus_x(ict_result):
     assert pos[473, 0] > 0 > pos[468, 0]
 
 
+def test_the_front_is_looked_at_first_and_a_turned_head_is_still_found(ff, data, monkeypatch):
+    """A head looking -Y (Blender's front) is found from the front alone: three renders (the
+    search's, Face Mesh's, the close-up), the other sides never rendered; the same head turned
+    to look +X is found by the search over every side, from the front of its face."""
+    import math
+
+    from faceforge.api import landmarks, scene
+
+    renders = []
+    real = landmarks.render_view
+
+    def counted(objs, target, view_dir, *args, **kwargs):
+        renders.append(tuple(np.round(view_dir, 3)))
+        return real(objs, target, view_dir, *args, **kwargs)
+
+    monkeypatch.setattr(landmarks, "render_view", counted)
+    scene.clear_scene()
+    obj = scene.import_mesh(str(data / "mesh/ict_neutral/generic_neutral_mesh.obj"), name="ICT")
+    r = landmarks.detect_landmarks(obj)
+    assert r["view"] == "-Y" and r["frontal"] and len(renders) == 3 and set(renders) == {(0, 1, 0)}
+    renders.clear()
+    obj.rotation_euler.z += math.radians(90)  # the face now looks +X
+    bpy.context.view_layer.update()
+    r = landmarks.detect_landmarks(obj)
+    assert r["view"] == "+X" and r["frontal"] and not r["views_failed"]
+    assert len(renders) == 8 + 2  # every side at the search's size, then Face Mesh's two
+
+
 def test_no_face_on_suzanne_leaves_the_mesh_untouched(ff):
     from faceforge.api import landmarks
 

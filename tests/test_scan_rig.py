@@ -270,6 +270,8 @@ def test_view_search_tries_the_next_view_when_face_mesh_fails(monkeypatch, remes
     real_scores, real_landmarks = landmarks._score_views, landmarks._landmarks
 
     def profile_first(det, images):
+        if len(images) == 1:  # the front alone, looked at first: make the search look everywhere
+            return [0.0]
         s = list(real_scores(det, images))
         order = np.argsort(s)[::-1]
         s[order[1]], s[order[0]] = s[order[0]], s[order[1]] + 0.05  # the second best now wins
