@@ -11,7 +11,8 @@ temp folder), in one run:
   ``process`` counted, frames decoded, downscaled to 1280 and converted to RGB outside the
   timer) and MediaPipe's pipeline (the same decode thread feeding ``process``, wall time), and
   the end-to-end ratios to each (goal >= 1.0 against MediaPipe alone); ``--repeat`` rounds,
-  ours and MediaPipe interleaved, each with the load average;
+  ours and MediaPipe interleaved, each with the load average, and the CPU time a frame (all
+  threads) of the job and of MediaPipe's pipeline (less sensitive to a busy machine);
 * the solve: the solver thread's time per frame, and how long the job waited for it after
   the last frame was tracked.
 
@@ -95,9 +96,9 @@ def tracker_alone(clip: str, mediapipe: bool = False) -> tuple[float, int]:
     return n / spent, n
 
 
-def mediapipe_pipeline(clip: str) -> float:
-    """Frames/s, wall time, of MediaPipe's legacy Face Mesh fed by the same decode thread
-    (``VideoReader.frames(max_side=1280)``: decode, downscale, BGR -> RGB in that thread)."""
+def mediapipe_pipeline(clip: str) -> tuple[float, float]:
+    """(frames/s wall time, CPU ms a frame) of MediaPipe's legacy Face Mesh fed by the same decode
+    thread (``VideoReader.frames(max_side=1280)``: decode, downscale, BGR -> RGB in that thread)."""
     import mediapipe as mp
 
     from faceforge.formats.video import VideoReader
@@ -105,14 +106,20 @@ def mediapipe_pipeline(clip: str) -> float:
     det = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True)
     n = 0
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         with VideoReader(clip) as r:
             for _t, _i, rgb in r.frames(max_side=1280):
                 det.process(rgb)
                 n += 1
-        return n / (time.perf_counter() - t0)
+        return n / (time.perf_counter() - t0), 1e3 * (cpu_seconds() - c0) / n
     finally:
         det.close()
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, all threads (user + system)."""
+    t = os.times()
+    return t.user + t.system
 
 
 def throughput(ff, clip: str) -> dict:
@@ -137,23 +144,24 @@ def throughput(ff, clip: str) -> dict:
     load0 = os.getloadavg()[0]
     solve.TakeSolver.finish = timed_finish
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         res = run_sync(animate_video.animate_from_video_job(obj, clip, add_reference=False), on_progress=None)
-        total = time.perf_counter() - t0
+        total, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     finally:
         solve.TakeSolver.finish = orig_finish
     n = res["video_frames"]
     own, _ = tracker_alone(clip)
     try:
         mp_fps, _ = tracker_alone(clip, mediapipe=True)
-        mp_pipe = mediapipe_pipeline(clip)
+        mp_pipe, mp_cpu = mediapipe_pipeline(clip)
     except ImportError:
-        mp_fps = mp_pipe = float("nan")
+        mp_fps = mp_pipe = mp_cpu = float("nan")
     e2e = n / total
     return {"frames": n, "end_to_end_fps": round(e2e, 1), "tracker_fps": round(own, 1), "ratio": round(e2e / own, 3),
             "mediapipe_fps": round(mp_fps, 1), "ratio_mediapipe": round(e2e / mp_fps, 3),
             "mediapipe_pipeline_fps": round(mp_pipe, 1), "ratio_pipeline": round(e2e / mp_pipe, 3),
             "solve_ms_per_frame": res["solve_ms_per_frame"], "solve_tail_s": round(waited["finish"], 3),
+            "cpu_ms": round(1e3 * cpu / n, 2), "mediapipe_pipeline_cpu_ms": round(mp_cpu, 2),
             "total_s": round(total, 2), "load": f"{load0:.2f}-{os.getloadavg()[0]:.2f}"}
 
 
@@ -403,8 +411,10 @@ def main():
                       f"alone {r['tracker_fps']} fps -> ratio {r['ratio']:.2f}; MediaPipe alone (time inside process "
                       f"only) {r['mediapipe_fps']} fps -> ratio {r['ratio_mediapipe']:.2f}; MediaPipe pipeline (the "
                       f"same decode thread + process, wall time) {r['mediapipe_pipeline_fps']} fps -> ratio "
-                      f"{r['ratio_pipeline']:.2f}; solve {r['solve_ms_per_frame']} ms a frame in its thread, "
-                      f"{r['solve_tail_s']} s after the last frame", flush=True)
+                      f"{r['ratio_pipeline']:.2f}; CPU (all threads, less sensitive to the load) {r['cpu_ms']} ms "
+                      f"a frame end to end, {r['mediapipe_pipeline_cpu_ms']} ms MediaPipe pipeline; solve "
+                      f"{r['solve_ms_per_frame']} ms a frame in its thread, {r['solve_tail_s']} s after the last frame",
+                      flush=True)
         if "memory" in parts:
             long = os.path.join(tmp, "long1080.mp4")
             loops = max(0, int(round(args.minutes * 60 / args.seconds)) - 1)
