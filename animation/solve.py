@@ -197,20 +197,35 @@ class Track:
         return np.isfinite(self.points[:, 0, 0])
 
 
-def track(frames, detector, total: int = 0, report=None, source: str = "", fps: float = 0.0, solver=None) -> Track:
+def track(frames, detector, total: int = 0, report=None, source: str = "", fps: float = 0.0, solver=None,
+          bgr: bool = False, max_side: int | None = None) -> Track:
     """Run ``detector.detect`` over an iterable of ``(t, index, rgb)``; never keeps the images.
 
     ``report(fraction, message)`` is called per frame (it may raise Cancelled); ``solver``
-    (a :class:`TakeSolver`) is handed every frame as it is tracked.
+    (a :class:`TakeSolver`) is handed every frame as it is tracked.  ``bgr``: the frames are
+    BGR (as decoded; the detector converts only its small inputs).  ``max_side``: the frames
+    are tracked at their own size but the points are given (and ``image_size`` set) as if each
+    frame had been downscaled so its longer side is at most ``max_side``
+    (:func:`formats.video.scaled_size`): no full-frame resize, the same units.
     """
+    from ..formats.video import scaled_size
+
     times, indices = [], []
     size = (0, 0)
+    shape, scale = None, None
+    kw = {"bgr": True} if bgr else {}
     # Preallocated from the container's (possibly wrong) frame count, capped; grown by doubling.
     buf = np.full((min(max(int(total), 16), 20000), NUM_POINTS, 3), np.nan, dtype=np.float32)
     n = 0
     for n, (t, index, rgb) in enumerate(frames, start=1):
-        size = (rgb.shape[1], rgb.shape[0])
-        lm = detector.detect(rgb, with_score=False)
+        if rgb.shape[:2] != shape:
+            shape = rgb.shape[:2]
+            size = scaled_size(shape[1], shape[0], max_side)
+            sx, sy = size[0] / shape[1], size[1] / shape[0]
+            scale = None if size == (shape[1], shape[0]) else np.array([sx, sy, sx], np.float32)
+        lm = detector.detect(rgb, with_score=False, **kw)
+        if lm is not None and scale is not None:
+            lm.points = lm.points * scale
         times.append(t)
         indices.append(index)
         if n > len(buf):
@@ -644,7 +659,9 @@ def track_file(path: str, start: int = 0, end: int | None = None, max_side: int 
                report=None, detector=None, solver: TakeSolver | None = None) -> Track:
     """Decode ``path`` (streaming, in its own thread) and track its face: frames ``start <= index < end``.
 
-    One tracker in video mode for the whole take (or ``detector``); ``solver`` gets every frame.
+    One tracker in video mode for the whole take (or ``detector``, which must take ``bgr=True``);
+    ``solver`` gets every frame.  The points are in pixels of the frame downscaled so its longer
+    side is at most ``max_side`` (``Track.image_size``), though the tracker reads the full frame.
     """
     from ..formats.video import VideoReader
     from ..inference.face_mesh import FaceMeshDetector
@@ -656,10 +673,12 @@ def track_file(path: str, start: int = 0, end: int | None = None, max_side: int 
             total = max(0, min(total, end if end is not None else total) - start)
         own = detector is None
         det = FaceMeshDetector(video=True, max_faces=1) if own else detector
-        frames = reader.frames(start=start, end=end, max_side=max_side)
+        # Full frames as decoded (BGR): the tracker reads only its small crops from them, and
+        # scales the points to the ``max_side`` image: no full-frame resize or colour conversion.
+        frames = reader.frames(start=start, end=end, bgr=True)
         try:
             return track(frames, det, total=total, report=report, source=os.path.basename(info.path),
-                         fps=info.fps, solver=solver)
+                         fps=info.fps, solver=solver, bgr=True, max_side=max_side)
         finally:
             frames.close()  # stops the decode thread before the file is released (cancel, errors)
             if own:

@@ -67,17 +67,26 @@ def _check_file(path: str, kind: str = "video") -> str:
     return path
 
 
-def scale_to_max_side(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
+def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """``(width, height)`` of an image downscaled so its longer side is at most ``max_side``
+    (unchanged when it already is, or without ``max_side``): the size :func:`scale_to_max_side` gives."""
     if not max_side:
-        return rgb
-    h, w = rgb.shape[:2]
-    s = max_side / max(h, w)
+        return int(width), int(height)
+    s = max_side / max(height, width)
     if s >= 1.0:
+        return int(width), int(height)
+    return max(1, round(width * s)), max(1, round(height * s))
+
+
+def scale_to_max_side(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    size = scaled_size(w, h, max_side)
+    if size == (w, h):
         return rgb
     cv2 = _cv2()
     # INTER_AREA is the better filter for big reductions but ~4x slower at non-integer ratios.
-    interp = cv2.INTER_LINEAR if s > 0.5 else cv2.INTER_AREA
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
+    interp = cv2.INTER_LINEAR if max_side / max(h, w) > 0.5 else cv2.INTER_AREA
+    return cv2.resize(rgb, size, interpolation=interp)
 
 
 class VideoReader:
@@ -137,8 +146,11 @@ class VideoReader:
             self._cap = None
 
     def frames(self, start: int = 0, end: int | None = None, max_side: int | None = None,
-               prefetch: int = 4) -> Iterator[tuple[float, int, np.ndarray]]:
+               prefetch: int = 4, bgr: bool = False) -> Iterator[tuple[float, int, np.ndarray]]:
         """Yield ``(t_seconds, frame_index, rgb)`` for frames ``start <= index < end``.
+
+        ``bgr``: yield the frames as OpenCV decodes them (BGR), without the colour conversion
+        (for consumers that read only small parts of each frame, such as the face tracker).
 
         Frames before ``start`` are decoded and dropped (exact with variable
         frame rate; seeking is not).  Raises FaceForgeError when the file
@@ -167,14 +179,15 @@ class VideoReader:
                         continue
                     if end is not None and index >= end:
                         break
-                    ok, bgr = cap.retrieve()
-                    if not ok or bgr is None:
+                    ok, frame = cap.retrieve()
+                    if not ok or frame is None:
                         break
                     t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
                     if not np.isfinite(t) or t <= last_t:  # missing or non-increasing timestamps
                         t = (last_t + 1.0 / fps) if last_t >= 0 else index / fps
                     last_t = t
-                    rgb = cv2.cvtColor(scale_to_max_side(bgr, max_side), cv2.COLOR_BGR2RGB)
+                    img = scale_to_max_side(frame, max_side)
+                    rgb = img if bgr else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
                     while not stop.is_set():
                         try:
                             q.put((t, index, rgb), timeout=0.1)

@@ -111,19 +111,21 @@ class FaceMeshDetector:
         dets = self._live().detect_faces(image, min_score=DETECTION_SCORE_MIN)
         return float(dets[0].score) if dets else 0.0
 
-    def detect(self, image: np.ndarray, with_score: bool = True) -> FaceLandmarks | None:
-        """Landmarks of the largest face, or None when no face is found."""
+    def detect(self, image: np.ndarray, with_score: bool = True, bgr: bool = False) -> FaceLandmarks | None:
+        """Landmarks of the largest face, or None when no face is found.  ``bgr``: the image is
+        BGR (OpenCV's order, e.g. a decoded video frame); it is not converted, only the models'
+        small inputs are."""
         image = _check_image(image)
         h, w = image.shape[:2]
         tracker = self._live()
-        faces = tracker.process(image)
+        faces = tracker.process(image, bgr=bgr)
         if not faces:
             return None
         faces.sort(key=lambda f: -float(np.ptp(f.points[:, 0]) * np.ptp(f.points[:, 1])))
         score = 1.0
         if with_score:
             dets = tracker.last_detections  # None when tracking skipped the detector this frame
-            score = float(dets[0].score) if dets else self.detection_score(image)
+            score = float(dets[0].score) if dets else self.detection_score(image[:, :, ::-1] if bgr else image)
         return FaceLandmarks(points=faces[0].points, score=score, image_size=(w, h), num_faces=len(faces))
 
 

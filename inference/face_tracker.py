@@ -18,7 +18,8 @@ time.  This module is the graph around them, following MediaPipe's
    points 33 -> 263, squared, scaled 1.5 - the next frame starts there and only
    runs the detector while fewer faces than ``max_faces`` are tracked.
 
-Shapes and units: images ``(H, W, 3)`` uint8 RGB; :class:`Face` points ``(478, 3)``
+Shapes and units: images ``(H, W, 3)`` uint8 RGB (or BGR with ``bgr=True``: the full frame
+is never converted, only the 128x128 / 192x192 model inputs); :class:`Face` points ``(478, 3)``
 float32 in pixels (x right, y down, z scaled like x, negative toward the camera).
 Pure: numpy, OpenCV, onnxruntime; never bpy.
 """
@@ -118,17 +119,19 @@ def ssd_anchors() -> np.ndarray:
 
 
 def _warp(image: np.ndarray, cx: float, cy: float, w: float, h: float, rotation: float, size: int,
-          border_zero: bool) -> np.ndarray:
-    """The rotated rectangle (pixels) resampled to ``size`` x ``size`` uint8, as MediaPipe's
-    OpenCV image-to-tensor converter does (corners to corners, bilinear)."""
+          border_zero: bool, bgr: bool = False) -> np.ndarray:
+    """The rotated rectangle (pixels) resampled to ``size`` x ``size`` RGB uint8, as MediaPipe's
+    OpenCV image-to-tensor converter does (corners to corners, bilinear).  ``bgr``: ``image`` is
+    BGR (OpenCV's order); only the small result has its channels swapped."""
     import cv2
 
     src = cv2.boxPoints(((cx, cy), (w, h), rotation * 180.0 / math.pi)).astype(np.float32)
     dst = np.array([[0, size], [0, 0], [size, 0], [size, size]], np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
-    return cv2.warpPerspective(image, m, (size, size), flags=cv2.INTER_LINEAR,
+    crop = cv2.warpPerspective(image, m, (size, size), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT if border_zero else cv2.BORDER_REPLICATE,
                                borderValue=0)
+    return crop[:, :, ::-1] if bgr else crop
 
 
 def _iou(a, b) -> float:
@@ -246,11 +249,11 @@ class FaceTracker:
         self._tracked = []
 
     # ----------------------------------------------------------------- detector
-    def detect_faces(self, image: np.ndarray, min_score: float | None = None) -> list[Detection]:
-        """Face detections (best first), normalised to the image."""
+    def detect_faces(self, image: np.ndarray, min_score: float | None = None, bgr: bool = False) -> list[Detection]:
+        """Face detections (best first), normalised to the image (``bgr``: the image is BGR)."""
         h, w = image.shape[:2]
         side = float(max(w, h))  # letterbox: the square ROI round the whole image
-        crop = _warp(image, w / 2.0, h / 2.0, side, side, 0.0, DETECTOR_SIZE, border_zero=True)
+        crop = _warp(image, w / 2.0, h / 2.0, side, side, 0.0, DETECTOR_SIZE, border_zero=True, bgr=bgr)
         x = crop.astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
         raw, logits = self._det.run(self._det_out, {self._det_in: x[None]})
         raw, logits = raw[0], logits[0, :, 0]
@@ -277,11 +280,12 @@ class FaceTracker:
         return dets
 
     # ----------------------------------------------------------------- landmarks
-    def landmarks_in(self, image: np.ndarray, roi: Rect) -> Face | None:
-        """478 landmarks read in ``roi``, or None when the model says no face is there."""
+    def landmarks_in(self, image: np.ndarray, roi: Rect, bgr: bool = False) -> Face | None:
+        """478 landmarks read in ``roi``, or None when the model says no face is there (``bgr``:
+        the image is BGR)."""
         h, w = image.shape[:2]
         crop = _warp(image, roi.x_center * w, roi.y_center * h, roi.width * w, roi.height * h, roi.rotation,
-                     LANDMARK_SIZE, border_zero=False)
+                     LANDMARK_SIZE, border_zero=False, bgr=bgr)
         x = crop.astype(np.float32) * np.float32(1.0 / 255.0)
         outs = dict(zip(self._lm_out, self._lm.run(self._lm_out, {self._lm_in: x[None]})))
         presence = 1.0 / (1.0 + math.exp(-float(np.clip(outs["conv_faceflag"].ravel()[0], -80, 80))))
@@ -307,20 +311,21 @@ class FaceTracker:
         return Face(points=norm, presence=presence, roi=roi)
 
     # ----------------------------------------------------------------- frames
-    def process(self, image: np.ndarray) -> list[Face]:
-        """Faces in one frame (RGB uint8), points in pixels.  In video mode, call in frame order."""
+    def process(self, image: np.ndarray, bgr: bool = False) -> list[Face]:
+        """Faces in one frame (RGB uint8; ``bgr``: BGR, as OpenCV decodes it - only the small model
+        inputs are converted), points in pixels.  In video mode, call in frame order."""
         h, w = image.shape[:2]
         tracked = self._tracked if self.video else []
         if len(tracked) >= self.max_faces:
             rects = tracked
             self.last_detections = None
         else:
-            dets = self.detect_faces(image)[:self.max_faces]
+            dets = self.detect_faces(image, bgr=bgr)[:self.max_faces]
             self.last_detections = dets
             rects = associate([rect_from_detection(d, w, h) for d in dets], tracked)
         faces, next_rects = [], []
         for roi in rects:
-            face = self.landmarks_in(image, roi)
+            face = self.landmarks_in(image, roi, bgr=bgr)
             if face is None:
                 continue
             next_rects.append(rect_from_landmarks(face.points, w, h))
