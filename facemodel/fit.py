@@ -380,9 +380,11 @@ def gap_terms(e_rows: np.ndarray, u: np.ndarray, gm: np.ndarray, cw: np.ndarray,
     de = e_rows[a] - e_rows[b]  # (P, 3, 52)
     du = u[:, a] - u[:, b]  # (F, P, 3)
     cp = weight * np.minimum(cw[:, a], cw[:, b])  # (F, P)
-    ged = np.einsum("fij,pjk->fpik", gm, de)  # G de
-    h = np.einsum("fp,pia,fpib->fab", cp, de, ged)
-    g = np.einsum("fp,fpi,fpik->fk", cp, du, ged)
+    nf, npair = cp.shape
+    ged = np.matmul(gm[:, None], de[None]).reshape(nf, 3 * npair, 52)  # G de, batched matrix products
+    lhs = (cp[:, :, None, None] * de[None]).reshape(nf, 3 * npair, 52)
+    h = np.matmul(np.transpose(lhs, (0, 2, 1)), ged)
+    g = np.matmul((cp[:, :, None] * du).reshape(nf, 1, 3 * npair), ged)[:, 0]
     return h, g
 
 

@@ -84,6 +84,17 @@ class _Batch:
         self.m = np.einsum("lak,lbm->abkm", e, e)
         self.reg = fr.reg
         self.pairs = fr.pairs
+        self._grams: dict = {}
+
+    def gram(self, ref: np.ndarray) -> np.ndarray:
+        """M for per-point weights ``ref`` (L,): sum_l ref_l E_la' E_lb (3, 3, 52, 52); cached."""
+        key = ref.tobytes()
+        m = self._grams.get(key)
+        if m is None:
+            if len(self._grams) >= 4:
+                self._grams.pop(next(iter(self._grams)))
+            m = self._grams[key] = np.einsum("lak,lbm->abkm", self.e * ref[:, None, None], self.e)
+        return m
 
 
 def _batch_for(fr) -> _Batch:
@@ -238,9 +249,12 @@ def _fit_take(model, landmarks, identity, weights, depth_weight, camera, smooth,
         gm = np.eye(3)[None] - beta * np.einsum("fi,fj->fij", r, r)  # (F, 3, 3) metric, model frame
         cw = c / noise2
         nk = 52
-        # expression block: sum_ab G_ab M_ab + the rows whose weight is not 1/noise^2
-        hee = (gm.reshape(nf, 9) @ bt.m.reshape(9, nk * nk)).reshape(nf, nk, nk) / noise2
-        dev = cw - 1.0 / noise2
+        # expression block: sum_ab G_ab M_ab for the take's usual weight per point (the input
+        # weights' median over frames, so that a fixed weighting costs nothing per frame) + the
+        # rows whose weight differs from it (missing, rejected, faded points)
+        ref = np.median(c0, axis=0)
+        hee = (gm.reshape(nf, 9) @ bt.gram(ref).reshape(9, nk * nk)).reshape(nf, nk, nk) / noise2
+        dev = cw - ref[None] / noise2
         for f in np.flatnonzero(np.abs(dev).max(axis=1) > 1e-12 / noise2):
             ids = np.flatnonzero(np.abs(dev[f]) > 1e-12 / noise2)
             ed = bt.e[ids]
