@@ -30,6 +30,22 @@ def eye_openness(points: np.ndarray) -> np.ndarray:
     return 0.5 * (r + l_)
 
 
+def eye_open_ratio(points: np.ndarray) -> np.ndarray:
+    """Each eye's opening, (..., L, 2+) -> (..., 2) for the subject's left and right eye: the mean gap
+    between the lids (their seven inner pairs) over the eye's width, corner to corner; scale-free
+    (open eyes read 0.2-0.3, shut ones about 0.05); NaN where a point is missing."""
+    from ..rigging import regions as R
+
+    p = np.asarray(points, np.float64)[..., :2]
+    out = []
+    for up, lo in ((R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER), (R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER)):
+        gap = np.linalg.norm(p[..., list(up[1:-1]), :] - p[..., list(lo[1:-1]), :], axis=-1).mean(-1)
+        width = np.linalg.norm(p[..., up[0], :] - p[..., up[-1], :], axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(gap / width)
+    return np.stack(out, axis=-1)
+
+
 def neutral_scores(aligned: np.ndarray) -> np.ndarray:
     """Per-frame neutrality score for (F, L, 3) aligned, normalised landmarks (lower = more neutral)."""
     pts = aligned[:, :468]

@@ -84,7 +84,8 @@ IRIS_OPEN, IRIS_SHUT = 0.2, 0.08
 # ...and that eye's gaze shapes then cost this much more (L1, units of the data term): with no iris to go by,
 # the fit would turn the eye to shape the closing lids (eyeLookUp on blinks); the temporal prior holds the gaze.
 BLIND_GAZE_COST = 40.0
-_LOOKS = tuple(tuple(INDEX[f"eyeLook{d}{side}"] for d in ("Up", "Down", "In", "Out")) for side in ("Left", "Right"))
+_LOOKS = tuple(tuple(INDEX[f"eyeLook{d}{side}"] for d in ("Up", "Down", "In", "Out"))
+               for side in ("Left", "Right"))
 # Image frame (x right, y down, z away) -> camera frame (x right = the subject's left, y up, z toward the lens).
 _TO_CAMERA = np.diag([1.0, -1.0, -1.0])
 
@@ -136,46 +137,30 @@ def expression_weights() -> np.ndarray:
     return w
 
 
-def eye_openness(points: np.ndarray) -> np.ndarray:
-    """(F, 478, 2+) image points -> (F, 2) opening of the subject's left and right eye: the mean gap
-    between the lids over the eye's width (corner to corner); NaN where a point is missing."""
-    from ..rigging import regions as R
-
-    p = np.asarray(points, np.float64)[..., :2]
-    out = []
-    for up, lo in ((R.EYE_LEFT_UPPER, R.EYE_LEFT_LOWER), (R.EYE_RIGHT_UPPER, R.EYE_RIGHT_LOWER)):
-        gap = np.linalg.norm(p[:, list(up[1:-1])] - p[:, list(lo[1:-1])], axis=2).mean(1)
-        width = np.linalg.norm(p[:, up[0]] - p[:, up[-1]], axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out.append(gap / width)
-    return np.stack(out, axis=1)
-
-
 def iris_seen(points: np.ndarray) -> np.ndarray:
-    """(F, 2) how much of each iris (the subject's left, right) the tracker sees, 0..1, from the eyes'
-    openings (:data:`IRIS_OPEN` -> 1, :data:`IRIS_SHUT` -> 0)."""
-    return np.clip((np.nan_to_num(eye_openness(points)) - IRIS_SHUT) / (IRIS_OPEN - IRIS_SHUT), 0.0, 1.0)
+    """(F, 2) how much of each iris (the subject's left, right) the tracker sees in F frames of
+    points (F, 478, 3), 0..1, from the eyes' openings (``neutral.eye_open_ratio``:
+    :data:`IRIS_OPEN` -> 1, :data:`IRIS_SHUT` -> 0)."""
+    return np.clip((np.nan_to_num(neutral.eye_open_ratio(points)) - IRIS_SHUT) / (IRIS_OPEN - IRIS_SHUT), 0.0, 1.0)
 
 
-def point_weights(points: np.ndarray) -> np.ndarray:
-    """(F, 478) weights of the expression fit for F frames of tracked points (F, 478, 3):
-    :func:`expression_weights`, each iris times :func:`iris_seen`."""
+def point_weights(seen: np.ndarray) -> np.ndarray:
+    """(F, 478) weights of the expression fit for F frames whose irises are ``seen`` (F, 2)
+    (:func:`iris_seen`): :func:`expression_weights`, each iris times how much of it is seen."""
     from ..rigging import regions as R
 
-    w = np.repeat(expression_weights()[None], len(points), axis=0)
-    seen = iris_seen(points)
+    w = np.repeat(expression_weights()[None], len(seen), axis=0)
     w[:, list(R.IRIS_LEFT)] *= seen[:, :1]
     w[:, list(R.IRIS_RIGHT)] *= seen[:, 1:]
     return w
 
 
-def shape_costs(points: np.ndarray) -> np.ndarray:
-    """(F, 52) extra L1 cost per frame and shape: an eye's gaze shapes cost :data:`BLIND_GAZE_COST`
-    times how little of its iris is seen (:func:`iris_seen`)."""
-    cost = np.zeros((len(points), 52))
-    blind = 1.0 - iris_seen(points)
+def shape_costs(seen: np.ndarray) -> np.ndarray:
+    """(F, 52) extra L1 cost per frame and shape for F frames whose irises are ``seen`` (F, 2): an
+    eye's gaze shapes cost :data:`BLIND_GAZE_COST` times how little of its iris is seen."""
+    cost = np.zeros((len(seen), 52))
     for k, ids in enumerate(_LOOKS):
-        cost[:, list(ids)] = BLIND_GAZE_COST * blind[:, k:k + 1]
+        cost[:, list(ids)] = BLIND_GAZE_COST * (1.0 - seen[:, k:k + 1])
     return cost
 
 
@@ -478,9 +463,11 @@ class TakeSolver:
         from ..facemodel.sequence import fit_take
 
         pts = self._pts[rows]
-        fit = fit_take(_model(self._model), pts, identity=self.identity, weights=point_weights(pts),
-                       cost=shape_costs(pts), depth_weight=IMAGE_DEPTH_WEIGHT, camera=self._camera(),
-                       smooth=temporal_prior(self.smoothing), jump=TEMPORAL_JUMP, link=self._link, **self._settings())
+        seen = iris_seen(pts)
+        fit = fit_take(_model(self._model), pts, identity=self.identity, weights=point_weights(seen),
+                       cost=shape_costs(seen), depth_weight=IMAGE_DEPTH_WEIGHT, camera=self._camera(),
+                       smooth=temporal_prior(self.smoothing), jump=TEMPORAL_JUMP, link=self._link,
+                       **self._settings())
         self._fits.append(fit)
         self._link = fit.last()
         self._n_fitted += len(rows)
@@ -645,8 +632,9 @@ def _fit_image(m, pts, neutral_points, kw):
     else:
         both = np.stack([np.asarray(neutral_points, np.float64)[:NUM_POINTS], pts])
         ident = fit_identity(m, both, **kw)
-        fit = fit_expression(m, pts, identity=ident.identity, weights=point_weights(pts[None])[0], **kw)
-        rest = fit_expression(m, both[0], identity=ident.identity, weights=point_weights(both[:1])[0], **kw)
+        weights = point_weights(iris_seen(both))
+        fit = fit_expression(m, pts, identity=ident.identity, weights=weights[1], **kw)
+        rest = fit_expression(m, both[0], identity=ident.identity, weights=weights[0], **kw)
         w = calibrate(fit.expression[None], rest.expression, jaw=True)
         kind = "video"
     return w, fit, kind

@@ -80,14 +80,13 @@ class _Batch:
         self.e = np.ascontiguousarray(e)
         self.e_flat = self.e.reshape(-1, 52)
         self.e_lk = self.e.reshape(len(e), -1)  # (L, 3 * 52)
-        # M[a, b] = sum_l E_la' E_lb (52, 52): the data Gram for any per-frame 3x3 metric G
-        self.m = np.einsum("lak,lbm->abkm", e, e)
         self.reg = fr.reg
         self.pairs = fr.pairs
         self._grams: dict = {}
 
     def gram(self, ref: np.ndarray) -> np.ndarray:
-        """M for per-point weights ``ref`` (L,): sum_l ref_l E_la' E_lb (3, 3, 52, 52); cached."""
+        """The data Gram for per-point weights ``ref`` (L,), any per-frame 3x3 metric G:
+        M[a, b] = sum_l ref_l E_la' E_lb (3, 3, 52, 52); the last few cached."""
         key = ref.tobytes()
         m = self._grams.get(key)
         if m is None:
@@ -201,8 +200,8 @@ def fit_take(model: FaceModel, landmarks, identity=None, weights=None, depth_wei
     quadratically, larger ones linearly (a Huber penalty: jitter is smoothed, a blink is not);
     ``iterations``: Gauss-Newton steps; ``qp_iterations``: the most FISTA iterations per step.
     ``cost``: (F, 52) or (52,) extra L1 cost per frame and shape, beside the sparsity (e.g. the
-    gaze of an eye whose iris is not seen).  ``settings``: fields of :class:`facemodel.fit.Settings`.  OpenBLAS runs on one thread meanwhile
-    (``core.blas``: many small solves)."""
+    gaze of an eye whose iris is not seen).  ``settings``: fields of :class:`facemodel.fit.Settings`.
+    OpenBLAS runs on one thread meanwhile (``core.blas``: many small solves)."""
     with blas.single_threaded():
         return _fit_take(model, landmarks, identity, weights, depth_weight, camera, smooth, jump, link, iterations,
                          qp_iterations, tol, cost, settings)

@@ -266,27 +266,19 @@ NOISE_FLOOR = 0.002  # of a shape's largest motion: less is scan noise, and stay
 ON_TOP_OF = {"mouthClose": "jawOpen"}
 
 
-def _normals(x: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    return np.cross(x[tris[:, 1]] - x[tris[:, 0]], x[tris[:, 2]] - x[tris[:, 0]])
-
-
-def unfold(verts: np.ndarray, tris: np.ndarray, disp: np.ndarray, under: np.ndarray | None = None,
-           rounds: int = 24, contact: np.ndarray | None = None):
-    """Undo folded triangles of one shape: where a triangle of ``verts + under + disp`` faces
-    against its rest normal, the displacement round it is smoothed (a few Jacobi sweeps toward
-    the mean of the neighbours, over a region that grows by a ring every few rounds) until
-    nothing is folded or ``rounds`` run out.  A scanned expression folds a few triangles where skin presses on skin
-    (the lips' contact line, the lid crease); meshes render them as dark specks.  Returns
-    ``(disp (N, 3), folded triangles left)``; ``under`` (N, 3) a shape this one sits on.
-    ``contact`` (N,) bool where skin presses on skin in the scans themselves (lips, lids):
-    folds there get the first half of the rounds only (more smoothing would take the shape's
-    motion with it).  Many shapes of one mesh: :class:`Unfolder`."""
-    return Unfolder(verts, tris, contact)(disp, under, rounds)
-
-
 class Unfolder:
-    """:func:`unfold` for many shapes of one mesh (``verts`` (N, 3), ``tris`` (T, 3), ``contact``
-    (N,) bool or None): what depends on the mesh only is computed once."""
+    """Undoes folded triangles, shape by shape, on one mesh (``verts`` (N, 3), ``tris`` (T, 3));
+    what depends on the mesh only is computed once.
+
+    Calling it with a shape's ``disp`` (N, 3): where a triangle of ``verts + under + disp`` faces
+    against its rest normal, the displacement round it is smoothed (a few Jacobi sweeps toward the
+    mean of the neighbours, over a region that grows by a ring every few rounds) until nothing is
+    folded or ``rounds`` run out.  A scanned expression folds a few triangles where skin presses on
+    skin (the lips' contact line, the lid crease); meshes render them as dark specks.  Returns
+    ``(disp (N, 3), folded triangles left)``; ``under`` (N, 3) a shape this one sits on.
+    ``contact`` (N,) bool where skin presses on skin in the scans themselves (lips, lids): folds
+    there get the first half of the rounds only (more smoothing would take the shape's motion
+    with it)."""
 
     def __init__(self, verts: np.ndarray, tris: np.ndarray, contact: np.ndarray | None = None):
         self.verts = np.asarray(verts, np.float64)
@@ -410,7 +402,7 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, target_t
     the loose parts (lashes, eye films) by closest point; each eyeball turns about its own
     centre by the source eyeball's rotation; the lower teeth follow the source's lower teeth
     rigidly, the upper teeth theirs (still, on a face).  With the target's ``target_tris``, folded
-    triangles are undone (:func:`unfold`).  Returns :class:`MeshShapes`."""
+    triangles are undone (:class:`Unfolder`).  Returns :class:`MeshShapes`."""
     from . import correspond as C
     from . import parts as P
     from .shape_library import smoothstep

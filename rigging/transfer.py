@@ -149,8 +149,3 @@ def fit_landmarks(template: np.ndarray, template_ctrl: np.ndarray, target_ctrl: 
     ctrl = apply_similarity(template_ctrl, s, rm, t)
     size = float(np.ptp(target_ctrl, axis=0).max())
     return smooth_warp(ctrl, target_ctrl, moved, smoothing=smoothing, scale=size)
-
-
-def smoothstep_np(e0, e1, x):
-    t = np.clip((np.asarray(x, float) - e0) / (e1 - e0), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
