@@ -69,25 +69,28 @@ def mesh_parts(verts: np.ndarray, tris: np.ndarray) -> Parts:
 
 
 def ray_mesh_hits(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np.ndarray,
-                  tri_ids: np.ndarray | None = None, grid: int = 256):
+                  tri_ids: np.ndarray | None = None, grid: int | None = None):
     """Nearest ray/triangle intersection per ray (Moller-Trumbore).
 
     ``tri_ids`` restricts the search to those triangles.  Rays from one
     origin (a pinhole camera) are accelerated with a screen-space grid: each
     triangle is binned by its projected bounding box, and each ray is tested
     only against the triangles of its cell, so the cost barely depends on the
-    mesh size.  Returns (tri (L,) int, -1 for a miss; t (L,) distance; uv (L, 2)).
+    mesh size.  ``grid``: cells a side (default about 3 per ray's share of a side).
+    Returns (tri (L,) int, -1 for a miss; t (L,) distance; uv (L, 2)).
     """
     return _nearest_hits(len(origins), *_ray_hits(origins, dirs, verts, tris, tri_ids, grid))
 
 
-def _ray_hits(origins, dirs, verts, tris, tri_ids=None, grid=256):
+def _ray_hits(origins, dirs, verts, tris, tri_ids=None, grid=None):
     """Every ray/triangle intersection: (ray (H,), tri (H,), t (H,), uv (H, 2)), grouped by ray."""
     tri_ids = np.arange(len(tris)) if tri_ids is None else np.asarray(tri_ids)
     out = [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 2))]
     if not len(origins) or not len(tri_ids):
         return out
     if np.allclose(origins, origins[0]):
+        if grid is None:  # finer cells put each triangle in more of them: they cost more than tests
+            grid = int(np.clip(3.0 * np.sqrt(len(origins)), 16, 256))
         chunks = [_candidates(origins, dirs, verts, tris, tri_ids, grid)]
     else:  # general rays: every triangle, a few rays at a time
         step = max(1, 200_000 // len(tri_ids))
@@ -177,15 +180,63 @@ def _candidates(origins, dirs, verts, tris, tri_ids, grid):
     return ray, members[np.repeat(starts, counts) + offs]
 
 
+class TriangleSet:
+    """Closest points on the triangles ``tri_ids`` of a mesh, for many queries: a k-d tree of
+    their centroids built once; each point is tested exactly against the ``k`` triangles whose
+    centroids are nearest (among those it may use)."""
+
+    def __init__(self, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray, k: int = 24):
+        from scipy.spatial import cKDTree
+
+        self.verts = np.asarray(verts, np.float64)
+        self.tri_ids = np.asarray(tri_ids, np.int64)
+        self.corners = np.asarray(tris)[self.tri_ids]
+        self.centroids = self.verts[self.corners].mean(axis=1)
+        self.tree = cKDTree(self.centroids)
+        self.k = min(k, len(self.tri_ids))
+
+    def closest(self, points: np.ndarray, allowed: np.ndarray | None = None):
+        """(tri (P,) indices into the mesh's triangles, bary (P, 3)) of each point's closest
+        point.  ``allowed`` (P, len(tri_ids)) bool: the triangles each point may land on (each
+        point needs one); the candidates are then its nearest ``k`` allowed centroids."""
+        from .transfer import closest_points_on_triangles
+
+        points = np.atleast_2d(np.asarray(points, np.float64))
+        n, k = len(self.tri_ids), self.k
+        if not len(points):
+            return np.zeros(0, np.int64), np.zeros((0, 3))
+        if allowed is None:
+            _, cand = self.tree.query(points, k=k)
+            cand = cand.reshape(len(points), k)
+            pick = np.ones(cand.shape, bool)
+        else:
+            # the nearest centroids, more of them until every point has k allowed ones (or all)
+            allowed = np.asarray(allowed, bool)
+            kq = min(n, 4 * k)
+            while True:
+                _, cand = self.tree.query(points, k=kq)
+                cand = cand.reshape(len(points), kq)
+                ok = np.take_along_axis(allowed, cand, axis=1)
+                if kq == n or (ok.sum(axis=1) >= np.minimum(k, allowed.sum(axis=1))).all():
+                    break
+                kq = min(n, 4 * kq)
+            pick = ok & (np.cumsum(ok, axis=1) <= k)
+        owner, col = np.nonzero(pick)  # row-major: each point's candidates nearest first
+        tt = self.corners[cand[owner, col]]
+        q, b = closest_points_on_triangles(points[owner], self.verts[tt[:, 0]], self.verts[tt[:, 1]],
+                                           self.verts[tt[:, 2]])
+        d = np.linalg.norm(q - points[owner], axis=1)
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        dmin = np.minimum.reduceat(d, starts)
+        hit = np.flatnonzero(d <= dmin[np.searchsorted(owner[starts], owner)])
+        first = hit[np.r_[True, owner[hit][1:] != owner[hit][:-1]]]  # ties: the nearer centroid
+        return self.tri_ids[cand[owner[first], col[first]]], b[first]
+
+
 def closest_on_triangles(points: np.ndarray, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray):
     """For each point, the nearest point on the triangles ``tri_ids``.
     Returns (tri (L,), bary (L, 3))."""
-    from .transfer import closest_points
-
-    mask = np.zeros(len(tris), dtype=bool)
-    mask[tri_ids] = True
-    sp = closest_points(verts, tris, np.atleast_2d(points), k=24, tri_mask=mask)
-    return sp.tri, sp.bary
+    return TriangleSet(verts, tris, tri_ids).closest(points)
 
 
 def rim_sides(count: int = 478) -> np.ndarray:
@@ -221,7 +272,6 @@ def bind_rays(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np
     L = len(origins)
     any_part = np.zeros(L, bool) if any_part is None else any_part
     skin_ids = np.nonzero(skin)[0]
-    cand_skin = skin_ids
     cand_all = np.arange(len(tris))
     pairs = _ray_hits(origins, dirs, verts, tris, cand_all)  # one pass for the skin and for any part
     tri_s, t_s, uv_s = _nearest_hits(L, *pairs, keep=np.asarray(skin, bool))
@@ -250,17 +300,15 @@ def bind_rays(origins: np.ndarray, dirs: np.ndarray, verts: np.ndarray, tris: np
         depth = np.where(tri_a[redo] >= 0, t_a[redo],
                          np.median(hit_depths) if len(hit_depths) else 1.0)
         pts = origins[redo] + dirs[redo] * depth[:, None]
-        pool = cand_skin if len(cand_skin) else skin_ids
-        ntri, nbary = closest_on_triangles(pts, verts, tris, pool)
+        pool = TriangleSet(verts, tris, skin_ids)
+        ntri, nbary = pool.closest(pts)
         if up is not None and rim_side is not None:
-            cent = verts[tris[pool]].mean(axis=1)
-            for k, li in enumerate(redo):
-                if rim_side[li] == 0:
-                    continue
-                ok_side = pool[rim_side[li] * ((cent - pts[k]) @ up) > 0]
-                if len(ok_side):
-                    t1, b1 = closest_on_triangles(pts[k:k + 1], verts, tris, ok_side)
-                    ntri[k], nbary[k] = t1[0], b1[0]
+            rim = np.flatnonzero(rim_side[redo] != 0)
+            # a rim landmark only on skin above (upper rims) or below (lower rims) where it met the surface
+            side = rim_side[redo[rim], None] * (pool.centroids @ up - (pts[rim] @ up)[:, None]) > 0
+            rim, side = rim[side.any(axis=1)], side[side.any(axis=1)]
+            if len(rim):
+                ntri[rim], nbary[rim] = pool.closest(pts[rim], allowed=side)
         tri_verts[redo] = tris[ntri]
         bary[redo] = nbary
         conf[redo] = 0.5
