@@ -312,9 +312,9 @@ class Schedule:
     degrees between the normals of a source vertex and its closest point; ``stay``: a weak
     pull toward the start, so parts without data (the mouth's inside) do not drift."""
 
-    stiffness: tuple = (300.0, 60.0, 12.0, 3.0)
-    landmarks: tuple = (30.0, 8.0, 2.0, 1.0)
-    reach: tuple = (0.12, 0.08, 0.05, 0.04)
+    stiffness: tuple = (300.0, 30.0, 3.0)
+    landmarks: tuple = (30.0, 4.0, 1.0)
+    reach: tuple = (0.12, 0.06, 0.04)
     inner: int = 1
     max_angle: float = 60.0
     stay: float = 0.01  # a weak pull of every vertex toward where it started

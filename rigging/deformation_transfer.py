@@ -26,16 +26,13 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from ..core.jobs import sub_report
+from ..core.parallel import beside
 
 
 def _frames(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """(T, 3, 3) columns: two edges and the normal scaled by 1/sqrt(|e1 x e2|) (Sumner's v4 - v1)."""
     a, b, c = verts[tris[:, 0]], verts[tris[:, 1]], verts[tris[:, 2]]
-    e1, e2 = b - a, c - a
-    n = np.cross(e1, e2)
-    ln = np.linalg.norm(n, axis=1, keepdims=True)
-    n = n / np.sqrt(np.maximum(ln, 1e-300))
-    return np.stack([e1, e2, n], axis=2)
+    return np.stack([b - a, c - a, _scaled_normals(verts, tris)], axis=2)
 
 
 def inverse3(m: np.ndarray):
@@ -118,29 +115,52 @@ def poisson_transfer(src_rest: np.ndarray, src_disp: np.ndarray, dst_rest: np.nd
     a = lap[free][:, free].tocsc()
     a = a + sp.identity(len(free), format="csc") * (1e-12 * abs(a.diagonal()).max())
     lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
-    j_dst = _tangent_maps(dst_rest, tris)  # (T, 3, 3): row c = gradient of coordinate c
-    rhs = np.empty((len(free), 3 * len(src_disp)))
+    # (F - I) J = (M' - M) M^-1 J with M = [e1, e2, n] the frames: with P = M^-1 J per triangle
+    # the edges' part is linear in the displacements (one sparse operator K for every shape),
+    # only the scaled normals' part (Q) is computed shape by shape
     inv, ok = rest_frames_inverse(src_rest, tris)
+    p = inv @ _tangent_maps(dst_rest, tris)  # (T, 3 frame columns, 3 axes)
+    p[~ok] = 0.0  # a degenerate source triangle: F = I, nothing to match
+    t = len(tris)
+    rows = np.arange(3 * t)  # G^T A's columns: t * 3 + axis
+    pe1, pe2 = p[:, 0, :].ravel(), p[:, 1, :].ravel()
+    corner = [np.repeat(tris[:, i], 3) for i in range(3)]
+    edges = sp.csr_matrix((np.r_[-(pe1 + pe2), pe1, pe2], (np.r_[rows, rows, rows], np.r_[corner[0], corner[1], corner[2]])),
+                          shape=(3 * t, n))
     ga_free = ga.tocsr()[free]
+    k_op = (ga_free @ edges).tocsr()  # (free, N)
+    q_op = (ga_free @ sp.csr_matrix((p[:, 2, :].ravel(), (rows, np.repeat(np.arange(t), 3))),
+                                    shape=(3 * t, t))).tocsr()  # (free, T)
+    disp = np.asarray(src_disp, np.float64)
+    kk = len(disp)
+    # right-hand sides, columns shape * 3 + coordinate
+    rhs = k_op @ np.transpose(disp, (1, 0, 2)).reshape(n, 3 * kk)
+    n_rest = _scaled_normals(src_rest, tris)
     step = 8
-    for k0 in range(0, len(src_disp), step):  # a few shapes at once: the shapes' copies side by side
-        block = np.asarray(src_disp[k0:k0 + step], np.float64)
-        kb = len(block)
-        moved = (src_rest[None] + block).reshape(-1, 3)
-        copies = (tris[None] + (np.arange(kb) * n)[:, None, None]).reshape(-1, 3)
-        f = _frames(moved, copies).reshape(kb, len(tris), 3, 3) @ inv
-        f[:, ~ok] = np.eye(3)
-        target = (f - np.eye(3)) @ j_dst  # (k, T, 3 coords, 3 axes)
-        # G^T A vec: rows t*3 + axis, columns shape * 3 + coordinate
-        rhs[:, 3 * k0:3 * (k0 + kb)] = ga_free @ np.transpose(target, (1, 3, 0, 2)).reshape(len(tris) * 3, kb * 3)
+    for k0 in range(0, kk, step):  # a few shapes at once: bounded memory
+        block = disp[k0:k0 + step]
+        dn = _scaled_normals(src_rest[None] + block, tris) - n_rest  # (k, T, 3)
+        rhs[:, 3 * k0:3 * (k0 + len(block))] += q_op @ np.transpose(dn, (1, 0, 2)).reshape(t, 3 * len(block))
         if report:
-            report(0.5 * (k0 + kb) / len(src_disp), "deformation gradients")
-    for c in range(rhs.shape[1]):  # column by column: SuperLU's solve is several times slower on blocks
+            report(0.5 * (k0 + len(block)) / kk, "deformation gradients")
+    for c in range(rhs.shape[1]):  # column by column: SuperLU's solve is no faster on blocks
         k, axis = divmod(c, 3)
         out[k, free, axis] = lu.solve(rhs[:, c])
         if report and c % 24 == 23:
             report(0.5 + 0.5 * (c + 1) / rhs.shape[1], "solving")
     return out
+
+
+def _scaled_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(..., T, 3) each triangle's normal scaled by 1/sqrt(|e1 x e2|) (the third column of
+    :func:`_frames`) for ``verts`` (..., N, 3)."""
+    a, b, c = verts[..., tris[:, 0], :], verts[..., tris[:, 1], :], verts[..., tris[:, 2], :]
+    e1, e2 = b - a, c - a
+    n0 = e1[..., 1] * e2[..., 2] - e1[..., 2] * e2[..., 1]
+    n1 = e1[..., 2] * e2[..., 0] - e1[..., 0] * e2[..., 2]
+    n2 = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]
+    length = np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+    return np.stack([n0, n1, n2], axis=-1) / np.sqrt(np.maximum(length, 1e-300))[..., None]
 
 
 def _tangent_maps(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -183,36 +203,40 @@ class SurfaceRotations:
         total = np.asarray(m.sum(axis=1)).ravel()
         self.average = sp.diags(np.where(total > 0, 1.0 / np.maximum(total, 1e-300), 0.0)) @ m
 
-    def at(self, disp: np.ndarray, vertices: np.ndarray) -> np.ndarray:
-        """(len(vertices), 3, 3) rotations of the surface moved by ``disp`` (N, 3)."""
-        return self.prepare(vertices)(disp)
-
     def prepare(self, vertices: np.ndarray):
-        """A function ``disp -> (len(vertices), 3, 3)`` rotations at ``vertices``, for many ``disp``."""
+        """A function ``[disp (N, 3), ...] -> [(turning (len(vertices),) bool, rotations
+        (turning.sum(), 3, 3)), ...]`` for many shapes: the rotations at ``vertices`` that are not
+        the identity.  Only the triangles that move are looked at (a shape moves a small part of
+        a face): a vertex none of whose triangles move does not turn."""
         vertices = np.asarray(vertices, np.int64)
         rows = self.average[vertices]
         used = np.unique(rows.indices)
-        rows = rows[:, used].tocsr()
+        by_tri = rows[:, used].tocsc()  # (len(vertices), U): the columns of the moving triangles
         tris = self.tris[used]
-        inv = (self.inv[0][used], self.inv[1][used])
-        empty = np.asarray(rows.sum(axis=1)).ravel() <= 0
+        inv, ok = self.inv[0][used], self.inv[1][used]
+        eye = np.eye(3)
 
-        def rotations(disp: np.ndarray) -> np.ndarray:
-            disp = np.asarray(disp)
-            if disp.ndim == 2:
-                return rotations(disp[None])[0]
-            k, n = len(disp), len(self.rest)
-            if not len(vertices):
-                return np.zeros((k, 0, 3, 3))
-            # every shape at once: the shapes' copies of the surface side by side
-            moved = (self.rest[None] + disp).reshape(k * n, 3)
-            copies = (tris[None] + (np.arange(k) * n)[:, None, None]).reshape(-1, 3)
-            f = (_frames(moved, copies).reshape(k, len(used), 3, 3) @ inv[0])
-            f[:, ~inv[1]] = np.eye(3)
-            mean = rows @ np.transpose(f, (1, 0, 2, 3)).reshape(len(used), k * 9)
-            mean = np.transpose(mean.reshape(-1, k, 3, 3), (1, 0, 2, 3))
-            mean[:, empty] = np.eye(3)
-            return polar_rotation(mean)
+        def rotations(disps):
+            found, means = [], []
+            for disp in disps:
+                disp = np.asarray(disp)
+                size = (disp[:, 0] != 0) | (disp[:, 1] != 0) | (disp[:, 2] != 0)
+                corner = size[tris]
+                mt = np.flatnonzero(corner[:, 0] | corner[:, 1] | corner[:, 2])
+                if not len(mt):
+                    found.append(np.zeros(len(vertices), bool))
+                    means.append(np.zeros((0, 3, 3)))
+                    continue
+                sub = by_tri[:, mt].tocsr()
+                turning = np.diff(sub.indptr) > 0
+                f = _frames(self.rest + disp, tris[mt]) @ inv[mt]
+                f[~ok[mt]] = eye
+                # the mean over all triangles round a vertex (weights summing to 1): still ones are I
+                means.append(eye + (sub[turning] @ (f - eye).reshape(len(mt), 9)).reshape(-1, 3, 3))
+                found.append(turning)
+            rot = polar_rotation(np.concatenate(means)) if means else np.zeros((0, 3, 3))  # one batch
+            ends = np.cumsum([len(m) for m in means])
+            return list(zip(found, np.split(rot, ends[:-1])))
 
         return rotations
 
@@ -234,26 +258,26 @@ def carry(points: np.ndarray, surface_rest: np.ndarray, surface_disp: np.ndarray
         rotations = SurfaceRotations(surface_rest, tris)
     n_shapes, n_surf = len(surface_disp), len(surface_rest)
     out = np.empty((n_shapes, len(points), 3), np.float32)
-    # the surface's displacement at the closest points: one sparse interpolation for a few shapes at once
+    # the surface's displacement at the closest points: one sparse interpolation
     p = len(points)
     interp = sp.csr_matrix((np.asarray(hit_bary, np.float64).ravel(), (np.repeat(np.arange(p), 3), tri_v.ravel())),
                            shape=(p, n_surf))
-    step = max(1, min(n_shapes, 4_000_000 // max(p, 1)))  # ~100 MB of float64 at a time
-    for s in range(0, n_shapes, step):
-        block = np.asarray(surface_disp[s:s + step], np.float64)  # (k, N, 3)
-        moved = interp @ np.transpose(block, (1, 0, 2)).reshape(n_surf, -1)
-        out[s:s + step] = np.transpose(moved.reshape(p, len(block), 3), (1, 0, 2))
+    for k in range(n_shapes):
+        out[k] = interp @ surface_disp[k]
     if len(far):
         at_need = rotations.prepare(need)
         slot = np.searchsorted(need, tri_v[far])  # (F, 3) rows of ``need``
-        live = [k for k, d in enumerate(surface_disp) if np.abs(d[need]).max() > 0]
         bary_far, off_far = hit_bary[far], offset[far]
-        for s in range(0, len(live), 16):  # a few shapes at a time: bounded memory
-            ks = live[s:s + 16]
-            rot = at_need(np.asarray(surface_disp)[ks])  # (k, len(need), 3, 3)
-            for j, k in enumerate(ks):
-                r = np.einsum("pk,pkij->pij", bary_far, rot[j][slot])
-                out[k, far] += (np.einsum("pij,pj->pi", r, off_far) - off_far).astype(np.float32)
+        turn = np.zeros((len(need), 3, 3))
+        for s in range(0, n_shapes, 16):  # a few shapes at a time: bounded memory
+            for k, (turning, rot) in enumerate(at_need(surface_disp[s:s + 16]), start=s):
+                if not len(rot):
+                    continue
+                turn[:] = 0.0
+                turn[turning] = rot - np.eye(3)  # R - I: zero where the surface does not turn
+                pts = np.flatnonzero(turning[slot].any(axis=1))  # the points round a turning vertex
+                r = np.einsum("pk,pkij->pij", bary_far[pts], turn[slot[pts]])
+                out[k, far[pts]] += np.einsum("pij,pj->pi", r, off_far[pts]).astype(np.float32)
     return out
 
 
@@ -420,66 +444,92 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, target_t
     src = np.asarray(deltas[:, skin_v], np.float64) * fit.falloff[skin_v][None, :, None]
     local = -np.ones(len(fit.rest), np.int64)
     local[skin_v] = np.arange(len(skin_v))
-    moved[:, skin_v] = poisson_transfer(fit.rest[skin_v], src, fit.registered[skin_v], local[tris[skin_t]],
-                                        fit.fixed[skin_v], report=sub_report(report, 0.0, 0.5))
     reg = fit.registered
-    open_edges = C.open_edge_flags(tris, len(reg))
-    rotations = SurfaceRotations(reg, tris)
     out = np.zeros((len(names), n, 3), np.float32)
     detail = 0.005 * scale
+    with beside() as submit:
+        # the skin's Poisson solve on the second core; meanwhile what does not need its result
+        skin_motion = submit(poisson_transfer, fit.rest[skin_v], src, fit.registered[skin_v], local[tris[skin_t]],
+                             fit.fixed[skin_v])
+        open_edges = C.open_edge_flags(tris, len(reg))
+        rotations = SurfaceRotations(reg, tris)
 
-    def onto(ids, tri_ids, labels=None, reach=(0.15, 0.3)):
-        """Carry the source's motion onto target vertices ``ids`` from its triangles ``tri_ids``."""
-        if not len(ids) or tri_ids is None or not len(tri_ids):
-            return
-        if labels is not None:
-            h = C.LabelledSurface(reg, tris, tri_ids, fit.labels, open_edges).query(verts[ids], labels)
-        else:
-            h = C.SurfaceIndex(reg, tris, tri_ids, open_edges).query(verts[ids])
-        d = carry(verts[ids], reg, moved, tris, h.tri, h.bary, h.point, detail, rotations)
-        keep = smoothstep(reach[1] * scale, reach[0] * scale, h.distance)
-        out[:, ids] = d * keep[None, :, None].astype(np.float32)
+        def closest(ids, tri_ids, labels=None, reach=(0.15, 0.3)):
+            """Target vertices ``ids``' closest points on the source's triangles ``tri_ids``, and
+            how much of the motion there they keep (all within ``reach[0]`` IOD, none beyond
+            ``reach[1]``)."""
+            if not len(ids) or tri_ids is None or not len(tri_ids):
+                return None
+            if labels is not None:
+                h = C.LabelledSurface(reg, tris, tri_ids, fit.labels, open_edges).query(verts[ids], labels)
+            else:
+                h = C.SurfaceIndex(reg, tris, tri_ids, open_edges).query(verts[ids])
+            return ids, h, smoothstep(reach[1] * scale, reach[0] * scale, h.distance)
 
-    if report:
-        report(0.5, "carrying the shapes onto the mesh")
-    skin_ids = fit.found(P.SKIN)
-    onto(skin_ids, skin_t, labels=fit.labels_target[skin_ids])
-    # eyeballs: each turns about its own centre as the source's turns
-    for side, part in (("L", P.EYE_L), ("R", P.EYE_R)):
-        ids, src_t = fit.found(part), fit.groups.get(part)
-        if side not in fit.eye_centres or src_t is None or not len(src_t):
-            continue
-        sv = np.unique(tris[src_t])
-        rel = verts[ids] - np.asarray(fit.eye_centres[side], np.float64)
-        for k in range(len(names)):
-            d = deltas[k, sv]
-            if np.abs(d).max() <= 1e-9 * scale:
+        skin_ids = fit.found(P.SKIN)
+        # skin from skin (lips and lids never matched across), the mouth's inside (gums, tongue) and
+        # the loose parts (lashes, eye films) from the source's own
+        carried = [closest(skin_ids, skin_t, labels=fit.labels_target[skin_ids]),
+                   closest(fit.found(P.MOUTH), fit.groups.get(P.MOUTH), reach=(0.3, 0.6)),
+                   closest(fit.found(P.LOOSE), fit.groups.get(P.LOOSE), reach=(0.1, 0.2))]
+        # eyeballs: each turns about its own centre as the source's turns
+        for side, part in (("L", P.EYE_L), ("R", P.EYE_R)):
+            ids, src_t = fit.found(part), fit.groups.get(part)
+            if side not in fit.eye_centres or src_t is None or not len(src_t):
                 continue
-            rot, _ = _rigid(fit.rest[sv], fit.rest[sv] + d)
-            out[k, ids] = (rel @ rot.T - rel).astype(np.float32)
-    missing = [s for s in ("left", "right") if s[0].upper() not in fit.eye_centres]
-    if missing:
-        left_out.append("eyeballs" if len(missing) == 2 else f"the {missing[0]} eyeball")
-        notes.append("no separate eyeballs found: eyeLook* move only the lids" if len(missing) == 2 else
-                     f"no {missing[0]} eyeball found: its eyeLook* move only the lids")
-    # teeth: each row follows its source row rigidly
-    for part in (P.TEETH_UP, P.TEETH_LO):
-        ids, src_t = fit.found(part), fit.groups.get(part)
-        if not len(ids) or src_t is None or not len(src_t):
-            continue
-        sv = np.unique(tris[src_t])
-        for k in range(len(names)):
-            d = deltas[k, sv]
-            if np.abs(d).max() <= 1e-9 * scale:
+            sv = np.unique(tris[src_t])
+            rel = verts[ids] - np.asarray(fit.eye_centres[side], np.float64)
+            for k in range(len(names)):
+                d = deltas[k, sv]
+                if np.abs(d).max() <= 1e-9 * scale:
+                    continue
+                rot, _ = _rigid(fit.rest[sv], fit.rest[sv] + d)
+                out[k, ids] = (rel @ rot.T - rel).astype(np.float32)
+        missing = [s for s in ("left", "right") if s[0].upper() not in fit.eye_centres]
+        if missing:
+            left_out.append("eyeballs" if len(missing) == 2 else f"the {missing[0]} eyeball")
+            notes.append("no separate eyeballs found: eyeLook* move only the lids" if len(missing) == 2 else
+                         f"no {missing[0]} eyeball found: its eyeLook* move only the lids")
+        # teeth: each row follows its source row rigidly
+        for part in (P.TEETH_UP, P.TEETH_LO):
+            ids, src_t = fit.found(part), fit.groups.get(part)
+            if not len(ids) or src_t is None or not len(src_t):
                 continue
-            rot, t = _rigid(fit.rest[sv], fit.rest[sv] + d)
-            out[k, ids] = (verts[ids] @ rot.T + t - verts[ids]).astype(np.float32)
-    if not len(fit.found(P.TEETH_UP)) and not len(fit.found(P.TEETH_LO)):
-        left_out.append("teeth")
-        notes.append("no teeth found: the mouth opens without them")
-    # the mouth's inside (gums, tongue) and loose parts (lashes, eye films) on the source's own
-    onto(fit.found(P.MOUTH), fit.groups.get(P.MOUTH), reach=(0.3, 0.6))
-    onto(fit.found(P.LOOSE), fit.groups.get(P.LOOSE), reach=(0.1, 0.2))
+            sv = np.unique(tris[src_t])
+            for k in range(len(names)):
+                d = deltas[k, sv]
+                if np.abs(d).max() <= 1e-9 * scale:
+                    continue
+                rot, t = _rigid(fit.rest[sv], fit.rest[sv] + d)
+                out[k, ids] = (verts[ids] @ rot.T + t - verts[ids]).astype(np.float32)
+        if not len(fit.found(P.TEETH_UP)) and not len(fit.found(P.TEETH_LO)):
+            left_out.append("teeth")
+            notes.append("no teeth found: the mouth opens without them")
+        unfolder = None
+        if target_tris is not None and len(target_tris):
+            unfolder = Unfolder(verts, np.asarray(target_tris, np.int64),
+                                contact=np.asarray(fit.labels_target) > 0)  # the lips' and lids' sides
+        if report:
+            report(0.5, "carrying the shapes onto the mesh")
+        moved[:, skin_v] = skin_motion.result()
+        # shape by shape from here on: half of the shapes on each core (a shape meant on top of
+        # another in the same half, after it)
+        pairs = [(names.index(ON_TOP_OF[m]), k) for k, m in enumerate(names) if ON_TOP_OF.get(m) in names]
+        half = len(names) // 2
+        while any(min(a, b) < half <= max(a, b) for a, b in pairs):
+            half += 1
+        halves = (slice(0, half), slice(half, len(names)))
+
+        def carry_shapes(shapes: slice):
+            for job in carried:
+                if job is not None:
+                    ids, h, keep = job
+                    d = carry(verts[ids], reg, moved[shapes], tris, h.tri, h.bary, h.point, detail, rotations)
+                    out[shapes, ids] = d * keep[None, :, None].astype(np.float32)
+
+        other = submit(carry_shapes, halves[1])
+        carry_shapes(halves[0])
+        other.result()
     # the tongue: tongueOut only where something moves like one
     has_tongue = True
     if "tongueOut" in names:
@@ -491,15 +541,20 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, target_t
             notes.append("no tongue found: tongueOut was skipped")
     # no folded triangles (on the target's own triangles)
     folds = {}
-    if target_tris is not None and len(target_tris):
-        t_tris = np.asarray(target_tris, np.int64)
-        unfolder = Unfolder(verts, t_tris, contact=np.asarray(fit.labels_target) > 0)  # the lips' and lids' sides
-        for k, name in enumerate(names):
-            under = out[names.index(ON_TOP_OF[name])] if ON_TOP_OF.get(name) in names else None
-            fixed, left = unfolder(out[k], under)
-            out[k] = fixed.astype(np.float32)
-            if left:
-                folds[name] = left
+    if unfolder is not None:
+        def unfold(shapes: slice):
+            for k in range(len(names))[shapes]:
+                name = names[k]
+                under = out[names.index(ON_TOP_OF[name])] if ON_TOP_OF.get(name) in names else None
+                fixed, left = unfolder(out[k], under)
+                out[k] = fixed.astype(np.float32)
+                if left:
+                    folds[name] = left
+
+        with beside() as submit:
+            other = submit(unfold, halves[1])
+            unfold(halves[0])
+            other.result()
     # below a noise floor (scan noise, the solve's tails far from the motion) nothing moves:
     # a smooth shrink to exactly zero under 0.2 % of each shape's largest motion
     moves = np.zeros(n, bool)

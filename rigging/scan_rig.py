@@ -41,7 +41,9 @@ from scipy.spatial import cKDTree
 
 from ..core.arkit import ARKIT_NAMES
 from ..core.errors import FaceForgeError
+from ..core import blas
 from ..core.jobs import sub_report
+from ..core.parallel import beside
 from ..facemodel import fit_identity, load_model
 from ..facemodel.fit import REGIONS, box_qp
 from ..facemodel.model import GAZE_SHAPES, PARTS, FaceModel, Pose
@@ -173,10 +175,16 @@ def _refine_model(model: FaceModel, target: C.LabelledSurface, lm: np.ndarray, l
     return x[:k], x[k:], pose, hits
 
 
+def _fit_landmarks(model: FaceModel | None, lm: np.ndarray, weights: np.ndarray | None):
+    """``(model, its fit to the landmarks)``; the model is loaded here when not given (the first
+    rig of a session loads it beside the mesh's own preparation)."""
+    model = model or load_model()
+    return model, fit_identity(model, lm, weights=weights, iterations=4)
+
+
 def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, model: FaceModel | None = None,
                  weights: np.ndarray | None = None, register: bool = True, report=None) -> C.Fit:
     """Fit the face model to the mesh (see the module docstring, step 1)."""
-    model = model or load_model()
     verts = np.asarray(verts, np.float64)
     tris = np.asarray(tris, np.int64)
     lm = np.asarray(landmarks, np.float64)[:478]
@@ -186,23 +194,22 @@ def fit_template(verts: np.ndarray, tris: np.ndarray, landmarks: np.ndarray, mod
     frame = R.face_frame(lm)
     scale = frame.scale
     if report:
-        report(0.0, "fitting the face model to the landmarks")
-    fit = fit_identity(model, lm, weights=weights, iterations=4)
+        report(0.0, "fitting the face model to the landmarks; finding the parts of the mesh")
+    with beside() as submit:
+        landmark_fit = submit(_fit_landmarks, model, lm, weights)
+        # meanwhile the mesh: parts, skin, lips and lids
+        parts = C.mesh_parts(verts, tris, lm, scale)
+        skin = parts.mask(P.SKIN)
+        skin_tris = np.flatnonzero(skin[tris].all(axis=1))
+        graph = C.edge_graph(verts, tris)
+        user_labels = C.feature_labels(verts, tris, lm, skin, scale, graph)
+        target = C.LabelledSurface(verts, tris, skin_tris, user_labels)
+        model, fit = landmark_fit.result()
     identity = fit.identity
     expression = fit.expression[0].copy()
     expression[list(GAZE_SHAPES)] = 0.0
     pose = fit.poses[0]
     residual = {"landmarks": {k: float(v[0]) for k, v in fit.residual.items()}}
-
-    # the mesh: parts, skin, lips and lids
-    if report:
-        report(0.1, "finding the parts of the mesh")
-    parts = C.mesh_parts(verts, tris, lm, scale)
-    skin = parts.mask(P.SKIN)
-    skin_tris = np.flatnonzero(skin[tris].all(axis=1))
-    graph = C.edge_graph(verts, tris)
-    user_labels = C.feature_labels(verts, tris, lm, skin, scale, graph)
-    target = C.LabelledSurface(verts, tris, skin_tris, user_labels)
 
     # the template: its skin, labelled the same way
     t_tris = model.triangles
@@ -318,14 +325,23 @@ def generate(verts, tris, landmarks, names=ARKIT_NAMES, model=None, weights=None
 OWN = ("tongueOut", "eyeBlinkLeft", "eyeBlinkRight")
 
 
-def own_shapes(verts, tris, landmarks, out: DT.MeshShapes, report=None) -> DT.MeshShapes:
-    """``out`` with :data:`OWN` replaced by the procedural library's (:func:`deform.generate`)."""
+def own_procedural(verts, tris, landmarks, names=ARKIT_NAMES, report=None):
+    """The procedural library's (:func:`deform.generate`) shapes of :data:`OWN` among ``names``:
+    ``(rig, {name: (M, 3)})``, or None when ``names`` has none of them."""
     from . import deform
 
-    names = [n for n in OWN if n in out.shapes]
-    if not names:
+    names = [n for n in OWN if n in names]
+    return deform.generate(verts, tris, landmarks, names=names, report=report) if names else None
+
+
+def own_shapes(out: DT.MeshShapes, procedural) -> DT.MeshShapes:
+    """``out`` with :data:`OWN` replaced by ``procedural`` (:func:`own_procedural`'s)."""
+    if procedural is None:
         return out
-    rig, proc = deform.generate(verts, tris, landmarks, names=names, report=report)
+    rig, proc = procedural
+    proc = {n: d for n, d in proc.items() if n in out.shapes}  # tongueOut only where the mesh has a tongue
+    if not proc:
+        return out
     active = np.union1d(out.active, rig.active)
     at = np.searchsorted(active, out.active), np.searchsorted(active, rig.active)
     shapes = {}
@@ -371,10 +387,15 @@ def make_shapes(verts, tris, landmarks, source: str = "auto", weights=None, name
     ``source``: ``scan`` (the face model fitted and transferred), ``procedural`` (FaceForge's
     own library, :func:`deform.generate`: stylised and cartoon faces), or ``auto``: scan-based
     where the face model fits the mesh (:func:`choose_source`), else procedural - and why."""
-    from . import deform
-
     if source not in SOURCES:
         raise FaceForgeError(f"Unknown shape source '{source}': use one of {', '.join(SOURCES)}")
+    with blas.single_threaded():  # many small LAPACK calls; the second core runs our own work (beside)
+        return _make_shapes(verts, tris, landmarks, source, weights, names, model, report)
+
+
+def _make_shapes(verts, tris, landmarks, source, weights, names, model, report) -> Shapes:
+    from . import deform
+
     fit, why = None, "chosen"
     if source in ("auto", "scan"):
         try:
@@ -393,8 +414,10 @@ def make_shapes(verts, tris, landmarks, source: str = "auto", weights=None, name
     else:
         chosen = "procedural"
     if chosen == "scan":
-        out = transfer_shapes(verts, fit, model=model, names=names, tris=tris, report=sub_report(report, 0.55, 0.9))
-        out = own_shapes(verts, tris, landmarks, out, report=sub_report(report, 0.9, 1.0))
+        with beside() as submit:
+            procedural = submit(own_procedural, verts, tris, landmarks, names)  # beside the transfer
+            out = transfer_shapes(verts, fit, model=model, names=names, tris=tris, report=sub_report(report, 0.55, 1.0))
+            out = own_shapes(out, procedural.result())
         return Shapes(active=out.active, shapes=out.shapes, source="scan", reason=why, notes=out.notes,
                       left_out=out.left_out, residual=fit.residual, coverage=fit.coverage,
                       has_tongue=out.has_tongue)
