@@ -122,7 +122,7 @@ class SurfaceIndex:
     def __len__(self) -> int:
         return len(self.tris)
 
-    def query(self, points: np.ndarray, k: int = 2, chunk: int = 50_000) -> Hits:
+    def query(self, points: np.ndarray, k: int = 2, chunk: int = 20_000) -> Hits:
         """Closest points of ``points`` (P, 3) on the surface (``Hits``): the exact closest point
         on the triangles round the ``k`` nearest vertices."""
         points = np.asarray(points, np.float64)

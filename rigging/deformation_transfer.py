@@ -243,13 +243,15 @@ class SurfaceRotations:
 
 def carry(points: np.ndarray, surface_rest: np.ndarray, surface_disp: np.ndarray, tris: np.ndarray,
           hit_tri: np.ndarray, hit_bary: np.ndarray, hit_point: np.ndarray, detail_from: float,
-          rotations: SurfaceRotations | None = None) -> np.ndarray:
+          rotations: SurfaceRotations | None = None, into=None) -> np.ndarray | None:
     """Displacements (K, P, 3) float32 of ``points`` (P, 3) that lie on or near a surface moved
     by ``surface_disp`` (K, N, 3) (rest ``surface_rest`` (N, 3), triangles ``tris``): each takes
     the surface's displacement at its closest point (``hit_tri`` (P,) indices into ``tris``,
     ``hit_bary`` (P, 3), ``hit_point`` (P, 3)) plus its offset from that point turned by the
     surface's local rotation there, for offsets longer than ``detail_from`` (mesh units).
-    ``rotations``: a :class:`SurfaceRotations` of the surface, when one is at hand."""
+    ``rotations``: a :class:`SurfaceRotations` of the surface, when one is at hand.  ``into``:
+    ``(array (K, M, 3), rows (P,), weight (P,))`` - each shape's displacements, times ``weight``,
+    go straight into ``array[k, rows]`` and nothing is returned (no (K, P, 3) copy of a big mesh)."""
     tri_v = np.asarray(tris, np.int64)[hit_tri]  # (P, 3)
     offset = np.asarray(points, np.float64) - hit_point
     far = np.flatnonzero(np.linalg.norm(offset, axis=1) > detail_from)
@@ -257,27 +259,32 @@ def carry(points: np.ndarray, surface_rest: np.ndarray, surface_disp: np.ndarray
     if len(far) and rotations is None:
         rotations = SurfaceRotations(surface_rest, tris)
     n_shapes, n_surf = len(surface_disp), len(surface_rest)
-    out = np.empty((n_shapes, len(points), 3), np.float32)
-    # the surface's displacement at the closest points: one sparse interpolation
     p = len(points)
+    if into is None:
+        out = np.empty((n_shapes, p, 3), np.float32)
+        into = (out, slice(None), None)
+    else:
+        out = None
+    array, rows, weight = into
+    # the surface's displacement at the closest points: a sparse interpolation
     interp = sp.csr_matrix((np.asarray(hit_bary, np.float64).ravel(), (np.repeat(np.arange(p), 3), tri_v.ravel())),
                            shape=(p, n_surf))
-    for k in range(n_shapes):
-        out[k] = interp @ surface_disp[k]
     if len(far):
         at_need = rotations.prepare(need)
         slot = np.searchsorted(need, tri_v[far])  # (F, 3) rows of ``need``
         bary_far, off_far = hit_bary[far], offset[far]
         turn = np.zeros((len(need), 3, 3))
-        for s in range(0, n_shapes, 16):  # a few shapes at a time: bounded memory
-            for k, (turning, rot) in enumerate(at_need(surface_disp[s:s + 16]), start=s):
-                if not len(rot):
-                    continue
+    for s in range(0, n_shapes, 16):  # a few shapes' rotations at a time: bounded memory
+        turns = at_need(surface_disp[s:s + 16]) if len(far) else [(None, ())] * len(surface_disp[s:s + 16])
+        for k, (turning, rot) in enumerate(turns, start=s):
+            d = interp @ surface_disp[k]
+            if len(rot):
                 turn[:] = 0.0
                 turn[turning] = rot - np.eye(3)  # R - I: zero where the surface does not turn
                 pts = np.flatnonzero(turning[slot].any(axis=1))  # the points round a turning vertex
                 r = np.einsum("pk,pkij->pij", bary_far[pts], turn[slot[pts]])
-                out[k, far[pts]] += np.einsum("pij,pj->pi", r, off_far[pts]).astype(np.float32)
+                d[far[pts]] += np.einsum("pij,pj->pi", r, off_far[pts])
+            array[k, rows] = d if weight is None else d * weight[:, None]
     return out
 
 
@@ -524,12 +531,13 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, target_t
             for job in carried:
                 if job is not None:
                     ids, h, keep = job
-                    d = carry(verts[ids], reg, moved[shapes], tris, h.tri, h.bary, h.point, detail, rotations)
-                    out[shapes, ids] = d * keep[None, :, None].astype(np.float32)
+                    carry(verts[ids], reg, moved[shapes], tris, h.tri, h.bary, h.point, detail, rotations,
+                          into=(out[shapes], ids, keep))
 
         other = submit(carry_shapes, halves[1])
         carry_shapes(halves[0])
         other.result()
+        del carried
     # the tongue: tongueOut only where something moves like one
     has_tongue = True
     if "tongueOut" in names:
