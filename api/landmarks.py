@@ -27,6 +27,7 @@ from ..core import params
 from ..core.errors import FaceForgeError
 from ..core.jobs import Offload, Progress, run_sync
 from ..inference.views import CANDIDATE_VIEWS, FRONTAL_TURN, bounding_sphere, face_sphere, turn, view_order
+from ..facemodel.model import preload as preload_face_model
 from ..rigging import binding as pure_binding
 from . import mesh as mesh_api
 from .binding import write_binding
@@ -67,6 +68,7 @@ def detect_landmarks_job(obj, resolution: int = 512, symmetric: bool = True):
     if obj.mode != "OBJECT":
         raise FaceForgeError("Switch to Object Mode first")
     yield Progress(0.0, "reading the mesh")
+    preload_face_model()  # the rig stage that usually follows needs it: it loads while we render
     arrays = mesh_api.mesh_arrays(obj, world=True)
     if len(arrays.tris) == 0:
         raise FaceForgeError(f"'{obj.name}' has no faces to look at")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -500,9 +501,27 @@ def _load_cached(path: str, mtime: float) -> FaceModel:
         return _decode(z)
 
 
+_load_lock = threading.Lock()
+
+
 def load_model(path: str | Path | None = None) -> FaceModel:
-    """The face model (loaded once per file and cached; ``path`` defaults to the shipped model)."""
+    """The face model (loaded once per file and cached; ``path`` defaults to the shipped model).
+    While another thread loads it (:func:`preload`), this waits for that load."""
     p = Path(path) if path is not None else MODEL_PATH
     if not p.is_file():
         raise FaceForgeError(f"The face model file is missing ({p.name}): reinstall FaceForge")
-    return _load_cached(str(p), p.stat().st_mtime)
+    with _load_lock:
+        return _load_cached(str(p), p.stat().st_mtime)
+
+
+def preload(path: str | Path | None = None) -> None:
+    """Start loading the face model in a background thread, unless it is loaded: a step that
+    will need it soon (the rig after the landmarks) finds it ready.  Errors are left for
+    :func:`load_model` to report."""
+    def load():
+        try:
+            load_model(path)
+        except Exception:  # the caller's load_model says what is wrong
+            pass
+
+    threading.Thread(target=load, name="faceforge-facemodel", daemon=True).start()
