@@ -413,6 +413,16 @@ class MeshShapes:
     folds: dict = field(default_factory=dict)  # name -> folded triangles left (none, mostly)
 
 
+def _at(part, rows: np.ndarray, n: int):
+    """``part`` (Hits of ``rows``) placed in a Hits of ``n`` points (the others empty)."""
+    from .correspond import Hits
+
+    out = Hits.empty(n)
+    for name in ("point", "tri", "bary", "distance", "normal", "border"):
+        getattr(out, name)[rows] = getattr(part, name)
+    return out
+
+
 def _rigid(a: np.ndarray, b: np.ndarray):
     """The rigid motion ``b ~ a @ r.T + t`` (Kabsch)."""
     ma, mb = a.mean(0), b.mean(0)
@@ -473,12 +483,37 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, target_t
                 h = C.SurfaceIndex(reg, tris, tri_ids, open_edges).query(verts[ids])
             return ids, h, smoothstep(reach[1] * scale, reach[0] * scale, h.distance)
 
+        def closest_whole(ids, tri_ids, reach):
+            """As ``closest``, each connected part of the target from one connected part of the
+            source's: the one most of its vertices lie nearest (a lash strip from the lashes, an
+            eye film from the film, though they touch)."""
+            job = closest(ids, tri_ids, reach=reach)
+            if job is None:
+                return None
+            _, h, _ = job
+            tri_ids = np.asarray(tri_ids, np.int64)
+            source_part = P.components(tris[tri_ids], len(reg))[tris[tri_ids, 0]]  # per source triangle
+            part_of = -np.ones(len(tris), np.int64)
+            part_of[tri_ids] = source_part
+            hit_part = part_of[h.tri]
+            target_part = fit.parts.labels[ids]
+            for c in np.unique(target_part):
+                sel = np.flatnonzero((target_part == c) & (hit_part >= 0))
+                if not len(sel):
+                    continue
+                best = np.bincount(hit_part[sel]).argmax()
+                redo = sel[hit_part[sel] != best]
+                if len(redo):
+                    h.take(_at(C.SurfaceIndex(reg, tris, tri_ids[source_part == best], open_edges).query(verts[ids[redo]]),
+                               redo, len(ids)), np.isin(np.arange(len(ids)), redo))
+            return ids, h, smoothstep(reach[1] * scale, reach[0] * scale, h.distance)
+
         skin_ids = fit.found(P.SKIN)
         # skin from skin (lips and lids never matched across), the mouth's inside (gums, tongue) and
         # the loose parts (lashes, eye films) from the source's own
         carried = [closest(skin_ids, skin_t, labels=fit.labels_target[skin_ids]),
                    closest(fit.found(P.MOUTH), fit.groups.get(P.MOUTH), reach=(0.3, 0.6)),
-                   closest(fit.found(P.LOOSE), fit.groups.get(P.LOOSE), reach=(0.1, 0.2))]
+                   closest_whole(fit.found(P.LOOSE), fit.groups.get(P.LOOSE), reach=(0.1, 0.2))]
         # eyeballs: each turns about its own centre as the source's turns
         for side, part in (("L", P.EYE_L), ("R", P.EYE_R)):
             ids, src_t = fit.found(part), fit.groups.get(part)
