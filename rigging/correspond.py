@@ -65,6 +65,11 @@ class Hits:
         return Hits(np.zeros((n, 3)), -np.ones(n, np.int64), np.zeros((n, 3)), np.full(n, np.inf),
                     np.zeros((n, 3)), np.zeros(n, bool))
 
+    def put(self, part: "Hits", where: np.ndarray) -> None:
+        """Rows ``where`` (bool mask or indices) from ``part``, the hits of just those points."""
+        for name in ("point", "tri", "bary", "distance", "normal", "border"):
+            getattr(self, name)[where] = getattr(part, name)
+
     def take(self, other: "Hits", where: np.ndarray) -> None:
         for name in ("point", "tri", "bary", "distance", "normal", "border"):
             getattr(self, name)[where] = getattr(other, name)[where]
@@ -270,7 +275,7 @@ class LabelledSurface:
         out = Hits.empty(len(points))
         plain = labels == 0
         if plain.any():
-            _scatter(out, self.all.query(points[plain], k), plain)
+            out.put(self.all.query(points[plain], k), plain)
         for value in np.unique(labels[~plain]):
             sel = labels == value
             best = Hits.empty(int(sel.sum()))
@@ -279,13 +284,8 @@ class LabelledSurface:
                     continue
                 h = part.query(points[sel], k)
                 best.take(h, h.distance < best.distance)
-            _scatter(out, best, sel)
+            out.put(best, sel)
         return out
-
-
-def _scatter(out: Hits, part: Hits, where: np.ndarray) -> None:
-    for name in ("point", "tri", "bary", "distance", "normal", "border"):
-        getattr(out, name)[where] = getattr(part, name)
 
 
 # --- non-rigid registration ------------------------------------------------------------

@@ -413,16 +413,6 @@ class MeshShapes:
     folds: dict = field(default_factory=dict)  # name -> folded triangles left (none, mostly)
 
 
-def _at(part, rows: np.ndarray, n: int):
-    """``part`` (Hits of ``rows``) placed in a Hits of ``n`` points (the others empty)."""
-    from .correspond import Hits
-
-    out = Hits.empty(n)
-    for name in ("point", "tri", "bary", "distance", "normal", "border"):
-        getattr(out, name)[rows] = getattr(part, name)
-    return out
-
-
 def _rigid(a: np.ndarray, b: np.ndarray):
     """The rigid motion ``b ~ a @ r.T + t`` (Kabsch)."""
     ma, mb = a.mean(0), b.mean(0)
@@ -504,8 +494,8 @@ def transfer_to_mesh(verts: np.ndarray, fit, deltas: np.ndarray, names, target_t
                 best = np.bincount(hit_part[sel]).argmax()
                 redo = sel[hit_part[sel] != best]
                 if len(redo):
-                    h.take(_at(C.SurfaceIndex(reg, tris, tri_ids[source_part == best], open_edges).query(verts[ids[redo]]),
-                               redo, len(ids)), np.isin(np.arange(len(ids)), redo))
+                    h.put(C.SurfaceIndex(reg, tris, tri_ids[source_part == best], open_edges).query(verts[ids[redo]]),
+                          redo)
             return ids, h, smoothstep(reach[1] * scale, reach[0] * scale, h.distance)
 
         skin_ids = fit.found(P.SKIN)
