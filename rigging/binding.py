@@ -17,6 +17,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .transfer import TriangleSet
+
 IRIS = np.arange(468, 478)
 
 
@@ -178,59 +180,6 @@ def _candidates(origins, dirs, verts, tris, tri_ids, grid):
     ray = np.repeat(np.arange(len(rkeys)), counts)
     offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     return ray, members[np.repeat(starts, counts) + offs]
-
-
-class TriangleSet:
-    """Closest points on the triangles ``tri_ids`` of a mesh, for many queries: a k-d tree of
-    their centroids built once; each point is tested exactly against the ``k`` triangles whose
-    centroids are nearest (among those it may use)."""
-
-    def __init__(self, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray, k: int = 24):
-        from scipy.spatial import cKDTree
-
-        self.verts = np.asarray(verts, np.float64)
-        self.tri_ids = np.asarray(tri_ids, np.int64)
-        self.corners = np.asarray(tris)[self.tri_ids]
-        self.centroids = self.verts[self.corners].mean(axis=1)
-        self.tree = cKDTree(self.centroids)
-        self.k = min(k, len(self.tri_ids))
-
-    def closest(self, points: np.ndarray, allowed: np.ndarray | None = None):
-        """(tri (P,) indices into the mesh's triangles, bary (P, 3)) of each point's closest
-        point.  ``allowed`` (P, len(tri_ids)) bool: the triangles each point may land on (each
-        point needs one); the candidates are then its nearest ``k`` allowed centroids."""
-        from .transfer import closest_points_on_triangles
-
-        points = np.atleast_2d(np.asarray(points, np.float64))
-        n, k = len(self.tri_ids), self.k
-        if not len(points):
-            return np.zeros(0, np.int64), np.zeros((0, 3))
-        if allowed is None:
-            _, cand = self.tree.query(points, k=k)
-            cand = cand.reshape(len(points), k)
-            pick = np.ones(cand.shape, bool)
-        else:
-            # the nearest centroids, more of them until every point has k allowed ones (or all)
-            allowed = np.asarray(allowed, bool)
-            kq = min(n, 4 * k)
-            while True:
-                _, cand = self.tree.query(points, k=kq)
-                cand = cand.reshape(len(points), kq)
-                ok = np.take_along_axis(allowed, cand, axis=1)
-                if kq == n or (ok.sum(axis=1) >= np.minimum(k, allowed.sum(axis=1))).all():
-                    break
-                kq = min(n, 4 * kq)
-            pick = ok & (np.cumsum(ok, axis=1) <= k)
-        owner, col = np.nonzero(pick)  # row-major: each point's candidates nearest first
-        tt = self.corners[cand[owner, col]]
-        q, b = closest_points_on_triangles(points[owner], self.verts[tt[:, 0]], self.verts[tt[:, 1]],
-                                           self.verts[tt[:, 2]])
-        d = np.linalg.norm(q - points[owner], axis=1)
-        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        dmin = np.minimum.reduceat(d, starts)
-        hit = np.flatnonzero(d <= dmin[np.searchsorted(owner[starts], owner)])
-        first = hit[np.r_[True, owner[hit][1:] != owner[hit][:-1]]]  # ties: the nearer centroid
-        return self.tri_ids[cand[owner[first], col[first]]], b[first]
 
 
 def closest_on_triangles(points: np.ndarray, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray):

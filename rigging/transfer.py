@@ -106,35 +106,73 @@ class SurfacePoints:
         return np.einsum("pk,pkd->pd", self.bary, coords[self.verts])
 
 
+class TriangleSet:
+    """Closest points on the triangles ``tri_ids`` of a mesh, for many queries: a k-d tree of
+    their centroids built once; each point is tested exactly against the ``k`` triangles whose
+    centroids are nearest (among those it may use), ties to the nearer centroid."""
+
+    def __init__(self, verts: np.ndarray, tris: np.ndarray, tri_ids: np.ndarray, k: int = 24):
+        self.verts = np.asarray(verts, np.float64)
+        self.tri_ids = np.asarray(tri_ids, np.int64)
+        self.corners = np.asarray(tris)[self.tri_ids]
+        self.centroids = self.verts[self.corners].mean(axis=1)
+        self.tree = cKDTree(self.centroids)
+        self.k = min(k, len(self.tri_ids))
+
+    def closest(self, points: np.ndarray, allowed: np.ndarray | None = None, chunk: int = 200_000):
+        """(tri (P,) indices into the mesh's triangles, bary (P, 3)) of each point's closest
+        point.  ``allowed`` (P, len(tri_ids)) bool: the triangles each point may land on (each
+        point needs one); the candidates are then its nearest ``k`` allowed centroids.  About
+        ``chunk`` point-triangle pairs at a time."""
+        points = np.atleast_2d(np.asarray(points, np.float64))
+        tri, bary = np.zeros(len(points), np.int64), np.zeros((len(points), 3))
+        step = max(1, chunk // max(self.k, 1))
+        for s in range(0, len(points), step):
+            sl = slice(s, s + step)
+            tri[sl], bary[sl] = self._closest(points[sl], None if allowed is None else allowed[sl])
+        return tri, bary
+
+    def _closest(self, points: np.ndarray, allowed: np.ndarray | None):
+        n, k = len(self.tri_ids), self.k
+        if allowed is None:
+            _, cand = self.tree.query(points, k=k)
+            cand = cand.reshape(len(points), k)
+            pick = np.ones(cand.shape, bool)
+        else:
+            # the nearest centroids, more of them until every point has k allowed ones (or all)
+            allowed = np.asarray(allowed, bool)
+            kq = min(n, 4 * k)
+            while True:
+                _, cand = self.tree.query(points, k=kq)
+                cand = cand.reshape(len(points), kq)
+                ok = np.take_along_axis(allowed, cand, axis=1)
+                if kq == n or (ok.sum(axis=1) >= np.minimum(k, allowed.sum(axis=1))).all():
+                    break
+                kq = min(n, 4 * kq)
+            pick = ok & (np.cumsum(ok, axis=1) <= k)
+        owner, col = np.nonzero(pick)  # row-major: each point's candidates nearest first
+        tt = self.corners[cand[owner, col]]
+        q, b = closest_points_on_triangles(points[owner], self.verts[tt[:, 0]], self.verts[tt[:, 1]],
+                                           self.verts[tt[:, 2]])
+        d = np.linalg.norm(q - points[owner], axis=1)
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        dmin = np.minimum.reduceat(d, starts)
+        hit = np.flatnonzero(d <= dmin[np.searchsorted(owner[starts], owner)])
+        first = hit[np.r_[True, owner[hit][1:] != owner[hit][:-1]]]  # ties: the nearer centroid
+        return self.tri_ids[cand[owner[first], col[first]]], b[first]
+
+
 def closest_points(verts: np.ndarray, tris: np.ndarray, points: np.ndarray, k: int = 12,
                    tri_mask: np.ndarray | None = None, chunk: int = 200_000) -> SurfacePoints:
-    """Closest surface point of each query point among (optionally masked) triangles."""
+    """Closest surface point of each query point among (optionally masked) triangles
+    (:class:`TriangleSet`)."""
     tris = np.asarray(tris)
     idx_all = np.arange(len(tris)) if tri_mask is None else np.flatnonzero(tri_mask)
-    t = tris[idx_all]
-    cen = verts[t].mean(1)
-    tree = cKDTree(cen)
-    k = min(k, len(idx_all))
     points = np.asarray(points, float)
-    best_tri = np.empty(len(points), np.int64)
-    best_bary = np.empty((len(points), 3))
-    best_pt = np.empty((len(points), 3))
-    best_d = np.full(len(points), np.inf)
-    for s in range(0, len(points), max(1, chunk // k)):
-        pts = points[s:s + chunk // k]
-        _, cand = tree.query(pts, k=k)
-        cand = cand.reshape(len(pts), k)
-        for j in range(k):
-            tt = t[cand[:, j]]
-            q, b = closest_points_on_triangles(pts, verts[tt[:, 0]], verts[tt[:, 1]], verts[tt[:, 2]])
-            d = np.linalg.norm(q - pts, axis=1)
-            sl = slice(s, s + len(pts))
-            better = d < best_d[sl]
-            best_d[sl] = np.where(better, d, best_d[sl])
-            best_tri[sl] = np.where(better, idx_all[cand[:, j]], best_tri[sl])
-            best_bary[sl] = np.where(better[:, None], b, best_bary[sl])
-            best_pt[sl] = np.where(better[:, None], q, best_pt[sl])
-    return SurfacePoints(tri=best_tri, verts=tris[best_tri], bary=best_bary, points=best_pt, distance=best_d)
+    tri, bary = TriangleSet(verts, tris, idx_all, k=k).closest(points, chunk=chunk)
+    corners = tris[tri]
+    pts = np.einsum("pk,pkd->pd", bary, np.asarray(verts, float)[corners])
+    return SurfacePoints(tri=tri, verts=corners, bary=bary, points=pts, distance=np.linalg.norm(pts - points, axis=1))
 
 
 def fit_landmarks(template: np.ndarray, template_ctrl: np.ndarray, target_ctrl: np.ndarray,
